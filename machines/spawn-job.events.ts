@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import type { CompletionReason } from './agent-event.events.js';
+import type { RunStatusMetadata, Session } from './session.schema.js';
+
+/**
+ * A request to run one child session under its parent (the input of `enqueue`).
+ *
+ * @example
+ * spawnJobSchema.parse({ parentSessionId: 'root', childSessionId: 'child-1', model: 'gpt-4o' });
+ */
+export const spawnJobSchema = z.strictObject({
+  parentSessionId: z.string().min(1),
+  childSessionId: z.string().min(1),
+  model: z.string().min(1),
+});
+/** A spawn job. */
+export type SpawnJob = z.infer<typeof spawnJobSchema>;
+
+/**
+ * What a parent asks a child to do (the input of `spawnChild`).
+ *
+ * @example
+ * spawnBriefSchema.parse({ title: 'Research', prompt: 'Find three sources on X' });
+ */
+export const spawnBriefSchema = z.strictObject({
+  title: z.string().min(1).max(500),
+  prompt: z.string().min(1),
+  responsibility: z.string().min(1).optional(),
+  subagentType: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
+});
+/** A spawn brief. */
+export type SpawnBrief = z.infer<typeof spawnBriefSchema>;
+
+/** Time limits of one run, in milliseconds. `undefined` means no limit. */
+export interface JobLimits {
+  heartbeatIntervalMs: number;
+  maxRunMs?: number | undefined;
+  idleTimeoutMs?: number | undefined;
+}
+
+/** Input of the spawn-job machine. */
+export interface SpawnJobInput {
+  job: SpawnJob;
+  runId: string;
+  limits: JobLimits;
+  /** Set when the run was cancelled while still queued: it ends `cancelled` without running. */
+  cancelRequest?: { reason: CompletionReason } | undefined;
+}
+
+/** Every way a job can end. `duplicate` publishes nothing and writes nothing. */
+export type JobEndStatus = 'completed' | 'error' | 'cancelled' | 'skipped' | 'duplicate';
+
+/** Error codes of a job that ended in `error` (data, not exceptions). */
+export type JobErrorCode =
+  | 'CHILD_NOT_FOUND'
+  | 'CHILD_LOAD_FAILED'
+  | 'CHILD_NOT_KIND_CHILD'
+  | 'CHILD_WRONG_PARENT'
+  | 'AGENT_FAILED'
+  | 'RUN_TIMEOUT'
+  | 'RUN_IDLE'
+  | 'STORE_SAVE_FAILED';
+
+/** How a run ended: the job's output and the content of its completion. */
+export interface JobOutcome {
+  status: JobEndStatus;
+  code?: JobErrorCode | undefined;
+  error?: string | undefined;
+  reason?: CompletionReason | undefined;
+  result?: string | undefined;
+}
+
+/** Output of the spawn-job machine (its final state's data). */
+export interface SpawnJobOutput extends JobOutcome {
+  runId: string;
+  parentSessionId: string;
+  childSessionId: string;
+}
+
+/** Context of the spawn-job machine. */
+export interface SpawnJobContext {
+  job: SpawnJob;
+  runId: string;
+  limits: JobLimits;
+  session?: Session | undefined;
+  cancelRequest?: { reason: CompletionReason } | undefined;
+  outcome?: JobOutcome | undefined;
+}
+
+/** Events the spawn-job machine accepts from outside. */
+export type SpawnJobEvent =
+  | { type: 'job.cancel'; reason: CompletionReason };
+
+/** Input of the `saveSession` actor: the session plus the metadata to write on it. */
+export interface SaveSessionInput {
+  session: Session;
+  runId: string;
+  status: RunStatusMetadata;
+  error?: string | undefined;
+}
+
+/** Result of reserving a run in the registry. */
+export interface ReserveResult {
+  reserved: boolean;
+}
+
+/** Exact error texts of the contract (DESIGN §4). */
+export const jobErrorText = {
+  notFound: 'child session not found',
+  loadFailed: (cause: string): string => `failed to load child session: ${cause}`,
+  notChild: 'spawn job child session is not kind=child',
+  wrongParent: (child: string, parent: string): string => `child session ${child} does not belong to parent ${parent}`,
+  noPendingMessage: 'No pending message to execute',
+  timedOut: (ms: number): string => `child session timed out after ${ms} ms`,
+  idle: (ms: number): string => `child session idle for ${ms} ms`,
+  saveFailed: (cause: string): string => `failed to save child session: ${cause}`,
+} as const;
+
+/** Turns anything thrown into a one-line message. */
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message;
+  if (typeof cause === 'string') return cause;
+  try {
+    return JSON.stringify(cause) ?? String(cause);
+  } catch {
+    return String(cause);
+  }
+}

@@ -1,0 +1,354 @@
+import { assign, fromPromise, setup } from 'xstate';
+import type { Session } from './session.schema.js';
+import {
+  describeCause,
+  jobErrorText,
+  type JobOutcome,
+  type ReserveResult,
+  type SaveSessionInput,
+  type SpawnJob,
+  type SpawnJobContext,
+  type SpawnJobEvent,
+  type SpawnJobInput,
+  type SpawnJobOutput,
+} from './spawn-job.events.js';
+
+/** The longest final answer a completion carries (DESIGN §3). */
+export const MAX_RESULT_CHARS = 4000;
+
+/** The child's final answer: the last assistant message after the last user message, capped. */
+export function finalAnswerOf(session: Session | undefined): string | undefined {
+  if (!session) return undefined;
+  for (let i = session.messages.length - 1; i >= 0; i--) {
+    const message = session.messages[i];
+    if (!message || message.role === 'user') return undefined;
+    if (message.role === 'assistant' && message.content.length > 0) {
+      return message.content.length > MAX_RESULT_CHARS ? message.content.slice(0, MAX_RESULT_CHARS) : message.content;
+    }
+  }
+  return undefined;
+}
+
+/** True when the session's last message is a `user` message (there is work to do). */
+export function hasPendingUserMessage(session: Session): boolean {
+  return session.messages.at(-1)?.role === 'user';
+}
+
+const notProvided = (name: string) =>
+  fromPromise<never, unknown>(() => Promise.reject(new Error(`spawn-job actor "${name}" was not provided`)));
+
+/**
+ * The spawn-job machine: one run of one child session, from loading it to publishing its
+ * completion. Pure: every effect is a named actor, action, guard or delay that `src/` provides
+ * with `spawnJobMachine.provide(...)`. Child events do not pass through this machine; it only
+ * ticks heartbeats and watches the time limits.
+ *
+ * States: `loading` → (`error` | `skipping` → `skipped` | `reserving`) → (`duplicate` |
+ * `markingRunning` → `running`) → `finalizing` → `completed` | `error` | `cancelled`.
+ *
+ * @example
+ * const job = createActor(spawnJobMachine.provide({ actors: { loadChild, reserveRun, saveSession, runAgent } }), {
+ *   input: { job: { parentSessionId: 'p', childSessionId: 'c', model: 'm' }, runId: 'r1', limits: { heartbeatIntervalMs: 5000 } },
+ * }).start();
+ */
+export const spawnJobMachine = setup({
+  types: {
+    context: {} as SpawnJobContext,
+    events: {} as SpawnJobEvent,
+    input: {} as SpawnJobInput,
+    output: {} as SpawnJobOutput,
+  },
+  actors: {
+    loadChild: notProvided('loadChild') as unknown as ReturnType<typeof fromPromise<Session | undefined, { childSessionId: string }>>,
+    reserveRun: notProvided('reserveRun') as unknown as ReturnType<typeof fromPromise<ReserveResult, { job: SpawnJob; runId: string }>>,
+    saveSession: notProvided('saveSession') as unknown as ReturnType<typeof fromPromise<void, SaveSessionInput>>,
+    runAgent: notProvided('runAgent') as unknown as ReturnType<typeof fromPromise<void, { session: Session; job: SpawnJob; runId: string }>>,
+  },
+  actions: {
+    /** Runtime: start counting the run's events (entry of `running`). */
+    openRun: () => {},
+    /** Runtime: stop forwarding the run's events; late events are dropped (exit of `running`). */
+    closeRun: () => {},
+    /** Runtime: publish `sub_session_heartbeat` on the parent. */
+    publishHeartbeat: () => {},
+    /** Runtime: record the end in the registry, then publish `sub_session_completed`. */
+    publishCompletion: () => {},
+    /** Runtime: note that this run lost the reservation to another run of the same child. */
+    reportDuplicate: () => {},
+  },
+  guards: {
+    isMissing: (_, params: { session: Session | undefined }) => params.session === undefined,
+    isNotChild: (_, params: { session: Session | undefined }) => params.session?.kind !== 'child',
+    isWrongParent: ({ context }, params: { session: Session | undefined }) =>
+      params.session?.parent_session_id !== context.job.parentSessionId,
+    hasNoPendingMessage: (_, params: { session: Session | undefined }) =>
+      params.session !== undefined && !hasPendingUserMessage(params.session),
+    isCancelRequested: ({ context }) => context.cancelRequest !== undefined,
+    isNotReserved: (_, params: { result: ReserveResult }) => !params.result.reserved,
+    hasMaxRun: ({ context }) => context.limits.maxRunMs !== undefined,
+    hasIdleTimeout: ({ context }) => context.limits.idleTimeoutMs !== undefined,
+    /** Runtime override: true when no child event arrived for `idleTimeoutMs`. */
+    isIdle: () => true,
+    outcomeIs: ({ context }, params: { status: JobOutcome['status'] }) => context.outcome?.status === params.status,
+  },
+  delays: {
+    heartbeatInterval: ({ context }) => context.limits.heartbeatIntervalMs,
+    maxRun: ({ context }) => context.limits.maxRunMs ?? 0,
+    /** Runtime override: time left until the run has been idle for `idleTimeoutMs`. */
+    idleTimeout: ({ context }) => context.limits.idleTimeoutMs ?? 0,
+  },
+}).createMachine({
+  id: 'spawnJob',
+  context: ({ input }) => ({
+    job: input.job,
+    runId: input.runId,
+    limits: input.limits,
+    cancelRequest: input.cancelRequest,
+  }),
+  initial: 'loading',
+  on: {
+    'job.cancel': {
+      actions: assign({ cancelRequest: ({ context, event }) => context.cancelRequest ?? { reason: event.reason } }),
+    },
+  },
+  states: {
+    loading: {
+      invoke: {
+        id: 'loadChild',
+        src: 'loadChild',
+        input: ({ context }) => ({ childSessionId: context.job.childSessionId }),
+        onDone: [
+          {
+            guard: { type: 'isMissing', params: ({ event }) => ({ session: event.output }) },
+            target: 'error',
+            actions: assign({ outcome: { status: 'error', code: 'CHILD_NOT_FOUND', error: jobErrorText.notFound } }),
+          },
+          {
+            guard: { type: 'isNotChild', params: ({ event }) => ({ session: event.output }) },
+            target: 'error',
+            actions: assign({ outcome: { status: 'error', code: 'CHILD_NOT_KIND_CHILD', error: jobErrorText.notChild } }),
+          },
+          {
+            guard: { type: 'isWrongParent', params: ({ event }) => ({ session: event.output }) },
+            target: 'error',
+            actions: assign({
+              outcome: ({ context }) => ({
+                status: 'error',
+                code: 'CHILD_WRONG_PARENT',
+                error: jobErrorText.wrongParent(context.job.childSessionId, context.job.parentSessionId),
+              }),
+            }),
+          },
+          {
+            guard: 'isCancelRequested',
+            target: 'reserving',
+            actions: assign({ session: ({ event }) => event.output }),
+          },
+          {
+            guard: { type: 'hasNoPendingMessage', params: ({ event }) => ({ session: event.output }) },
+            target: 'skipping',
+            actions: assign({
+              session: ({ event }) => event.output,
+              outcome: { status: 'skipped', error: jobErrorText.noPendingMessage },
+            }),
+          },
+          { target: 'reserving', actions: assign({ session: ({ event }) => event.output }) },
+        ],
+        onError: {
+          target: 'error',
+          actions: assign({
+            outcome: ({ event }) => ({ status: 'error', code: 'CHILD_LOAD_FAILED', error: jobErrorText.loadFailed(describeCause(event.error)) }),
+          }),
+        },
+      },
+    },
+    skipping: {
+      invoke: {
+        id: 'saveSkipped',
+        src: 'saveSession',
+        input: ({ context }) => ({
+          session: context.session as Session,
+          runId: context.runId,
+          status: 'skipped',
+          error: jobErrorText.noPendingMessage,
+        }),
+        onDone: 'skipped',
+        onError: {
+          target: 'error',
+          actions: assign({
+            outcome: ({ event }) => ({ status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(describeCause(event.error)) }),
+          }),
+        },
+      },
+    },
+    reserving: {
+      invoke: {
+        id: 'reserveRun',
+        src: 'reserveRun',
+        input: ({ context }) => ({ job: context.job, runId: context.runId }),
+        onDone: [
+          {
+            guard: { type: 'isNotReserved', params: ({ event }) => ({ result: event.output }) },
+            target: 'duplicate',
+            actions: assign({ outcome: { status: 'duplicate' } }),
+          },
+          {
+            guard: 'isCancelRequested',
+            target: 'finalizing',
+            actions: assign({ outcome: ({ context }) => ({ status: 'cancelled', reason: context.cancelRequest?.reason ?? 'user' }) }),
+          },
+          { target: 'markingRunning' },
+        ],
+        onError: {
+          target: 'error',
+          actions: assign({ outcome: ({ event }) => ({ status: 'error', code: 'AGENT_FAILED', error: describeCause(event.error) }) }),
+        },
+      },
+    },
+    markingRunning: {
+      invoke: {
+        id: 'saveRunning',
+        src: 'saveSession',
+        input: ({ context }) => ({ session: context.session as Session, runId: context.runId, status: 'running' }),
+        onDone: [
+          {
+            guard: 'isCancelRequested',
+            target: 'finalizing',
+            actions: assign({ outcome: ({ context }) => ({ status: 'cancelled', reason: context.cancelRequest?.reason ?? 'user' }) }),
+          },
+          { target: 'running' },
+        ],
+        onError: {
+          target: 'error',
+          actions: assign({
+            outcome: ({ event }) => ({ status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(describeCause(event.error)) }),
+          }),
+        },
+      },
+    },
+    running: {
+      type: 'parallel',
+      entry: 'openRun',
+      exit: 'closeRun',
+      invoke: {
+        id: 'agent',
+        src: 'runAgent',
+        input: ({ context }) => ({ session: context.session as Session, job: context.job, runId: context.runId }),
+        onDone: {
+          target: 'finalizing',
+          actions: assign({ outcome: ({ context }) => ({ status: 'completed', result: finalAnswerOf(context.session) }) }),
+        },
+        onError: {
+          target: 'finalizing',
+          actions: assign({ outcome: ({ event }) => ({ status: 'error', code: 'AGENT_FAILED', error: describeCause(event.error) }) }),
+        },
+      },
+      on: {
+        'job.cancel': {
+          target: 'finalizing',
+          actions: assign({
+            cancelRequest: ({ event }) => ({ reason: event.reason }),
+            outcome: ({ event }) => ({ status: 'cancelled', reason: event.reason }),
+          }),
+        },
+      },
+      states: {
+        heartbeat: {
+          initial: 'beating',
+          states: {
+            beating: {
+              entry: 'publishHeartbeat',
+              after: { heartbeatInterval: { target: 'beating', reenter: true } },
+            },
+          },
+        },
+        deadline: {
+          initial: 'checking',
+          states: {
+            checking: { always: [{ guard: 'hasMaxRun', target: 'armed' }, { target: 'unlimited' }] },
+            unlimited: {},
+            armed: {
+              after: {
+                maxRun: {
+                  target: '#spawnJob.finalizing',
+                  actions: assign({
+                    outcome: ({ context }) => ({
+                      status: 'error',
+                      code: 'RUN_TIMEOUT',
+                      reason: 'timeout',
+                      error: jobErrorText.timedOut(context.limits.maxRunMs ?? 0),
+                    }),
+                  }),
+                },
+              },
+            },
+          },
+        },
+        idleWatch: {
+          initial: 'checking',
+          states: {
+            checking: { always: [{ guard: 'hasIdleTimeout', target: 'watching' }, { target: 'unlimited' }] },
+            unlimited: {},
+            watching: {
+              after: {
+                idleTimeout: [
+                  {
+                    guard: 'isIdle',
+                    target: '#spawnJob.finalizing',
+                    actions: assign({
+                      outcome: ({ context }) => ({
+                        status: 'error',
+                        code: 'RUN_IDLE',
+                        reason: 'idle',
+                        error: jobErrorText.idle(context.limits.idleTimeoutMs ?? 0),
+                      }),
+                    }),
+                  },
+                  { target: 'watching', reenter: true },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
+    finalizing: {
+      invoke: {
+        id: 'saveFinal',
+        src: 'saveSession',
+        input: ({ context }) => ({
+          session: context.session as Session,
+          runId: context.runId,
+          status: context.outcome?.status === 'completed' ? 'completed' : context.outcome?.status === 'cancelled' ? 'cancelled' : 'error',
+          error: context.outcome?.error,
+        }),
+        onDone: [
+          { guard: { type: 'outcomeIs', params: { status: 'completed' } }, target: 'completed' },
+          { guard: { type: 'outcomeIs', params: { status: 'cancelled' } }, target: 'cancelled' },
+          { target: 'error' },
+        ],
+        onError: {
+          target: 'error',
+          actions: assign({
+            outcome: ({ event }) => ({ status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(describeCause(event.error)) }),
+          }),
+        },
+      },
+    },
+    completed: { type: 'final', entry: 'publishCompletion' },
+    error: { type: 'final', entry: 'publishCompletion' },
+    cancelled: { type: 'final', entry: 'publishCompletion' },
+    skipped: { type: 'final', entry: 'publishCompletion' },
+    duplicate: { type: 'final', entry: 'reportDuplicate' },
+  },
+  output: ({ context }) => ({
+    runId: context.runId,
+    parentSessionId: context.job.parentSessionId,
+    childSessionId: context.job.childSessionId,
+    ...context.outcome,
+    status: context.outcome?.status ?? 'error',
+  }),
+});
+
+/** The spawn-job machine's type, for `provide()` and typed snapshots. */
+export type SpawnJobMachine = typeof spawnJobMachine;

@@ -1,0 +1,111 @@
+import type { z } from 'zod';
+
+/**
+ * Base class of every error Sprout throws. `code` is a stable string to branch on.
+ *
+ * @example
+ * try { await scheduler.enqueue(job); } catch (e) { if (e instanceof SproutError && e.code === 'SCHEDULER_STOPPED') retryLater(); }
+ */
+export class SproutError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * Input failed its schema. `issues` are zod's issues, `subject` names what was checked.
+ *
+ * @example
+ * await scheduler.enqueue({ parentSessionId: '' } as never); // rejects: SproutValidationError, code 'VALIDATION_FAILED'
+ */
+export class SproutValidationError extends SproutError {
+  readonly issues: readonly z.core.$ZodIssue[];
+  readonly subject: string;
+
+  constructor(subject: string, issues: readonly z.core.$ZodIssue[]) {
+    const detail = issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
+    super('VALIDATION_FAILED', `invalid ${subject}: ${detail}`);
+    this.issues = issues;
+    this.subject = subject;
+  }
+}
+
+/** The scheduler was stopped (or never started) and takes no more work. */
+export class SchedulerStoppedError extends SproutError {
+  constructor() {
+    super('SCHEDULER_STOPPED', 'spawn scheduler is not running');
+  }
+}
+
+/** A session that an operation needs does not exist. */
+export class SessionNotFoundError extends SproutError {
+  readonly sessionId: string;
+  constructor(sessionId: string, what = 'session') {
+    super('SESSION_NOT_FOUND', `${what} ${sessionId} not found`);
+    this.sessionId = sessionId;
+  }
+}
+
+/** `spawnChild` would create a child deeper than `maxDepth`. */
+export class SpawnDepthExceededError extends SproutError {
+  readonly depth: number;
+  readonly maxDepth: number;
+  constructor(depth: number, maxDepth: number) {
+    super('SPAWN_DEPTH_EXCEEDED', `child depth ${depth} exceeds maxDepth ${maxDepth}`);
+    this.depth = depth;
+    this.maxDepth = maxDepth;
+  }
+}
+
+/** A session read from a store failed its schema. Names the session. */
+export class InvalidSessionDataError extends SproutError {
+  readonly sessionId: string;
+  constructor(sessionId: string, detail: string, options?: { cause?: unknown }) {
+    super('INVALID_SESSION_DATA', `session ${sessionId} has invalid data: ${detail}`, options);
+    this.sessionId = sessionId;
+  }
+}
+
+/** An agent emitted an event that fails the AgentEvent schema; the run ends in `error`. */
+export class InvalidAgentEventError extends SproutError {
+  constructor(detail: string) {
+    super('INVALID_AGENT_EVENT', `agent emitted an invalid event: ${detail}`);
+  }
+}
+
+/**
+ * A save carried an older version than the stored one (optimistic concurrency): someone else
+ * saved the session in between. Re-read, merge, and save again.
+ */
+export class SessionConflictError extends SproutError {
+  readonly sessionId: string;
+  readonly expectedVersion: number | undefined;
+  readonly actualVersion: number | undefined;
+  constructor(sessionId: string, expectedVersion: number | undefined, actualVersion: number | undefined) {
+    super('SESSION_CONFLICT', `session ${sessionId} was saved by someone else (expected version ${expectedVersion ?? 'none'}, found ${actualVersion ?? 'none'})`);
+    this.sessionId = sessionId;
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}
+
+/** A store could not be opened or read (e.g. a file that is not a database). Names the file. */
+export class StoreUnavailableError extends SproutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STORE_UNAVAILABLE', message, options);
+  }
+}
+
+/** No child with that id is known to the scheduler or the store. */
+export class UnknownChildError extends SproutError {
+  readonly childSessionId: string;
+  constructor(childSessionId: string) {
+    super('UNKNOWN_CHILD', `no run is known for child session ${childSessionId}`);
+    this.childSessionId = childSessionId;
+  }
+}
