@@ -1,0 +1,136 @@
+import { fromPromise } from 'xstate';
+import type { Session } from '../../machines/session.schema.js';
+import type { ReserveResult, SaveSessionInput, SpawnJob } from '../../machines/spawn-job.events.js';
+import { spawnJobMachine } from '../../machines/spawn-job.machine.js';
+import type { AgentRuntime } from '../agents/agent-runtime.js';
+import { toRfc3339 } from '../clock.js';
+import type { SessionStore } from '../stores/session-store.js';
+import type { SchedulerDiagnostic } from './diagnostics.js';
+import { loadValidSession, persistRun } from './persist-run.js';
+import { publishCompletion, type RunBook } from './run-completion.js';
+import { getRun } from './run-registry.js';
+import { RunTracker } from './run-tracker.js';
+
+/** What the job machine's implementations need. */
+export interface JobLogicDeps extends RunBook {
+  store: SessionStore;
+  agent: AgentRuntime;
+  tools: unknown;
+  report(diagnostic: SchedulerDiagnostic): void;
+}
+
+/** Creates an AbortError like the platform's. */
+function abortError(reason: unknown): Error {
+  const error = new Error(typeof reason === 'string' ? reason : 'run aborted');
+  error.name = 'AbortError';
+  return error;
+}
+
+/**
+ * The spawn-job machine with Sprout's implementations plugged in (`machine.provide`): store
+ * access, the registry reservation, the agent run with its event forwarding, heartbeats and the
+ * exactly-once completion.
+ *
+ * @example
+ * const jobLogic = createJobLogic({ store, agent, tools: undefined, hub, registry, clock, trackers: new Map(), completed: new Set(), report });
+ */
+export function createJobLogic(deps: JobLogicDeps) {
+  const { store, agent, hub, registry, clock, trackers } = deps;
+  const isCurrentRun = (childSessionId: string, runId: string) => () => {
+    const record = getRun(registry, childSessionId);
+    return record === undefined || record.runId === runId;
+  };
+
+  return spawnJobMachine.provide({
+    actors: {
+      loadChild: fromPromise<Session | undefined, { childSessionId: string }>(({ input }) => loadValidSession(store, input.childSessionId)),
+      reserveRun: fromPromise<ReserveResult, { job: SpawnJob; runId: string }>(({ input }) => {
+        const { job, runId } = input;
+        registry.trigger.reserve({ childSessionId: job.childSessionId, runId, parentSessionId: job.parentSessionId, at: clock.now() });
+        const record = getRun(registry, job.childSessionId);
+        return Promise.resolve({ reserved: record?.runId === runId && record.status === 'running' });
+      }),
+      saveSession: fromPromise<void, SaveSessionInput>(({ input }) =>
+        persistRun(store, input, isCurrentRun(input.session.id, input.runId), clock),
+      ),
+      runAgent: fromPromise<void, { session: Session; job: SpawnJob; runId: string }>(({ input, signal }) => {
+        const tracker = trackers.get(input.runId);
+        return new Promise<void>((resolve, reject) => {
+          tracker?.onFailure(reject);
+          const controller = new AbortController();
+          const onAbort = () => {
+            controller.abort(abortError(signal.reason));
+          };
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+          let running: Promise<void>;
+          try {
+            running = Promise.resolve(
+              agent.execute(input.session, {
+                model: input.job.model,
+                signal: controller.signal,
+                emit: tracker?.emit ?? (() => {}),
+                ...(deps.tools === undefined ? {} : { tools: deps.tools }),
+              }),
+            );
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+            return;
+          }
+          running.then(
+            () => resolve(),
+            (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
+          );
+        });
+      }),
+    },
+    actions: {
+      openRun: ({ context }) => {
+        trackers.set(
+          context.runId,
+          new RunTracker(context.job, context.runId, hub, () => clock.now(), (diagnostic) => deps.report(diagnostic)),
+        );
+      },
+      closeRun: ({ context }) => {
+        trackers.get(context.runId)?.close();
+      },
+      publishHeartbeat: ({ context }) => {
+        const tracker = trackers.get(context.runId);
+        if (!tracker?.isOpen) return;
+        hub.publish(context.job.parentSessionId, {
+          type: 'sub_session_heartbeat',
+          parent_session_id: context.job.parentSessionId,
+          child_session_id: context.job.childSessionId,
+          run_id: context.runId,
+          timestamp: toRfc3339(clock.now()),
+          events_seen: tracker.eventsSeen,
+          ...(tracker.lastEventAt === undefined ? {} : { last_event_at: toRfc3339(tracker.lastEventAt) }),
+        });
+      },
+      publishCompletion: ({ context }) => {
+        publishCompletion(deps, context.job, context.runId, context.outcome ?? { status: 'error', error: 'run ended without an outcome' });
+      },
+      reportDuplicate: ({ context }) => {
+        deps.report({ kind: 'duplicate_run', runId: context.runId, childSessionId: context.job.childSessionId });
+      },
+    },
+    guards: {
+      isIdle: ({ context }) => {
+        const tracker = trackers.get(context.runId);
+        const limit = context.limits.idleTimeoutMs ?? 0;
+        return !tracker || clock.now() - tracker.lastProgressAt() >= limit;
+      },
+    },
+    delays: {
+      idleTimeout: ({ context }) => {
+        const tracker = trackers.get(context.runId);
+        const limit = context.limits.idleTimeoutMs ?? 0;
+        if (!tracker) return limit;
+        return Math.max(0, limit - (clock.now() - tracker.lastProgressAt()));
+      },
+    },
+  });
+}
+
+/** The provided job logic's type. */
+export type JobLogic = ReturnType<typeof createJobLogic>;

@@ -1,0 +1,325 @@
+import { randomUUID } from 'node:crypto';
+import { Subject, type Observable } from 'rxjs';
+import { createActor, type ActorRefFrom, type InspectionEvent, type Observer } from 'xstate';
+import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
+import { childrenInFlight, findRunOfChild } from '../../machines/scheduler.plan.js';
+import { schedulerMachine } from '../../machines/scheduler.machine.js';
+import { spawnBriefSchema, spawnJobSchema, type SpawnBrief, type SpawnJob } from '../../machines/spawn-job.events.js';
+import { toRfc3339, toSproutClock } from '../clock.js';
+import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError, UnknownChildError } from '../errors.js';
+import { MemoryEventLog } from '../streams/memory-event-log.js';
+import { SessionEventHub } from '../streams/session-event-hub.js';
+import { buildChildSession } from './build-child-session.js';
+import { createJobLogic } from './create-job-logic.js';
+import type { SchedulerDiagnostic } from './diagnostics.js';
+import { loadValidSession } from './persist-run.js';
+import { recoverInterruptedRuns, type RecoveryReport } from './recover-interrupted-runs.js';
+import { publishCompletion, type RunBook } from './run-completion.js';
+import { createRunRegistry, getRun, isLive } from './run-registry.js';
+import type { RunTracker } from './run-tracker.js';
+import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
+import { childSummaryFromSession, type ChildStatus } from './child-status.js';
+import { summarize, waitOnRegistry, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
+
+/** What `enqueue` resolves with. */
+export interface EnqueueResult {
+  runId: string;
+  /** True when the child already had a queued or running run: that run is returned. */
+  deduplicated?: true;
+}
+
+/** Options of `waitForChildren`. */
+export interface WaitForChildrenOptions {
+  /** @default 'all' */
+  policy?: WaitPolicy;
+  /** @default the parent's children whose run is queued or running at the time of the call */
+  childSessionIds?: readonly string[];
+}
+
+/** The scheduler (DESIGN §2). */
+export interface SpawnScheduler {
+  /** The scheduler's XState actor, for embedding and inspection. */
+  readonly actor: ActorRefFrom<typeof schedulerMachine>;
+  /** Problems outside any run's outcome (subscriber errors, late agent events, …). */
+  readonly diagnostics$: Observable<SchedulerDiagnostic>;
+  /** Starts the actor and recovers runs a crash left behind. Resolves when recovery is done. */
+  start(): Promise<RecoveryReport>;
+  /** Resolves when every job has ended. `drain` lets running jobs finish, `cancel` cancels them. */
+  stop(options?: { mode?: 'drain' | 'cancel' }): Promise<void>;
+  enqueue(job: SpawnJob): Promise<EnqueueResult>;
+  spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<{ childSessionId: string; runId: string }>;
+  events(sessionId: string, options?: { afterSeq?: number }): Observable<SessionEventEnvelope>;
+  /** Cancels the queued or running run of a child. Resolves true when there was one. */
+  cancel(childSessionId: string, reason?: CompletionReason): Promise<boolean>;
+  /** Cancels every queued or running descendant. Resolves with how many runs were cancelled. */
+  cancelTree(sessionId: string): Promise<number>;
+  /** Cancels a session's runs and descendants (reason `deleted`), then deletes it from the store. */
+  deleteSession(sessionId: string): Promise<boolean>;
+  getChild(childSessionId: string): Promise<ChildStatus | undefined>;
+  waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
+}
+
+/**
+ * Creates a spawn scheduler: an XState scheduler actor that spawns one job actor per child run,
+ * with the child's events streamed to the parent as RxJS Observables. Nothing runs until
+ * `start()`.
+ *
+ * @example
+ * const scheduler = createSpawnScheduler({ store: new MemorySessionStore(), agent: scriptedAgent({ script: [{ tokens: 'hi' }] }) });
+ * await scheduler.start();
+ * scheduler.events('root').subscribe(({ event }) => console.log(event.type));
+ * const { childSessionId } = await scheduler.spawnChild('root', { title: 'Research', prompt: 'Find X' });
+ * console.log(await scheduler.waitForChildren('root'));
+ */
+export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnScheduler {
+  const opts = parseSchedulerOptions(options);
+  const clock = toSproutClock(opts.clock);
+  const createId = opts.createId ?? randomUUID;
+  const diagnostics$ = new Subject<SchedulerDiagnostic>();
+  const report = (diagnostic: SchedulerDiagnostic): void => {
+    try {
+      opts.onDiagnostic?.(diagnostic);
+    } catch {
+      // A failing diagnostic hook must not break the scheduler; the diagnostic still goes out below.
+    }
+    diagnostics$.next(diagnostic);
+  };
+  const hub = new SessionEventHub(opts.eventLog ?? new MemoryEventLog({ retention: opts.eventRetention }), (error) =>
+    report({ kind: 'subscriber_error', error }),
+  );
+  const registry = createRunRegistry({ retainEnded: opts.retainEndedRuns });
+  const book: RunBook = { hub, registry, clock, trackers: new Map<string, RunTracker>(), completed: new Set<string>() };
+  const jobLogic = createJobLogic({ ...book, store: opts.store, agent: opts.agent, tools: opts.tools, report });
+  const pending = new Map<string, { resolve: (result: EnqueueResult) => void; reject: (error: Error) => void }>();
+
+  const logic = schedulerMachine.provide({
+    actors: { spawnJob: jobLogic },
+    actions: {
+      publishStarted: (_, { run }) => {
+        registry.trigger.queued({
+          record: { runId: run.runId, childSessionId: run.job.childSessionId, parentSessionId: run.job.parentSessionId, title: run.title, status: 'queued', enqueuedAt: clock.now(), eventsSeen: 0 },
+        });
+        hub.publish(run.job.parentSessionId, {
+          type: 'sub_session_started',
+          parent_session_id: run.job.parentSessionId,
+          child_session_id: run.job.childSessionId,
+          ...(run.title === undefined ? {} : { title: run.title }),
+          run_id: run.runId,
+        });
+      },
+      resolveEnqueue: (_, { requestId, runId, deduplicated }) => {
+        const waiter = pending.get(requestId);
+        pending.delete(requestId);
+        waiter?.resolve(deduplicated ? { runId, deduplicated: true } : { runId });
+      },
+      rejectEnqueue: (_, { requestId }) => {
+        const waiter = pending.get(requestId);
+        pending.delete(requestId);
+        waiter?.reject(new SchedulerStoppedError());
+      },
+      jobEnded: (_, { runId }) => {
+        book.completed.delete(runId);
+        book.trackers.get(runId)?.close();
+        book.trackers.delete(runId);
+      },
+      jobCrashed: (_, { runId, parentSessionId, childSessionId, error }) => {
+        report({ kind: 'job_crashed', runId, childSessionId, error });
+        const message = error instanceof Error ? error.message : String(error);
+        publishCompletion(book, { parentSessionId, childSessionId, model: '' }, runId, { status: 'error', error: `spawn job crashed: ${message}` });
+      },
+    },
+  });
+
+  const actor = createActor(logic, {
+    input: {
+      concurrency: opts.concurrency,
+      perParentConcurrency: opts.perParentConcurrency,
+      queueCapacity: opts.queueCapacity,
+      jobLimits: { heartbeatIntervalMs: opts.heartbeatIntervalMs, maxRunMs: opts.maxRunMs, idleTimeoutMs: opts.idleTimeoutMs },
+    },
+    clock,
+    ...(opts.inspect === undefined ? {} : { inspect: opts.inspect as Observer<InspectionEvent> | ((event: InspectionEvent) => void) }),
+  });
+
+  let phase: 'created' | 'running' | 'stopped' = 'created';
+  let ready: Promise<RecoveryReport> = Promise.resolve({ interrupted: [], requeued: [], failed: [] });
+  let stopped: Promise<void> | undefined;
+
+  const assertRunning = (): void => {
+    if (phase !== 'running' || actor.getSnapshot().status !== 'active' || actor.getSnapshot().value !== 'accepting') {
+      throw new SchedulerStoppedError();
+    }
+  };
+
+  const enqueueInternal = async (job: SpawnJob, title?: string): Promise<EnqueueResult> => {
+    assertRunning();
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      const requestId = createId();
+      pending.set(requestId, { resolve, reject });
+      actor.send({ type: 'scheduler.enqueue', requestId, runId: createId(), job, title });
+    });
+  };
+
+  const descendantsInFlight = async (sessionId: string): Promise<Set<string>> => {
+    const context = actor.getSnapshot().context;
+    const inFlight = childrenInFlight(context);
+    const parentOf = new Map<string, string>();
+    for (const run of [...context.queue, ...context.waiting, ...Object.values(context.active)]) parentOf.set(run.job.childSessionId, run.job.parentSessionId);
+    const found = new Set<string>();
+    const frontier = [sessionId];
+    const seen = new Set<string>([sessionId]);
+    while (frontier.length > 0) {
+      const parent = frontier.pop() as string;
+      const children = new Set<string>();
+      for (const [child, p] of parentOf) if (p === parent) children.add(child);
+      try {
+        for (const child of await opts.store.listChildren(parent)) children.add(child.id);
+      } catch {
+        // The store could not list: fall back to the scheduler's own view of the tree.
+      }
+      for (const child of children) {
+        if (seen.has(child)) continue;
+        seen.add(child);
+        frontier.push(child);
+        if (inFlight.has(child)) found.add(child);
+      }
+    }
+    return found;
+  };
+
+  const scheduler: SpawnScheduler = {
+    actor,
+    diagnostics$: diagnostics$.asObservable(),
+
+    start() {
+      if (phase !== 'created') return ready;
+      phase = 'running';
+      actor.start();
+      ready = recoverInterruptedRuns({
+        store: opts.store,
+        mode: opts.recover,
+        isLive: (childSessionId) => isLive(getRun(registry, childSessionId)),
+        clock,
+        hub,
+        report,
+        requeue: (job, title) => enqueueInternal(job, title),
+      });
+      return ready;
+    },
+
+    stop({ mode = 'drain' } = {}) {
+      if (phase === 'created') {
+        phase = 'stopped';
+        return Promise.resolve();
+      }
+      if (stopped && mode === 'drain') return stopped;
+      phase = 'stopped';
+      stopped = new Promise<void>((resolve) => {
+        const done = () => actor.getSnapshot().status !== 'active';
+        if (done()) return resolve();
+        const subscription = actor.subscribe({
+          next: () => {
+            if (done()) {
+              subscription.unsubscribe();
+              resolve();
+            }
+          },
+          error: () => resolve(),
+          complete: () => resolve(),
+        });
+        actor.send({ type: 'scheduler.stop', mode });
+      });
+      return stopped;
+    },
+
+    async enqueue(job) {
+      const parsed = spawnJobSchema.safeParse(job);
+      if (!parsed.success) throw new SproutValidationError('spawn job', parsed.error.issues);
+      assertRunning();
+      await ready;
+      return enqueueInternal(parsed.data);
+    },
+
+    async spawnChild(parentSessionId, brief) {
+      const parsedBrief = spawnBriefSchema.safeParse(brief);
+      if (!parsedBrief.success) throw new SproutValidationError('spawn brief', parsedBrief.error.issues);
+      if (typeof parentSessionId !== 'string' || parentSessionId.length === 0) {
+        throw new SproutValidationError('parent session id', [{ code: 'custom', path: [], message: 'must be a non-empty string', input: parentSessionId }]);
+      }
+      assertRunning();
+      await ready;
+      const parent = await loadValidSession(opts.store, parentSessionId);
+      if (!parent) throw new SessionNotFoundError(parentSessionId, 'parent session');
+      const depth = parent.spawn_depth + 1;
+      if (depth > opts.maxDepth) throw new SpawnDepthExceededError(depth, opts.maxDepth);
+      const child = buildChildSession({ id: createId(), parent, brief: parsedBrief.data, now: toRfc3339(clock.now()), newMessageId: createId });
+      await opts.store.save(child);
+      const { runId } = await enqueueInternal({ parentSessionId, childSessionId: child.id, model: child.model }, child.title);
+      return { childSessionId: child.id, runId };
+    },
+
+    events(sessionId, eventOptions = {}) {
+      return hub.events$(sessionId, eventOptions);
+    },
+
+    cancel(childSessionId, reason = 'user') {
+      const context = actor.getSnapshot().context;
+      if (findRunOfChild(context, childSessionId) === undefined) return Promise.resolve(false);
+      actor.send({ type: 'scheduler.cancel', childSessionIds: [childSessionId], reason });
+      return Promise.resolve(true);
+    },
+
+    async cancelTree(sessionId) {
+      const targets = await descendantsInFlight(sessionId);
+      if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'parent' });
+      return targets.size;
+    },
+
+    async deleteSession(sessionId) {
+      const targets = await descendantsInFlight(sessionId);
+      if (findRunOfChild(actor.getSnapshot().context, sessionId) !== undefined) targets.add(sessionId);
+      if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'deleted' });
+      if (targets.has(sessionId)) await waitOnRegistry(registry, [sessionId], 'all', new Map());
+      return opts.store.delete(sessionId);
+    },
+
+    async getChild(childSessionId) {
+      const record = getRun(registry, childSessionId);
+      if (record) {
+        const tracker = [...book.trackers.values()].find((t) => t.runId === record.runId);
+        return {
+          ...summarize(record),
+          parentSessionId: record.parentSessionId,
+          ...(record.title === undefined ? {} : { title: record.title }),
+          enqueuedAt: toRfc3339(record.enqueuedAt),
+          ...(record.startedAt === undefined ? {} : { startedAt: toRfc3339(record.startedAt) }),
+          ...(record.endedAt === undefined ? {} : { endedAt: toRfc3339(record.endedAt) }),
+          eventsSeen: tracker?.eventsSeen ?? record.eventsSeen,
+          ...((tracker?.lastEventAt ?? record.lastEventAt) === undefined ? {} : { lastEventAt: toRfc3339((tracker?.lastEventAt ?? record.lastEventAt) as number) }),
+        };
+      }
+      const session = await loadValidSession(opts.store, childSessionId);
+      return session ? childSummaryFromSession(session) : undefined;
+    },
+
+    async waitForChildren(parentSessionId, waitOptions = {}) {
+      const policy = waitOptions.policy ?? 'all';
+      let ids = waitOptions.childSessionIds;
+      if (!ids) {
+        ids = [...registry.getSnapshot().context.runs.values()]
+          .filter((record) => record.parentSessionId === parentSessionId && isLive(record))
+          .map((record) => record.childSessionId);
+      }
+      const fixed = new Map<string, ChildRunSummary>();
+      for (const id of ids) {
+        if (getRun(registry, id)) continue;
+        const session = await loadValidSession(opts.store, id);
+        if (!session) throw new UnknownChildError(id);
+        const summary = childSummaryFromSession(session);
+        fixed.set(id, summary);
+      }
+      return waitOnRegistry(registry, ids, policy, fixed);
+    },
+  };
+  return scheduler;
+}

@@ -1,0 +1,11 @@
+/**
+ * Something went wrong outside any run's own outcome: a subscriber threw, an agent emitted after
+ * its run ended, a run lost its reservation, recovery could not end a run. Reported on
+ * `scheduler.diagnostics$` (never swallowed, never thrown into the scheduler).
+ */
+export type SchedulerDiagnostic =
+  | { kind: 'subscriber_error'; error: unknown }
+  | { kind: 'late_event'; runId: string; childSessionId: string; event: unknown }
+  | { kind: 'duplicate_run'; runId: string; childSessionId: string }
+  | { kind: 'job_crashed'; runId: string; childSessionId: string; error: unknown }
+  | { kind: 'recovery_failed'; childSessionId: string; error: unknown };

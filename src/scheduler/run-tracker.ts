@@ -1,0 +1,103 @@
+import { agentEventSchema, type AgentEvent } from '../../machines/agent-event.events.js';
+import type { SpawnJob } from '../../machines/spawn-job.events.js';
+import { InvalidAgentEventError } from '../errors.js';
+import type { SessionEventHub } from '../streams/session-event-hub.js';
+
+/** A token-like event checked without zod (the hot path of a token stream). */
+function fastPathEvent(event: unknown): AgentEvent | undefined {
+  if (typeof event !== 'object' || event === null) return undefined;
+  const candidate = event as { type?: unknown; content?: unknown };
+  if ((candidate.type === 'token' || candidate.type === 'reasoning_token') && typeof candidate.content === 'string') {
+    return { type: candidate.type, content: candidate.content };
+  }
+  return undefined;
+}
+
+/** Validates one agent event; returns the clean copy to forward or an error text. */
+export function checkAgentEvent(event: unknown): { ok: true; event: AgentEvent } | { ok: false; error: string } {
+  const fast = fastPathEvent(event);
+  if (fast) return { ok: true, event: fast };
+  const parsed = agentEventSchema.safeParse(event);
+  if (parsed.success) return { ok: true, event: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+  return { ok: false, error: `${issue?.message ?? 'invalid event'}${where}` };
+}
+
+/** What a tracker reports when the agent misbehaves after the run closed. */
+export type TrackerDiagnostic = { kind: 'late_event'; runId: string; childSessionId: string; event: unknown };
+
+/**
+ * The live side of one run: forwards the child's events to the parent stream as
+ * `sub_session_event` (no XState transition per event), counts them for heartbeats and the idle
+ * check, and turns an invalid event into a run failure. Closed when `running` is left: from then
+ * on events are dropped and reported, so nothing of a run follows its completion.
+ *
+ * @example
+ * const tracker = new RunTracker(job, 'r1', hub, clock.now, report);
+ * tracker.emit({ type: 'token', content: 'Hel' }); // published on the parent as sub_session_event
+ */
+export class RunTracker {
+  readonly job: SpawnJob;
+  readonly runId: string;
+  eventsSeen = 0;
+  lastEventAt: number | undefined;
+  readonly startedAt: number;
+  #open = true;
+  #fail: ((error: Error) => void) | undefined;
+  readonly #hub: SessionEventHub;
+  readonly #now: () => number;
+  readonly #report: (diagnostic: TrackerDiagnostic) => void;
+
+  constructor(job: SpawnJob, runId: string, hub: SessionEventHub, now: () => number, report: (diagnostic: TrackerDiagnostic) => void) {
+    this.job = job;
+    this.runId = runId;
+    this.#hub = hub;
+    this.#now = now;
+    this.#report = report;
+    this.startedAt = now();
+  }
+
+  /** True until the run left `running`. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Registers how to fail the run (the agent actor's reject). */
+  onFailure(fail: (error: Error) => void): void {
+    this.#fail = fail;
+  }
+
+  /** The `emit` handed to the agent. Safe to call at any time; never throws. */
+  readonly emit = (event: AgentEvent): void => {
+    if (!this.#open) {
+      this.#report({ kind: 'late_event', runId: this.runId, childSessionId: this.job.childSessionId, event });
+      return;
+    }
+    const checked = checkAgentEvent(event);
+    if (!checked.ok) {
+      this.#fail?.(new InvalidAgentEventError(checked.error));
+      return;
+    }
+    this.eventsSeen += 1;
+    this.lastEventAt = this.#now();
+    this.#hub.publish(this.job.parentSessionId, {
+      type: 'sub_session_event',
+      parent_session_id: this.job.parentSessionId,
+      child_session_id: this.job.childSessionId,
+      run_id: this.runId,
+      event: checked.event,
+    });
+  };
+
+  /** Time of the last progress (the last event, or the start of the run). */
+  lastProgressAt(): number {
+    return this.lastEventAt ?? this.startedAt;
+  }
+
+  /** Stops forwarding. */
+  close(): void {
+    this.#open = false;
+    this.#fail = undefined;
+  }
+}

@@ -1,0 +1,383 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { sessionSchema } from '../../machines/session.schema.js';
+import type { RunStatusMetadata, Session } from '../../machines/session.schema.js';
+import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError, StoreUnavailableError } from '../errors.js';
+import type { SessionStore } from './session-store.js';
+
+/** A better-sqlite3 connection. */
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Options of {@link SqliteSessionStore}: either a file `path` (or `':memory:'`) that the store
+ * opens, owns and closes, or an open better-sqlite3 `database` that stays yours (the store
+ * migrates its schema but leaves its pragmas and does not close it).
+ */
+export type SqliteSessionStoreOptions = ({ path: string; database?: never } | { database: SqliteDatabase; path?: never }) & {
+  /**
+   * Called for every stored row that `listChildren` / `listByRunStatus` skipped because its JSON
+   * is not a valid session. Skipped rows are also kept in {@link SqliteSessionStore.invalidRows}.
+   * @default undefined
+   */
+  onInvalidRow?: (error: InvalidSessionDataError) => void;
+  /** How long a write waits for another process's lock (`busy_timeout`). @default 5000 */
+  busyTimeoutMs?: number;
+  /** Run `PRAGMA quick_check` on open, so a corrupt file fails now, not mid-run. @default true */
+  checkOnOpen?: boolean;
+};
+
+/**
+ * The schema, one migration per entry, applied in order on open. `PRAGMA user_version` holds how
+ * many have run. 1: sessions; 2: the events and event_seqs tables of `SqliteEventLog`. Append
+ * only: never edit a shipped migration.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE sessions (
+     id TEXT PRIMARY KEY NOT NULL,
+     kind TEXT NOT NULL,
+     parent_session_id TEXT,
+     root_session_id TEXT NOT NULL,
+     spawn_depth INTEGER NOT NULL,
+     last_run_status TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     json TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX sessions_by_parent ON sessions (parent_session_id, created_at, id);
+   CREATE INDEX sessions_by_root ON sessions (root_session_id);
+   CREATE INDEX sessions_by_run_status ON sessions (last_run_status);
+   CREATE INDEX sessions_by_kind ON sessions (kind);`,
+  `CREATE TABLE events (
+     session_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     json TEXT NOT NULL,
+     PRIMARY KEY (session_id, seq)
+   ) WITHOUT ROWID, STRICT;
+   CREATE TABLE event_seqs (
+     session_id TEXT PRIMARY KEY NOT NULL,
+     last_seq INTEGER NOT NULL
+   ) WITHOUT ROWID, STRICT;`,
+];
+
+/**
+ * Brings `db` to the latest schema ({@link SQLITE_MIGRATIONS}), one `BEGIN IMMEDIATE`
+ * transaction per migration (so two processes opening the same file do not race). Returns the
+ * resulting `user_version`. Throws {@link StoreUnavailableError} for a file from a newer Sprout.
+ *
+ * @example
+ * migrateSqliteSchema(new Database('sessions.db')); // 2
+ */
+export function migrateSqliteSchema(db: SqliteDatabase): number {
+  const step = db.transaction((): boolean => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SQLITE_MIGRATIONS.length) {
+      throw new StoreUnavailableError(`${db.name} has schema version ${current}, newer than the ${SQLITE_MIGRATIONS.length} this Sprout knows`);
+    }
+    const migration = SQLITE_MIGRATIONS[current];
+    if (migration === undefined) return false;
+    db.exec(migration);
+    db.pragma(`user_version = ${current + 1}`);
+    return true;
+  });
+  while (step.immediate());
+  return SQLITE_MIGRATIONS.length;
+}
+
+/** How many skipped rows {@link SqliteSessionStore.invalidRows} keeps (the most recent). */
+const INVALID_ROWS_KEPT = 100;
+
+interface SessionRow {
+  id: string;
+  version: number;
+  json: string;
+}
+
+/**
+ * A durable {@link SessionStore} on SQLite (better-sqlite3), in WAL mode with
+ * `synchronous = NORMAL`. The schema is migrated on open (`PRAGMA user_version`; see
+ * `sqlite-schema.ts`). Sessions are stored as validated JSON plus indexed columns (kind, parent,
+ * root, depth, `last_run_status`, timestamps, `version`).
+ *
+ * - Optimistic concurrency as {@link MemorySessionStore}, done atomically in one
+ *   `BEGIN IMMEDIATE` transaction (`UPDATE … WHERE id = ? AND version = ?`, else `INSERT` when
+ *   absent, else {@link SessionConflictError}). Safe across processes sharing the file.
+ * - A row whose JSON is not a valid session: `load` rejects with {@link InvalidSessionDataError};
+ *   the list methods skip it and report it (`onInvalidRow`, and the `invalidRows` list).
+ * - A file that is not SQLite or is corrupt throws {@link StoreUnavailableError} naming the file
+ *   from the constructor; SQLite failures later reject with the same error type.
+ * - The API is async per the port; the SQLite calls inside are synchronous.
+ *
+ * @example
+ * const store = new SqliteSessionStore({ path: '.sprout/sessions.db' }); // or ':memory:'
+ * await store.save(session);
+ * const children = await store.listChildren(session.id);
+ * store.close();
+ */
+export class SqliteSessionStore implements SessionStore {
+  readonly #db: SqliteDatabase;
+  readonly #ownsDatabase: boolean;
+  readonly #onInvalidRow: ((error: InvalidSessionDataError) => void) | undefined;
+  readonly #invalidRows: InvalidSessionDataError[] = [];
+  readonly #closeHooks: (() => void)[] = [];
+  #closed = false;
+  readonly #stmt;
+  readonly #saveTx;
+
+  constructor(options: SqliteSessionStoreOptions) {
+    if (options.database !== undefined) {
+      this.#db = options.database;
+      this.#ownsDatabase = false;
+      prepareDatabase(this.#db, { configure: false, check: options.checkOnOpen ?? true });
+    } else {
+      this.#db = openFile(options.path, options.busyTimeoutMs ?? 5000);
+      this.#ownsDatabase = true;
+      try {
+        prepareDatabase(this.#db, { configure: true, check: options.checkOnOpen ?? true });
+      } catch (error) {
+        this.#db.close();
+        throw error;
+      }
+    }
+    this.#onInvalidRow = options.onInvalidRow;
+    const columns = 'kind = @kind, parent_session_id = @parent_session_id, root_session_id = @root_session_id, spawn_depth = @spawn_depth, last_run_status = @last_run_status, created_at = @created_at, updated_at = @updated_at, json = @json';
+    this.#stmt = {
+      get: this.#db.prepare<[string], SessionRow>('SELECT id, version, json FROM sessions WHERE id = ?'),
+      version: this.#db.prepare<[string], { version: number }>('SELECT version FROM sessions WHERE id = ?'),
+      update: this.#db.prepare<[Record<string, unknown>]>(`UPDATE sessions SET ${columns}, version = version + 1 WHERE id = @id AND version = @expected`),
+      insert: this.#db.prepare<[Record<string, unknown>]>(
+        `INSERT INTO sessions (id, kind, parent_session_id, root_session_id, spawn_depth, last_run_status, created_at, updated_at, version, json)
+         VALUES (@id, @kind, @parent_session_id, @root_session_id, @spawn_depth, @last_run_status, @created_at, @updated_at, 1, @json)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      delete: this.#db.prepare<[string]>('DELETE FROM sessions WHERE id = ?'),
+      children: this.#db.prepare<[string], SessionRow>('SELECT id, version, json FROM sessions WHERE parent_session_id = ? ORDER BY created_at, id'),
+      byStatus: this.#db.prepare<[string], SessionRow>(
+        `SELECT id, version, json FROM sessions WHERE kind = 'child' AND last_run_status IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`,
+      ),
+    };
+    this.#saveTx = this.#db.transaction((row: Record<string, unknown>, expected: number | undefined): number => {
+      if (expected !== undefined && this.#stmt.update.run({ ...row, expected }).changes === 1) return expected + 1;
+      if (this.#stmt.insert.run(row).changes === 1) return 1;
+      throw new SessionConflictError(row.id as string, expected, this.#stmt.version.get(row.id as string)?.version);
+    });
+  }
+
+  /**
+   * The underlying better-sqlite3 connection, e.g. to share it with a `SqliteEventLog`.
+   *
+   * @example
+   * const log = new SqliteEventLog(store.database);
+   */
+  get database(): SqliteDatabase {
+    return this.#db;
+  }
+
+  /**
+   * Rows the list methods skipped as invalid (most recent {@link INVALID_ROWS_KEPT}), oldest first.
+   *
+   * @example
+   * await store.listChildren('root');
+   * for (const error of store.invalidRows) console.warn(error.message);
+   */
+  get invalidRows(): readonly InvalidSessionDataError[] {
+    return this.#invalidRows;
+  }
+
+  /**
+   * The stored session with its `version`, or `undefined`. Rejects with
+   * {@link InvalidSessionDataError} when the stored row is not a valid session.
+   *
+   * @example
+   * const session = await store.load('child-1');
+   */
+  load(id: string): Promise<Session | undefined> {
+    return this.#run(() => {
+      const row = this.#stmt.get.get(id);
+      if (row === undefined) return undefined;
+      const decoded = decodeRow(row);
+      if (decoded instanceof InvalidSessionDataError) throw decoded;
+      return decoded;
+    });
+  }
+
+  /**
+   * Validates and stores `session`, checking and bumping its `version` atomically; writes the new
+   * version back into `session`.
+   *
+   * @example
+   * await store.save(session); // rejects with SessionConflictError if someone saved in between
+   */
+  save(session: Session): Promise<void> {
+    return this.#run(() => {
+      const parsed = sessionSchema.safeParse(session);
+      if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
+      const { version: expected, ...data } = parsed.data;
+      const row = {
+        id: data.id,
+        kind: data.kind,
+        parent_session_id: data.parent_session_id ?? null,
+        root_session_id: data.root_session_id,
+        spawn_depth: data.spawn_depth,
+        last_run_status: data.metadata.last_run_status ?? null,
+        created_at: data.created_at,
+        updated_at: data.updated_at,
+        json: toJson(data),
+      };
+      session.version = this.#saveTx.immediate(row, expected);
+    });
+  }
+
+  /**
+   * Removes a session; resolves `true` when it existed.
+   *
+   * @example
+   * await store.delete('child-1');
+   */
+  delete(id: string): Promise<boolean> {
+    return this.#run(() => this.#stmt.delete.run(id).changes > 0);
+  }
+
+  /**
+   * The direct children of `parentSessionId`, sorted by `created_at`, then `id`. Invalid rows
+   * are skipped and reported.
+   *
+   * @example
+   * const children = await store.listChildren('root-1');
+   */
+  listChildren(parentSessionId: string): Promise<Session[]> {
+    return this.#run(() => this.#decodeAll(this.#stmt.children.all(parentSessionId)));
+  }
+
+  /**
+   * `kind: 'child'` sessions whose `metadata.last_run_status` is one of `statuses`, sorted by
+   * `created_at`, then `id`. Invalid rows are skipped and reported.
+   *
+   * @example
+   * const interrupted = await store.listByRunStatus(['running', 'pending']);
+   */
+  listByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
+    return this.#run(() => this.#decodeAll(this.#stmt.byStatus.all(JSON.stringify(statuses))));
+  }
+
+  /**
+   * Registers `hook` to run when {@link close} is called, before the connection closes (an
+   * event log sharing the connection flushes there).
+   *
+   * @example
+   * store.beforeClose(() => log.close());
+   */
+  beforeClose(hook: () => void): void {
+    this.#closeHooks.push(hook);
+  }
+
+  /**
+   * Runs the close hooks, then closes the connection if the store opened it. Idempotent; later
+   * calls reject with {@link StoreUnavailableError}.
+   *
+   * @example
+   * store.close();
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      for (const hook of this.#closeHooks.splice(0)) hook();
+    } finally {
+      if (this.#ownsDatabase) this.#db.close();
+    }
+  }
+
+  #decodeAll(rows: SessionRow[]): Session[] {
+    const sessions: Session[] = [];
+    for (const row of rows) {
+      const decoded = decodeRow(row);
+      if (decoded instanceof InvalidSessionDataError) this.#report(decoded);
+      else sessions.push(decoded);
+    }
+    return sessions;
+  }
+
+  #report(error: InvalidSessionDataError): void {
+    this.#invalidRows.push(error);
+    if (this.#invalidRows.length > INVALID_ROWS_KEPT) this.#invalidRows.shift();
+    this.#onInvalidRow?.(error);
+  }
+
+  /** Runs `fn` as a promise; SQLite failures become {@link StoreUnavailableError}. */
+  #run<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      if (this.#closed) throw new StoreUnavailableError(`session store ${this.#db.name} is closed`);
+      try {
+        resolve(fn());
+      } catch (error) {
+        if (error instanceof SproutError) throw error;
+        throw new StoreUnavailableError(`session store ${this.#db.name} failed: ${messageOf(error)}`, { cause: error });
+      }
+    });
+  }
+}
+
+/** Opens (creating its directory) a database file, naming the file in any failure. */
+function openFile(path: string, busyTimeoutMs: number): SqliteDatabase {
+  try {
+    if (path !== ':memory:' && path !== '' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+    return new Database(path, { timeout: busyTimeoutMs });
+  } catch (error) {
+    throw new StoreUnavailableError(`cannot open session store ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Configures (WAL, `synchronous = NORMAL`) a connection the store opened, checks that it is a
+ * readable SQLite database and migrates it. Every failure names the file.
+ */
+function prepareDatabase(db: SqliteDatabase, { configure, check }: { configure: boolean; check: boolean }): void {
+  try {
+    if (configure) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+    }
+    if (check) {
+      const problems = (db.pragma('quick_check') as { quick_check: string }[]).map((row) => row.quick_check).filter((text) => text !== 'ok');
+      if (problems.length > 0) throw new StoreUnavailableError(`session store ${db.name} is corrupt: ${problems.slice(0, 3).join('; ')}`);
+    } else {
+      db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    }
+    migrateSqliteSchema(db);
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) throw error;
+    throw new StoreUnavailableError(`cannot open session store ${db.name}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Parses and validates a stored row; returns the error instead of throwing it. */
+function decodeRow(row: SessionRow): Session | InvalidSessionDataError {
+  let value: unknown;
+  try {
+    value = JSON.parse(row.json);
+  } catch (error) {
+    return new InvalidSessionDataError(row.id, `stored JSON does not parse (${messageOf(error)})`, { cause: error });
+  }
+  const parsed = sessionSchema.safeParse(value);
+  if (!parsed.success) {
+    const validation = new SproutValidationError('session', parsed.error.issues);
+    return new InvalidSessionDataError(row.id, validation.message, { cause: validation });
+  }
+  if (parsed.data.id !== row.id) return new InvalidSessionDataError(row.id, `stored JSON has id ${parsed.data.id}`);
+  return { ...parsed.data, version: row.version };
+}
+
+/** `JSON.stringify`, with a value it cannot encode (e.g. a BigInt) reported as invalid input. */
+function toJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    throw new SproutValidationError('session', [{ code: 'custom', path: [], message: `session is not JSON-serializable: ${messageOf(error)}` }]);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,102 @@
+import { Subject, type Observable } from 'rxjs';
+import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
+import type { EventLog } from './event-log.js';
+import { GuardedObservable } from './guarded-observable.js';
+
+/** Options of `events(sessionId, options)`. */
+export interface SessionEventsOptions {
+  /** Replay the retained events with `seq > afterSeq` first (0 replays everything retained). */
+  afterSeq?: number | undefined;
+}
+
+/**
+ * The per-session event streams. `publish` appends to the {@link EventLog} (which assigns `seq`
+ * and retains a bounded tail) and pushes to live subscribers; `events$` replays from the log and
+ * then goes live with no gap and no duplicate, even when a subscriber publishes while it replays.
+ *
+ * @example
+ * const hub = new SessionEventHub(new MemoryEventLog(), console.error);
+ * hub.events$('root', { afterSeq: 0 }).subscribe((e) => console.log(e.seq, e.event.type));
+ * hub.publish('root', { type: 'token', content: 'hi' });
+ */
+export class SessionEventHub {
+  readonly #log: EventLog;
+  readonly #onSubscriberError: (error: unknown) => void;
+  readonly #live = new Map<string, Subject<SessionEventEnvelope>>();
+
+  constructor(log: EventLog, onSubscriberError: (error: unknown) => void) {
+    this.#log = log;
+    this.#onSubscriberError = onSubscriberError;
+  }
+
+  /** The log behind the streams. */
+  get log(): EventLog {
+    return this.#log;
+  }
+
+  /** Appends one event to a session's stream and delivers it to live subscribers. */
+  publish(sessionId: string, event: AgentEvent): SessionEventEnvelope {
+    const envelope = this.#log.append(sessionId, event);
+    this.#live.get(sessionId)?.next(envelope);
+    return envelope;
+  }
+
+  /** True when someone is subscribed to the session's live stream. */
+  isObserved(sessionId: string): boolean {
+    return this.#live.has(sessionId);
+  }
+
+  /** A session's stream: replay after `afterSeq` (if given), then live events. */
+  events$(sessionId: string, options: SessionEventsOptions = {}): Observable<SessionEventEnvelope> {
+    return new GuardedObservable<SessionEventEnvelope>((subscriber) => {
+      let subject = this.#live.get(sessionId);
+      if (!subject) {
+        subject = new Subject<SessionEventEnvelope>();
+        this.#live.set(sessionId, subject);
+      }
+      const live = subject;
+      // Attach first and buffer, so that events published during the replay are not lost.
+      let replaying = options.afterSeq !== undefined;
+      let lastDelivered = options.afterSeq ?? 0;
+      const buffered: SessionEventEnvelope[] = [];
+      const subscription = live.subscribe((envelope) => {
+        if (replaying) buffered.push(envelope);
+        else if (envelope.seq > lastDelivered) {
+          lastDelivered = envelope.seq;
+          subscriber.next(envelope);
+        }
+      });
+      if (options.afterSeq !== undefined) {
+        const afterSeq = Math.max(0, options.afterSeq);
+        const { envelopes, firstRetainedSeq, lastSeq } = this.#log.read(sessionId, afterSeq);
+        const firstAvailable = firstRetainedSeq ?? lastSeq + 1;
+        if (afterSeq + 1 < firstAvailable && lastSeq > afterSeq) {
+          subscriber.next({ seq: firstAvailable - 1, sessionId, event: { type: 'stream_truncated', first_retained_seq: firstAvailable } });
+        }
+        for (const envelope of envelopes) {
+          if (subscriber.closed) break;
+          lastDelivered = envelope.seq;
+          subscriber.next(envelope);
+        }
+        replaying = false;
+        for (const envelope of buffered.splice(0)) {
+          if (subscriber.closed) break;
+          if (envelope.seq > lastDelivered) {
+            lastDelivered = envelope.seq;
+            subscriber.next(envelope);
+          }
+        }
+      }
+      return () => {
+        subscription.unsubscribe();
+        if (!live.observed && this.#live.get(sessionId) === live) this.#live.delete(sessionId);
+      };
+    }, this.#onSubscriberError);
+  }
+
+  /** Completes every live stream (on shutdown). */
+  completeAll(): void {
+    for (const subject of this.#live.values()) subject.complete();
+    this.#live.clear();
+  }
+}

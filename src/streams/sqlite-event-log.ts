@@ -1,0 +1,264 @@
+import { z } from 'zod';
+import { agentEventSchema } from '../../machines/agent-event.events.js';
+import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
+import { InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../errors.js';
+import { SqliteSessionStore, migrateSqliteSchema } from '../stores/sqlite-session-store.js';
+import type { SqliteDatabase } from '../stores/sqlite-session-store.js';
+import type { EventLog, EventLogReadResult } from './event-log.js';
+
+/** Options of {@link SqliteEventLog}. */
+export interface SqliteEventLogOptions {
+  /** Envelopes kept per session for replay; `0` keeps none (seq still counts). @default 1000 */
+  retention?: number;
+  /** Per-session retention, asked once per session per process; overrides `retention`. @default undefined */
+  retentionFor?: (sessionId: string) => number;
+  /**
+   * `true`: appends are queued and written in one transaction at the end of the current
+   * microtask (or once {@link MAX_PENDING} are queued); `false`: every append is its own
+   * transaction. Reads always see queued appends. @default true
+   */
+  batch?: boolean;
+  /**
+   * Called for every stored event that `read` skipped because it fails the schema. Skipped rows
+   * are also kept in {@link SqliteEventLog.invalidRows}. @default undefined
+   */
+  onInvalidRow?: (error: InvalidSessionDataError) => void;
+  /**
+   * Called when a background (microtask) flush fails; the events stay queued and are retried
+   * by the next flush. @default rethrows the error asynchronously (an uncaught exception)
+   */
+  onError?: (error: StoreUnavailableError) => void;
+}
+
+/** Queued appends that force a synchronous flush, bounding memory in a tight append loop. */
+export const MAX_PENDING = 10_000;
+
+const retentionSchema = z.number().int().nonnegative();
+const optionsSchema = z.object({ retention: retentionSchema.optional(), batch: z.boolean().optional() });
+
+interface Stream {
+  lastSeq: number;
+  retention: number;
+  /** Rows with seq <= this are known deleted. */
+  prunedThrough: number;
+}
+
+interface PendingRow {
+  sessionId: string;
+  seq: number;
+  json: string;
+}
+
+/**
+ * A durable {@link EventLog} in the SQLite database of a {@link SqliteSessionStore} (tables
+ * `events` and `event_seqs`, created by its migrations). Seq numbers continue across restarts
+ * (`event_seqs` keeps the last one even after pruning). Each session keeps its last `retention`
+ * envelopes: older rows are deleted in the flush once they exceed retention by a tenth, and
+ * `read` never returns more than `retention`. Stored events are validated on read; a bad row is
+ * skipped and reported (`onInvalidRow`).
+ *
+ * One writer per session stream: two processes appending to the same session would collide.
+ * Closing the store (or this log) flushes queued appends first.
+ *
+ * @example
+ * const store = new SqliteSessionStore({ path: '.sprout/sessions.db' });
+ * const log = new SqliteEventLog(store, { retention: 500 });
+ * log.append('root', { type: 'token', content: 'hi' }); // { seq: 1, … }, written at the end of the microtask
+ * log.read('root', 0).envelopes;                        // includes it already
+ */
+export class SqliteEventLog implements EventLog {
+  readonly #db: SqliteDatabase;
+  readonly #options: SqliteEventLogOptions;
+  readonly #retention: number;
+  readonly #batch: boolean;
+  readonly #streams = new Map<string, Stream>();
+  #pending: PendingRow[] = [];
+  readonly #dirty = new Map<string, Stream>();
+  readonly #invalidRows: InvalidSessionDataError[] = [];
+  #flushQueued = false;
+  #closed = false;
+  readonly #stmt;
+  readonly #writeTx;
+
+  constructor(source: SqliteSessionStore | SqliteDatabase, options: SqliteEventLogOptions = {}) {
+    const parsed = optionsSchema.safeParse({ retention: options.retention, batch: options.batch });
+    if (!parsed.success) throw new SproutValidationError('SqliteEventLog options', parsed.error.issues);
+    this.#options = options;
+    this.#retention = parsed.data.retention ?? 1000;
+    this.#batch = parsed.data.batch ?? true;
+    if (source instanceof SqliteSessionStore) {
+      this.#db = source.database;
+      source.beforeClose(() => this.close());
+    } else {
+      this.#db = source;
+      this.#guard(() => migrateSqliteSchema(source));
+    }
+    this.#stmt = {
+      lastSeq: this.#db.prepare<[string], { last_seq: number }>(
+        `SELECT max(coalesce((SELECT last_seq FROM event_seqs WHERE session_id = ?1), 0),
+                    coalesce((SELECT max(seq) FROM events WHERE session_id = ?1), 0)) AS last_seq`,
+      ),
+      insert: this.#db.prepare<[string, number, string]>('INSERT INTO events (session_id, seq, json) VALUES (?, ?, ?)'),
+      saveSeq: this.#db.prepare<[string, number]>(
+        'INSERT INTO event_seqs (session_id, last_seq) VALUES (?, ?) ON CONFLICT (session_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)',
+      ),
+      prune: this.#db.prepare<[string, number]>('DELETE FROM events WHERE session_id = ? AND seq <= ?'),
+      first: this.#db.prepare<[string, number], { seq: number | null }>('SELECT min(seq) AS seq FROM events WHERE session_id = ? AND seq > ?'),
+      after: this.#db.prepare<[string, number], { seq: number; json: string }>('SELECT seq, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq'),
+    };
+    this.#writeTx = this.#db.transaction((rows: PendingRow[], dirty: Stream[], ids: string[]) => {
+      for (const row of rows) this.#stmt.insert.run(row.sessionId, row.seq, row.json);
+      dirty.forEach((stream, i) => {
+        const id = ids[i]!;
+        this.#stmt.saveSeq.run(id, stream.lastSeq);
+        const through = stream.lastSeq - stream.retention;
+        if (through - stream.prunedThrough >= Math.max(1, Math.ceil(stream.retention / 10))) {
+          this.#stmt.prune.run(id, through);
+          stream.prunedThrough = through;
+        }
+      });
+    });
+  }
+
+  /**
+   * Stored events `read` skipped as invalid (the most recent 100), oldest first.
+   *
+   * @example
+   * for (const error of log.invalidRows) console.warn(error.message);
+   */
+  get invalidRows(): readonly InvalidSessionDataError[] {
+    return this.#invalidRows;
+  }
+
+  /**
+   * Assigns the session's next seq (synchronously) and queues the envelope for writing.
+   *
+   * @example
+   * const { seq } = log.append('root', { type: 'token', content: 'hi' });
+   */
+  append(sessionId: string, event: AgentEvent): SessionEventEnvelope {
+    if (this.#closed) throw new StoreUnavailableError(`event log on ${this.#db.name} is closed`);
+    const stream = this.#stream(sessionId);
+    const json = stream.retention === 0 ? '' : toJson(event);
+    const seq = ++stream.lastSeq;
+    if (stream.retention > 0) this.#pending.push({ sessionId, seq, json });
+    this.#dirty.set(sessionId, stream);
+    if (!this.#batch || this.#pending.length >= MAX_PENDING) this.flush();
+    else if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#backgroundFlush());
+    }
+    return { seq, sessionId, event };
+  }
+
+  /**
+   * Retained envelopes of `sessionId` with `seq > afterSeq` (queued ones included), oldest first.
+   *
+   * @example
+   * const { envelopes, firstRetainedSeq, lastSeq } = log.read('root', 0);
+   */
+  read(sessionId: string, afterSeq: number): EventLogReadResult {
+    if (!this.#closed) this.flush();
+    return this.#guard(() => {
+      const stream = this.#stream(sessionId);
+      const { lastSeq, retention } = stream;
+      if (retention === 0) return { envelopes: [], firstRetainedSeq: undefined, lastSeq };
+      const horizon = Math.max(0, lastSeq - retention);
+      const firstRetainedSeq = this.#stmt.first.get(sessionId, horizon)?.seq ?? undefined;
+      const after = Number.isNaN(afterSeq) ? horizon : Math.max(horizon, Math.floor(afterSeq));
+      const envelopes: SessionEventEnvelope[] = [];
+      for (const row of this.#stmt.after.all(sessionId, after)) {
+        const event = this.#decode(sessionId, row.seq, row.json);
+        if (event !== undefined) envelopes.push({ seq: row.seq, sessionId, event });
+      }
+      return { envelopes, firstRetainedSeq, lastSeq };
+    });
+  }
+
+  /**
+   * Writes queued appends now (one transaction). Throws {@link StoreUnavailableError} on failure,
+   * keeping them queued.
+   *
+   * @example
+   * log.flush();
+   */
+  flush(): void {
+    if (this.#dirty.size === 0) return;
+    const rows = this.#pending;
+    const ids = [...this.#dirty.keys()];
+    this.#guard(() => this.#writeTx.immediate(rows, [...this.#dirty.values()], ids));
+    this.#pending = [];
+    this.#dirty.clear();
+  }
+
+  /**
+   * Flushes, then refuses further appends. Idempotent. Does not close the database.
+   *
+   * @example
+   * log.close();
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+  }
+
+  #backgroundFlush(): void {
+    this.#flushQueued = false;
+    if (this.#closed) return;
+    try {
+      this.flush();
+    } catch (error) {
+      const failure = error instanceof StoreUnavailableError ? error : new StoreUnavailableError(String(error), { cause: error });
+      if (this.#options.onError) this.#options.onError(failure);
+      else throw failure;
+    }
+  }
+
+  #stream(sessionId: string): Stream {
+    let stream = this.#streams.get(sessionId);
+    if (stream === undefined) {
+      const lastSeq = this.#guard(() => this.#stmt.lastSeq.get(sessionId)?.last_seq ?? 0);
+      const wanted = this.#options.retentionFor?.(sessionId) ?? this.#retention;
+      const retention = retentionSchema.safeParse(wanted);
+      if (!retention.success) throw new SproutValidationError(`retentionFor(${sessionId})`, retention.error.issues);
+      stream = { lastSeq, retention: retention.data, prunedThrough: 0 };
+      this.#streams.set(sessionId, stream);
+    }
+    return stream;
+  }
+
+  #decode(sessionId: string, seq: number, json: string): AgentEvent | undefined {
+    let detail: string;
+    try {
+      const parsed = agentEventSchema.safeParse(JSON.parse(json));
+      if (parsed.success) return parsed.data;
+      detail = new SproutValidationError('event', parsed.error.issues).message;
+    } catch (error) {
+      detail = `stored JSON does not parse (${error instanceof Error ? error.message : String(error)})`;
+    }
+    const invalid = new InvalidSessionDataError(sessionId, `event seq ${seq}: ${detail}`);
+    this.#invalidRows.push(invalid);
+    if (this.#invalidRows.length > 100) this.#invalidRows.shift();
+    this.#options.onInvalidRow?.(invalid);
+    return undefined;
+  }
+
+  /** Runs `fn`; SQLite failures become {@link StoreUnavailableError} naming the file. */
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof SproutError) throw error;
+      throw new StoreUnavailableError(`event log on ${this.#db.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+}
+
+function toJson(event: AgentEvent): string {
+  try {
+    return JSON.stringify(event);
+  } catch (error) {
+    throw new SproutValidationError('event', [{ code: 'custom', path: [], message: `event is not JSON-serializable: ${String(error)}` }]);
+  }
+}
