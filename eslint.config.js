@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const impureModules = ['rxjs', 'rxjs/*', 'node:*', 'fs', 'path', 'os', 'crypto', 'events', 'timers', '@xstate/store', '../src/*', '../../src/*'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.sprout/**', 'bench/results.json'] },
+  { ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'coverage/**', '.sprout/**', 'bench/results.json'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

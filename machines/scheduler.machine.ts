@@ -74,7 +74,7 @@ export const schedulerMachine = setup({
         const ended = context.active[event.actorId];
         const plan = planJobEnd(context, event.actorId);
         if (ended) {
-          const output = 'output' in event ? (event.output as SpawnJobOutput) : undefined;
+          const output = 'output' in event ? (event.output) : undefined;
           enqueue({ type: 'jobEnded', params: { output, runId: ended.runId, slot: event.actorId } });
         }
         run(plan, enqueue);

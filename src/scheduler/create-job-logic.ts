@@ -63,6 +63,7 @@ export function createJobLogic(deps: JobLogicDeps) {
           };
           if (signal.aborted) onAbort();
           else signal.addEventListener('abort', onAbort, { once: true });
+          tracker?.onAbort(() => controller.abort(abortError('spawn job crashed')));
           let running: Promise<void>;
           try {
             running = Promise.resolve(

@@ -4,6 +4,7 @@ import { createActor, type ActorRefFrom, type InspectionEvent, type Observer } f
 import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { childrenInFlight, findRunOfChild } from '../../machines/scheduler.plan.js';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
+import type { SchedulerInput } from '../../machines/scheduler.events.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnBrief, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toRfc3339, toSproutClock } from '../clock.js';
 import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError, UnknownChildError } from '../errors.js';
@@ -14,7 +15,8 @@ import { createJobLogic } from './create-job-logic.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession } from './persist-run.js';
 import { recoverInterruptedRuns, type RecoveryReport } from './recover-interrupted-runs.js';
-import { publishCompletion, type RunBook } from './run-completion.js';
+import { type RunBook } from './run-completion.js';
+import { endCrashedRun } from './end-crashed-run.js';
 import { createRunRegistry, getRun, isLive } from './run-registry.js';
 import type { RunTracker } from './run-tracker.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
@@ -40,6 +42,13 @@ export interface WaitForChildrenOptions {
 export interface SpawnScheduler {
   /** The scheduler's XState actor, for embedding and inspection. */
   readonly actor: ActorRefFrom<typeof schedulerMachine>;
+  /**
+   * The provided scheduler machine, to embed in a bigger XState system (`invoke` / `spawn` it
+   * with {@link SpawnScheduler.input}); its runs publish to the same `events()` streams.
+   */
+  readonly logic: typeof schedulerMachine;
+  /** The input the scheduler machine was created with. */
+  readonly input: SchedulerInput;
   /** Problems outside any run's outcome (subscriber errors, late agent events, …). */
   readonly diagnostics$: Observable<SchedulerDiagnostic>;
   /** Starts the actor and recovers runs a crash left behind. Resolves when recovery is done. */
@@ -120,23 +129,22 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       jobEnded: (_, { runId }) => {
         book.completed.delete(runId);
         book.trackers.get(runId)?.close();
-        book.trackers.delete(runId);
       },
       jobCrashed: (_, { runId, parentSessionId, childSessionId, error }) => {
         report({ kind: 'job_crashed', runId, childSessionId, error });
-        const message = error instanceof Error ? error.message : String(error);
-        publishCompletion(book, { parentSessionId, childSessionId, model: '' }, runId, { status: 'error', error: `spawn job crashed: ${message}` });
+        void endCrashedRun(book, opts.store, { parentSessionId, childSessionId, model: '' }, runId, error, report);
       },
     },
   });
 
+  const input: SchedulerInput = {
+    concurrency: opts.concurrency,
+    perParentConcurrency: opts.perParentConcurrency,
+    queueCapacity: opts.queueCapacity,
+    jobLimits: { heartbeatIntervalMs: opts.heartbeatIntervalMs, maxRunMs: opts.maxRunMs, idleTimeoutMs: opts.idleTimeoutMs },
+  };
   const actor = createActor(logic, {
-    input: {
-      concurrency: opts.concurrency,
-      perParentConcurrency: opts.perParentConcurrency,
-      queueCapacity: opts.queueCapacity,
-      jobLimits: { heartbeatIntervalMs: opts.heartbeatIntervalMs, maxRunMs: opts.maxRunMs, idleTimeoutMs: opts.idleTimeoutMs },
-    },
+    input,
     clock,
     ...(opts.inspect === undefined ? {} : { inspect: opts.inspect as Observer<InspectionEvent> | ((event: InspectionEvent) => void) }),
   });
@@ -189,6 +197,8 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
 
   const scheduler: SpawnScheduler = {
     actor,
+    logic,
+    input,
     diagnostics$: diagnostics$.asObservable(),
 
     start() {

@@ -26,8 +26,21 @@ export interface RunBook {
  * publishCompletion(book, job, 'r1', { status: 'completed', result: 'done' });
  */
 export function publishCompletion(book: RunBook, job: SpawnJob, runId: string, outcome: JobOutcome): boolean {
-  if (outcome.status === 'duplicate' || book.completed.has(runId)) return false;
+  if (outcome.status === 'duplicate' || !claimCompletion(book, runId)) return false;
+  emitCompletion(book, job, runId, outcome);
+  return true;
+}
+
+/** Claims the right to publish a run's completion; false when it was claimed before. */
+export function claimCompletion(book: RunBook, runId: string): boolean {
+  if (book.completed.has(runId)) return false;
   book.completed.add(runId);
+  return true;
+}
+
+/** Records the end and publishes the completion of a run whose completion was claimed. */
+export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outcome: JobOutcome): void {
+  if (outcome.status === 'duplicate') return;
   const tracker = book.trackers.get(runId);
   tracker?.close();
   book.trackers.delete(runId);
@@ -54,5 +67,4 @@ export function publishCompletion(book: RunBook, job: SpawnJob, runId: string, o
   if (outcome.reason !== undefined) event.reason = outcome.reason;
   if (outcome.result !== undefined) event.result = outcome.result;
   book.hub.publish(job.parentSessionId, event);
-  return true;
 }

@@ -54,7 +54,7 @@ export function createRunRegistry(options: RunRegistryOptions = {}) {
   const retainEnded = options.retainEnded ?? 10_000;
   const bump = (context: RegistryContext): RegistryContext => ({ ...context, version: context.version + 1 });
   return createStore({
-    context: { runs: new Map(), ended: new Set(), version: 0 } as RegistryContext,
+    context: { runs: new Map<string, RunRecord>(), ended: new Set<string>(), version: 0 } satisfies RegistryContext,
     on: {
       queued: (context, event: { record: RunRecord }) => {
         const current = context.runs.get(event.record.childSessionId);

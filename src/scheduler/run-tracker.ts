@@ -45,6 +45,7 @@ export class RunTracker {
   readonly startedAt: number;
   #open = true;
   #fail: ((error: Error) => void) | undefined;
+  #abort: (() => void) | undefined;
   readonly #hub: SessionEventHub;
   readonly #now: () => number;
   readonly #report: (diagnostic: TrackerDiagnostic) => void;
@@ -93,6 +94,16 @@ export class RunTracker {
   /** Time of the last progress (the last event, or the start of the run). */
   lastProgressAt(): number {
     return this.lastEventAt ?? this.startedAt;
+  }
+
+  /** Registers how to abort the agent (used when the job actor itself crashed). */
+  onAbort(abort: () => void): void {
+    this.#abort = abort;
+  }
+
+  /** Aborts the agent, if it is still running. */
+  abort(): void {
+    this.#abort?.();
   }
 
   /** Stops forwarding. */

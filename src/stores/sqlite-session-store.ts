@@ -6,13 +6,21 @@ import type { RunStatusMetadata, Session } from '../../machines/session.schema.j
 import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError, StoreUnavailableError } from '../errors.js';
 import type { SessionStore } from './session-store.js';
 
-/** A better-sqlite3 connection. */
+/**
+ * A better-sqlite3 connection.
+ *
+ * @example
+ * const db: SqliteDatabase = new Database('sprout.db');
+ */
 export type SqliteDatabase = Database.Database;
 
 /**
  * Options of {@link SqliteSessionStore}: either a file `path` (or `':memory:'`) that the store
  * opens, owns and closes, or an open better-sqlite3 `database` that stays yours (the store
  * migrates its schema but leaves its pragmas and does not close it).
+ *
+ * @example
+ * const options: SqliteSessionStoreOptions = { path: 'sprout.db', onInvalidRow: (e) => log.warn(e.message) };
  */
 export type SqliteSessionStoreOptions = ({ path: string; database?: never } | { database: SqliteDatabase; path?: never }) & {
   /**
@@ -31,6 +39,9 @@ export type SqliteSessionStoreOptions = ({ path: string; database?: never } | { 
  * The schema, one migration per entry, applied in order on open. `PRAGMA user_version` holds how
  * many have run. 1: sessions; 2: the events and event_seqs tables of `SqliteEventLog`. Append
  * only: never edit a shipped migration.
+ *
+ * @example
+ * db.pragma('user_version', { simple: true }) === SQLITE_MIGRATIONS.length; // fully migrated
  */
 export const SQLITE_MIGRATIONS: readonly string[] = [
   `CREATE TABLE sessions (
@@ -110,7 +121,7 @@ interface SessionRow {
  * - The API is async per the port; the SQLite calls inside are synchronous.
  *
  * @example
- * const store = new SqliteSessionStore({ path: '.sprout/sessions.db' }); // or ':memory:'
+ * const store = new SqliteSessionStore({ path: '.sprout/sessions.db' }); // or new SqliteSessionStore(':memory:')
  * await store.save(session);
  * const children = await store.listChildren(session.id);
  * store.close();
@@ -125,7 +136,9 @@ export class SqliteSessionStore implements SessionStore {
   readonly #stmt;
   readonly #saveTx;
 
-  constructor(options: SqliteSessionStoreOptions) {
+  /** @param target a file path (or `':memory:'`), shorthand for `{ path }`, or the options. */
+  constructor(target: string | SqliteSessionStoreOptions) {
+    const options: SqliteSessionStoreOptions = typeof target === 'string' ? { path: target } : target;
     if (options.database !== undefined) {
       this.#db = options.database;
       this.#ownsDatabase = false;

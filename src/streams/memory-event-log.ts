@@ -3,7 +3,12 @@ import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-even
 import { SproutValidationError } from '../errors.js';
 import type { EventLog, EventLogReadResult } from './event-log.js';
 
-/** Options of {@link MemoryEventLog}. */
+/**
+ * Options of {@link MemoryEventLog}.
+ *
+ * @example
+ * const log = new MemoryEventLog({ retention: 200 } satisfies MemoryEventLogOptions);
+ */
 export interface MemoryEventLogOptions {
   /**
    * How many of the most recent envelopes each session keeps for replay. `0` keeps none (seq

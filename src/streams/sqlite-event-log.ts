@@ -6,7 +6,12 @@ import { SqliteSessionStore, migrateSqliteSchema } from '../stores/sqlite-sessio
 import type { SqliteDatabase } from '../stores/sqlite-session-store.js';
 import type { EventLog, EventLogReadResult } from './event-log.js';
 
-/** Options of {@link SqliteEventLog}. */
+/**
+ * Options of {@link SqliteEventLog}.
+ *
+ * @example
+ * const options: SqliteEventLogOptions = { retention: 1000, retentionFor: (id) => (id.startsWith('root') ? 5000 : 1000) };
+ */
 export interface SqliteEventLogOptions {
   /** Envelopes kept per session for replay; `0` keeps none (seq still counts). @default 1000 */
   retention?: number;
@@ -30,7 +35,12 @@ export interface SqliteEventLogOptions {
   onError?: (error: StoreUnavailableError) => void;
 }
 
-/** Queued appends that force a synchronous flush, bounding memory in a tight append loop. */
+/**
+ * Queued appends that force a synchronous flush, bounding memory in a tight append loop.
+ *
+ * @example
+ * for (let i = 0; i < MAX_PENDING; i++) log.append('s', event); // the last append flushes
+ */
 export const MAX_PENDING = 10_000;
 
 const retentionSchema = z.number().int().nonnegative();
@@ -93,10 +103,10 @@ export class SqliteEventLog implements EventLog {
       this.#db = source;
       this.#guard(() => migrateSqliteSchema(source));
     }
-    this.#stmt = {
-      lastSeq: this.#db.prepare<[string], { last_seq: number }>(
-        `SELECT max(coalesce((SELECT last_seq FROM event_seqs WHERE session_id = ?1), 0),
-                    coalesce((SELECT max(seq) FROM events WHERE session_id = ?1), 0)) AS last_seq`,
+    this.#stmt = this.#guard(() => ({
+      lastSeq: this.#db.prepare<[{ id: string }], { last_seq: number }>(
+        `SELECT max(coalesce((SELECT last_seq FROM event_seqs WHERE session_id = @id), 0),
+                    coalesce((SELECT max(seq) FROM events WHERE session_id = @id), 0)) AS last_seq`,
       ),
       insert: this.#db.prepare<[string, number, string]>('INSERT INTO events (session_id, seq, json) VALUES (?, ?, ?)'),
       saveSeq: this.#db.prepare<[string, number]>(
@@ -105,7 +115,7 @@ export class SqliteEventLog implements EventLog {
       prune: this.#db.prepare<[string, number]>('DELETE FROM events WHERE session_id = ? AND seq <= ?'),
       first: this.#db.prepare<[string, number], { seq: number | null }>('SELECT min(seq) AS seq FROM events WHERE session_id = ? AND seq > ?'),
       after: this.#db.prepare<[string, number], { seq: number; json: string }>('SELECT seq, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq'),
-    };
+    }));
     this.#writeTx = this.#db.transaction((rows: PendingRow[], dirty: Stream[], ids: string[]) => {
       for (const row of rows) this.#stmt.insert.run(row.sessionId, row.seq, row.json);
       dirty.forEach((stream, i) => {
@@ -218,7 +228,7 @@ export class SqliteEventLog implements EventLog {
   #stream(sessionId: string): Stream {
     let stream = this.#streams.get(sessionId);
     if (stream === undefined) {
-      const lastSeq = this.#guard(() => this.#stmt.lastSeq.get(sessionId)?.last_seq ?? 0);
+      const lastSeq = this.#guard(() => this.#stmt.lastSeq.get({ id: sessionId })?.last_seq ?? 0);
       const wanted = this.#options.retentionFor?.(sessionId) ?? this.#retention;
       const retention = retentionSchema.safeParse(wanted);
       if (!retention.success) throw new SproutValidationError(`retentionFor(${sessionId})`, retention.error.issues);

@@ -24,7 +24,7 @@ const reasoning = (...deltas: string[]): Part[] => [{ type: 'reasoning-start', i
 const toolCall = (toolCallId: string, toolName: string, input: unknown): Part => ({ type: 'tool-call', toolCallId, toolName, input: JSON.stringify(input) });
 
 /** One `doStream` result per model step, streamed without timers. */
-const step = (...parts: Part[]) => ({ stream: simulateReadableStream({ chunks: [{ type: 'stream-start', warnings: [] } as Part, ...parts], initialDelayInMs: null, chunkDelayInMs: null }) });
+const step = (...parts: Part[]) => ({ stream: simulateReadableStream<Part>({ chunks: [{ type: 'stream-start', warnings: [] }, ...parts], initialDelayInMs: null, chunkDelayInMs: null }) });
 
 function childSession(): Session {
   return sessionSchema.parse({
@@ -67,7 +67,7 @@ const add = tool({
 const explode = tool({
   description: 'Always fails',
   inputSchema: z.object({}),
-  execute: () => {
+  execute: (): string => {
     throw new Error('tool blew up');
   },
 });
@@ -199,6 +199,25 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     expect(appended).toEqual([]);
   });
 
+  it('reports a call of an unknown tool as tool_error and lets the model answer', async () => {
+    const model = new MockLanguageModelV3({ doStream: [step(toolCall('c1', 'teleport', { to: 'mars' }), finish('tool-calls')), step(...text('I cannot.'), finish('stop'))] });
+    const { events, outcome } = await run({ model, tools: { add } });
+
+    expect(outcome).toEqual({ ok: true });
+    expect(events[0]).toEqual({ type: 'tool_start', tool_call_id: 'c1', tool_name: 'teleport', arguments: { to: 'mars' } });
+    expect(events[1]).toMatchObject({ type: 'tool_error', tool_call_id: 'c1', error: expect.stringContaining('teleport') as string });
+    expect(events.at(-1)).toMatchObject({ type: 'complete' });
+  });
+
+  it('names the last HTTP failure and the attempt count after retries', () => {
+    const attempt = Object.assign(new Error('Too Many Requests'), { statusCode: 429, url: 'https://llm.example/v1/chat/completions' });
+    const retry = Object.assign(new Error('Failed after 3 attempts.'), { lastError: attempt, errors: [attempt, attempt, attempt] });
+    const error = AgentProviderError.from(retry);
+    expect(error.message).toBe('model provider failed: HTTP 429 from https://llm.example/v1/chat/completions: Too Many Requests (after 3 attempts)');
+    expect(error.statusCode).toBe(429);
+    expect(error.cause).toBe(retry);
+  });
+
   it('rejects when the stream carries an error part, keeping the messages of finished steps', async () => {
     const model = new MockLanguageModelV3({
       doStream: [step(toolCall('c1', 'add', { a: 1, b: 2 }), finish('tool-calls')), step(...text('par'), { type: 'error', error: new Error('invalid JSON in chunk') })],
@@ -211,17 +230,13 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     expect(appended.map((m) => m.role)).toEqual(['assistant', 'tool']);
   });
 
-  it('rejects promptly with an AbortError when aborted mid-stream, and cancels the model stream', async () => {
+  it('rejects promptly with an AbortError when aborted mid-stream, and aborts the model call', async () => {
     const controller = new AbortController();
-    let cancelled = false;
     const stalled = new ReadableStream<Part>({
       start(c) {
         c.enqueue({ type: 'stream-start', warnings: [] });
         for (const part of text('one ', 'two ')) if (part.type !== 'text-end') c.enqueue(part);
         // …and then nothing: the provider hangs and ignores the abort signal.
-      },
-      cancel() {
-        cancelled = true;
       },
     });
     const model = new MockLanguageModelV3({ doStream: { stream: stalled } });
@@ -243,7 +258,8 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
       { type: 'token', content: 'one ' },
       { type: 'token', content: 'two ' },
     ]);
-    expect(cancelled).toBe(true);
+    // The provider got a signal that is now aborted (a real one closes its HTTP request with it).
+    expect(model.doStreamCalls[0]!.abortSignal?.aborted).toBe(true);
     expect(session.messages).toHaveLength(2);
   });
 
@@ -256,19 +272,31 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     expect(model.doStreamCalls).toHaveLength(0);
   });
 
-  it('rejects while a tool is running when aborted', async () => {
+  it('rejects promptly when aborted while a tool is running, and aborts the tool', async () => {
     const controller = new AbortController();
+    let toolSignal: AbortSignal | undefined;
     const slow = tool({
       inputSchema: z.object({}),
-      execute: () => {
-        controller.abort();
-        return new Promise<never>(() => undefined);
+      execute: (_input, { abortSignal }) => {
+        toolSignal = abortSignal;
+        return new Promise<string>(() => undefined);
       },
     });
     const model = new MockLanguageModelV3({ doStream: step(toolCall('c1', 'slow', {}), finish('tool-calls')) });
-    const { outcome, events } = await run({ model, tools: { slow } }, controller.signal);
-    expect((outcome as { error: Error }).error.name).toBe('AbortError');
+    const events: AgentEvent[] = [];
+    const error = await aiSdkAgent({ model, tools: { slow } })
+      .execute(childSession(), {
+        model: 'm',
+        signal: controller.signal,
+        emit: (event) => {
+          events.push(event);
+          if (event.type === 'tool_start') controller.abort();
+        },
+      })
+      .then(() => undefined, (e: unknown) => e);
+    expect((error as Error).name).toBe('AbortError');
     expect(events).toEqual([{ type: 'tool_start', tool_call_id: 'c1', tool_name: 'slow', arguments: {} }]);
+    expect(toolSignal?.aborted).toBe(true);
   });
 
   it('passes an error thrown by emit through unchanged', async () => {
@@ -289,7 +317,7 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
 
   it('rejects invalid options with SproutValidationError', () => {
     expect(() => aiSdkAgent({ model: undefined as never })).toThrow(SproutValidationError);
-    expect(() => aiSdkAgent({ model: 'x' as never, maxSteps: 0 })).toThrow(/maxSteps/);
+    expect(() => aiSdkAgent({ model: 'x', maxSteps: 0 })).toThrow(/maxSteps/);
   });
 });
 

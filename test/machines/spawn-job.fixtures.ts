@@ -56,12 +56,12 @@ export interface JobStep {
 
 export function start(input: SpawnJobInput = jobInput(), machine: SpawnJobMachine = spawnJobMachine): JobStep {
   const [snapshot, actions] = initialTransition(machine, input);
-  return { snapshot, actions: actions as SeenAction[] };
+  return { snapshot, actions };
 }
 
 export function send(snapshot: JobSnapshot, event: AnyEventObject, machine: SpawnJobMachine = spawnJobMachine): JobStep {
   const [next, actions] = transition(machine, snapshot, event as never);
-  return { snapshot: next, actions: actions as SeenAction[] };
+  return { snapshot: next, actions };
 }
 
 /** Sends events in order; returns the last step and every action seen on the way. */

@@ -49,6 +49,9 @@ const limitedInput = jobInput({ maxRunMs: 100, idleTimeoutMs: 50 });
 const unlimitedInput = jobInput();
 const queuedCancelInput = jobInput({}, { reason: 'parent' });
 
+/** A state value as a string key (`'running'` or its JSON for compound values). */
+const valueKey = (value: StateValue): string => (typeof value === 'string' ? value : JSON.stringify(value));
+
 /** Ids of the state nodes active in a state value (`spawnJob.running.heartbeat.beating` and its ancestors). */
 function activeIds(value: StateValue, prefix = 'spawnJob'): string[] {
   if (typeof value === 'string') return [`${prefix}.${value}`];
@@ -130,14 +133,14 @@ describe('spawn-job machine: generated paths', () => {
     const finals = new Map<string, number>();
     for (const path of limitedPaths) {
       if (path.state.status !== 'done') continue;
-      const key = String(path.state.value);
+      const key = valueKey(path.state.value);
       finals.set(key, Math.min(finals.get(key) ?? Infinity, eventsOf(path).length));
     }
     expect([...finals.keys()].sort()).toEqual(['cancelled', 'completed', 'duplicate', 'error', 'skipped']);
     expect(finals.get('error')).toBe(1);
     expect(finals.get('skipped')).toBe(2);
     expect(finals.get('duplicate')).toBe(2);
-    expect(finals.get('cancelled')).toBe(4); // load, reserve, cancel during markingRunning, final save
+    expect(finals.get('cancelled')).toBe(4); // cancel, load, reserve (→ finalizing), final save
     expect(finals.get('completed')).toBe(5);
   });
 
@@ -166,7 +169,7 @@ describe('spawn-job machine: generated paths', () => {
   });
 
   it('a run cancelled while queued never starts the agent and never ends skipped or completed', () => {
-    const finals = new Set(queuedCancelPaths.filter((path) => path.state.status === 'done').map((path) => String(path.state.value)));
+    const finals = new Set(queuedCancelPaths.filter((path) => path.state.status === 'done').map((path) => valueKey(path.state.value)));
     expect([...finals].sort()).toEqual(['cancelled', 'duplicate', 'error']);
     for (const path of queuedCancelPaths) expect(path.state.matches('running')).toBe(false);
   });

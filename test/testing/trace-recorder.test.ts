@@ -2,7 +2,7 @@ import { assign, createActor, fromPromise, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { createTraceRecorder, createTestClock, advance, type TraceEntry } from '../../src/testing/index.js';
 
-const toggle = setup({ actions: { tick: () => undefined } }).createMachine({
+const toggle = setup({ types: { context: {} as { count: number } }, actions: { tick: () => undefined } }).createMachine({
   id: 'toggle',
   context: { count: 0 },
   initial: 'off',

@@ -84,23 +84,29 @@ function describeProviderError(error: unknown): { text: string; statusCode: numb
   }
   if (typeof like.statusCode === 'number') {
     const where = typeof like.url === 'string' ? ` from ${like.url}` : '';
+    if (like.statusCode < 400) {
+      // The server said yes, then the response broke (cut stream, unreadable body): the cause says how.
+      return { text: `the HTTP ${like.statusCode} response${where} broke off: ${withCauses(error)}`, statusCode: undefined };
+    }
     const body = typeof like.responseBody === 'string' && like.responseBody.trim() !== '' ? ` — response body: ${excerpt(like.responseBody)}` : '';
-    return { text: `HTTP ${like.statusCode}${where}: ${messageOf(error)}${body}`, statusCode: like.statusCode };
+    return { text: `HTTP ${like.statusCode}${where}: ${withCauses(error)}${body}`, statusCode: like.statusCode };
   }
   return { text: withCauses(error), statusCode: undefined };
 }
 
 /** `Name: message (cause: Name: message …)`, at most a few levels deep. */
 function withCauses(error: unknown, depth = 0): string {
-  const head = error instanceof Error && error.name !== 'Error' ? `${error.name}: ${messageOf(error)}` : messageOf(error);
+  const head = error instanceof Error && !['Error', 'AI_APICallError'].includes(error.name) ? `${error.name}: ${messageOf(error)}` : messageOf(error);
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause === undefined || depth >= 3) return head;
+  // Skip a cause the message already quotes (the AI SDK often copies it in).
+  if (head.includes(messageOf(cause))) return cause instanceof Error && cause.cause !== undefined ? `${head} (cause: ${withCauses(cause.cause, depth + 1)})` : head;
   return `${head} (cause: ${withCauses(cause, depth + 1)})`;
 }
 
 /** The message of an error, or a printable form of a non-error value. */
 export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
+  if (error instanceof Error) return (error.message || error.name).replace(/\s*\n\s*/g, ' ');
   if (typeof error === 'string') return error;
   try {
     return JSON.stringify(error) ?? String(error);

@@ -1,4 +1,4 @@
-import { AgentAbortedError } from './agent-errors.js';
+import { AgentAbortedError, AgentProviderError } from './agent-errors.js';
 
 /**
  * Yields the chunks of `stream` until it ends, and throws {@link AgentAbortedError} as soon as
@@ -44,7 +44,7 @@ export function untilAborted<T>(promise: PromiseLike<T>, signal: AbortSignal): P
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error as Error); // kept as is: AgentProviderError.from describes any shape
+        reject(error instanceof Error ? error : AgentProviderError.from(error));
       },
     );
   });

@@ -1,0 +1,245 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Session } from '../../machines/session.schema.js';
+import { SessionConflictError, SproutValidationError } from '../../src/errors.js';
+import type { SessionStore } from '../../src/stores/session-store.js';
+
+/** What a conformance run needs: a fresh, empty store and a way to dispose of it. */
+export type CreateSessionStore = () => Promise<{ store: SessionStore; cleanup?: () => Promise<void> | void }>;
+
+/** A valid session; `overrides` replace fields. Child when a parent is given. */
+export function makeSession(id: string, overrides: Partial<Session> = {}): Session {
+  const parent = overrides.parent_session_id;
+  return {
+    id,
+    title: `session ${id}`,
+    kind: parent === undefined ? 'root' : 'child',
+    root_session_id: parent === undefined ? id : 'root',
+    spawn_depth: parent === undefined ? 0 : 1,
+    model: 'test-model',
+    messages: [
+      { id: `${id}-m1`, role: 'system', content: 'You are helpful.', created_at: '2026-01-01T00:00:00.000Z' },
+      { id: `${id}-m2`, role: 'user', content: 'Do the thing.', created_at: '2026-01-01T00:00:01.000Z' },
+    ],
+    metadata: {},
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+function child(id: string, parent: string, extra: Partial<Session> = {}): Session {
+  return makeSession(id, { parent_session_id: parent, kind: 'child', ...extra });
+}
+
+/**
+ * The suite every {@link SessionStore} adapter must pass (DESIGN §2 port plus Sprout's
+ * optimistic concurrency). Call it from the adapter's test file.
+ *
+ * @example
+ * describeSessionStoreConformance('MemorySessionStore', async () => ({ store: new MemorySessionStore() }));
+ */
+export function describeSessionStoreConformance(name: string, create: CreateSessionStore): void {
+  describe(`SessionStore conformance: ${name}`, () => {
+    let store: SessionStore;
+    let cleanup: (() => Promise<void> | void) | undefined;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await create());
+    });
+    afterEach(async () => {
+      await cleanup?.();
+    });
+
+    describe('save and load', () => {
+      it('round-trips messages, metadata and unknown extra fields', async () => {
+        const session = makeSession('s1', {
+          metadata: { last_run_status: 'pending', note: 'kept' },
+          bamboo_extra: { nested: [1, 'two', null] },
+        });
+        session.messages.push({ id: 'm3', role: 'assistant', content: 'ok', created_at: '2026-01-01T00:00:02.000Z', tool_calls: [{ id: 't1' }] });
+        await store.save(session);
+        const loaded = await store.load('s1');
+        expect(loaded).toEqual({ ...session, version: 1 });
+        expect((loaded as Record<string, unknown>).bamboo_extra).toEqual({ nested: [1, 'two', null] });
+        expect((loaded!.messages[2] as Record<string, unknown>).tool_calls).toEqual([{ id: 't1' }]);
+      });
+
+      it('resolves undefined for a missing session', async () => {
+        await expect(store.load('nope')).resolves.toBeUndefined();
+      });
+
+      it('returns copies: mutating a loaded session does not change the stored one', async () => {
+        await store.save(makeSession('s1', { metadata: { a: '1' } }));
+        const loaded = (await store.load('s1'))!;
+        loaded.title = 'mutated';
+        loaded.metadata.a = 'changed';
+        loaded.messages.push({ id: 'x', role: 'user', content: 'x', created_at: 'now' });
+        const again = (await store.load('s1'))!;
+        expect(again.title).toBe('session s1');
+        expect(again.metadata).toEqual({ a: '1' });
+        expect(again.messages).toHaveLength(2);
+        expect(again).not.toBe(loaded);
+      });
+
+      it('stores a copy: mutating the saved object afterwards does not change the stored one', async () => {
+        const session = makeSession('s1');
+        await store.save(session);
+        session.messages[0]!.content = 'mutated';
+        session.metadata.late = 'yes';
+        const loaded = (await store.load('s1'))!;
+        expect(loaded.messages[0]!.content).toBe('You are helpful.');
+        expect(loaded.metadata).toEqual({});
+      });
+
+      it('rejects an invalid session with SproutValidationError and stores nothing', async () => {
+        const bad = { ...makeSession('bad'), kind: 'grandchild' } as unknown as Session;
+        const pending = store.save(bad); // must reject, not throw synchronously
+        await expect(pending).rejects.toBeInstanceOf(SproutValidationError);
+        await expect(pending).rejects.toMatchObject({ code: 'VALIDATION_FAILED', subject: 'session' });
+        await expect(store.load('bad')).resolves.toBeUndefined();
+        expect(bad.version).toBeUndefined();
+      });
+
+      it('leaves the stored session unchanged when an update is invalid', async () => {
+        const session = makeSession('s1');
+        await store.save(session);
+        const broken = { ...session, messages: [{ id: '', role: 'user' }] } as unknown as Session;
+        await expect(store.save(broken)).rejects.toBeInstanceOf(SproutValidationError);
+        await expect(store.load('s1')).resolves.toEqual({ ...session, version: 1 });
+      });
+    });
+
+    describe('delete', () => {
+      it('resolves true when the session existed, then false', async () => {
+        await store.save(makeSession('s1'));
+        await expect(store.delete('s1')).resolves.toBe(true);
+        await expect(store.load('s1')).resolves.toBeUndefined();
+        await expect(store.delete('s1')).resolves.toBe(false);
+      });
+
+      it('drops a deleted child from listChildren and lets the id be saved anew', async () => {
+        await store.save(child('c1', 'p'));
+        await store.delete('c1');
+        await expect(store.listChildren('p')).resolves.toEqual([]);
+        const fresh = child('c1', 'p', { version: 5 });
+        await store.save(fresh);
+        expect(fresh.version).toBe(1);
+      });
+    });
+
+    describe('listChildren', () => {
+      it('returns only direct children, ordered by created_at then id', async () => {
+        await store.save(makeSession('p'));
+        await store.save(child('c-late', 'p', { created_at: '2026-01-03T00:00:00.000Z' }));
+        await store.save(child('c-b', 'p', { created_at: '2026-01-02T00:00:00.000Z' }));
+        await store.save(child('c-a', 'p', { created_at: '2026-01-02T00:00:00.000Z' }));
+        await store.save(child('grandchild', 'c-a', { spawn_depth: 2 }));
+        await store.save(child('other', 'q'));
+        const children = await store.listChildren('p');
+        expect(children.map((s) => s.id)).toEqual(['c-a', 'c-b', 'c-late']);
+        expect(children[0]).toEqual({ ...child('c-a', 'p', { created_at: '2026-01-02T00:00:00.000Z' }), version: 1 });
+        await expect(store.listChildren('c-a')).resolves.toHaveLength(1);
+        await expect(store.listChildren('nobody')).resolves.toEqual([]);
+      });
+
+      it('follows a child that is re-parented', async () => {
+        const moving = child('c1', 'p1');
+        await store.save(moving);
+        moving.parent_session_id = 'p2';
+        await store.save(moving);
+        await expect(store.listChildren('p1')).resolves.toEqual([]);
+        expect((await store.listChildren('p2')).map((s) => s.id)).toEqual(['c1']);
+      });
+
+      it('returns copies', async () => {
+        await store.save(child('c1', 'p'));
+        const [first] = await store.listChildren('p');
+        first!.title = 'mutated';
+        expect((await store.load('c1'))!.title).toBe('session c1');
+      });
+    });
+
+    describe('listByRunStatus', () => {
+      it('returns child sessions whose last_run_status is one of the statuses', async ({ skip }) => {
+        if (!store.listByRunStatus) return skip('adapter has no listByRunStatus');
+        await store.save(makeSession('root', { metadata: { last_run_status: 'running' } }));
+        await store.save(child('running', 'root', { metadata: { last_run_status: 'running' }, created_at: '2026-01-02T00:00:00.000Z' }));
+        await store.save(child('pending', 'root', { metadata: { last_run_status: 'pending' } }));
+        await store.save(child('done', 'root', { metadata: { last_run_status: 'completed' } }));
+        await store.save(child('fresh', 'root'));
+        const found = await store.listByRunStatus(['running', 'pending']);
+        expect(found.map((s) => s.id)).toEqual(['pending', 'running']);
+        await expect(store.listByRunStatus([])).resolves.toEqual([]);
+        await expect(store.listByRunStatus(['error'])).resolves.toEqual([]);
+      });
+
+      it('follows status changes and deletes', async ({ skip }) => {
+        if (!store.listByRunStatus) return skip('adapter has no listByRunStatus');
+        const c = child('c1', 'root', { metadata: { last_run_status: 'running' } });
+        await store.save(c);
+        c.metadata.last_run_status = 'completed';
+        await store.save(c);
+        await expect(store.listByRunStatus(['running'])).resolves.toEqual([]);
+        expect((await store.listByRunStatus(['completed'])).map((s) => s.version)).toEqual([2]);
+        await store.delete('c1');
+        await expect(store.listByRunStatus(['completed'])).resolves.toEqual([]);
+      });
+    });
+
+    describe('optimistic concurrency', () => {
+      it('starts at version 1, increments per save and writes it back into the object', async () => {
+        const session = makeSession('s1');
+        expect(session.version).toBeUndefined();
+        await store.save(session);
+        expect(session.version).toBe(1);
+        await store.save(session);
+        expect(session.version).toBe(2);
+        expect((await store.load('s1'))!.version).toBe(2);
+      });
+
+      it('accepts any version on a first save', async () => {
+        const session = makeSession('s1', { version: 41 });
+        await store.save(session);
+        expect(session.version).toBe(1);
+      });
+
+      it('rejects the second of two saves of the same loaded version, keeping the first', async () => {
+        await store.save(makeSession('s1'));
+        const a = (await store.load('s1'))!;
+        const b = (await store.load('s1'))!;
+        a.title = 'from a';
+        b.title = 'from b';
+        await store.save(a);
+        const error = await store.save(b).then(() => undefined, (e: unknown) => e);
+        expect(error).toBeInstanceOf(SessionConflictError);
+        expect(error).toMatchObject({ code: 'SESSION_CONFLICT', sessionId: 's1', expectedVersion: 1, actualVersion: 2 });
+        expect(b.version).toBe(1);
+        const stored = (await store.load('s1'))!;
+        expect(stored.title).toBe('from a');
+        expect(stored.version).toBe(2);
+        b.version = stored.version;
+        await store.save(b);
+        expect((await store.load('s1'))!.title).toBe('from b');
+      });
+
+      it('rejects a version-less save over an existing session', async () => {
+        await store.save(makeSession('s1'));
+        await expect(store.save(makeSession('s1', { title: 'clobber' }))).rejects.toMatchObject({
+          code: 'SESSION_CONFLICT',
+          expectedVersion: undefined,
+          actualVersion: 1,
+        });
+        expect((await store.load('s1'))!.title).toBe('session s1');
+      });
+
+      it('lets exactly one of several concurrent saves of the same version win', async () => {
+        await store.save(makeSession('s1'));
+        const copies = await Promise.all([1, 2, 3, 4].map(() => store.load('s1')));
+        const results = await Promise.allSettled(copies.map((copy, i) => store.save({ ...copy!, title: `writer ${i}` })));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(SessionConflictError);
+        expect((await store.load('s1'))!.version).toBe(2);
+      });
+    });
+  });
+}
