@@ -56,8 +56,13 @@ export function createJobLogic(deps: JobLogicDeps) {
       runAgent: fromPromise<void, { session: Session; job: SpawnJob; runId: string }>(({ input, signal }) => {
         const tracker = trackers.get(input.runId);
         return new Promise<void>((resolve, reject) => {
-          tracker?.onFailure(reject);
           const controller = new AbortController();
+          // An invalid event ends the run: reject now and abort the agent (XState does not abort
+          // an actor that already failed).
+          tracker?.onFailure((error) => {
+            reject(error);
+            controller.abort(abortError(`run failed: ${error.message}`));
+          });
           const onAbort = () => {
             controller.abort(abortError(signal.reason));
           };

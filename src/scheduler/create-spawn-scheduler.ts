@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Subject, type Observable } from 'rxjs';
+import { z } from 'zod';
 import { createActor, type ActorRefFrom, type InspectionEvent, type Observer } from 'xstate';
 import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { childrenInFlight, findRunOfChild } from '../../machines/scheduler.plan.js';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
+import { METADATA_KEYS } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnBrief, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toRfc3339, toSproutClock } from '../clock.js';
 import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError, UnknownChildError } from '../errors.js';
+import type { EventLog } from '../streams/event-log.js';
 import { MemoryEventLog } from '../streams/memory-event-log.js';
+import { SqliteEventLog } from '../streams/sqlite-event-log.js';
+import type { SessionStore } from '../stores/session-store.js';
+import { SqliteSessionStore } from '../stores/sqlite-session-store.js';
 import { SessionEventHub } from '../streams/session-event-hub.js';
 import { buildChildSession } from './build-child-session.js';
 import { createJobLogic } from './create-job-logic.js';
@@ -22,6 +28,8 @@ import type { RunTracker } from './run-tracker.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
 import { childSummaryFromSession, type ChildStatus } from './child-status.js';
 import { summarize, waitOnRegistry, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
+
+const eventsOptionsSchema = z.object({ sessionId: z.string().min(1), afterSeq: z.number().int().min(0).optional() });
 
 /** What `enqueue` resolves with. */
 export interface EnqueueResult {
@@ -69,6 +77,23 @@ export interface SpawnScheduler {
 }
 
 /**
+ * The event log to use: the given one; a durable {@link SqliteEventLog} in the same file when the
+ * store is a {@link SqliteSessionStore} (so replay and `seq` survive a restart); else memory.
+ */
+function defaultEventLog(
+  given: EventLog | undefined,
+  store: SessionStore,
+  retention: number,
+  report: (diagnostic: SchedulerDiagnostic) => void,
+): EventLog {
+  if (given) return given;
+  if (store instanceof SqliteSessionStore) {
+    return new SqliteEventLog(store, { retention, onError: (error) => report({ kind: 'event_log_error', error }) });
+  }
+  return new MemoryEventLog({ retention });
+}
+
+/**
  * Creates a spawn scheduler: an XState scheduler actor that spawns one job actor per child run,
  * with the child's events streamed to the parent as RxJS Observables. Nothing runs until
  * `start()`.
@@ -93,7 +118,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     }
     diagnostics$.next(diagnostic);
   };
-  const hub = new SessionEventHub(opts.eventLog ?? new MemoryEventLog({ retention: opts.eventRetention }), (error) =>
+  const hub = new SessionEventHub(defaultEventLog(opts.eventLog, opts.store, opts.eventRetention, report), (error) =>
     report({ kind: 'subscriber_error', error }),
   );
   const registry = createRunRegistry({ retainEnded: opts.retainEndedRuns });
@@ -159,12 +184,12 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     }
   };
 
-  const enqueueInternal = async (job: SpawnJob, title?: string): Promise<EnqueueResult> => {
+  const enqueueInternal = async (job: SpawnJob, title?: string, runId: string = createId()): Promise<EnqueueResult> => {
     assertRunning();
     return new Promise<EnqueueResult>((resolve, reject) => {
       const requestId = createId();
       pending.set(requestId, { resolve, reject });
-      actor.send({ type: 'scheduler.enqueue', requestId, runId: createId(), job, title });
+      actor.send({ type: 'scheduler.enqueue', requestId, runId, job, title });
     });
   };
 
@@ -263,12 +288,18 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       const depth = parent.spawn_depth + 1;
       if (depth > opts.maxDepth) throw new SpawnDepthExceededError(depth, opts.maxDepth);
       const child = buildChildSession({ id: createId(), parent, brief: parsedBrief.data, now: toRfc3339(clock.now()), newMessageId: createId });
+      // The run id is known before the child is saved, so a crash while it is queued can still
+      // be reported under the same run id that `sub_session_started` carried.
+      const plannedRunId = createId();
+      child.metadata[METADATA_KEYS.runId] = plannedRunId;
       await opts.store.save(child);
-      const { runId } = await enqueueInternal({ parentSessionId, childSessionId: child.id, model: child.model }, child.title);
+      const { runId } = await enqueueInternal({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, plannedRunId);
       return { childSessionId: child.id, runId };
     },
 
     events(sessionId, eventOptions = {}) {
+      const parsed = eventsOptionsSchema.safeParse({ sessionId, afterSeq: eventOptions.afterSeq });
+      if (!parsed.success) throw new SproutValidationError('events() arguments', parsed.error.issues);
       return hub.events$(sessionId, eventOptions);
     },
 

@@ -8,4 +8,5 @@ export type SchedulerDiagnostic =
   | { kind: 'late_event'; runId: string; childSessionId: string; event: unknown }
   | { kind: 'duplicate_run'; runId: string; childSessionId: string }
   | { kind: 'job_crashed'; runId: string; childSessionId: string; error: unknown }
-  | { kind: 'recovery_failed'; childSessionId: string; error: unknown };
+  | { kind: 'recovery_failed'; childSessionId: string; error: unknown }
+  | { kind: 'event_log_error'; error: unknown };

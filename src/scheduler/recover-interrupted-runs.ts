@@ -20,6 +20,19 @@ export interface RecoveryReport {
   failed: string[];
 }
 
+/**
+ * The run id of the child's last `sub_session_started` still retained on the parent's stream:
+ * the run the parent was told about (a durable event log keeps it across the crash).
+ */
+function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, childSessionId: string): string | undefined {
+  const { envelopes } = hub.log.read(parentSessionId, 0);
+  for (let i = envelopes.length - 1; i >= 0; i--) {
+    const event = envelopes[i]?.event;
+    if (event?.type === 'sub_session_started' && event.child_session_id === childSessionId) return event.run_id;
+  }
+  return undefined;
+}
+
 /** What recovery needs. */
 export interface RecoveryDeps {
   store: SessionStore;
@@ -58,7 +71,7 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
         result.requeued.push(session.id);
         continue;
       }
-      const runId = session.metadata[METADATA_KEYS.runId] ?? `recovered-${session.id}`;
+      const runId = lastStartedRunId(deps.hub, parentSessionId, session.id) ?? session.metadata[METADATA_KEYS.runId] ?? `recovered-${session.id}`;
       await persistRun(deps.store, { session, runId, status: 'error', error: INTERRUPTED_ERROR }, () => !deps.isLive(session.id), deps.clock);
       deps.hub.publish(parentSessionId, {
         type: 'sub_session_completed',

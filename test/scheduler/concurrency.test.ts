@@ -150,6 +150,62 @@ describe('queue backpressure', () => {
   });
 });
 
+describe('queue backpressure: cancel and stop', () => {
+  it('cancelling a waiting enqueue resolves it, announces the run and ends it cancelled without running it', async () => {
+    const h = await createHarness({
+      agent: { script: [{ wait: 1000 }] },
+      scheduler: { concurrency: 1, queueCapacity: 1 },
+      seed: [rootSession(), ...['c1', 'c2', 'c3'].map((id) => childSession(id))],
+    });
+    await h.scheduler.enqueue(jobFor('c1'));
+    await h.scheduler.enqueue(jobFor('c2'));
+    const waiting = track(h.scheduler.enqueue(jobFor('c3')));
+    await h.settle();
+    expect(waiting.settled()).toBe(false);
+    expect(await h.scheduler.cancel('c3')).toBe(true);
+    await h.settle();
+    expect(waiting.settled()).toBe(true);
+    const runId = waiting.value()?.runId;
+    expect(typesFor(h.rootEvents, 'c3')).toEqual(['sub_session_started', 'sub_session_completed']);
+    expect(completionsIn(h.rootEvents, 'c3')).toEqual([expect.objectContaining({ run_id: runId, status: 'cancelled', reason: 'user' })]);
+
+    await h.until(() => h.completions().length === 3);
+    expect(h.agent.calls.map((c) => c.sessionId)).toEqual(['c1', 'c2']);
+    expect((await h.store.load('c3'))?.metadata).toMatchObject({ last_run_status: 'cancelled', last_run_id: runId });
+  });
+
+  it('stop settles every waiting enqueue: each announced run gets exactly one completion', async () => {
+    const children = ids('c', 4);
+    const h = await createHarness({
+      agent: { script: [{ wait: 1000 }] },
+      scheduler: { concurrency: 1, queueCapacity: 1 },
+      seed: [rootSession(), ...children.map((id) => childSession(id))],
+    });
+    const calls = children.map((id) => track(h.scheduler.enqueue(jobFor(id))));
+    await h.settle();
+    expect(calls.map((c) => c.settled())).toEqual([true, true, false, false]);
+
+    const stopping = h.scheduler.stop({ mode: 'drain' });
+    await h.settle();
+    expect(calls.every((c) => c.settled())).toBe(true);
+    await h.advance(1000);
+    await stopping;
+
+    expect(h.completions().map((c) => [c.child_session_id, c.status, c.reason])).toEqual([
+      ['c2', 'cancelled', 'shutdown'],
+      ['c3', 'cancelled', 'shutdown'],
+      ['c4', 'cancelled', 'shutdown'],
+      ['c1', 'completed', undefined],
+    ]);
+    for (const [i, id] of children.entries()) {
+      const value = calls[i]?.value();
+      if (value) expect(completionsIn(h.rootEvents, id).map((c) => c.run_id)).toEqual([value.runId]);
+      else expect(calls[i]?.error()).toBeDefined();
+    }
+    expect(h.agent.calls.map((c) => c.sessionId)).toEqual(['c1']);
+  });
+});
+
 describe('de-duplication', () => {
   it('returns the queued run to a second enqueue of the same child and publishes nothing', async () => {
     const h = await createHarness({
@@ -183,6 +239,24 @@ describe('de-duplication', () => {
     expect(typesFor(h.rootEvents, 'c1').filter((t) => t === 'sub_session_started')).toHaveLength(1);
     expect(h.agent.calls).toHaveLength(1);
     expect(h.diagnostics.filter((d) => d.kind === 'duplicate_run')).toEqual([]);
+  });
+
+  it('an enqueue from the completion callback creates a new run, not a duplicate of the ending one', async () => {
+    const h = await createHarness({ agent: { script: [{ wait: 1000 }] }, seed: [rootSession(), childSession('c1')] });
+    const again: Promise<{ runId: string; deduplicated?: true }>[] = [];
+    h.scheduler.events('root').subscribe(({ event }) => {
+      if (event.type === 'sub_session_completed' && again.length === 0) again.push(h.scheduler.enqueue(jobFor('c1')));
+    });
+    const first = await h.scheduler.enqueue(jobFor('c1'));
+    await h.until(() => h.completions().length === 2);
+    const second = await again[0]!;
+    expect(second.deduplicated).toBeUndefined();
+    expect(second.runId).not.toBe(first.runId);
+    // Nothing left to answer: the second run is skipped.
+    expect(h.completions().map((c) => [c.run_id, c.status])).toEqual([
+      [first.runId, 'completed'],
+      [second.runId, 'skipped'],
+    ]);
   });
 
   it('creates a new run once the first one completed', async () => {

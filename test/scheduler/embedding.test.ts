@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, sendTo, setup, type AnyActorRef } from 'xstate';
+import { createActor, createMachine, sendTo, type AnyActorRef } from 'xstate';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
 import type { SpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
 import { createTraceRecorder } from '../../src/testing/trace-recorder.js';
@@ -12,7 +12,8 @@ type AppEvent =
 
 /** A bigger application machine that invokes the provided scheduler machine as `spawner`. */
 function appMachine(scheduler: SpawnScheduler) {
-  return setup({ types: { events: {} as AppEvent } }).createMachine({
+  return createMachine({
+    types: { events: {} as AppEvent },
     id: 'app',
     invoke: { id: 'spawner', src: scheduler.logic, input: scheduler.input },
     on: {

@@ -60,8 +60,27 @@ describe('replay of retained events', () => {
     expect(pastLast.envelopes).toEqual([]);
     await h.until(() => h.completions().length === 1);
     expect(atLast.envelopes).toEqual(h.rootEvents.slice(last));
-    // Live events are delivered even below the requested seq (they are newer than anything retained then).
-    expect(pastLast.envelopes.every((e) => e.seq > last)).toBe(true);
+    // `seq > afterSeq` holds for live events too.
+    expect(pastLast.envelopes).toEqual(h.rootEvents.filter((e) => e.seq > last + 10));
+  });
+
+  // Bug pin: `afterSeq: NaN` (e.g. a UI that parsed a missing `?after=` query) must either be
+  // refused or read as "from the start"; today it is compared as `seq > NaN` and every live event
+  // is dropped with no error and no stream_truncated — a silent gap (DESIGN §4).
+  it('afterSeq: NaN never silently drops events', async () => {
+    const h = await createHarness({ agent: { script: [{ tokens: 'a b c' }] }, seed: [rootSession(), childSession('c1')] });
+    const got: SessionEventEnvelope[] = [];
+    const errors: unknown[] = [];
+    let threw: unknown;
+    try {
+      h.scheduler.events('root', { afterSeq: Number.NaN }).subscribe({ next: (e) => got.push(e), error: (e: unknown) => errors.push(e) });
+    } catch (error) {
+      threw = error;
+    }
+    await h.scheduler.enqueue(jobFor('c1'));
+    await h.until(() => h.completions().length === 1);
+    const refused = threw !== undefined || errors.length > 0;
+    expect(refused ? 'refused' : got).toEqual(refused ? 'refused' : h.rootEvents);
   });
 
   it('with eventRetention 5, a late subscriber first gets stream_truncated, then the retained events in order', async () => {
