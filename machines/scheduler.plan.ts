@@ -21,27 +21,39 @@ export interface Plan {
   effects: SchedulerEffect[];
 }
 
-function takeSlot(context: SchedulerContext): [string, Pick<SchedulerContext, 'freeSlots' | 'slotCount'>] {
-  const reused = context.freeSlots.at(-1);
-  if (reused !== undefined) return [reused, { freeSlots: context.freeSlots.slice(0, -1), slotCount: context.slotCount }];
-  return [`job-${context.slotCount}`, { freeSlots: context.freeSlots, slotCount: context.slotCount + 1 }];
+/**
+ * A working copy of the context: every collection is copied once per plan, then changed in
+ * place, so starting N runs costs O(N) rather than O(N²) (the caller's context is never touched).
+ */
+function draftOf(context: SchedulerContext): SchedulerContext {
+  return {
+    ...context,
+    queue: context.queue.slice(),
+    waiting: context.waiting.slice(),
+    active: { ...context.active },
+    activeByChild: { ...context.activeByChild },
+    perParent: { ...context.perParent },
+    freeSlots: context.freeSlots.slice(),
+  };
 }
 
-function spawnRun(plan: Plan, run: QueuedRun, cancel: CompletionReason | undefined): Plan {
-  const [slot, slots] = takeSlot(plan.context);
+/** Spawns a job actor for a run on a draft context (mutates the draft and the effects). */
+function spawnOnDraft(draft: SchedulerContext, effects: SchedulerEffect[], run: QueuedRun, cancel: CompletionReason | undefined): void {
+  let slot = draft.freeSlots.pop();
+  if (slot === undefined) {
+    slot = `job-${draft.slotCount}`;
+    draft.slotCount += 1;
+  }
   const counted = cancel === undefined;
   const parentId = run.job.parentSessionId;
-  const active: ActiveRun = { runId: run.runId, job: run.job, slot, counted };
-  const context: SchedulerContext = {
-    ...plan.context,
-    ...slots,
-    active: { ...plan.context.active, [slot]: active },
-    activeByChild: { ...plan.context.activeByChild, [run.job.childSessionId]: slot },
-    running: plan.context.running + (counted ? 1 : 0),
-    perParent: counted ? { ...plan.context.perParent, [parentId]: (plan.context.perParent[parentId] ?? 0) + 1 } : plan.context.perParent,
-  };
-  const input: SpawnJobInput = { job: run.job, runId: run.runId, limits: context.jobLimits, cancelRequest: cancel ? { reason: cancel } : undefined };
-  return { context, effects: [...plan.effects, { kind: 'spawn', slot, input }] };
+  draft.active[slot] = { runId: run.runId, job: run.job, slot, counted } satisfies ActiveRun;
+  draft.activeByChild[run.job.childSessionId] = slot;
+  if (counted) {
+    draft.running += 1;
+    draft.perParent[parentId] = (draft.perParent[parentId] ?? 0) + 1;
+  }
+  const input: SpawnJobInput = { job: run.job, runId: run.runId, limits: draft.jobLimits, cancelRequest: cancel ? { reason: cancel } : undefined };
+  effects.push({ kind: 'spawn', slot, input });
 }
 
 /** Finds the run (queued, waiting or active) of a child session, if any. */
@@ -56,31 +68,39 @@ export function findRunOfChild(context: SchedulerContext, childSessionId: string
 
 /** Moves waiting enqueues into free queue room, then starts queued runs under the limits. */
 export function planDispatch(plan: Plan): Plan {
-  let { context } = plan;
-  const effects = [...plan.effects];
-  if (context.waiting.length > 0 && context.queue.length < context.queueCapacity && context.stopMode === undefined) {
-    const room = context.queueCapacity - context.queue.length;
-    const admitted = context.waiting.slice(0, room);
-    context = { ...context, waiting: context.waiting.slice(room), queue: [...context.queue, ...admitted.map(toQueued)] };
-    for (const run of admitted) {
-      effects.push({ kind: 'started', run: toQueued(run) }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
+  const draft = draftOf(plan.context);
+  const effects = plan.effects.slice();
+  dispatchOnDraft(draft, effects);
+  return { context: draft, effects };
+}
+
+function dispatchOnDraft(draft: SchedulerContext, effects: SchedulerEffect[]): void {
+  if (draft.stopMode !== undefined) return;
+  for (;;) {
+    // Admit waiting enqueues into the room the queue has.
+    if (draft.waiting.length > 0 && draft.queue.length < draft.queueCapacity) {
+      const admitted = draft.waiting.splice(0, draft.queueCapacity - draft.queue.length);
+      for (const run of admitted) {
+        const queued = toQueued(run);
+        draft.queue.push(queued);
+        effects.push({ kind: 'started', run: queued }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
+      }
     }
+    // Start queued runs, FIFO, skipping parents at their cap.
+    let started = 0;
+    if (draft.running < draft.concurrency && draft.queue.length > 0) {
+      const kept: QueuedRun[] = [];
+      for (const run of draft.queue) {
+        const parentRunning = draft.perParent[run.job.parentSessionId] ?? 0;
+        if (draft.running < draft.concurrency && parentRunning < draft.perParentConcurrency) {
+          spawnOnDraft(draft, effects, run, undefined);
+          started += 1;
+        } else kept.push(run);
+      }
+      draft.queue = kept;
+    }
+    if (started === 0 || draft.waiting.length === 0 || draft.queue.length >= draft.queueCapacity) return;
   }
-  let next: Plan = { context, effects };
-  if (next.context.stopMode !== undefined) return next;
-  while (next.context.running < next.context.concurrency && next.context.queue.length > 0) {
-    const index = next.context.queue.findIndex(
-      (run) => (next.context.perParent[run.job.parentSessionId] ?? 0) < next.context.perParentConcurrency,
-    );
-    if (index < 0) break;
-    const run = next.context.queue[index] as QueuedRun;
-    const queue = next.context.queue.slice();
-    queue.splice(index, 1);
-    next = spawnRun({ context: { ...next.context, queue }, effects: next.effects }, run, undefined);
-  }
-  // Room may have opened again in the queue.
-  if (next.context.waiting.length > 0 && next.context.queue.length < next.context.queueCapacity) return planDispatch(next);
-  return next;
 }
 
 function toQueued(run: WaitingEnqueue): QueuedRun {
@@ -112,25 +132,29 @@ export function planEnqueue(context: SchedulerContext, request: WaitingEnqueue):
  * job actor only persists the status and publishes the completion); active runs get `job.cancel`.
  */
 export function planCancel(context: SchedulerContext, childSessionIds: ReadonlySet<string>, reason: CompletionReason): Plan {
-  let plan: Plan = { context, effects: [] };
-  const waitingHit = context.waiting.filter((run) => childSessionIds.has(run.job.childSessionId));
+  const draft = draftOf(context);
+  const effects: SchedulerEffect[] = [];
+  const hit = (run: QueuedRun) => childSessionIds.has(run.job.childSessionId);
+  const waitingHit = draft.waiting.filter(hit);
   if (waitingHit.length > 0) {
-    plan = { ...plan, context: { ...plan.context, waiting: plan.context.waiting.filter((run) => !childSessionIds.has(run.job.childSessionId)) } };
+    draft.waiting = draft.waiting.filter((run) => !hit(run));
     for (const run of waitingHit) {
-      plan.effects.push({ kind: 'started', run: toQueued(run) }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
+      effects.push({ kind: 'started', run: toQueued(run) }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
     }
   }
-  const queuedHit = [...plan.context.queue.filter((run) => childSessionIds.has(run.job.childSessionId)), ...waitingHit.map(toQueued)];
+  const queuedHit = [...draft.queue.filter(hit), ...waitingHit.map(toQueued)];
   if (queuedHit.length > 0) {
-    plan = { ...plan, context: { ...plan.context, queue: plan.context.queue.filter((run) => !childSessionIds.has(run.job.childSessionId)) } };
-    for (const run of queuedHit) plan = spawnRun(plan, run, reason);
+    draft.queue = draft.queue.filter((run) => !hit(run));
+    for (const run of queuedHit) spawnOnDraft(draft, effects, run, reason);
   }
   for (const id of childSessionIds) {
-    const slot = plan.context.activeByChild[id];
-    const active = slot === undefined ? undefined : plan.context.active[slot];
-    if (active?.counted) plan.effects.push({ kind: 'cancelJob', slot: active.slot, reason });
+    const slot = draft.activeByChild[id];
+    const active = slot === undefined ? undefined : draft.active[slot];
+    if (active?.counted) effects.push({ kind: 'cancelJob', slot: active.slot, reason });
   }
-  return plan;
+  // Removing queued runs opened room: admit waiting enqueues (a no-op while stopping).
+  dispatchOnDraft(draft, effects);
+  return { context: draft, effects };
 }
 
 /** Every child session with a queued, waiting or running run. */

@@ -57,6 +57,7 @@ export type JobErrorCode =
   | 'CHILD_LOAD_FAILED'
   | 'CHILD_NOT_KIND_CHILD'
   | 'CHILD_WRONG_PARENT'
+  | 'RESERVE_FAILED'
   | 'AGENT_FAILED'
   | 'RUN_TIMEOUT'
   | 'RUN_IDLE'

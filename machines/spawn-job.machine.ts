@@ -23,7 +23,10 @@ export function finalAnswerOf(session: Session | undefined): string | undefined 
     const message = session.messages[i];
     if (!message || message.role === 'user') return undefined;
     if (message.role === 'assistant' && message.content.length > 0) {
-      return message.content.length > MAX_RESULT_CHARS ? message.content.slice(0, MAX_RESULT_CHARS) : message.content;
+      if (message.content.length <= MAX_RESULT_CHARS) return message.content;
+      // Never cut a surrogate pair in half: a lone high surrogate is not valid Unicode.
+      const last = message.content.charCodeAt(MAX_RESULT_CHARS - 1);
+      return message.content.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_RESULT_CHARS - 1 : MAX_RESULT_CHARS);
     }
   }
   return undefined;
@@ -201,7 +204,7 @@ export const spawnJobMachine = setup({
         ],
         onError: {
           target: 'error',
-          actions: assign({ outcome: ({ event }) => ({ status: 'error', code: 'AGENT_FAILED', error: describeCause(event.error) }) }),
+          actions: assign({ outcome: ({ event }) => ({ status: 'error', code: 'RESERVE_FAILED', error: describeCause(event.error) }) }),
         },
       },
     },

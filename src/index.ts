@@ -84,3 +84,4 @@ export {
 
 // Testing helpers are also re-exported here (DESIGN §2).
 export { scriptedAgent } from './testing/scripted-agent.js';
+export type { ScriptedAgent, ScriptedAgentOptions, ScriptStep } from './testing/scripted-agent.js';

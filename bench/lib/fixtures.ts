@@ -30,7 +30,10 @@ export function rootSession(id = ROOT_ID): Session {
   };
 }
 
-/** A child session with a system and a pending user message, as `spawnChild` would build it. */
+/**
+ * A child session with a system and a pending user message. No run metadata: a `pending` status
+ * would make `start()`'s crash recovery end it as interrupted before the benchmark enqueues it.
+ */
 export function childSession(id: string, parentId = ROOT_ID): Session {
   return {
     id,
@@ -44,7 +47,7 @@ export function childSession(id: string, parentId = ROOT_ID): Session {
       { id: `${id}-s`, role: 'system', content: 'You are a sub-agent working for a parent agent session.', created_at: EPOCH },
       { id: `${id}-u`, role: 'user', content: `Research topic ${id} and answer in one line.`, created_at: EPOCH },
     ],
-    metadata: { last_run_status: 'pending' },
+    metadata: {},
     created_at: EPOCH,
     updated_at: EPOCH,
   };

@@ -109,6 +109,6 @@ export { createTraceRecorder } from './trace-recorder.js';
  * Types of the trace recorder.
  *
  * @example
- * const running: TraceEntry[] = trace.entriesOf('job:', '@xstate.snapshot').filter((e) => e.value === 'running');
+ * const running: TraceEntry[] = trace.entriesOf('job-', '@xstate.snapshot').filter((e) => e.value === 'running');
  */
 export type { TraceEntry, TraceRecorder, TraceRecorderOptions, StateValuesOptions } from './trace-recorder.js';

@@ -100,7 +100,7 @@ const sameValue = (a: unknown, b: unknown): boolean => a === b || JSON.stringify
  * const trace = createTraceRecorder();
  * const scheduler = createSpawnScheduler({ store, agent, clock, inspect: trace.inspect });
  * // ... run a job ...
- * expect(trace.stateValuesOf('job:')).toEqual(['loading', 'reserving', 'running', 'completed']);
+ * expect(trace.stateValuesOf('job-')).toEqual(['loading', 'reserving', 'running', 'completed']);
  */
 export function createTraceRecorder(options: TraceRecorderOptions = {}): TraceRecorder {
   const limit = options.limit ?? 100_000;

@@ -73,7 +73,11 @@ describe('bug: planDispatch recurses once per admitted batch (stack overflow wit
   // Reproduced in a child process with a small stack so the test stays fast.
   const script = fileURLToPath(new URL('./found-bugs.dispatch-depth.ts', import.meta.url));
   const run = (waiters: number): string =>
-    execFileSync(process.execPath, ['--stack-size=100', '--import', 'tsx', script, String(waiters)], { encoding: 'utf8', timeout: 15_000 }).trim();
+    execFileSync(process.execPath, ['--stack-size=100', '--import', 'tsx', script, String(waiters)], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      encoding: 'utf8',
+      timeout: 15_000,
+    }).trim();
 
   it('control: the reproduction script runs at a small depth', () => {
     expect(run(20)).toBe('ok 21');

@@ -64,9 +64,9 @@ describe('replay of retained events', () => {
     expect(pastLast.envelopes).toEqual(h.rootEvents.filter((e) => e.seq > last + 10));
   });
 
-  // Bug pin: `afterSeq: NaN` (e.g. a UI that parsed a missing `?after=` query) must either be
-  // refused or read as "from the start"; today it is compared as `seq > NaN` and every live event
-  // is dropped with no error and no stream_truncated — a silent gap (DESIGN §4).
+  // Pins a fixed bug: `afterSeq: NaN` was compared as `seq > NaN`, so every live event was dropped
+  // with no error and no stream_truncated (a silent gap, DESIGN §4). It must be refused or read
+  // as "from the start".
   it('afterSeq: NaN never silently drops events', async () => {
     const h = await createHarness({ agent: { script: [{ tokens: 'a b c' }] }, seed: [rootSession(), childSession('c1')] });
     const got: SessionEventEnvelope[] = [];

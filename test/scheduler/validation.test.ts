@@ -229,9 +229,9 @@ describe('bad data inside a run', () => {
     expect(stored?.metadata.last_run_error).toContain('invalid event');
   });
 
-  // Bug pin: a run failed by an invalid event must abort its agent (DESIGN §2: the agent "must
-  // stop soon after request.signal aborts"); otherwise the agent keeps working after its slot was
-  // given to the next run, and the concurrency cap no longer holds.
+  // Pins a fixed bug: a run that an invalid event ended did not abort its agent (XState does not
+  // abort a promise actor that already rejected), so the agent kept working after its slot went to
+  // the next run and the concurrency cap no longer held.
   it('aborts the agent of a run that an invalid event ended, before its slot is reused', async () => {
     const h = await createHarness({
       agent: {

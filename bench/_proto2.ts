@@ -1,0 +1,18 @@
+import { createSpawnScheduler } from '../src/scheduler/create-spawn-scheduler.js';
+import { MemorySessionStore } from '../src/stores/memory-session-store.js';
+import { seedStore, tokenAgent, jobOf, ROOT_ID } from './lib/fixtures.js';
+const n = Number(process.argv[2] ?? 10000);
+const store = new MemorySessionStore();
+await seedStore(store, n);
+const s = createSpawnScheduler({ store, agent: tokenAgent(10), concurrency: 64, perParentConcurrency: 64 });
+await s.start();
+let done = 0;
+let resolveAll!: () => void;
+const all = new Promise<void>((r) => (resolveAll = r));
+s.events(ROOT_ID).subscribe(({ event }) => { if (event.type === 'sub_session_completed' && ++done === n) resolveAll(); });
+const t0 = performance.now();
+for (let i = 0; i < n; i++) await s.enqueue(jobOf(i));
+await all;
+const ms = performance.now() - t0;
+console.log(Math.round(n / (ms / 1000)), 'jobs/s', process.cpuUsage());
+await s.stop();
