@@ -16,6 +16,8 @@ export interface JobLogicDeps extends RunBook {
   store: SessionStore;
   agent: AgentRuntime;
   tools: unknown;
+  /** Also publish each child event, as is, on the child's own stream. */
+  mirrorChildEvents?: boolean;
   report(diagnostic: SchedulerDiagnostic): void;
 }
 
@@ -94,7 +96,7 @@ export function createJobLogic(deps: JobLogicDeps) {
       openRun: ({ context }) => {
         trackers.set(
           context.runId,
-          new RunTracker(context.job, context.runId, hub, () => clock.now(), (diagnostic) => deps.report(diagnostic)),
+          new RunTracker(context.job, context.runId, hub, () => clock.now(), (diagnostic) => deps.report(diagnostic), deps.mirrorChildEvents === true),
         );
       },
       closeRun: ({ context }) => {

@@ -123,7 +123,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
   );
   const registry = createRunRegistry({ retainEnded: opts.retainEndedRuns });
   const book: RunBook = { hub, registry, clock, trackers: new Map<string, RunTracker>(), completed: new Set<string>() };
-  const jobLogic = createJobLogic({ ...book, store: opts.store, agent: opts.agent, tools: opts.tools, report });
+  const jobLogic = createJobLogic({ ...book, store: opts.store, agent: opts.agent, tools: opts.tools, mirrorChildEvents: opts.mirrorChildEvents, report });
   const pending = new Map<string, { resolve: (result: EnqueueResult) => void; reject: (error: Error) => void }>();
 
   const logic = schedulerMachine.provide({

@@ -50,8 +50,18 @@ export class RunTracker {
   readonly #now: () => number;
   readonly #report: (diagnostic: TrackerDiagnostic) => void;
 
-  constructor(job: SpawnJob, runId: string, hub: SessionEventHub, now: () => number, report: (diagnostic: TrackerDiagnostic) => void) {
+  readonly #mirror: boolean;
+
+  constructor(
+    job: SpawnJob,
+    runId: string,
+    hub: SessionEventHub,
+    now: () => number,
+    report: (diagnostic: TrackerDiagnostic) => void,
+    mirror = false,
+  ) {
     this.job = job;
+    this.#mirror = mirror;
     this.runId = runId;
     this.#hub = hub;
     this.#now = now;
@@ -82,6 +92,7 @@ export class RunTracker {
     }
     this.eventsSeen += 1;
     this.lastEventAt = this.#now();
+    if (this.#mirror) this.#hub.publish(this.job.childSessionId, checked.event);
     this.#hub.publish(this.job.parentSessionId, {
       type: 'sub_session_event',
       parent_session_id: this.job.parentSessionId,

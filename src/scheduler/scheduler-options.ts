@@ -33,6 +33,11 @@ export const schedulerOptionsSchema = schedulerLimitsSchema.extend({
   eventRetention: z.number().int().min(0).default(1000),
   /** Ended runs kept in memory for `getChild` / `waitForChildren`. @default 10000 */
   retainEndedRuns: z.number().int().min(0).default(10_000),
+  /**
+   * Also publish every child event, as is, on the child's own stream (`events(childSessionId)`),
+   * for UIs that open a child's view. Costs one more log append per event. @default false
+   */
+  mirrorChildEvents: z.boolean().default(false),
   /** What `start()` does with runs a crash left `running` / `pending`. @default 'interrupt' */
   recover: z.enum(['interrupt', 'requeue']).default('interrupt'),
   /** Id generator for runs and spawned children. @default crypto.randomUUID */

@@ -92,3 +92,22 @@ describe('one run, start to finish', () => {
     ]);
   });
 });
+
+describe('mirrorChildEvents', () => {
+  it('also publishes the child events, as is, on the child stream (off by default)', async () => {
+    const h = await createHarness({ agent: { script: [{ tokens: 'a b' }] }, scheduler: { mirrorChildEvents: true } });
+    const { childSessionId } = await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
+    await h.until(() => h.completions().length === 1);
+    const own = h.eventsOf(childSessionId).map((e) => e.event);
+    expect(own.slice(0, 2)).toEqual([
+      { type: 'token', content: 'a ' },
+      { type: 'token', content: 'b' },
+    ]);
+    expect(h.eventsOf(childSessionId).map((e) => e.seq)).toEqual(own.map((_, i) => i + 1));
+
+    const plain = await createHarness({ agent: { script: [{ tokens: 'a b' }] } });
+    const other = await plain.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
+    await plain.until(() => plain.completions().length === 1);
+    expect(plain.eventsOf(other.childSessionId)).toEqual([]);
+  });
+});
