@@ -1,7 +1,8 @@
 import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
 import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
-import type { RunStatus } from './run-registry.js';
-import type { ChildRunSummary } from './wait-for-children.js';
+import { toRfc3339 } from '../clock.js';
+import type { RunRecord, RunStatus } from './run-registry.js';
+import { summarize, type ChildRunSummary } from './wait-for-children.js';
 
 /** What `getChild` returns: the child's latest run. Times are RFC 3339 UTC. */
 export interface ChildStatus extends ChildRunSummary {
@@ -45,4 +46,25 @@ export function childSummaryFromSession(session: Session): ChildStatus {
     if (result !== undefined) summary.result = result;
   }
   return summary;
+}
+
+/**
+ * A child's status from its registry record, with live counts from its tracker while it runs.
+ *
+ * @example
+ * childStatusFromRecord(getRun(registry, 'c1')!, trackers.get(runId));
+ */
+export function childStatusFromRecord(record: RunRecord, live?: { eventsSeen: number; lastEventAt: number | undefined }): ChildStatus {
+  const status: ChildStatus = {
+    ...summarize(record),
+    parentSessionId: record.parentSessionId,
+    enqueuedAt: toRfc3339(record.enqueuedAt),
+    eventsSeen: live?.eventsSeen ?? record.eventsSeen,
+  };
+  if (record.title !== undefined) status.title = record.title;
+  if (record.startedAt !== undefined) status.startedAt = toRfc3339(record.startedAt);
+  if (record.endedAt !== undefined) status.endedAt = toRfc3339(record.endedAt);
+  const lastEventAt = live?.lastEventAt ?? record.lastEventAt;
+  if (lastEventAt !== undefined) status.lastEventAt = toRfc3339(lastEventAt);
+  return status;
 }

@@ -3,7 +3,7 @@ import { Subject, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { createActor, type ActorRefFrom, type InspectionEvent, type Observer } from 'xstate';
 import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import { childrenInFlight, findRunOfChild } from '../../machines/scheduler.plan.js';
+import { findRunOfChild } from '../../machines/scheduler.plan.js';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
 import { METADATA_KEYS } from '../../machines/session.schema.js';
@@ -26,8 +26,9 @@ import { endCrashedRun } from './end-crashed-run.js';
 import { createRunRegistry, getRun, isLive } from './run-registry.js';
 import type { RunTracker } from './run-tracker.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
-import { childSummaryFromSession, type ChildStatus } from './child-status.js';
-import { summarize, waitOnRegistry, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
+import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from './child-status.js';
+import { findDescendantsInFlight } from './find-descendants.js';
+import { waitOnRegistry, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
 
 const eventsOptionsSchema = z.object({ sessionId: z.string().min(1), afterSeq: z.number().int().min(0).optional() });
 
@@ -193,32 +194,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     });
   };
 
-  const descendantsInFlight = async (sessionId: string): Promise<Set<string>> => {
-    const context = actor.getSnapshot().context;
-    const inFlight = childrenInFlight(context);
-    const parentOf = new Map<string, string>();
-    for (const run of [...context.queue, ...context.waiting, ...Object.values(context.active)]) parentOf.set(run.job.childSessionId, run.job.parentSessionId);
-    const found = new Set<string>();
-    const frontier = [sessionId];
-    const seen = new Set<string>([sessionId]);
-    while (frontier.length > 0) {
-      const parent = frontier.pop() as string;
-      const children = new Set<string>();
-      for (const [child, p] of parentOf) if (p === parent) children.add(child);
-      try {
-        for (const child of await opts.store.listChildren(parent)) children.add(child.id);
-      } catch {
-        // The store could not list: fall back to the scheduler's own view of the tree.
-      }
-      for (const child of children) {
-        if (seen.has(child)) continue;
-        seen.add(child);
-        frontier.push(child);
-        if (inFlight.has(child)) found.add(child);
-      }
-    }
-    return found;
-  };
+  const descendantsInFlight = (sessionId: string): Promise<Set<string>> => findDescendantsInFlight(actor.getSnapshot().context, opts.store, sessionId);
 
   const scheduler: SpawnScheduler = {
     actor,
@@ -326,19 +302,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
 
     async getChild(childSessionId) {
       const record = getRun(registry, childSessionId);
-      if (record) {
-        const tracker = [...book.trackers.values()].find((t) => t.runId === record.runId);
-        return {
-          ...summarize(record),
-          parentSessionId: record.parentSessionId,
-          ...(record.title === undefined ? {} : { title: record.title }),
-          enqueuedAt: toRfc3339(record.enqueuedAt),
-          ...(record.startedAt === undefined ? {} : { startedAt: toRfc3339(record.startedAt) }),
-          ...(record.endedAt === undefined ? {} : { endedAt: toRfc3339(record.endedAt) }),
-          eventsSeen: tracker?.eventsSeen ?? record.eventsSeen,
-          ...((tracker?.lastEventAt ?? record.lastEventAt) === undefined ? {} : { lastEventAt: toRfc3339((tracker?.lastEventAt ?? record.lastEventAt) as number) }),
-        };
-      }
+      if (record) return childStatusFromRecord(record, book.trackers.get(record.runId));
       const session = await loadValidSession(opts.store, childSessionId);
       return session ? childSummaryFromSession(session) : undefined;
     },

@@ -1,0 +1,40 @@
+import type { SchedulerContext } from '../../machines/scheduler.events.js';
+import { childrenInFlight } from '../../machines/scheduler.plan.js';
+import type { SessionStore } from '../stores/session-store.js';
+
+/**
+ * Every descendant of `sessionId` (children, grandchildren, …) that has a queued, waiting or
+ * running run. Walks the tree through the store's `listChildren` and the scheduler's own view of
+ * its runs, so a descendant whose parent run already ended is still found.
+ *
+ * @example
+ * const ids = await findDescendantsInFlight(actor.getSnapshot().context, store, 'root');
+ */
+export async function findDescendantsInFlight(context: SchedulerContext, store: SessionStore, sessionId: string): Promise<Set<string>> {
+  const inFlight = childrenInFlight(context);
+  const childrenOf = new Map<string, Set<string>>();
+  for (const run of [...context.queue, ...context.waiting, ...Object.values(context.active)]) {
+    const siblings = childrenOf.get(run.job.parentSessionId) ?? new Set<string>();
+    siblings.add(run.job.childSessionId);
+    childrenOf.set(run.job.parentSessionId, siblings);
+  }
+  const found = new Set<string>();
+  const seen = new Set<string>([sessionId]);
+  const frontier = [sessionId];
+  while (frontier.length > 0) {
+    const parent = frontier.pop() as string;
+    const children = new Set(childrenOf.get(parent));
+    try {
+      for (const child of await store.listChildren(parent)) children.add(child.id);
+    } catch {
+      // The store could not list this level: the scheduler's own view of the tree still counts.
+    }
+    for (const child of children) {
+      if (seen.has(child)) continue;
+      seen.add(child);
+      frontier.push(child);
+      if (inFlight.has(child)) found.add(child);
+    }
+  }
+  return found;
+}
