@@ -21,38 +21,56 @@ export interface Plan {
   effects: SchedulerEffect[];
 }
 
+type Collection = 'queue' | 'waiting' | 'active' | 'activeByChild' | 'perParent' | 'freeSlots';
+
 /**
- * A working copy of the context: every collection is copied once per plan, then changed in
- * place, so starting N runs costs O(N) rather than O(N²) (the caller's context is never touched).
+ * A copy-on-write working copy of the context: a collection is copied the first time a plan
+ * writes to it, then changed in place, so a plan costs O(what it touches) and starting N runs
+ * costs O(N). The caller's context is never changed (plans stay pure).
  */
-function draftOf(context: SchedulerContext): SchedulerContext {
-  return {
-    ...context,
-    queue: context.queue.slice(),
-    waiting: context.waiting.slice(),
-    active: { ...context.active },
-    activeByChild: { ...context.activeByChild },
-    perParent: { ...context.perParent },
-    freeSlots: context.freeSlots.slice(),
-  };
+class Draft {
+  readonly context: SchedulerContext;
+  readonly #copied = new Set<Collection>();
+
+  constructor(base: SchedulerContext) {
+    this.context = { ...base };
+  }
+
+  /** The writable copy of a collection. */
+  write<K extends Collection>(key: K): SchedulerContext[K] {
+    if (!this.#copied.has(key)) {
+      const value = this.context[key];
+      this.context[key] = (Array.isArray(value) ? value.slice() : { ...value }) as SchedulerContext[K];
+      this.#copied.add(key);
+    }
+    return this.context[key];
+  }
+
+  /** Replaces a collection with a fresh value the draft owns. */
+  replace<K extends Collection>(key: K, value: SchedulerContext[K]): void {
+    this.context[key] = value;
+    this.#copied.add(key);
+  }
 }
 
-/** Spawns a job actor for a run on a draft context (mutates the draft and the effects). */
-function spawnOnDraft(draft: SchedulerContext, effects: SchedulerEffect[], run: QueuedRun, cancel: CompletionReason | undefined): void {
-  let slot = draft.freeSlots.pop();
+/** Spawns a job actor for a run on a draft (mutates the draft and the effects). */
+function spawnOnDraft(draft: Draft, effects: SchedulerEffect[], run: QueuedRun, cancel: CompletionReason | undefined): void {
+  const context = draft.context;
+  let slot = context.freeSlots.length > 0 ? draft.write('freeSlots').pop() : undefined;
   if (slot === undefined) {
-    slot = `job-${draft.slotCount}`;
-    draft.slotCount += 1;
+    slot = `job-${context.slotCount}`;
+    context.slotCount += 1;
   }
   const counted = cancel === undefined;
   const parentId = run.job.parentSessionId;
-  draft.active[slot] = { runId: run.runId, job: run.job, slot, counted } satisfies ActiveRun;
-  draft.activeByChild[run.job.childSessionId] = slot;
+  draft.write('active')[slot] = { runId: run.runId, job: run.job, slot, counted } satisfies ActiveRun;
+  draft.write('activeByChild')[run.job.childSessionId] = slot;
   if (counted) {
-    draft.running += 1;
-    draft.perParent[parentId] = (draft.perParent[parentId] ?? 0) + 1;
+    context.running += 1;
+    const perParent = draft.write('perParent');
+    perParent[parentId] = (perParent[parentId] ?? 0) + 1;
   }
-  const input: SpawnJobInput = { job: run.job, runId: run.runId, limits: draft.jobLimits, cancelRequest: cancel ? { reason: cancel } : undefined };
+  const input: SpawnJobInput = { job: run.job, runId: run.runId, limits: context.jobLimits, cancelRequest: cancel ? { reason: cancel } : undefined };
   effects.push({ kind: 'spawn', slot, input });
 }
 
@@ -68,38 +86,43 @@ export function findRunOfChild(context: SchedulerContext, childSessionId: string
 
 /** Moves waiting enqueues into free queue room, then starts queued runs under the limits. */
 export function planDispatch(plan: Plan): Plan {
-  const draft = draftOf(plan.context);
+  const draft = new Draft(plan.context);
   const effects = plan.effects.slice();
   dispatchOnDraft(draft, effects);
-  return { context: draft, effects };
+  return { context: draft.context, effects };
 }
 
-function dispatchOnDraft(draft: SchedulerContext, effects: SchedulerEffect[]): void {
-  if (draft.stopMode !== undefined) return;
+function dispatchOnDraft(draft: Draft, effects: SchedulerEffect[]): void {
+  const context = draft.context;
+  if (context.stopMode !== undefined) return;
   for (;;) {
     // Admit waiting enqueues into the room the queue has.
-    if (draft.waiting.length > 0 && draft.queue.length < draft.queueCapacity) {
-      const admitted = draft.waiting.splice(0, draft.queueCapacity - draft.queue.length);
+    const room = context.queueCapacity - context.queue.length;
+    if (context.waiting.length > 0 && room > 0) {
+      const admitted = context.waiting.slice(0, room);
+      draft.replace('waiting', context.waiting.slice(room));
+      const queue = draft.write('queue');
       for (const run of admitted) {
         const queued = toQueued(run);
-        draft.queue.push(queued);
+        queue.push(queued);
         effects.push({ kind: 'started', run: queued }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
       }
     }
     // Start queued runs, FIFO, skipping parents at their cap.
     let started = 0;
-    if (draft.running < draft.concurrency && draft.queue.length > 0) {
+    if (context.running < context.concurrency && context.queue.length > 0) {
       const kept: QueuedRun[] = [];
-      for (const run of draft.queue) {
-        const parentRunning = draft.perParent[run.job.parentSessionId] ?? 0;
-        if (draft.running < draft.concurrency && parentRunning < draft.perParentConcurrency) {
+      let index = 0;
+      for (; index < context.queue.length && context.running < context.concurrency; index++) {
+        const run = context.queue[index] as QueuedRun;
+        if ((context.perParent[run.job.parentSessionId] ?? 0) < context.perParentConcurrency) {
           spawnOnDraft(draft, effects, run, undefined);
           started += 1;
         } else kept.push(run);
       }
-      draft.queue = kept;
+      if (started > 0) draft.replace('queue', index < context.queue.length ? kept.concat(context.queue.slice(index)) : kept);
     }
-    if (started === 0 || draft.waiting.length === 0 || draft.queue.length >= draft.queueCapacity) return;
+    if (started === 0 || context.waiting.length === 0 || context.queue.length >= context.queueCapacity) return;
   }
 }
 
@@ -132,29 +155,29 @@ export function planEnqueue(context: SchedulerContext, request: WaitingEnqueue):
  * job actor only persists the status and publishes the completion); active runs get `job.cancel`.
  */
 export function planCancel(context: SchedulerContext, childSessionIds: ReadonlySet<string>, reason: CompletionReason): Plan {
-  const draft = draftOf(context);
+  const draft = new Draft(context);
   const effects: SchedulerEffect[] = [];
   const hit = (run: QueuedRun) => childSessionIds.has(run.job.childSessionId);
-  const waitingHit = draft.waiting.filter(hit);
+  const waitingHit = context.waiting.filter(hit);
   if (waitingHit.length > 0) {
-    draft.waiting = draft.waiting.filter((run) => !hit(run));
+    draft.replace('waiting', context.waiting.filter((run) => !hit(run)));
     for (const run of waitingHit) {
       effects.push({ kind: 'started', run: toQueued(run) }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
     }
   }
-  const queuedHit = [...draft.queue.filter(hit), ...waitingHit.map(toQueued)];
+  const queuedHit = [...context.queue.filter(hit), ...waitingHit.map(toQueued)];
   if (queuedHit.length > 0) {
-    draft.queue = draft.queue.filter((run) => !hit(run));
+    draft.replace('queue', context.queue.filter((run) => !hit(run)));
     for (const run of queuedHit) spawnOnDraft(draft, effects, run, reason);
   }
   for (const id of childSessionIds) {
-    const slot = draft.activeByChild[id];
-    const active = slot === undefined ? undefined : draft.active[slot];
+    const slot = draft.context.activeByChild[id];
+    const active = slot === undefined ? undefined : draft.context.active[slot];
     if (active?.counted) effects.push({ kind: 'cancelJob', slot: active.slot, reason });
   }
   // Removing queued runs opened room: admit waiting enqueues (a no-op while stopping).
   dispatchOnDraft(draft, effects);
-  return { context: draft, effects };
+  return { context: draft.context, effects };
 }
 
 /** Every child session with a queued, waiting or running run. */
@@ -180,26 +203,20 @@ export function planStop(context: SchedulerContext, mode: 'drain' | 'cancel'): P
 export function planJobEnd(context: SchedulerContext, slot: string): Plan & { ended?: ActiveRun | undefined } {
   const ended = context.active[slot];
   if (!ended) return { context, effects: [] };
-  const active = { ...context.active };
-  delete active[slot];
-  const activeByChild = { ...context.activeByChild };
-  if (activeByChild[ended.job.childSessionId] === slot) delete activeByChild[ended.job.childSessionId];
-  let perParent = context.perParent;
+  const draft = new Draft(context);
+  delete draft.write('active')[slot];
+  if (context.activeByChild[ended.job.childSessionId] === slot) delete draft.write('activeByChild')[ended.job.childSessionId];
   if (ended.counted) {
+    const perParent = draft.write('perParent');
     const left = (perParent[ended.job.parentSessionId] ?? 1) - 1;
-    perParent = { ...perParent };
     if (left > 0) perParent[ended.job.parentSessionId] = left;
     else delete perParent[ended.job.parentSessionId];
+    draft.context.running -= 1;
   }
-  const next: SchedulerContext = {
-    ...context,
-    active,
-    activeByChild,
-    perParent,
-    running: context.running - (ended.counted ? 1 : 0),
-    freeSlots: [...context.freeSlots, slot],
-  };
-  return { ...planDispatch({ context: next, effects: [{ kind: 'stopJob', slot }] }), ended };
+  draft.write('freeSlots').push(slot);
+  const effects: SchedulerEffect[] = [{ kind: 'stopJob', slot }];
+  dispatchOnDraft(draft, effects);
+  return { context: draft.context, effects, ended };
 }
 
 /** True once a stopping scheduler has nothing left in flight. */
