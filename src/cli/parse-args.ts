@@ -147,7 +147,7 @@ type Values = Record<string, string | boolean | (string | boolean)[] | undefined
 function parse(command: CommandName, args: readonly string[]): { values: Values; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: normalizeInspect(args), options: commandOptions[command], strict: true, allowPositionals: true });
-    return { values: values as Values, positionals };
+    return { values, positionals };
   } catch (error) {
     throw new CliUsageError(`sprout ${command}: ${describeParseError(error)} (see sprout ${command} --help)`, { cause: error });
   }

@@ -64,8 +64,8 @@ export function createSeededRandom(seed: string, stream = ''): SeededRandom {
  * const createId = createSeededIds('42');
  * createId(); // e.g. '3f1c9a2e-7b4d-4c1e-9a0f-5d2e8c7b6a41', identical for every run with seed 42
  */
-export function createSeededIds(seed: string): () => string {
-  const random = createSeededRandom(seed, 'ids');
+export function createSeededIds(seed: string, stream = 'ids'): () => string {
+  const random = createSeededRandom(seed, stream);
   const hex = (): string => random.uint32().toString(16).padStart(8, '0');
   return () => {
     const raw = `${hex()}${hex()}${hex()}${hex()}`;

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { CliUsageError, EXIT, exitCodeOf, oneLine } from './cli-error.js';
+import type { CliIo } from './cli-io.js';
+import { runDemo } from './demo-command.js';
+import { helpText } from './help-text.js';
+import { parseCliArgs } from './parse-args.js';
+import { runStatus } from './status-command.js';
+import { runTraceReplay } from './trace-replay-command.js';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Runs one `sprout` command line and resolves with its exit code. Never throws: every error
+ * becomes one line on stderr (`sprout: …`), exit code 2 for bad flags and unusable files, 1 for
+ * anything else, and never a stack trace.
+ *
+ * @example
+ * process.exitCode = await runCli(['status', '--db', 'sprout.db'], processIo());
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const request = parseCliArgs(argv);
+    switch (request.command) {
+      case 'help':
+        io.stdout.write(helpText(request.topic));
+        return EXIT.ok;
+      case 'version':
+        io.stdout.write(`sprout ${packageVersion()}\n`);
+        return EXIT.ok;
+      case 'demo':
+        return await runDemo(request, io);
+      case 'status':
+        return await runStatus(request, io.stdout);
+      case 'trace-replay':
+        return await runTraceReplay(request, io);
+    }
+  } catch (error) {
+    const message = oneLine(error);
+    io.stderr.write(`${error instanceof CliUsageError && message.startsWith('sprout') ? message : `sprout: ${message}`}\n`);
+    return exitCodeOf(error);
+  }
+}
