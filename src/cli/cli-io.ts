@@ -9,6 +9,8 @@ export interface CliIo {
    * second one exits at once with code 130. Returns a function that removes the handler.
    */
   onInterrupt(handler: () => void): () => void;
+  /** Environment variables (`SPROUT_API_KEY` for `--provider`). @default none */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -21,6 +23,7 @@ export function processIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
+    env: process.env,
     onInterrupt(handler) {
       let seen = false;
       const listener = (): void => {

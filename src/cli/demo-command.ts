@@ -2,6 +2,8 @@ import { createSpawnScheduler, type SpawnScheduler } from '../scheduler/create-s
 import { systemClock, toRfc3339 } from '../clock.js';
 import { SchedulerStoppedError } from '../errors.js';
 import { scriptedAgent } from '../testing/scripted-agent.js';
+import type { AgentRuntime } from '../agents/agent-runtime.js';
+import { openAICompatibleAgent } from '../agents/ai-sdk/index.js';
 import { createChildProgress, seconds } from './child-progress.js';
 import { EXIT, oneLine } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
@@ -84,11 +86,13 @@ interface RunContext {
 
 async function runScheduled({ options, io, plan, db, outputs, view, startedAt, cleanup }: RunContext): Promise<number> {
   const byTitle = new Map(plan.children.map((child) => [child.title, child]));
-  const agent = scriptedAgent({
-    clock: systemClock,
-    script: (session) => byTitle.get(session.title)?.script ?? [],
-    answer: (session) => byTitle.get(session.title)?.answer ?? null,
-  });
+  const agent: AgentRuntime = options.provider
+    ? openAICompatibleAgent({ baseURL: options.provider.baseURL, ...(io.env?.SPROUT_API_KEY ? { apiKey: io.env.SPROUT_API_KEY } : {}), defaultModel: options.provider.model })
+    : scriptedAgent({
+        clock: systemClock,
+        script: (session) => byTitle.get(session.title)?.script ?? [],
+        answer: (session) => byTitle.get(session.title)?.answer ?? null,
+      });
   const scheduler: SpawnScheduler = createSpawnScheduler({
     store: db.store,
     eventLog: db.eventLog,
@@ -128,7 +132,8 @@ async function runScheduled({ options, io, plan, db, outputs, view, startedAt, c
   const spawned: string[] = [];
   for (const child of plan.children) {
     try {
-      spawned.push((await scheduler.spawnChild(rootId, { title: child.title, prompt: child.prompt, subagentType: 'researcher' })).childSessionId);
+      const model = options.provider ? { model: options.provider.model } : {};
+      spawned.push((await scheduler.spawnChild(rootId, { title: child.title, prompt: child.prompt, subagentType: 'researcher', ...model })).childSessionId);
     } catch (error) {
       if (interrupted && error instanceof SchedulerStoppedError) break;
       throw error;

@@ -28,6 +28,9 @@ Options:
                        and print the page to open to watch every machine in the Stately inspector
   --trace FILE         write the inspection events to FILE as JSON Lines (see sprout trace-replay)
   --json               one wire envelope {seq, sessionId, event} per line on stdout
+  --provider openai-compatible --base-url URL --model NAME
+                       run the children on a real model (an OpenAI-compatible server: OpenAI, llama.cpp,
+                       vLLM, Ollama) instead of the scripted agent; API key from SPROUT_API_KEY
 
 Output: live rows on a terminal, plain lines in a pipe, JSON Lines with --json; a summary at the end.
 Exit code 0 when every run ended as expected (completed, or error / cancelled where asked).`,

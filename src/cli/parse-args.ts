@@ -27,7 +27,19 @@ export interface DemoOptions {
   trace: string | undefined;
   /** One wire envelope per line on stdout. */
   json: boolean;
+  /** Run the children on a real model instead of the scripted agent. */
+  provider: ProviderOptions | undefined;
 }
+
+/** `--provider openai-compatible --base-url URL --model NAME` (API key from `SPROUT_API_KEY`). */
+export interface ProviderOptions {
+  kind: 'openai-compatible';
+  baseURL: string;
+  model: string;
+}
+
+/** Providers `--provider` accepts. */
+export const PROVIDERS = ['openai-compatible'] as const;
 
 /** `sprout status …` */
 export interface StatusOptions {
@@ -80,6 +92,9 @@ const commandOptions: Record<CommandName, Options> = {
     inspect: { type: 'string' },
     trace: { type: 'string' },
     json: { type: 'boolean' },
+    provider: { type: 'string' },
+    'base-url': { type: 'string' },
+    model: { type: 'string' },
   },
   status: { ...help, db: { type: 'string' }, json: { type: 'boolean' }, 'read-only': { type: 'boolean' } },
   'trace-replay': { ...help, inspect: { type: 'string' } },
@@ -127,6 +142,7 @@ export function parseCliArgs(argv: readonly string[]): CliRequest {
         inspectPort: flag.int('inspect', { min: 0, max: 65_535, what: 'a port from 0 to 65535' }),
         trace: flag.text('trace'),
         json: flag.bool('json'),
+        provider: readProvider(flag, fail),
       };
     }
     case 'status':
@@ -142,6 +158,28 @@ export function parseCliArgs(argv: readonly string[]): CliRequest {
 }
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** `--provider`, `--base-url` and `--model`: all three or none. */
+function readProvider(flag: ReturnType<typeof flagReader>, fail: boolean): ProviderOptions | undefined {
+  const provider = flag.text('provider', 100);
+  const baseURL = flag.text('base-url');
+  const model = flag.text('model', 500);
+  if (provider === undefined && baseURL === undefined && model === undefined) return undefined;
+  if (provider === undefined) throw new CliUsageError('sprout demo: --base-url and --model need --provider openai-compatible');
+  if (!(PROVIDERS as readonly string[]).includes(provider)) {
+    throw new CliUsageError(`sprout demo: unknown --provider "${provider}" (providers: ${PROVIDERS.join(', ')})`);
+  }
+  if (baseURL === undefined || model === undefined) throw new CliUsageError('sprout demo: --provider needs --base-url URL and --model NAME');
+  let url: URL;
+  try {
+    url = new URL(baseURL);
+  } catch {
+    throw new CliUsageError(`sprout demo: --base-url must be an http(s) URL (got "${baseURL}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliUsageError(`sprout demo: --base-url must be an http(s) URL (got "${baseURL}")`);
+  if (fail) throw new CliUsageError('sprout demo: --fail simulates a failure of the scripted agent; it does not apply to --provider');
+  return { kind: 'openai-compatible', baseURL, model };
+}
 
 /** Runs `util.parseArgs`, turning its errors into one-line {@link CliUsageError}s. */
 function parse(command: CommandName, args: readonly string[]): { values: Values; positionals: string[] } {
