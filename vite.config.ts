@@ -16,5 +16,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 20_000,
     restoreMocks: true,
+    // CI also writes a JSON report, which .ci/run turns into a plain "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.ci/vitest-report.json' },
   },
 });
