@@ -1,0 +1,15 @@
+/** The scenarios of `bench/run.ts`, in run order (issue #5's table). Loaded lazily, one per worker. */
+import type { Scenario } from '../lib/types.js';
+
+export const scenarios: Record<string, () => Promise<Scenario>> = {
+  lifecycle: async () => (await import('./lifecycle.js')).lifecycle,
+  forwarding: async () => (await import('./forwarding.js')).forwarding,
+  wide: async () => (await import('./wide.js')).wide,
+  long: async () => (await import('./long.js')).long,
+  latency: async () => (await import('./latency.js')).latency,
+  sqlite: async () => (await import('./sqlite.js')).sqlite,
+  bullmq: async () => (await import('./bullmq.js')).bullmq,
+};
+
+/** Scenario names in run order. */
+export const scenarioNames = Object.keys(scenarios);
