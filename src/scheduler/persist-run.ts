@@ -2,7 +2,9 @@ import { METADATA_KEYS, sessionSchema, type Session } from '../../machines/sessi
 import type { SaveSessionInput } from '../../machines/spawn-job.events.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { InvalidSessionDataError, SessionConflictError } from '../errors.js';
+import { MemorySessionStore } from '../stores/memory-session-store.js';
 import type { SessionStore } from '../stores/session-store.js';
+import { SqliteSessionStore } from '../stores/sqlite-session-store.js';
 
 /** How many times a save is retried after an optimistic-concurrency conflict. */
 export const MAX_CONFLICT_RETRIES = 5;
@@ -16,6 +18,8 @@ export const MAX_CONFLICT_RETRIES = 5;
 export async function loadValidSession(store: SessionStore, id: string): Promise<Session | undefined> {
   const raw: unknown = await store.load(id);
   if (raw === undefined || raw === null) return undefined;
+  // Sprout's own stores validate (memory: on save; SQLite: on load) and return fresh copies.
+  if (store instanceof MemorySessionStore || store instanceof SqliteSessionStore) return raw as Session;
   const parsed = sessionSchema.safeParse(raw);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
