@@ -1,5 +1,6 @@
 import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
 import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
+import type { CompletionReason } from '../../machines/agent-event.events.js';
 import { toRfc3339 } from '../clock.js';
 import type { RunRecord, RunStatus } from './run-registry.js';
 import { summarize, type ChildRunSummary } from './wait-for-children.js';
@@ -7,6 +8,8 @@ import { summarize, type ChildRunSummary } from './wait-for-children.js';
 /** What `getChild` returns: the child's latest run. Times are RFC 3339 UTC. */
 export interface ChildStatus extends ChildRunSummary {
   parentSessionId: string;
+  /** Why the run ended that way (`user`, `parent`, `timeout`, `idle`, …), when it says. */
+  reason?: CompletionReason;
   title?: string;
   enqueuedAt?: string;
   startedAt?: string;
@@ -61,6 +64,7 @@ export function childStatusFromRecord(record: RunRecord, live?: { eventsSeen: nu
     enqueuedAt: toRfc3339(record.enqueuedAt),
     eventsSeen: live?.eventsSeen ?? record.eventsSeen,
   };
+  if (record.reason !== undefined) status.reason = record.reason;
   if (record.title !== undefined) status.title = record.title;
   if (record.startedAt !== undefined) status.startedAt = toRfc3339(record.startedAt);
   if (record.endedAt !== undefined) status.endedAt = toRfc3339(record.endedAt);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Subject, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { createActor, type ActorRefFrom, type InspectionEvent, type Observer } from 'xstate';
-import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
+import { completionReasonSchema, type CompletionReason, type SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { findRunOfChild } from '../../machines/scheduler.plan.js';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
@@ -31,6 +31,12 @@ import { findDescendantsInFlight } from './find-descendants.js';
 import { waitOnRegistry, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
 
 const eventsOptionsSchema = z.object({ sessionId: z.string().min(1), afterSeq: z.number().int().min(0).optional() });
+const cancelArgsSchema = z.object({ childSessionId: z.string().min(1), reason: completionReasonSchema });
+const waitArgsSchema = z.strictObject({
+  parentSessionId: z.string().min(1),
+  policy: z.enum(['all', 'any', 'first-error']).optional(),
+  childSessionIds: z.array(z.string().min(1)).optional(),
+});
 
 /** What `enqueue` resolves with. */
 export interface EnqueueResult {
@@ -280,6 +286,8 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     },
 
     cancel(childSessionId, reason = 'user') {
+      const parsed = cancelArgsSchema.safeParse({ childSessionId, reason });
+      if (!parsed.success) return Promise.reject(new SproutValidationError('cancel() arguments', parsed.error.issues));
       const context = actor.getSnapshot().context;
       if (findRunOfChild(context, childSessionId) === undefined) return Promise.resolve(false);
       actor.send({ type: 'scheduler.cancel', childSessionIds: [childSessionId], reason });
@@ -308,6 +316,8 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     },
 
     async waitForChildren(parentSessionId, waitOptions = {}) {
+      const parsed = waitArgsSchema.safeParse({ parentSessionId, ...waitOptions });
+      if (!parsed.success) throw new SproutValidationError('waitForChildren() arguments', parsed.error.issues);
       const policy = waitOptions.policy ?? 'all';
       let ids = waitOptions.childSessionIds;
       if (!ids) {

@@ -1,16 +1,14 @@
-import type { CompletionReason } from '../../machines/agent-event.events.js';
 import { isLive, type RunRecord, type RunRegistry, type RunStatus } from './run-registry.js';
 
 /** When `waitForChildren` resolves: all ended, any ended, or the first error (or all ended). */
 export type WaitPolicy = 'all' | 'any' | 'first-error';
 
-/** One child's state in a `waitForChildren` result. */
+/** One child's state in a `waitForChildren` result (DESIGN §2). */
 export interface ChildRunSummary {
   childSessionId: string;
   runId: string;
   status: RunStatus;
   error?: string | undefined;
-  reason?: CompletionReason | undefined;
   result?: string | undefined;
 }
 
@@ -18,14 +16,15 @@ export interface ChildRunSummary {
 export function summarize(record: RunRecord): ChildRunSummary {
   const summary: ChildRunSummary = { childSessionId: record.childSessionId, runId: record.runId, status: record.status };
   if (record.error !== undefined) summary.error = record.error;
-  if (record.reason !== undefined) summary.reason = record.reason;
   if (record.result !== undefined) summary.result = record.result;
   return summary;
 }
 
+const isEnded = (status: RunStatus): boolean => status !== 'queued' && status !== 'running';
+
 /** True once `policy` holds for these summaries. */
 export function policyHolds(policy: WaitPolicy, runs: readonly ChildRunSummary[]): boolean {
-  const ended = runs.filter((run) => run.status !== 'queued' && run.status !== 'running');
+  const ended = runs.filter((run) => isEnded(run.status));
   if (policy === 'all') return ended.length === runs.length;
   if (policy === 'any') return runs.length === 0 || ended.length > 0;
   return ended.length === runs.length || ended.some((run) => run.status === 'error');
@@ -44,21 +43,30 @@ export function waitOnRegistry(
   policy: WaitPolicy,
   fixed: ReadonlyMap<string, ChildRunSummary>,
 ): Promise<ChildRunSummary[]> {
-  // Pin each child's run at call time: a later run of the same child does not count.
+  // Pin each child's run: the one it has at call time, or else the first one that shows up
+  // (an enqueue still waiting for queue room). A later run of the same child does not count.
   const pinned = new Map<string, string>();
-  for (const id of childSessionIds) {
-    const record = registry.getSnapshot().context.runs.get(id);
-    if (record) pinned.set(id, record.runId);
-  }
+  const runs = () => registry.getSnapshot().context.runs;
+  const pin = (): void => {
+    for (const id of childSessionIds) {
+      if (pinned.has(id)) continue;
+      const record = runs().get(id);
+      const known = fixed.get(id);
+      // A child known only from the store counts as ended once the store says so.
+      if (record && !(known && isEnded(known.status))) pinned.set(id, record.runId);
+    }
+  };
   const current = (): ChildRunSummary[] =>
     childSessionIds.map((id) => {
-      const record = registry.getSnapshot().context.runs.get(id);
-      if (record && record.runId === pinned.get(id)) return summarize(record);
+      const record = runs().get(id);
+      const runId = pinned.get(id);
+      if (record && record.runId === runId) return summarize(record);
       const known = fixed.get(id);
-      if (known) return known;
-      // The pinned run was evicted or replaced: it ended.
-      return { childSessionId: id, runId: pinned.get(id) ?? '', status: record && !isLive(record) ? record.status : 'cancelled' };
+      if (runId === undefined && known) return known;
+      // The pinned run was evicted from memory or replaced by a newer run: it ended.
+      return { childSessionId: id, runId: runId ?? '', status: record && !isLive(record) ? record.status : 'cancelled' };
     });
+  pin();
   return new Promise((resolve) => {
     const first = current();
     if (policyHolds(policy, first)) {
@@ -66,10 +74,11 @@ export function waitOnRegistry(
       return;
     }
     const subscription = registry.subscribe(() => {
-      const runs = current();
-      if (policyHolds(policy, runs)) {
+      pin();
+      const summaries = current();
+      if (policyHolds(policy, summaries)) {
         subscription.unsubscribe();
-        resolve(runs);
+        resolve(summaries);
       }
     });
   });

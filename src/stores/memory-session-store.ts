@@ -66,7 +66,8 @@ export class MemorySessionStore implements SessionStore {
       const parsed = sessionSchema.safeParse(session);
       if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
       const stored = this.#sessions.get(parsed.data.id);
-      if (stored !== undefined && parsed.data.version !== stored.version) {
+      // No version: the caller did not read the session first; last write wins (versioned saves are checked).
+      if (stored !== undefined && parsed.data.version !== undefined && parsed.data.version !== stored.version) {
         throw new SessionConflictError(parsed.data.id, parsed.data.version, stored.version);
       }
       const next = (stored?.version ?? 0) + 1;

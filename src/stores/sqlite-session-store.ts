@@ -164,6 +164,12 @@ export class SqliteSessionStore implements SessionStore {
          VALUES (@id, @kind, @parent_session_id, @root_session_id, @spawn_depth, @last_run_status, @created_at, @updated_at, 1, @json)
          ON CONFLICT (id) DO NOTHING`,
       ),
+      upsert: this.#db.prepare<[Record<string, unknown>], { version: number }>(
+        `INSERT INTO sessions (id, kind, parent_session_id, root_session_id, spawn_depth, last_run_status, created_at, updated_at, version, json)
+         VALUES (@id, @kind, @parent_session_id, @root_session_id, @spawn_depth, @last_run_status, @created_at, @updated_at, 1, @json)
+         ON CONFLICT (id) DO UPDATE SET ${columns.replaceAll('@', 'excluded.')}, version = version + 1
+         RETURNING version`,
+      ),
       delete: this.#db.prepare<[string]>('DELETE FROM sessions WHERE id = ?'),
       children: this.#db.prepare<[string], SessionRow>('SELECT id, version, json FROM sessions WHERE parent_session_id = ? ORDER BY created_at, id'),
       byStatus: this.#db.prepare<[string], SessionRow>(
@@ -171,7 +177,9 @@ export class SqliteSessionStore implements SessionStore {
       ),
     };
     this.#saveTx = this.#db.transaction((row: Record<string, unknown>, expected: number | undefined): number => {
-      if (expected !== undefined && this.#stmt.update.run({ ...row, expected }).changes === 1) return expected + 1;
+      // No version: the caller did not read the session first; last write wins (versioned saves are checked).
+      if (expected === undefined) return (this.#stmt.upsert.get(row) as { version: number }).version;
+      if (this.#stmt.update.run({ ...row, expected }).changes === 1) return expected + 1;
       if (this.#stmt.insert.run(row).changes === 1) return 1;
       throw new SessionConflictError(row.id as string, expected, this.#stmt.version.get(row.id as string)?.version);
     });

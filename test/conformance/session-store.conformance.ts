@@ -222,14 +222,16 @@ export function describeSessionStoreConformance(name: string, create: CreateSess
         expect((await store.load('s1'))!.title).toBe('from b');
       });
 
-      it('rejects a version-less save over an existing session', async () => {
+      it('a version-less save (nothing was read first) overwrites: last write wins', async () => {
         await store.save(makeSession('s1'));
-        await expect(store.save(makeSession('s1', { title: 'clobber' }))).rejects.toMatchObject({
-          code: 'SESSION_CONFLICT',
-          expectedVersion: undefined,
-          actualVersion: 1,
-        });
-        expect((await store.load('s1'))!.title).toBe('session s1');
+        const fresh = makeSession('s1', { title: 'rebuilt' });
+        await store.save(fresh);
+        expect(fresh.version).toBe(2);
+        expect((await store.load('s1'))!).toMatchObject({ title: 'rebuilt', version: 2 });
+        // A copy read before that save is now stale and is refused.
+        const stale = { ...makeSession('s1', { title: 'stale' }), version: 1 };
+        await expect(store.save(stale)).rejects.toMatchObject({ code: 'SESSION_CONFLICT', expectedVersion: 1, actualVersion: 2 });
+        expect((await store.load('s1'))!.title).toBe('rebuilt');
       });
 
       it('lets exactly one of several concurrent saves of the same version win', async () => {
