@@ -41,11 +41,6 @@ export class SessionEventHub {
     return envelope;
   }
 
-  /** True when someone is subscribed to the session's live stream. */
-  isObserved(sessionId: string): boolean {
-    return this.#live.has(sessionId);
-  }
-
   /** A session's stream: replay after `afterSeq` (if given), then live events. */
   events$(sessionId: string, options: SessionEventsOptions = {}): Observable<SessionEventEnvelope> {
     return new GuardedObservable<SessionEventEnvelope>((subscriber) => {
@@ -92,11 +87,5 @@ export class SessionEventHub {
         if (!live.observed && this.#live.get(sessionId) === live) this.#live.delete(sessionId);
       };
     }, this.#onSubscriberError);
-  }
-
-  /** Completes every live stream (on shutdown). */
-  completeAll(): void {
-    for (const subject of this.#live.values()) subject.complete();
-    this.#live.clear();
   }
 }
