@@ -28,7 +28,10 @@ import type { RunTracker } from './run-tracker.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
 import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from './child-status.js';
 import { findDescendantsInFlight } from './find-descendants.js';
-import { waitOnRegistry, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
+import { waitOnRegistry, type ChildRunSummary } from './wait-for-children.js';
+import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
+
+export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './spawn-scheduler.js';
 
 const eventsOptionsSchema = z.object({ sessionId: z.string().min(1), afterSeq: z.number().int().min(0).optional() });
 const cancelArgsSchema = z.object({ childSessionId: z.string().min(1), reason: completionReasonSchema });
@@ -37,51 +40,6 @@ const waitArgsSchema = z.strictObject({
   policy: z.enum(['all', 'any', 'first-error']).optional(),
   childSessionIds: z.array(z.string().min(1)).optional(),
 });
-
-/** What `enqueue` resolves with. */
-export interface EnqueueResult {
-  runId: string;
-  /** True when the child already had a queued or running run: that run is returned. */
-  deduplicated?: true;
-}
-
-/** Options of `waitForChildren`. */
-export interface WaitForChildrenOptions {
-  /** @default 'all' */
-  policy?: WaitPolicy;
-  /** @default the parent's children whose run is queued or running at the time of the call */
-  childSessionIds?: readonly string[];
-}
-
-/** The scheduler (DESIGN §2). */
-export interface SpawnScheduler {
-  /** The scheduler's XState actor, for embedding and inspection. */
-  readonly actor: ActorRefFrom<typeof schedulerMachine>;
-  /**
-   * The provided scheduler machine, to embed in a bigger XState system (`invoke` / `spawn` it
-   * with {@link SpawnScheduler.input}); its runs publish to the same `events()` streams.
-   */
-  readonly logic: typeof schedulerMachine;
-  /** The input the scheduler machine was created with. */
-  readonly input: SchedulerInput;
-  /** Problems outside any run's outcome (subscriber errors, late agent events, …). */
-  readonly diagnostics$: Observable<SchedulerDiagnostic>;
-  /** Starts the actor and recovers runs a crash left behind. Resolves when recovery is done. */
-  start(): Promise<RecoveryReport>;
-  /** Resolves when every job has ended. `drain` lets running jobs finish, `cancel` cancels them. */
-  stop(options?: { mode?: 'drain' | 'cancel' }): Promise<void>;
-  enqueue(job: SpawnJob): Promise<EnqueueResult>;
-  spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<{ childSessionId: string; runId: string }>;
-  events(sessionId: string, options?: { afterSeq?: number }): Observable<SessionEventEnvelope>;
-  /** Cancels the queued or running run of a child. Resolves true when there was one. */
-  cancel(childSessionId: string, reason?: CompletionReason): Promise<boolean>;
-  /** Cancels every queued or running descendant. Resolves with how many runs were cancelled. */
-  cancelTree(sessionId: string): Promise<number>;
-  /** Cancels a session's runs and descendants (reason `deleted`), then deletes it from the store. */
-  deleteSession(sessionId: string): Promise<boolean>;
-  getChild(childSessionId: string): Promise<ChildStatus | undefined>;
-  waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
-}
 
 /**
  * The event log to use: the given one; a durable {@link SqliteEventLog} in the same file when the
