@@ -2,73 +2,90 @@
  * Sprout: run an agent framework's child sessions in the background on XState actors, with the
  * children's events, heartbeats and completions streamed to the parent as RxJS Observables.
  *
+ * This file is the whole public API of the package root (plus `/testing`). Everything else under
+ * `src/` and `machines/` is internal and may change in any release.
+ *
  * @example
- * import { createSpawnScheduler, MemorySessionStore } from 'sprout';
- * const scheduler = createSpawnScheduler({ store: new MemorySessionStore(), agent });
+ * import { createSpawnScheduler, MemorySessionStore, scriptedAgent } from '@sprout-agents/sprout';
+ * const scheduler = createSpawnScheduler({ store: new MemorySessionStore(), agent: scriptedAgent({ answer: 'done' }) });
  * await scheduler.start();
+ *
+ * @packageDocumentation
  */
 
-// Scheduler
+// ── The scheduler ──────────────────────────────────────────────────────────────────────────────
 export { createSpawnScheduler } from './scheduler/create-spawn-scheduler.js';
-export type { SpawnScheduler, EnqueueResult, WaitForChildrenOptions } from './scheduler/create-spawn-scheduler.js';
-export { schedulerOptionsSchema } from './scheduler/scheduler-options.js';
+export type { SpawnScheduler } from './scheduler/spawn-scheduler.js';
 export type { SpawnSchedulerOptions } from './scheduler/scheduler-options.js';
-export type { ChildStatus } from './scheduler/child-status.js';
-export type { ChildRunSummary, WaitPolicy } from './scheduler/wait-for-children.js';
-export type { RunStatus, RunRecord } from './scheduler/run-registry.js';
-export type { SchedulerDiagnostic } from './scheduler/diagnostics.js';
-export type { RecoveryReport } from './scheduler/recover-interrupted-runs.js';
-export { INTERRUPTED_ERROR } from './scheduler/recover-interrupted-runs.js';
-
-// Machines (pure definitions) and their schemas
-export { spawnJobMachine, finalAnswerOf, MAX_RESULT_CHARS } from '../machines/spawn-job.machine.js';
-export { schedulerMachine } from '../machines/scheduler.machine.js';
-export { schedulerLimitsSchema } from '../machines/scheduler.events.js';
-export type { SchedulerLimits, SchedulerContext, SchedulerEvent, StopMode } from '../machines/scheduler.events.js';
-export { spawnJobSchema, spawnBriefSchema, jobErrorText } from '../machines/spawn-job.events.js';
-export type { SpawnJob, SpawnBrief, SpawnJobInput, SpawnJobOutput, JobOutcome, JobEndStatus, JobErrorCode } from '../machines/spawn-job.events.js';
-export { sessionSchema, messageSchema, messageRoleSchema, sessionKindSchema, runStatusMetadataSchema, METADATA_KEYS } from '../machines/session.schema.js';
-export type { Session, Message, MessageRole, SessionKind, RunStatusMetadata } from '../machines/session.schema.js';
-export {
-  agentEventSchema,
-  sessionEventEnvelopeSchema,
-  completionStatusSchema,
-  completionReasonSchema,
-  usageSchema,
-  subSessionStartedEventSchema,
-  subSessionEventSchema,
-  subSessionHeartbeatEventSchema,
-  subSessionCompletedEventSchema,
-  streamTruncatedEventSchema,
-} from '../machines/agent-event.events.js';
 export type {
+  SpawnJob,
+  SpawnBrief,
+  EnqueueResult,
+  SpawnChildResult,
+  StopOptions,
+  StopMode,
+  EventsOptions,
+  WaitForChildrenOptions,
+  WaitPolicy,
+  ChildRunSummary,
+  ChildStatus,
+  RunStatus,
+  RecoveryReport,
+  SchedulerDiagnostic,
+} from './api/scheduler-types.js';
+
+// ── The pure machines, for inspection, visualisation and model-based tests ─────────────────────
+export { spawnJobMachine } from '../machines/spawn-job.machine.js';
+export { schedulerMachine } from '../machines/scheduler.machine.js';
+
+// ── Wire format (Bamboo's JSON shapes) and its zod schemas ─────────────────────────────────────
+export type {
+  Session,
+  Message,
+  MessageRole,
+  SessionKind,
+  RunStatusMetadata,
+  Usage,
   AgentEvent,
   AgentEventType,
   AgentEventOf,
-  SessionEventEnvelope,
-  SubSessionEvent,
+  TokenEvent,
+  ReasoningTokenEvent,
+  ToolStartEvent,
+  ToolCompleteEvent,
+  ToolErrorEvent,
+  CompleteEvent,
+  ErrorEvent,
   SubSessionStartedEvent,
+  SubSessionEvent,
   SubSessionHeartbeatEvent,
   SubSessionCompletedEvent,
+  StreamTruncatedEvent,
   CompletionStatus,
   CompletionReason,
-  Usage,
-} from '../machines/agent-event.events.js';
+  SessionEventEnvelope,
+} from './api/wire-types.js';
+export { sessionSchema, messageSchema, agentEventSchema, sessionEventEnvelopeSchema, spawnJobSchema, spawnBriefSchema, METADATA_KEYS } from './api/schemas.js';
 
-// Ports and adapters
-export type { SessionStore } from './stores/session-store.js';
+// ── Ports and their adapters ───────────────────────────────────────────────────────────────────
+export type { SessionStore, AgentRuntime, ExecuteRequest, EventLog, EventLogReadResult, OpenRun } from './api/ports.js';
 export { MemorySessionStore } from './stores/memory-session-store.js';
 export { SqliteSessionStore } from './stores/sqlite-session-store.js';
-export type { AgentRuntime, ExecuteRequest } from './agents/agent-runtime.js';
-export type { EventLog, EventLogReadResult } from './streams/event-log.js';
+export type { SqliteSessionStoreOptions, SqliteDatabase } from './stores/sqlite-session-store.js';
 export { MemoryEventLog } from './streams/memory-event-log.js';
+export type { MemoryEventLogOptions } from './streams/memory-event-log.js';
 export { SqliteEventLog } from './streams/sqlite-event-log.js';
-export { SessionEventHub } from './streams/session-event-hub.js';
-export { GuardedObservable } from './streams/guarded-observable.js';
+export type { SqliteEventLogOptions } from './streams/sqlite-event-log.js';
 
-// Clock and errors
-export { systemClock, toRfc3339 } from './clock.js';
+// ── Agents on a real model (Vercel AI SDK; `ai` and `@ai-sdk/openai-compatible` are optional peers)
+export { aiSdkAgent, openAICompatibleAgent } from './api/ai-sdk-agents.js';
+export type { AiSdkAgentOptions, OpenAICompatibleAgentOptions, AiSdkModel, AiSdkLanguageModel, AiSdkTools, AiSdkCallSettings } from './api/ai-sdk-agents.js';
+
+// ── Clock ──────────────────────────────────────────────────────────────────────────────────────
+export { systemClock } from './clock.js';
 export type { SproutClock, Clock } from './clock.js';
+
+// ── Errors (each with a stable string `code`) ──────────────────────────────────────────────────
 export {
   SproutError,
   SproutValidationError,
@@ -81,7 +98,8 @@ export {
   StoreUnavailableError,
   UnknownChildError,
 } from './errors.js';
+export { AgentProviderError, AgentAbortedError, MissingPeerDependencyError } from './agents/ai-sdk/agent-errors.js';
 
-// Testing helpers are also re-exported here (DESIGN §2).
+// ── The scripted fake agent, also in the testing entry (DESIGN §2) ─────────────────────────────
 export { scriptedAgent } from './testing/scripted-agent.js';
 export type { ScriptedAgent, ScriptedAgentOptions, ScriptStep } from './testing/scripted-agent.js';

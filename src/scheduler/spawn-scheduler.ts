@@ -1,55 +1,156 @@
 import type { Observable } from 'rxjs';
 import type { ActorRefFrom } from 'xstate';
-import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import type { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
-import type { SpawnBrief, SpawnJob } from '../../machines/spawn-job.events.js';
-import type { ChildStatus } from './child-status.js';
-import type { SchedulerDiagnostic } from './diagnostics.js';
-import type { RecoveryReport } from './recover-interrupted-runs.js';
-import type { ChildRunSummary, WaitPolicy } from './wait-for-children.js';
+import type {
+  ChildRunSummary,
+  ChildStatus,
+  EnqueueResult,
+  EventsOptions,
+  RecoveryReport,
+  SchedulerDiagnostic,
+  SpawnBrief,
+  SpawnChildResult,
+  SpawnJob,
+  StopOptions,
+  WaitForChildrenOptions,
+} from '../api/scheduler-types.js';
+import type { CompletionReason, SessionEventEnvelope } from '../api/wire-types.js';
 
-/** What `enqueue` resolves with. */
-export interface EnqueueResult {
-  runId: string;
-  /** True when the child already had a queued or running run: that run is returned. */
-  deduplicated?: true;
-}
+export type { EnqueueResult, WaitForChildrenOptions } from '../api/scheduler-types.js';
 
-/** Options of `waitForChildren`. */
-export interface WaitForChildrenOptions {
-  /** @default 'all' */
-  policy?: WaitPolicy;
-  /** @default the parent's children whose run is queued or running at the time of the call */
-  childSessionIds?: readonly string[];
-}
-
-/** The scheduler (DESIGN §2). */
+/**
+ * The spawn scheduler (DESIGN §2), made by `createSpawnScheduler`. Nothing runs until
+ * {@link SpawnScheduler.start}; {@link SpawnScheduler.stop} ends it for good.
+ *
+ * @example
+ * const scheduler = createSpawnScheduler({ store, agent });
+ * await scheduler.start();
+ * scheduler.events('root').subscribe(({ seq, event }) => console.log(seq, event.type));
+ * await scheduler.spawnChild('root', { title: 'Research', prompt: 'Find three sources on X' });
+ * const summaries = await scheduler.waitForChildren('root');
+ * await scheduler.stop();
+ */
 export interface SpawnScheduler {
-  /** The scheduler's XState actor, for embedding and inspection. */
+  /**
+   * The scheduler's XState actor (`ActorRef`), for inspection and for sending it the scheduler
+   * events (`scheduler.enqueue`, `scheduler.cancel`, `scheduler.stop`).
+   *
+   * @example
+   * scheduler.actor.subscribe((snapshot) => console.log(snapshot.context.running, 'running'));
+   */
   readonly actor: ActorRefFrom<typeof schedulerMachine>;
   /**
    * The provided scheduler machine, to embed in a bigger XState system (`invoke` / `spawn` it
    * with {@link SpawnScheduler.input}); its runs publish to the same `events()` streams.
+   *
+   * @example
+   * const parent = setup({ actors: { spawner: scheduler.logic } }).createMachine({
+   *   invoke: { id: 'spawner', src: 'spawner', input: scheduler.input },
+   * });
    */
   readonly logic: typeof schedulerMachine;
-  /** The input the scheduler machine was created with. */
+  /** The input the scheduler machine was created with (limits and per-run time limits). */
   readonly input: SchedulerInput;
-  /** Problems outside any run's outcome (subscriber errors, late agent events, …). */
+  /**
+   * Problems outside any run's outcome (a subscriber threw, an agent emitted after its run
+   * ended, recovery failed, …). Hot: subscribe before `start()` to see recovery problems.
+   *
+   * @example
+   * scheduler.diagnostics$.subscribe((d) => console.warn('sprout diagnostic:', d.kind));
+   */
   readonly diagnostics$: Observable<SchedulerDiagnostic>;
-  /** Starts the actor and recovers runs a crash left behind. Resolves when recovery is done. */
+  /**
+   * Starts the scheduler actor, then ends the runs a crash left `running` / `pending` in the store
+   * (`error`, reason `interrupted`), or queues them again with `recover: 'requeue'`. Resolves
+   * with what it did. Work submitted meanwhile waits for recovery to finish.
+   *
+   * @example
+   * const { interrupted } = await scheduler.start();
+   */
   start(): Promise<RecoveryReport>;
-  /** Resolves when every job has ended. `drain` lets running jobs finish, `cancel` cancels them. */
-  stop(options?: { mode?: 'drain' | 'cancel' }): Promise<void>;
+  /**
+   * Stops taking work and resolves when every job has ended. `drain` (default) lets running jobs
+   * finish; `cancel` cancels them (reason `shutdown`). Queued runs end `cancelled` (reason
+   * `shutdown`) in both modes. Later `enqueue` / `spawnChild` calls reject with `SchedulerStoppedError`.
+   *
+   * @example
+   * process.once('SIGINT', () => void scheduler.stop({ mode: 'cancel' }));
+   */
+  stop(options?: StopOptions): Promise<void>;
+  /**
+   * Queues a run of an existing child session. Publishes `sub_session_started` on the parent and
+   * resolves `{ runId }` once queued; a child that already has a queued or running run resolves
+   * `{ runId, deduplicated: true }` with that run and publishes nothing. Waits while the queue is
+   * full. Rejects with `SproutValidationError` for bad input and `SchedulerStoppedError` when
+   * the scheduler is not running.
+   *
+   * @example
+   * const { runId, deduplicated } = await scheduler.enqueue({ parentSessionId: 'root', childSessionId: 'child-1', model: 'gpt-4o' });
+   */
   enqueue(job: SpawnJob): Promise<EnqueueResult>;
-  spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<{ childSessionId: string; runId: string }>;
-  events(sessionId: string, options?: { afterSeq?: number }): Observable<SessionEventEnvelope>;
-  /** Cancels the queued or running run of a child. Resolves true when there was one. */
+  /**
+   * Creates a child session of `parentSessionId` from a brief (`kind: 'child'`, depth = parent +
+   * 1, a system and a user message, `last_run_status: 'pending'`), saves it and queues its run.
+   * Rejects, saving nothing, with `SessionNotFoundError` for a missing parent,
+   * `SpawnDepthExceededError` beyond `maxDepth`, `SproutValidationError` for a bad brief.
+   *
+   * @example
+   * const { childSessionId, runId } = await scheduler.spawnChild('root', { title: 'Research', prompt: 'Find three sources on X' });
+   */
+  spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<SpawnChildResult>;
+  /**
+   * The session's event stream: live events, and with `afterSeq` the retained events after that
+   * sequence number first (preceded by `stream_truncated` if some were already dropped). Events
+   * published while nobody listens are retained for replay. A subscriber that throws is reported
+   * on `diagnostics$` and disturbs nobody else.
+   *
+   * @example
+   * const subscription = scheduler.events('root', { afterSeq: 0 }).subscribe(({ seq, event }) => console.log(seq, event.type));
+   */
+  events(sessionId: string, options?: EventsOptions): Observable<SessionEventEnvelope>;
+  /**
+   * Cancels the queued or running run of a child (status `cancelled`, with this reason). Resolves
+   * `true` when there was one.
+   *
+   * @example
+   * await scheduler.cancel(childSessionId); // reason 'user'
+   */
   cancel(childSessionId: string, reason?: CompletionReason): Promise<boolean>;
-  /** Cancels every queued or running descendant. Resolves with how many runs were cancelled. */
+  /**
+   * Cancels every queued or running descendant of a session (reason `parent`). Resolves with how
+   * many runs were cancelled.
+   *
+   * @example
+   * const cancelled = await scheduler.cancelTree('root');
+   */
   cancelTree(sessionId: string): Promise<number>;
-  /** Cancels a session's runs and descendants (reason `deleted`), then deletes it from the store. */
+  /**
+   * Cancels a session's own run and its descendants' (reason `deleted`), waits for its own run to
+   * end, then deletes it from the store. Resolves with what the store's `delete` returned.
+   *
+   * @example
+   * await scheduler.deleteSession(childSessionId);
+   */
   deleteSession(sessionId: string): Promise<boolean>;
+  /**
+   * A child's latest run: status, run id, timestamps, `eventsSeen`, error, reason and final
+   * answer; `undefined` for an unknown session. For a run the scheduler no longer holds, read from
+   * the stored session (status, run id, error, answer only; see {@link ChildStatus}).
+   *
+   * @example
+   * const child = await scheduler.getChild(childSessionId);
+   * if (child?.status === 'completed') console.log(child.result);
+   */
   getChild(childSessionId: string): Promise<ChildStatus | undefined>;
+  /**
+   * Resolves with `{ childSessionId, runId, status, error?, result? }` per child once the policy
+   * holds for those children (default: `all` of the parent's children whose run is queued or
+   * running at the time of the call). Rejects with `UnknownChildError` for a named child that
+   * the scheduler and the store do not know.
+   *
+   * @example
+   * const summaries = await scheduler.waitForChildren('root', { policy: 'first-error' });
+   */
   waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
 }

@@ -1,0 +1,167 @@
+/**
+ * The public types of the scheduler's inputs and results, written out as documented interfaces.
+ * `test/package/public-types.types.test.ts` checks at type level that each one matches the zod
+ * schema or the internal type it stands for, so they cannot drift.
+ */
+import type { ChildStatus as InternalChildStatus } from '../scheduler/child-status.js';
+import type { ChildRunSummary as InternalChildRunSummary } from '../scheduler/wait-for-children.js';
+
+/**
+ * A request to run one child session under its parent: what `scheduler.enqueue` takes. The child
+ * session must already be saved in the store, with `kind: 'child'`, `parent_session_id` set to
+ * the parent, and a `user` message last.
+ *
+ * @example
+ * const job: SpawnJob = { parentSessionId: 'root', childSessionId: 'child-1', model: 'gpt-4o' };
+ * const { runId } = await scheduler.enqueue(job);
+ */
+export interface SpawnJob {
+  /** The parent session: its stream receives the run's events. Non-empty. */
+  parentSessionId: string;
+  /** The child session to run. Non-empty. */
+  childSessionId: string;
+  /** The model this run uses (passed to the agent as `request.model`). Non-empty. */
+  model: string;
+}
+
+/**
+ * What a parent asks a child to do: what `scheduler.spawnChild` takes. The child session gets a
+ * system message (from `responsibility` / `subagentType`) and a user message (the `prompt`).
+ *
+ * @example
+ * await scheduler.spawnChild('root', { title: 'Research', prompt: 'Find three sources on X', model: 'gpt-4o-mini' });
+ */
+export interface SpawnBrief {
+  /** Title of the child session (1–500 characters); also on `sub_session_started`. */
+  title: string;
+  /** The task: becomes the child's user message. Non-empty. */
+  prompt: string;
+  /** What the child is responsible for; goes into its system message. */
+  responsibility?: string | undefined;
+  /** A label for the kind of sub-agent (e.g. `researcher`); goes into its system message. */
+  subagentType?: string | undefined;
+  /** The child's model. @default the parent session's `model` */
+  model?: string | undefined;
+}
+
+/** What `scheduler.enqueue` resolves with. */
+export interface EnqueueResult {
+  /** The run's id (on every event of the run). */
+  runId: string;
+  /** Set when the child already had a queued or running run: that run's id is returned and nothing is published. */
+  deduplicated?: true;
+}
+
+/** What `scheduler.spawnChild` resolves with. */
+export interface SpawnChildResult {
+  /** Id of the new child session (saved in the store). */
+  childSessionId: string;
+  /** Id of its run (on every event of the run). */
+  runId: string;
+}
+
+/**
+ * When `waitForChildren` resolves: `all` — every child ended; `any` — at least one ended;
+ * `first-error` — one ended in `error`, or all ended.
+ */
+export type WaitPolicy = 'all' | 'any' | 'first-error';
+
+/** Options of `scheduler.waitForChildren`. */
+export interface WaitForChildrenOptions {
+  /** When to resolve. @default 'all' */
+  policy?: WaitPolicy;
+  /**
+   * The children to wait for (each child's run at the time of the call, or the first one that
+   * shows up). @default the parent's children whose run is queued or running at the time of the call
+   */
+  childSessionIds?: readonly string[];
+}
+
+/** Options of `scheduler.stop`. */
+export interface StopOptions {
+  /**
+   * `drain` lets running jobs finish; `cancel` cancels them (reason `shutdown`). Queued runs end
+   * `cancelled` (reason `shutdown`) in both modes. @default 'drain'
+   */
+  mode?: StopMode;
+}
+
+/** How `stop` treats running jobs: `drain` lets them finish, `cancel` cancels them. */
+export type StopMode = 'drain' | 'cancel';
+
+/** Options of `scheduler.events`. */
+export interface EventsOptions {
+  /**
+   * Replay the retained events with a larger `seq` first, then go live. A value older than what
+   * is retained gets a `stream_truncated` event first. @default live events only
+   */
+  afterSeq?: number;
+}
+
+/** Where a run is: `queued`, `running`, or how it ended. */
+export type RunStatus = 'queued' | 'running' | 'completed' | 'error' | 'cancelled' | 'skipped';
+
+/**
+ * One child's run in a `waitForChildren` result. (Declared over the internal type it documents,
+ * so the two cannot drift.)
+ *
+ * @example
+ * const [summary] = await scheduler.waitForChildren('root');
+ * if (summary?.status === 'completed') console.log(summary.result);
+ */
+export interface ChildRunSummary extends InternalChildRunSummary {
+  /** The child session. */
+  childSessionId: string;
+  /** The run the summary is about. */
+  runId: string;
+  /** Where that run is (ended, unless the policy resolved before it ended). */
+  status: RunStatus;
+  /** What went wrong, for `error` (and `skipped`). */
+  error?: string | undefined;
+  /** The child's final answer (at most 4000 characters), for `completed`. */
+  result?: string | undefined;
+}
+
+/**
+ * What `scheduler.getChild` returns: the child's latest run. While the scheduler holds the run
+ * (queued, running, or among the last `retainEndedRuns` ended ones) every field is filled in;
+ * for an older run it is read from the stored session (`last_run_status`, `last_run_id`,
+ * `last_run_error`, the final answer) and has no timestamps, no `reason` and `eventsSeen: 0`.
+ * (Declared over the internal type it documents, so the two cannot drift.)
+ *
+ * @example
+ * const child = await scheduler.getChild(childSessionId);
+ * console.log(child?.status, child?.eventsSeen, child?.result);
+ */
+export interface ChildStatus extends InternalChildStatus {
+  /** The child session. */
+  childSessionId: string;
+  /** The run the status is about (the child's latest). */
+  runId: string;
+  /** Where that run is. */
+  status: RunStatus;
+  /** What went wrong, for `error` (and `skipped`). */
+  error?: string | undefined;
+  /** The child's final answer (at most 4000 characters), for `completed`. */
+  result?: string | undefined;
+  /** The parent session. */
+  parentSessionId: string;
+  /** The child's title. */
+  title?: string;
+  /** When the run was queued (RFC 3339 UTC). */
+  enqueuedAt?: string;
+  /** When it started running (RFC 3339 UTC). */
+  startedAt?: string;
+  /** When it ended (RFC 3339 UTC). */
+  endedAt?: string;
+  /** How many events the child emitted in this run. */
+  eventsSeen: number;
+  /** When the child last emitted an event (RFC 3339 UTC). */
+  lastEventAt?: string;
+}
+
+/** What `scheduler.start()` did with the runs a crash left behind (see `start()`). */
+export type { RecoveryReport } from '../scheduler/recover-interrupted-runs.js';
+
+/** A problem outside any run's own outcome, reported on `scheduler.diagnostics$` (see its members' `kind`). */
+export type { SchedulerDiagnostic } from '../scheduler/diagnostics.js';
