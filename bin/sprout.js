@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI (src/cli/main.ts) through tsx, so `npx sprout demo` works from the
-// repository without a build step. tsx's loader is registered in this process (no child process):
-// exit codes, signals and the terminal behave exactly as for `tsx src/cli/main.ts`.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The installed `sprout` command: runs the compiled CLI from dist/ with production dependencies
+// only (no TypeScript loader at run time). From a clone, `npm ci` builds dist/ (the `prepare`
+// script); `npm start` runs the CLI from src/ through tsx instead.
+try {
+  await import('../dist/src/cli/main.js');
+} catch (error) {
+  const missing = error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('/dist/src/cli/main.js');
+  if (!missing) throw error;
+  process.stderr.write('sprout: the compiled CLI (dist/) is missing; run `npm run build` in the package first\n');
+  process.exit(1);
+}

@@ -6,14 +6,19 @@ import { helpText } from './help-text.js';
 import { parseCliArgs } from './parse-args.js';
 import { runStatus } from './status-command.js';
 import { runTraceReplay } from './trace-replay-command.js';
+import { runServe } from '../server/serve-command.js';
 
+/** The package version: package.json is two levels up from src/cli, three from dist/src/cli. */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
+  for (const path of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === '@sprout-agents/sprout' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // Not there: try the next location.
+    }
   }
+  return 'unknown';
 }
 
 /**
@@ -26,6 +31,8 @@ function packageVersion(): string {
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   try {
+    // `serve` parses its own flags (src/server/serve-args.ts).
+    if (argv[0] === 'serve') return await runServe(argv.slice(1), io);
     const request = parseCliArgs(argv);
     switch (request.command) {
       case 'help':
