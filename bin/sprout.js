@@ -2,6 +2,8 @@
 // The installed `sprout` command: runs the compiled CLI from dist/ with production dependencies
 // only (no TypeScript loader at run time). From a clone, `npm ci` builds dist/ (the `prepare`
 // script); `npm start` runs the CLI from src/ through tsx instead.
+import process from 'node:process';
+
 try {
   await import('../dist/src/cli/main.js');
 } catch (error) {
