@@ -1,13 +1,76 @@
 import { z } from 'zod';
 
-/** Token usage reported with `complete`. Loose: providers report different counters. */
-export const usageSchema = z.looseObject({
-  prompt_tokens: z.number().nonnegative().optional(),
-  completion_tokens: z.number().nonnegative().optional(),
-  total_tokens: z.number().nonnegative().optional(),
+/** The three counters of Bamboo's `complete.usage`, as agents may report them (any may be missing). */
+export interface Usage {
+  prompt_tokens?: number | undefined;
+  completion_tokens?: number | undefined;
+  total_tokens?: number | undefined;
+  [counter: string]: unknown;
+}
+
+/**
+ * Fills in the counters Bamboo requires: a missing `prompt_tokens` / `completion_tokens` is 0 and
+ * a missing `total_tokens` is their sum. Other fields are kept.
+ *
+ * @example
+ * completeUsage({ completion_tokens: 7 }); // { prompt_tokens: 0, completion_tokens: 7, total_tokens: 7 }
+ */
+export function completeUsage(usage: unknown): unknown {
+  if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) return usage;
+  const counters = usage as Usage;
+  const prompt = counters.prompt_tokens ?? 0;
+  const completion = counters.completion_tokens ?? 0;
+  return { ...counters, prompt_tokens: prompt, completion_tokens: completion, total_tokens: counters.total_tokens ?? prompt + completion };
+}
+
+/**
+ * Token usage reported with `complete`. Agents may leave counters out; validation fills them in
+ * ({@link completeUsage}), so on the wire all three are always present, as Bamboo requires.
+ */
+export const usageSchema: z.ZodType<Usage> = z.preprocess(
+  completeUsage,
+  z.looseObject({
+    prompt_tokens: z.number().nonnegative(),
+    completion_tokens: z.number().nonnegative(),
+    total_tokens: z.number().nonnegative(),
+  }),
+);
+
+/**
+ * Bamboo's `tool_complete.result`: `{ success, result, display_preference? }` (`result` is text).
+ *
+ * @example
+ * toolResultSchema.parse({ success: true, result: '3 hits' });
+ */
+export const toolResultSchema = z.strictObject({
+  success: z.boolean(),
+  result: z.string(),
+  display_preference: z.string().optional(),
 });
-/** Token usage. */
-export type Usage = z.infer<typeof usageSchema>;
+/** Bamboo's tool result object. */
+export type ToolResult = z.infer<typeof toolResultSchema>;
+
+/**
+ * Any tool output as Bamboo's {@link ToolResult}: a value that already has that shape is kept, a
+ * string becomes `{ success: true, result }`, anything else is JSON-encoded into `result`.
+ *
+ * @example
+ * toToolResult({ sum: 5 }); // { success: true, result: '{"sum":5}' }
+ */
+export function toToolResult(output: unknown): ToolResult {
+  const parsed = toolResultSchema.safeParse(output);
+  if (parsed.success) return parsed.data;
+  if (typeof output === 'string') return { success: true, result: output };
+  if (output === undefined) return { success: true, result: '' };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(output);
+  } catch {
+    text = undefined;
+  }
+  // JSON.stringify gives undefined for functions and symbols, and throws on cycles and bigints.
+  return { success: true, result: text ?? Object.prototype.toString.call(output) };
+}
 
 /** Terminal statuses a run can report in `sub_session_completed`. */
 export const completionStatusSchema = z.enum(['completed', 'error', 'cancelled', 'skipped']);
@@ -28,7 +91,15 @@ export const toolStartEventSchema = z.object({
   tool_name: z.string(),
   arguments: z.unknown(),
 });
-export const toolCompleteEventSchema = z.object({ type: z.literal('tool_complete'), tool_call_id: z.string(), result: z.unknown() });
+/**
+ * `tool_complete`. Agents may emit any JSON as `result`; validation turns it into Bamboo's
+ * {@link ToolResult} object ({@link toToolResult}), which is what the wire carries.
+ */
+export const toolCompleteEventSchema = z.object({
+  type: z.literal('tool_complete'),
+  tool_call_id: z.string(),
+  result: z.preprocess(toToolResult, toolResultSchema) as unknown as z.ZodType<unknown>,
+});
 export const toolErrorEventSchema = z.object({ type: z.literal('tool_error'), tool_call_id: z.string(), error: z.string() });
 export const completeEventSchema = z.object({ type: z.literal('complete'), usage: usageSchema });
 export const errorEventSchema = z.object({ type: z.literal('error'), message: z.string() });
@@ -48,7 +119,8 @@ export const subSessionHeartbeatEventSchema = z.object({
   parent_session_id: z.string(),
   child_session_id: z.string(),
   run_id: z.string(),
-  timestamp: z.string(),
+  /** RFC 3339 UTC (`2026-01-01T00:00:00.000Z`). */
+  timestamp: z.iso.datetime(),
   events_seen: z.number().int().nonnegative(),
   last_event_at: z.string().optional(),
 });

@@ -3,6 +3,12 @@ import type { CompletionReason } from './agent-event.events.js';
 import type { JobLimits, SpawnJob, SpawnJobOutput } from './spawn-job.events.js';
 
 /**
+ * The longest delay a timer can take: 2³¹ − 1 ms (about 24.8 days). Node and browsers fire a
+ * longer `setTimeout` after ~1 ms, so longer limits are refused, never silently shortened.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * The numeric limits of a scheduler, with their defaults (DESIGN §2).
  *
  * @example
@@ -16,11 +22,16 @@ export const schedulerLimitsSchema = z.strictObject({
   /** Max queued jobs; `enqueue` waits for room beyond it. @default 128 */
   queueCapacity: z.number().int().min(1).max(10_000_000).default(128),
   /** Heartbeat period; the first one is published as running begins. @default 5000 */
-  heartbeatIntervalMs: z.number().int().min(1).default(5000),
-  /** Wall-clock limit of one run (reason `timeout`). @default none */
-  maxRunMs: z.number().int().min(1).optional(),
+  heartbeatIntervalMs: z.number().int().min(1).max(MAX_TIMER_MS).default(5000),
+  /** Wall-clock limit of one run, every phase from `loading` on (reason `timeout`). @default none */
+  maxRunMs: z.number().int().min(1).max(MAX_TIMER_MS).optional(),
   /** Limit without any child event (reason `idle`). @default none */
-  idleTimeoutMs: z.number().int().min(1).optional(),
+  idleTimeoutMs: z.number().int().min(1).max(MAX_TIMER_MS).optional(),
+  /**
+   * How long a cancelled run waits for a store call already in flight (a load or save) before it
+   * ends without it, so a store that never answers cannot hold a slot or `stop()`. @default 1000
+   */
+  cancelGraceMs: z.number().int().min(0).max(MAX_TIMER_MS).default(1000),
   /** Deepest allowed child (root = 0). @default 4 */
   maxDepth: z.number().int().min(0).max(1000).default(4),
 });
@@ -62,7 +73,7 @@ export interface SchedulerInput {
 export interface SchedulerContext extends SchedulerInput {
   queue: QueuedRun[];
   waiting: WaitingEnqueue[];
-  /** Spawned job actors by actor id (slot). */
+  /** Spawned job actors by actor id (slot). Id-keyed records have no prototype (`idRecord`). */
   active: Record<string, ActiveRun>;
   /** Slot of the active run of each child session (one run per child). */
   activeByChild: Record<string, string>;
@@ -79,5 +90,7 @@ export type SchedulerEvent =
   | { type: 'scheduler.enqueue'; requestId: string; runId: string; job: SpawnJob; title?: string | undefined }
   | { type: 'scheduler.cancel'; childSessionIds: readonly string[]; reason: CompletionReason }
   | { type: 'scheduler.stop'; mode: StopMode }
+  /** Drop runs whose `sub_session_started` could not be written (their enqueue was rejected). */
+  | { type: 'scheduler.discard'; runIds: readonly string[] }
   | { type: `xstate.done.actor.${string}`; output: SpawnJobOutput; actorId: string }
   | { type: `xstate.error.actor.${string}`; error: unknown; actorId: string };

@@ -1,7 +1,7 @@
 import { enqueueActions, setup } from 'xstate';
 import type { CompletionReason } from './agent-event.events.js';
 import type { QueuedRun, SchedulerContext, SchedulerEvent, SchedulerInput } from './scheduler.events.js';
-import { isIdle, planCancel, planEnqueue, planJobEnd, planStop, type Plan } from './scheduler.plan.js';
+import { idRecord, isIdle, planCancel, planDiscard, planEnqueue, planJobEnd, planStop, type Plan } from './scheduler.plan.js';
 import type { SpawnJobOutput } from './spawn-job.events.js';
 import { spawnJobMachine } from './spawn-job.machine.js';
 
@@ -54,10 +54,10 @@ export const schedulerMachine = setup({
     ...input,
     queue: [],
     waiting: [],
-    active: {},
-    activeByChild: {},
+    active: idRecord(),
+    activeByChild: idRecord(),
     running: 0,
-    perParent: {},
+    perParent: idRecord(),
     freeSlots: [],
     slotCount: 0,
   }),
@@ -67,6 +67,12 @@ export const schedulerMachine = setup({
       actions: enqueueActions(({ context, event, enqueue }) => {
         run(planCancel(context, new Set(event.childSessionIds), event.reason), enqueue);
       }),
+    },
+    'scheduler.discard': {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        run(planDiscard(context, new Set(event.runIds)), enqueue);
+      }),
+      target: '.check',
     },
     'xstate.done.actor.*': {
       actions: enqueueActions(({ context, event, enqueue }) => {
@@ -170,6 +176,9 @@ function run(plan: Plan, enqueue: Enqueue): void {
         break;
       case 'cancelJob':
         enqueue.sendTo(effect.slot as never, { type: 'job.cancel', reason: effect.reason satisfies CompletionReason } as never);
+        break;
+      case 'discardJob':
+        enqueue.sendTo(effect.slot as never, { type: 'job.discard' } as never);
         break;
       case 'stopJob':
         enqueue.stopChild(effect.slot as never);

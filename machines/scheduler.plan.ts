@@ -13,6 +13,7 @@ export type SchedulerEffect =
   | { kind: 'rejected'; requestId: string }
   | { kind: 'spawn'; slot: string; input: SpawnJobInput }
   | { kind: 'cancelJob'; slot: string; reason: CompletionReason }
+  | { kind: 'discardJob'; slot: string }
   | { kind: 'stopJob'; slot: string };
 
 /** The next context and the effects to run. */
@@ -22,6 +23,19 @@ export interface Plan {
 }
 
 type Collection = 'queue' | 'waiting' | 'active' | 'activeByChild' | 'perParent' | 'freeSlots';
+
+/**
+ * A record keyed by ids that come from users: no prototype, so an id such as `constructor`,
+ * `toString` or `__proto__` is an ordinary key (never an inherited member or a prototype setter).
+ *
+ * @example
+ * const perParent = idRecord<number>(); perParent['constructor'] === undefined; // true
+ */
+export function idRecord<T>(from?: Readonly<Record<string, T>>): Record<string, T> {
+  const record = Object.create(null) as Record<string, T>;
+  if (from) for (const key of Object.keys(from)) record[key] = from[key] as T;
+  return record;
+}
 
 /**
  * A copy-on-write working copy of the context: a collection is copied the first time a plan
@@ -40,7 +54,7 @@ class Draft {
   write<K extends Collection>(key: K): SchedulerContext[K] {
     if (!this.#copied.has(key)) {
       const value = this.context[key];
-      this.context[key] = (Array.isArray(value) ? value.slice() : { ...value }) as SchedulerContext[K];
+      this.context[key] = (Array.isArray(value) ? value.slice() : idRecord(value as Record<string, unknown>)) as SchedulerContext[K];
       this.#copied.add(key);
     }
     return this.context[key];
@@ -176,6 +190,24 @@ export function planCancel(context: SchedulerContext, childSessionIds: ReadonlyS
     if (active?.counted) effects.push({ kind: 'cancelJob', slot: active.slot, reason });
   }
   // Removing queued runs opened room: admit waiting enqueues (a no-op while stopping).
+  dispatchOnDraft(draft, effects);
+  return { context: draft.context, effects };
+}
+
+/**
+ * Drops runs that were never announced (their `sub_session_started` could not be written, so
+ * their `enqueue` was rejected): queued ones leave the queue, a spawned one gets `job.discard`
+ * and ends silently. Keyed by run id, so a newer run of the same child is never touched.
+ */
+export function planDiscard(context: SchedulerContext, runIds: ReadonlySet<string>): Plan {
+  const draft = new Draft(context);
+  const effects: SchedulerEffect[] = [];
+  if (context.queue.some((run) => runIds.has(run.runId))) draft.replace('queue', context.queue.filter((run) => !runIds.has(run.runId)));
+  if (context.waiting.some((run) => runIds.has(run.runId))) draft.replace('waiting', context.waiting.filter((run) => !runIds.has(run.runId)));
+  for (const slot of Object.keys(context.active)) {
+    const active = context.active[slot];
+    if (active && runIds.has(active.runId)) effects.push({ kind: 'discardJob', slot });
+  }
   dispatchOnDraft(draft, effects);
   return { context: draft.context, effects };
 }

@@ -35,8 +35,14 @@ export type SpawnBrief = z.infer<typeof spawnBriefSchema>;
 /** Time limits of one run, in milliseconds. `undefined` means no limit. */
 export interface JobLimits {
   heartbeatIntervalMs: number;
+  /** Wall-clock limit of the whole job, from `loading` to its end (every phase). */
   maxRunMs?: number | undefined;
   idleTimeoutMs?: number | undefined;
+  /**
+   * How long a cancelled job waits for a store call already in flight (load or save) before it
+   * ends without it. `undefined` means the default of the runtime (1000 ms).
+   */
+  cancelGraceMs?: number | undefined;
 }
 
 /** Input of the spawn-job machine. */
@@ -48,8 +54,12 @@ export interface SpawnJobInput {
   cancelRequest?: { reason: CompletionReason } | undefined;
 }
 
-/** Every way a job can end. `duplicate` publishes nothing and writes nothing. */
-export type JobEndStatus = 'completed' | 'error' | 'cancelled' | 'skipped' | 'duplicate';
+/**
+ * Every way a job can end. `duplicate` and `discarded` publish nothing and write nothing:
+ * `duplicate` lost the reservation to another run of its child, `discarded` was never announced
+ * (its `sub_session_started` could not be written, so its `enqueue` was rejected).
+ */
+export type JobEndStatus = 'completed' | 'error' | 'cancelled' | 'skipped' | 'duplicate' | 'discarded';
 
 /** Error codes of a job that ended in `error` (data, not exceptions). */
 export type JobErrorCode =
@@ -89,9 +99,18 @@ export interface SpawnJobContext {
   outcome?: JobOutcome | undefined;
 }
 
-/** Events the spawn-job machine accepts from outside. */
+/**
+ * Events the spawn-job machine accepts from outside.
+ * - `job.cancel`: end the run `cancelled` (at the next step; a store call in flight gets a grace).
+ * - `job.abandon`: the cancel grace ran out: end now without waiting for the store call.
+ * - `job.timeout`: `maxRunMs` ran out (sent by the runtime's deadline timer).
+ * - `job.discard`: the run was never announced; end silently (`discarded`).
+ */
 export type SpawnJobEvent =
-  | { type: 'job.cancel'; reason: CompletionReason };
+  | { type: 'job.cancel'; reason: CompletionReason }
+  | { type: 'job.abandon' }
+  | { type: 'job.timeout' }
+  | { type: 'job.discard' };
 
 /** Input of the `saveSession` actor: the session plus the metadata to write on it. */
 export interface SaveSessionInput {
@@ -116,15 +135,34 @@ export const jobErrorText = {
   timedOut: (ms: number): string => `child session timed out after ${ms} ms`,
   idle: (ms: number): string => `child session idle for ${ms} ms`,
   saveFailed: (cause: string): string => `failed to save child session: ${cause}`,
+  /** The cause in `saveFailed` when a cancelled run's final save did not answer within the grace. */
+  saveAbandoned: 'the store did not answer before the cancelled run had to end',
 } as const;
 
-/** Turns anything thrown into a one-line message. */
+/**
+ * Turns anything thrown into a one-line message. Total: never throws, whatever the value (an
+ * object with no prototype, a `toString` that throws, a revoked Proxy, a cycle, a BigInt).
+ *
+ * @example
+ * describeCause(new Error('boom')); // 'boom'
+ * describeCause(Object.create(null)); // '{}'
+ */
 export function describeCause(cause: unknown): string {
-  if (cause instanceof Error) return cause.message;
-  if (typeof cause === 'string') return cause;
   try {
-    return JSON.stringify(cause) ?? String(cause);
+    if (cause instanceof Error) return typeof cause.message === 'string' ? cause.message : describeCause(cause.message);
+    if (typeof cause === 'string') return cause;
   } catch {
+    // A revoked Proxy throws on `instanceof`: fall through to the generic forms.
+  }
+  try {
+    const json = JSON.stringify(cause);
+    if (json !== undefined) return json;
+  } catch {
+    // Not JSON: a cycle, a BigInt, a throwing getter or a revoked Proxy.
+  }
+  try {
     return String(cause);
+  } catch {
+    return `unprintable ${cause === null ? 'null' : typeof cause} value`;
   }
 }

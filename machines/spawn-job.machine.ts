@@ -44,7 +44,9 @@ const notProvided = (name: string) =>
  * The spawn-job machine: one run of one child session, from loading it to publishing its
  * completion. Pure: every effect is a named actor, action, guard or delay that `src/` provides
  * with `spawnJobMachine.provide(...)`. Child events do not pass through this machine; it only
- * ticks heartbeats and watches the time limits.
+ * ticks heartbeats and watches the idle limit. Every phase ends on `job.cancel` (a store call in
+ * flight gets a grace, then `job.abandon` ends the job without it) and on `job.timeout` (the
+ * runtime's `maxRunMs` deadline, armed by `openJob` when the job begins).
  *
  * States: `loading` → (`error` | `skipping` → `skipped` | `reserving`) → (`duplicate` |
  * `markingRunning` → `running`) → `finalizing` → `completed` | `error` | `cancelled`.
@@ -78,6 +80,27 @@ export const spawnJobMachine = setup({
     publishCompletion: () => {},
     /** Runtime: note that this run lost the reservation to another run of the same child. */
     reportDuplicate: () => {},
+    /** Runtime: the job began (entry of `loading`): arm the `maxRunMs` deadline (`job.timeout`). */
+    openJob: () => {},
+    /** Runtime: a cancel arrived: arm the grace after which `job.abandon` ends the job. */
+    armCancelGrace: () => {},
+    /** Runtime: the job reached a final state: clear its timers. */
+    closeJob: () => {},
+    /** Records the first cancel request (a later one does not change its reason). */
+    recordCancel: assign({
+      cancelRequest: ({ context, event }) => context.cancelRequest ?? { reason: (event as Extract<SpawnJobEvent, { type: 'job.cancel' }>).reason },
+    }),
+    /** The outcome of a cancelled run (reason from the cancel request). */
+    assignCancelled: assign({ outcome: ({ context }) => ({ status: 'cancelled' as const, reason: context.cancelRequest?.reason ?? 'user' }) }),
+    /** The outcome of a run whose `maxRunMs` ran out. */
+    assignTimedOut: assign({
+      outcome: ({ context }) => ({
+        status: 'error' as const,
+        code: 'RUN_TIMEOUT' as const,
+        reason: 'timeout' as const,
+        error: jobErrorText.timedOut(context.limits.maxRunMs ?? 0),
+      }),
+    }),
   },
   guards: {
     isMissing: (_, params: { session: Session | undefined }) => params.session === undefined,
@@ -88,7 +111,6 @@ export const spawnJobMachine = setup({
       params.session !== undefined && !hasPendingUserMessage(params.session),
     isCancelRequested: ({ context }) => context.cancelRequest !== undefined,
     isNotReserved: (_, params: { result: ReserveResult }) => !params.result.reserved,
-    hasMaxRun: ({ context }) => context.limits.maxRunMs !== undefined,
     hasIdleTimeout: ({ context }) => context.limits.idleTimeoutMs !== undefined,
     /** Runtime override: true when no child event arrived for `idleTimeoutMs`. */
     isIdle: () => true,
@@ -96,7 +118,6 @@ export const spawnJobMachine = setup({
   },
   delays: {
     heartbeatInterval: ({ context }) => context.limits.heartbeatIntervalMs,
-    maxRun: ({ context }) => context.limits.maxRunMs ?? 0,
     /** Runtime override: time left until the run has been idle for `idleTimeoutMs`. */
     idleTimeout: ({ context }) => context.limits.idleTimeoutMs ?? 0,
   },
@@ -109,13 +130,15 @@ export const spawnJobMachine = setup({
     cancelRequest: input.cancelRequest,
   }),
   initial: 'loading',
-  on: {
-    'job.cancel': {
-      actions: assign({ cancelRequest: ({ context, event }) => context.cancelRequest ?? { reason: event.reason } }),
-    },
-  },
   states: {
     loading: {
+      entry: 'openJob',
+      on: {
+        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
+        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
+        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+      },
       invoke: {
         id: 'loadChild',
         src: 'loadChild',
@@ -166,6 +189,12 @@ export const spawnJobMachine = setup({
       },
     },
     skipping: {
+      on: {
+        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
+        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
+        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+      },
       invoke: {
         id: 'saveSkipped',
         src: 'saveSession',
@@ -185,6 +214,12 @@ export const spawnJobMachine = setup({
       },
     },
     reserving: {
+      on: {
+        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
+        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
+        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+      },
       invoke: {
         id: 'reserveRun',
         src: 'reserveRun',
@@ -195,11 +230,7 @@ export const spawnJobMachine = setup({
             target: 'duplicate',
             actions: assign({ outcome: { status: 'duplicate' } }),
           },
-          {
-            guard: 'isCancelRequested',
-            target: 'finalizing',
-            actions: assign({ outcome: ({ context }) => ({ status: 'cancelled', reason: context.cancelRequest?.reason ?? 'user' }) }),
-          },
+          { guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' },
           { target: 'markingRunning' },
         ],
         onError: {
@@ -209,16 +240,18 @@ export const spawnJobMachine = setup({
       },
     },
     markingRunning: {
+      on: {
+        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
+        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
+        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+      },
       invoke: {
         id: 'saveRunning',
         src: 'saveSession',
         input: ({ context }) => ({ session: context.session as Session, runId: context.runId, status: 'running' }),
         onDone: [
-          {
-            guard: 'isCancelRequested',
-            target: 'finalizing',
-            actions: assign({ outcome: ({ context }) => ({ status: 'cancelled', reason: context.cancelRequest?.reason ?? 'user' }) }),
-          },
+          { guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' },
           { target: 'running' },
         ],
         onError: {
@@ -249,11 +282,15 @@ export const spawnJobMachine = setup({
       on: {
         'job.cancel': {
           target: 'finalizing',
-          actions: assign({
-            cancelRequest: ({ event }) => ({ reason: event.reason }),
-            outcome: ({ event }) => ({ status: 'cancelled', reason: event.reason }),
-          }),
+          actions: [
+            assign({
+              cancelRequest: ({ event }) => ({ reason: event.reason }),
+              outcome: ({ event }) => ({ status: 'cancelled', reason: event.reason }),
+            }),
+            'armCancelGrace',
+          ],
         },
+        'job.timeout': { target: 'finalizing', actions: 'assignTimedOut' },
       },
       states: {
         heartbeat: {
@@ -262,28 +299,6 @@ export const spawnJobMachine = setup({
             beating: {
               entry: 'publishHeartbeat',
               after: { heartbeatInterval: { target: 'beating', reenter: true } },
-            },
-          },
-        },
-        deadline: {
-          initial: 'checking',
-          states: {
-            checking: { always: [{ guard: 'hasMaxRun', target: 'armed' }, { target: 'unlimited' }] },
-            unlimited: {},
-            armed: {
-              after: {
-                maxRun: {
-                  target: '#spawnJob.finalizing',
-                  actions: assign({
-                    outcome: ({ context }) => ({
-                      status: 'error',
-                      code: 'RUN_TIMEOUT',
-                      reason: 'timeout',
-                      error: jobErrorText.timedOut(context.limits.maxRunMs ?? 0),
-                    }),
-                  }),
-                },
-              },
             },
           },
         },
@@ -316,6 +331,18 @@ export const spawnJobMachine = setup({
       },
     },
     finalizing: {
+      on: {
+        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
+        'job.abandon': [
+          { guard: { type: 'outcomeIs', params: { status: 'cancelled' } }, target: 'cancelled' },
+          {
+            guard: 'isCancelRequested',
+            target: 'error',
+            actions: assign({ outcome: { status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(jobErrorText.saveAbandoned) } }),
+          },
+        ],
+        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+      },
       invoke: {
         id: 'saveFinal',
         src: 'saveSession',
@@ -338,11 +365,13 @@ export const spawnJobMachine = setup({
         },
       },
     },
-    completed: { type: 'final', entry: 'publishCompletion' },
-    error: { type: 'final', entry: 'publishCompletion' },
-    cancelled: { type: 'final', entry: 'publishCompletion' },
-    skipped: { type: 'final', entry: 'publishCompletion' },
-    duplicate: { type: 'final', entry: 'reportDuplicate' },
+    completed: { type: 'final', entry: ['closeJob', 'publishCompletion'] },
+    error: { type: 'final', entry: ['closeJob', 'publishCompletion'] },
+    cancelled: { type: 'final', entry: ['closeJob', 'publishCompletion'] },
+    skipped: { type: 'final', entry: ['closeJob', 'publishCompletion'] },
+    duplicate: { type: 'final', entry: ['closeJob', 'reportDuplicate'] },
+    /** Never announced (its `sub_session_started` could not be written): ends silently. */
+    discarded: { type: 'final', entry: 'closeJob' },
   },
   output: ({ context }) => ({
     runId: context.runId,

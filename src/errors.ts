@@ -35,10 +35,30 @@ export class SproutValidationError extends SproutError {
   }
 }
 
-/** The scheduler was stopped (or never started) and takes no more work. */
+/**
+ * The scheduler was stopped (or not started yet) and takes no work. The message always starts
+ * with `spawn scheduler is not running`; before `start()` it says to call it.
+ *
+ * @example
+ * await scheduler.stop();
+ * await scheduler.enqueue(job); // rejects: SchedulerStoppedError, code 'SCHEDULER_STOPPED'
+ */
 export class SchedulerStoppedError extends SproutError {
-  constructor() {
-    super('SCHEDULER_STOPPED', 'spawn scheduler is not running');
+  constructor(message = 'spawn scheduler is not running') {
+    super('SCHEDULER_STOPPED', message);
+  }
+}
+
+/**
+ * The event log could not take an event the scheduler had to publish. For `enqueue`, the run
+ * was dropped unannounced (no `sub_session_started`, no completion): nothing ran, retry later.
+ *
+ * @example
+ * try { await scheduler.enqueue(job); } catch (e) { if (e instanceof EventLogError) retryLater(); }
+ */
+export class EventLogError extends SproutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EVENT_LOG_FAILED', message, options);
   }
 }
 

@@ -1,6 +1,6 @@
+import type { CompletionReason } from '../../machines/agent-event.events.js';
 import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
 import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
-import type { CompletionReason } from '../../machines/agent-event.events.js';
 import { toRfc3339 } from '../clock.js';
 import type { RunRecord, RunStatus } from './run-registry.js';
 import { summarize, type ChildRunSummary } from './wait-for-children.js';

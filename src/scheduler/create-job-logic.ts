@@ -1,6 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { Session } from '../../machines/session.schema.js';
-import type { ReserveResult, SaveSessionInput, SpawnJob } from '../../machines/spawn-job.events.js';
+import type { ReserveResult, SaveSessionInput, SpawnJob, SpawnJobEvent } from '../../machines/spawn-job.events.js';
 import { spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
@@ -21,6 +21,15 @@ export interface JobLogicDeps extends RunBook {
   report(diagnostic: SchedulerDiagnostic): void;
 }
 
+/** How long a cancelled job waits for a store call in flight when the limits do not say. */
+export const DEFAULT_CANCEL_GRACE_MS = 1000;
+
+/** The clock timers of one job: its `maxRunMs` deadline and its cancel grace. */
+interface JobTimers {
+  deadline?: unknown;
+  grace?: unknown;
+}
+
 /** Creates an AbortError like the platform's. */
 function abortError(reason: unknown): Error {
   const error = new Error(typeof reason === 'string' ? reason : 'run aborted');
@@ -38,6 +47,18 @@ function abortError(reason: unknown): Error {
  */
 export function createJobLogic(deps: JobLogicDeps) {
   const { store, agent, hub, registry, clock, trackers } = deps;
+  const timers = new Map<string, JobTimers>();
+  const clearTimers = (runId: string): void => {
+    const entry = timers.get(runId);
+    if (!entry) return;
+    timers.delete(runId);
+    if (entry.deadline !== undefined) clock.clearTimeout(entry.deadline);
+    if (entry.grace !== undefined) clock.clearTimeout(entry.grace);
+  };
+  /** Sends an event to a job actor unless it already ended (a timer racing its end). */
+  const sendIfActive = (self: { getSnapshot(): { status: string }; send(event: SpawnJobEvent): void }, event: SpawnJobEvent) => {
+    if (self.getSnapshot().status === 'active') self.send(event);
+  };
   const isCurrentRun = (childSessionId: string, runId: string) => () => {
     const record = getRun(registry, childSessionId);
     return record === undefined || record.runId === runId;
@@ -82,12 +103,16 @@ export function createJobLogic(deps: JobLogicDeps) {
               }),
             );
           } catch (error) {
-            reject(error instanceof Error ? error : new Error(String(error)));
+            // Whatever was thrown goes to the machine as is: `describeCause` turns any value,
+            // even one `String()` cannot convert, into the run's error text.
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the raw value is the run's cause
+            reject(error);
             return;
           }
           running.then(
             () => resolve(),
-            (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the raw value is the run's cause
+            (error: unknown) => reject(error),
           );
         });
       }),
@@ -121,6 +146,20 @@ export function createJobLogic(deps: JobLogicDeps) {
       reportDuplicate: ({ context }) => {
         deps.report({ kind: 'duplicate_run', runId: context.runId, childSessionId: context.job.childSessionId });
       },
+      openJob: ({ context, self }) => {
+        const limit = context.limits.maxRunMs;
+        if (limit === undefined) return;
+        const entry = timers.get(context.runId) ?? {};
+        entry.deadline = clock.setTimeout(() => sendIfActive(self, { type: 'job.timeout' }), limit);
+        timers.set(context.runId, entry);
+      },
+      armCancelGrace: ({ context, self }) => {
+        const entry = timers.get(context.runId) ?? {};
+        if (entry.grace !== undefined) return;
+        entry.grace = clock.setTimeout(() => sendIfActive(self, { type: 'job.abandon' }), context.limits.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS);
+        timers.set(context.runId, entry);
+      },
+      closeJob: ({ context }) => clearTimers(context.runId),
     },
     guards: {
       isIdle: ({ context }) => {

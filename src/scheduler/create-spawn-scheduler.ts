@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import { z } from 'zod';
-import { createActor, type InspectionEvent, type Observer } from 'xstate';
-import { completionReasonSchema } from '../../machines/agent-event.events.js';
+import { createActor, type InspectionEvent } from 'xstate';
 import { findRunOfChild } from '../../machines/scheduler.plan.js';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
 import { METADATA_KEYS } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toRfc3339, toSproutClock } from '../clock.js';
-import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError, UnknownChildError } from '../errors.js';
+import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError, UnknownChildError, EventLogError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
+import { GuardedObservable } from '../streams/guarded-observable.js';
 import { MemoryEventLog } from '../streams/memory-event-log.js';
 import { SqliteEventLog } from '../streams/sqlite-event-log.js';
 import type { SessionStore } from '../stores/session-store.js';
@@ -26,20 +25,13 @@ import { endCrashedRun } from './end-crashed-run.js';
 import { createRunRegistry, getRun, isLive } from './run-registry.js';
 import type { RunTracker } from './run-tracker.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
+import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, stopArgsSchema, waitArgsSchema } from './scheduler-args.js';
 import { childStatusFromRecord, childSummaryFromSession } from './child-status.js';
 import { findDescendantsInFlight } from './find-descendants.js';
-import { waitOnRegistry, type ChildRunSummary } from './wait-for-children.js';
+import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
 import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
 
 export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './spawn-scheduler.js';
-
-const eventsOptionsSchema = z.object({ sessionId: z.string().min(1), afterSeq: z.number().int().min(0).optional() });
-const cancelArgsSchema = z.object({ childSessionId: z.string().min(1), reason: completionReasonSchema });
-const waitArgsSchema = z.strictObject({
-  parentSessionId: z.string().min(1),
-  policy: z.enum(['all', 'any', 'first-error']).optional(),
-  childSessionIds: z.array(z.string().min(1)).optional(),
-});
 
 /**
  * The event log to use: the given one; a durable {@link SqliteEventLog} in the same file when the
@@ -58,6 +50,28 @@ function defaultEventLog(
   return new MemoryEventLog({ retention });
 }
 
+/** An inspection observer that can throw without disturbing any run (its errors are reported). */
+function guardedInspect(
+  inspect: unknown,
+  report: (diagnostic: SchedulerDiagnostic) => void,
+): ((event: InspectionEvent) => void) | undefined {
+  if (inspect === undefined || inspect === null) return undefined;
+  let next: ((event: InspectionEvent) => void) | undefined;
+  if (typeof inspect === 'function') next = (event) => void (inspect as (event: InspectionEvent) => unknown)(event);
+  else if (typeof inspect === 'object' && typeof (inspect as { next?: unknown }).next === 'function') {
+    const observer = inspect as { next(event: InspectionEvent): unknown };
+    next = (event) => void observer.next(event);
+  }
+  if (!next) return undefined;
+  return (event) => {
+    try {
+      next(event);
+    } catch (error) {
+      report({ kind: 'inspector_error', error });
+    }
+  };
+}
+
 /**
  * Creates a spawn scheduler: an XState scheduler actor that spawns one job actor per child run,
  * with the child's events streamed to the parent as RxJS Observables. Nothing runs until
@@ -74,41 +88,60 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
   const opts = parseSchedulerOptions(options);
   const clock = toSproutClock(opts.clock);
   const createId = opts.createId ?? randomUUID;
-  const diagnostics$ = new Subject<SchedulerDiagnostic>();
+  const diagnosticsSubject = new Subject<SchedulerDiagnostic>();
+  // A throwing diagnostics subscriber is swallowed: there is nowhere left to report it.
+  const diagnostics$ = new GuardedObservable<SchedulerDiagnostic>((subscriber) => diagnosticsSubject.subscribe(subscriber), () => {});
   const report = (diagnostic: SchedulerDiagnostic): void => {
     try {
       opts.onDiagnostic?.(diagnostic);
     } catch {
       // A failing diagnostic hook must not break the scheduler; the diagnostic still goes out below.
     }
-    diagnostics$.next(diagnostic);
+    diagnosticsSubject.next(diagnostic);
   };
-  const hub = new SessionEventHub(defaultEventLog(opts.eventLog, opts.store, opts.eventRetention, report), (error) =>
-    report({ kind: 'subscriber_error', error }),
+  const hub = new SessionEventHub(
+    defaultEventLog(opts.eventLog, opts.store, opts.eventRetention, report),
+    (error) => report({ kind: 'subscriber_error', error }),
+    (error) => report({ kind: 'event_log_error', error }),
   );
   const registry = createRunRegistry({ retainEnded: opts.retainEndedRuns });
-  const book: RunBook = { hub, registry, clock, trackers: new Map<string, RunTracker>(), completed: new Set<string>() };
+  const book: RunBook = { hub, registry, clock, trackers: new Map<string, RunTracker>(), completed: new Set<string>(), ended$: new Subject() };
   const jobLogic = createJobLogic({ ...book, store: opts.store, agent: opts.agent, tools: opts.tools, mirrorChildEvents: opts.mirrorChildEvents, report });
   const pending = new Map<string, { resolve: (result: EnqueueResult) => void; reject: (error: Error) => void }>();
+  /** Runs whose `sub_session_started` could not be written: their enqueue rejects with this. */
+  const unannounced = new Map<string, EventLogError>();
+  /** Completions of crashed jobs still being written (`stop()` waits for them). */
+  const crashEnds = new Set<Promise<void>>();
 
   const logic = schedulerMachine.provide({
     actors: { spawnJob: jobLogic },
     actions: {
-      publishStarted: (_, { run }) => {
+      publishStarted: ({ self }, { run }) => {
         registry.trigger.queued({
           record: { runId: run.runId, childSessionId: run.job.childSessionId, parentSessionId: run.job.parentSessionId, title: run.title, status: 'queued', enqueuedAt: clock.now(), eventsSeen: 0 },
         });
-        hub.publish(run.job.parentSessionId, {
+        const published = hub.publish(run.job.parentSessionId, {
           type: 'sub_session_started',
           parent_session_id: run.job.parentSessionId,
           child_session_id: run.job.childSessionId,
           ...(run.title === undefined ? {} : { title: run.title }),
           run_id: run.runId,
         });
+        if (published !== undefined) return;
+        // Never announced: the run is dropped (no completion either) and its enqueue rejects.
+        registry.trigger.ended({ childSessionId: run.job.childSessionId, runId: run.runId, status: 'cancelled', eventsSeen: 0, at: clock.now(), error: 'never announced' });
+        unannounced.set(run.runId, new EventLogError(`could not publish sub_session_started for run ${run.runId}`));
+        self.send({ type: 'scheduler.discard', runIds: [run.runId] });
       },
       resolveEnqueue: (_, { requestId, runId, deduplicated }) => {
         const waiter = pending.get(requestId);
         pending.delete(requestId);
+        const failure = unannounced.get(runId);
+        if (failure && !deduplicated) {
+          unannounced.delete(runId);
+          waiter?.reject(failure);
+          return;
+        }
         waiter?.resolve(deduplicated ? { runId, deduplicated: true } : { runId });
       },
       rejectEnqueue: (_, { requestId }) => {
@@ -122,7 +155,9 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       },
       jobCrashed: (_, { runId, parentSessionId, childSessionId, error }) => {
         report({ kind: 'job_crashed', runId, childSessionId, error });
-        void endCrashedRun(book, opts.store, { parentSessionId, childSessionId, model: '' }, runId, error, report);
+        const ending = endCrashedRun(book, opts.store, { parentSessionId, childSessionId, model: '' }, runId, error, report);
+        crashEnds.add(ending);
+        void ending.finally(() => crashEnds.delete(ending));
       },
     },
   });
@@ -131,19 +166,22 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     concurrency: opts.concurrency,
     perParentConcurrency: opts.perParentConcurrency,
     queueCapacity: opts.queueCapacity,
-    jobLimits: { heartbeatIntervalMs: opts.heartbeatIntervalMs, maxRunMs: opts.maxRunMs, idleTimeoutMs: opts.idleTimeoutMs },
+    jobLimits: {
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      maxRunMs: opts.maxRunMs,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      cancelGraceMs: opts.cancelGraceMs,
+    },
   };
-  const actor = createActor(logic, {
-    input,
-    clock,
-    ...(opts.inspect === undefined ? {} : { inspect: opts.inspect as Observer<InspectionEvent> | ((event: InspectionEvent) => void) }),
-  });
+  const inspect = guardedInspect(opts.inspect, report);
+  const actor = createActor(logic, { input, clock, ...(inspect === undefined ? {} : { inspect }) });
 
   let phase: 'created' | 'running' | 'stopped' = 'created';
-  let ready: Promise<RecoveryReport> = Promise.resolve({ interrupted: [], requeued: [], failed: [] });
+  let ready: Promise<RecoveryReport> = Promise.resolve({ interrupted: [], requeued: [], completed: [], failed: [] });
   let stopped: Promise<void> | undefined;
 
   const assertRunning = (): void => {
+    if (phase === 'created') throw new SchedulerStoppedError('spawn scheduler is not running: call start() first');
     if (phase !== 'running' || actor.getSnapshot().status !== 'active' || actor.getSnapshot().value !== 'accepting') {
       throw new SchedulerStoppedError();
     }
@@ -158,15 +196,28 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     });
   };
 
-  const descendantsInFlight = (sessionId: string): Promise<Set<string>> => findDescendantsInFlight(actor.getSnapshot().context, opts.store, sessionId);
+  /** True while the child has a queued, waiting or running run (registry first: it is set before publish). */
+  const hasRun = (childSessionId: string): boolean =>
+    isLive(getRun(registry, childSessionId)) || findRunOfChild(actor.getSnapshot().context, childSessionId) !== undefined;
+
+  const descendantsInFlight = async (sessionId: string): Promise<Set<string>> => {
+    const found = await findDescendantsInFlight(actor.getSnapshot().context, opts.store, sessionId);
+    // Runs announced in this very turn (e.g. from a subscriber of sub_session_started) are in the
+    // registry before the scheduler's context.
+    for (const record of registry.getSnapshot().context.runs.values()) {
+      if (isLive(record) && record.parentSessionId === sessionId) found.add(record.childSessionId);
+    }
+    return found;
+  };
 
   const scheduler: SpawnScheduler = {
     actor,
     logic,
     input,
-    diagnostics$: diagnostics$.asObservable(),
+    diagnostics$,
 
     start() {
+      if (phase === 'stopped') return Promise.reject(new SchedulerStoppedError('spawn scheduler was stopped and cannot be started again: create a new one'));
       if (phase !== 'created') return ready;
       phase = 'running';
       actor.start();
@@ -178,29 +229,37 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
         hub,
         report,
         requeue: (job, title) => enqueueInternal(job, title),
+      }).catch((error: unknown) => {
+        report({ kind: 'recovery_failed', childSessionId: '*', error });
+        return { interrupted: [], requeued: [], completed: [], failed: [] };
       });
       return ready;
     },
 
-    stop({ mode = 'drain' } = {}) {
+    async stop(stopOptions) {
+      const mode = parseArgs(stopArgsSchema, stopOptions, 'stop() options')?.mode ?? 'drain';
       if (phase === 'created') {
         phase = 'stopped';
-        return Promise.resolve();
+        return;
       }
       if (stopped && mode === 'drain') return stopped;
       phase = 'stopped';
       stopped = new Promise<void>((resolve) => {
+        const finish = () => {
+          // A crashed job's completion is written after its actor ended: wait for it too.
+          void Promise.allSettled([...crashEnds]).then(() => resolve());
+        };
         const done = () => actor.getSnapshot().status !== 'active';
-        if (done()) return resolve();
+        if (done()) return finish();
         const subscription = actor.subscribe({
           next: () => {
             if (done()) {
               subscription.unsubscribe();
-              resolve();
+              finish();
             }
           },
-          error: () => resolve(),
-          complete: () => resolve(),
+          error: () => finish(),
+          complete: () => finish(),
         });
         actor.send({ type: 'scheduler.stop', mode });
       });
@@ -208,79 +267,97 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     },
 
     async enqueue(job) {
-      const parsed = spawnJobSchema.safeParse(job);
-      if (!parsed.success) throw new SproutValidationError('spawn job', parsed.error.issues);
+      const parsed = parseArgs(spawnJobSchema, job, 'spawn job');
       assertRunning();
       await ready;
-      return enqueueInternal(parsed.data);
+      return enqueueInternal(parsed);
     },
 
     async spawnChild(parentSessionId, brief) {
-      const parsedBrief = spawnBriefSchema.safeParse(brief);
-      if (!parsedBrief.success) throw new SproutValidationError('spawn brief', parsedBrief.error.issues);
-      if (typeof parentSessionId !== 'string' || parentSessionId.length === 0) {
-        throw new SproutValidationError('parent session id', [{ code: 'custom', path: [], message: 'must be a non-empty string', input: parentSessionId }]);
-      }
+      const parsedBrief = parseArgs(spawnBriefSchema, brief, 'spawn brief');
+      parseArgs(sessionIdSchema, parentSessionId, 'parent session id');
       assertRunning();
       await ready;
       const parent = await loadValidSession(opts.store, parentSessionId);
       if (!parent) throw new SessionNotFoundError(parentSessionId, 'parent session');
       const depth = parent.spawn_depth + 1;
       if (depth > opts.maxDepth) throw new SpawnDepthExceededError(depth, opts.maxDepth);
-      const child = buildChildSession({ id: createId(), parent, brief: parsedBrief.data, now: toRfc3339(clock.now()), newMessageId: createId });
+      assertRunning();
+      const child = buildChildSession({ id: createId(), parent, brief: parsedBrief, now: toRfc3339(clock.now()), newMessageId: createId });
       // The run id is known before the child is saved, so a crash while it is queued can still
       // be reported under the same run id that `sub_session_started` carried.
       const plannedRunId = createId();
       child.metadata[METADATA_KEYS.runId] = plannedRunId;
       await opts.store.save(child);
-      const { runId } = await enqueueInternal({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, plannedRunId);
-      return { childSessionId: child.id, runId };
+      try {
+        const { runId } = await enqueueInternal({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, plannedRunId);
+        return { childSessionId: child.id, runId };
+      } catch (error) {
+        // Refused after the save (stopped meanwhile, or the start could not be published):
+        // nothing of this child may stay behind as `pending`.
+        try {
+          await opts.store.delete(child.id);
+        } catch (deleteError) {
+          report({ kind: 'recovery_failed', childSessionId: child.id, error: deleteError });
+        }
+        throw error;
+      }
     },
 
-    events(sessionId, eventOptions = {}) {
-      const parsed = eventsOptionsSchema.safeParse({ sessionId, afterSeq: eventOptions.afterSeq });
-      if (!parsed.success) throw new SproutValidationError('events() arguments', parsed.error.issues);
-      return hub.events$(sessionId, eventOptions);
+    events(sessionId, eventOptions) {
+      const { options: parsedOptions } = parseArgs(eventsArgsSchema, { sessionId, options: eventOptions }, 'events() arguments');
+      const afterSeq = parsedOptions?.afterSeq;
+      if (afterSeq !== undefined && afterSeq > 0) {
+        const lastSeq = hub.lastSeq(sessionId);
+        if (afterSeq > lastSeq) {
+          throw new SproutValidationError('events() arguments', [
+            { code: 'custom', path: ['options', 'afterSeq'], message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`, input: afterSeq },
+          ]);
+        }
+      }
+      return hub.events$(sessionId, afterSeq === undefined ? {} : { afterSeq });
     },
 
-    cancel(childSessionId, reason = 'user') {
-      const parsed = cancelArgsSchema.safeParse({ childSessionId, reason });
-      if (!parsed.success) return Promise.reject(new SproutValidationError('cancel() arguments', parsed.error.issues));
-      const context = actor.getSnapshot().context;
-      if (findRunOfChild(context, childSessionId) === undefined) return Promise.resolve(false);
-      actor.send({ type: 'scheduler.cancel', childSessionIds: [childSessionId], reason });
-      return Promise.resolve(true);
+    // eslint-disable-next-line @typescript-eslint/require-await -- async so that bad arguments reject
+    async cancel(childSessionId, reason = 'user') {
+      const parsed = parseArgs(cancelArgsSchema, { childSessionId, reason }, 'cancel() arguments');
+      if (!hasRun(parsed.childSessionId)) return false;
+      actor.send({ type: 'scheduler.cancel', childSessionIds: [parsed.childSessionId], reason: parsed.reason });
+      return true;
     },
 
     async cancelTree(sessionId) {
-      const targets = await descendantsInFlight(sessionId);
+      const id = parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id');
+      const targets = await descendantsInFlight(id);
       if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'parent' });
       return targets.size;
     },
 
     async deleteSession(sessionId) {
-      const targets = await descendantsInFlight(sessionId);
-      if (findRunOfChild(actor.getSnapshot().context, sessionId) !== undefined) targets.add(sessionId);
+      const id = parseArgs(sessionIdSchema, sessionId, 'deleteSession() session id');
+      const targets = await descendantsInFlight(id);
+      const own = hasRun(id) ? getRun(registry, id)?.runId : undefined;
+      if (hasRun(id)) targets.add(id);
       if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'deleted' });
-      if (targets.has(sessionId)) await waitOnRegistry(registry, [sessionId], 'all', new Map());
-      return opts.store.delete(sessionId);
+      if (hasRun(id) || own !== undefined) await waitForRuns(book, [id], 'all', new Map());
+      return opts.store.delete(id);
     },
 
     async getChild(childSessionId) {
-      const record = getRun(registry, childSessionId);
+      const id = parseArgs(sessionIdSchema, childSessionId, 'getChild() child session id');
+      const record = getRun(registry, id);
       if (record) return childStatusFromRecord(record, book.trackers.get(record.runId));
-      const session = await loadValidSession(opts.store, childSessionId);
+      const session = await loadValidSession(opts.store, id);
       return session ? childSummaryFromSession(session) : undefined;
     },
 
-    async waitForChildren(parentSessionId, waitOptions = {}) {
-      const parsed = waitArgsSchema.safeParse({ parentSessionId, ...waitOptions });
-      if (!parsed.success) throw new SproutValidationError('waitForChildren() arguments', parsed.error.issues);
-      const policy = waitOptions.policy ?? 'all';
-      let ids = waitOptions.childSessionIds;
+    async waitForChildren(parentSessionId, waitOptions) {
+      const parsed = parseArgs(waitArgsSchema, { parentSessionId, options: waitOptions }, 'waitForChildren() arguments');
+      const policy = parsed.options?.policy ?? 'all';
+      let ids = parsed.options?.childSessionIds;
       if (!ids) {
         ids = [...registry.getSnapshot().context.runs.values()]
-          .filter((record) => record.parentSessionId === parentSessionId && isLive(record))
+          .filter((record) => record.parentSessionId === parsed.parentSessionId && isLive(record))
           .map((record) => record.childSessionId);
       }
       const fixed = new Map<string, ChildRunSummary>();
@@ -288,10 +365,9 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
         if (getRun(registry, id)) continue;
         const session = await loadValidSession(opts.store, id);
         if (!session) throw new UnknownChildError(id);
-        const summary = childSummaryFromSession(session);
-        fixed.set(id, summary);
+        fixed.set(id, childSummaryFromSession(session));
       }
-      return waitOnRegistry(registry, ids, policy, fixed);
+      return waitForRuns(book, ids, policy, fixed);
     },
   };
   return scheduler;

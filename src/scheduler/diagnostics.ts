@@ -9,4 +9,6 @@ export type SchedulerDiagnostic =
   | { kind: 'duplicate_run'; runId: string; childSessionId: string }
   | { kind: 'job_crashed'; runId: string; childSessionId: string; error: unknown }
   | { kind: 'recovery_failed'; childSessionId: string; error: unknown }
-  | { kind: 'event_log_error'; error: unknown };
+  | { kind: 'event_log_error'; error: unknown }
+  /** The `inspect` observer threw; the event it was given is dropped for it, nothing else changes. */
+  | { kind: 'inspector_error'; error: unknown };

@@ -1,28 +1,58 @@
+import { z } from 'zod';
+import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
+import { METADATA_KEYS, runStatusMetadataSchema, sessionSchema, type Session } from '../../machines/session.schema.js';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
-import { hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
-import { METADATA_KEYS } from '../../machines/session.schema.js';
+import { finalAnswerOf, hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionStore } from '../stores/session-store.js';
+import type { OpenRun } from '../streams/event-log.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
-import { persistRun } from './persist-run.js';
+import { loadValidSession, persistRun } from './persist-run.js';
 
 /** The error text of a run that a crash or restart interrupted. */
 export const INTERRUPTED_ERROR = 'child session run was interrupted before it ended (scheduler restart)';
 
 /** What `start()` did with the runs a crash left behind. */
 export interface RecoveryReport {
-  /** Children ended as `error` with reason `interrupted`. */
+  /** Children whose run was ended as `error` with reason `interrupted`. */
   interrupted: string[];
-  /** Children queued again (`recover: 'requeue'`). */
+  /** Children queued again (`recover: 'requeue'`); their interrupted run was closed first. */
   requeued: string[];
+  /**
+   * Children whose run had saved its end but not yet published it (the process died in
+   * between): the saved outcome was published.
+   */
+  completed: string[];
   /** Children recovery could not handle (see `diagnostics$`). */
   failed: string[];
 }
 
+/** What recovery needs. */
+export interface RecoveryDeps {
+  store: SessionStore;
+  mode: 'interrupt' | 'requeue';
+  /** True while this process has a queued or running run of the child. */
+  isLive(childSessionId: string): boolean;
+  clock: SproutClock;
+  hub: SessionEventHub;
+  report(diagnostic: SchedulerDiagnostic): void;
+  requeue(job: SpawnJob, title: string): Promise<unknown>;
+}
+
+const openRunSchema = z.object({
+  runId: z.string().min(1),
+  parentSessionId: z.string().min(1),
+  childSessionId: z.string().min(1),
+  title: z.string().optional(),
+  startedSeq: z.number(),
+});
+
+const TERMINAL = new Set(['completed', 'error', 'cancelled', 'skipped']);
+
 /**
- * The run id of the child's last `sub_session_started` still retained on the parent's stream:
- * the run the parent was told about (a durable event log keeps it across the crash).
+ * The run id of the child's last `sub_session_started` still retained on the parent's stream
+ * (used only with a log that keeps no ledger).
  */
 function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, childSessionId: string): string | undefined {
   const { envelopes } = hub.log.read(parentSessionId, 0);
@@ -33,37 +63,69 @@ function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, childSe
   return undefined;
 }
 
-/** What recovery needs. */
-export interface RecoveryDeps {
-  store: SessionStore;
-  mode: 'interrupt' | 'requeue';
-  isLive(childSessionId: string): boolean;
-  clock: SproutClock;
-  hub: SessionEventHub;
-  report(diagnostic: SchedulerDiagnostic): void;
-  requeue(job: SpawnJob, title: string): Promise<unknown>;
+/** Items of an array a port returned, each checked; bad ones are reported and left out. */
+function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, report: RecoveryDeps['report']): T[] {
+  if (!Array.isArray(value)) {
+    report({ kind: 'recovery_failed', childSessionId: '*', error: new TypeError(`${what} returned ${value === null ? 'null' : typeof value}, not an array`) });
+    return [];
+  }
+  const items: T[] = [];
+  for (const item of value as unknown[]) {
+    const parsed = schema.safeParse(item);
+    if (parsed.success) items.push(parsed.data);
+    else report({ kind: 'recovery_failed', childSessionId: '*', error: new TypeError(`${what} returned an invalid item: ${parsed.error.issues[0]?.message ?? 'invalid'}`) });
+  }
+  return items;
 }
 
 /**
- * Ends (or re-queues) every child whose `last_run_status` is `running` or `pending` with no live
- * run: a crash left it behind. Each interrupted child is saved as `error` (reason `interrupted`)
- * and then its parent gets the completion. One bad session never stops the others.
+ * Ends what a crash left open, exactly once each, and never throws (failures go to
+ * `diagnostics$` and `failed`):
+ *
+ * 1. With a durable log that keeps a run ledger (`openRuns`), every run announced and not
+ *    completed gets its one completion: the outcome the child saved for that run when the
+ *    process died between the final save and the publish; else `error`, reason `interrupted`
+ *    (saved on the child first), and with `recover: 'requeue'` the child then runs again under a
+ *    new run id.
+ * 2. Children whose stored `last_run_status` is still `running` / `pending` with no open run:
+ *    with a ledger, their metadata is corrected (`error`, interrupted) and nothing is published
+ *    (the parent never heard of a run, or already got its completion) — or they are queued
+ *    (`requeue`); without a ledger, they are ended and published as before (run id from the
+ *    retained `sub_session_started` or the metadata).
  *
  * @example
  * const report = await recoverInterruptedRuns({ store, mode: 'interrupt', isLive: () => false, clock, hub, report: console.warn, requeue });
  */
 export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<RecoveryReport> {
-  const result: RecoveryReport = { interrupted: [], requeued: [], failed: [] };
-  if (!deps.store.listByRunStatus) return result;
-  let sessions;
+  const result: RecoveryReport = { interrupted: [], requeued: [], completed: [], failed: [] };
+  const log = deps.hub.log;
+  const ledger = log.durable === true && typeof log.openRuns === 'function';
+  const store = deps.store;
+  const handled = new Set<string>();
+  if (ledger) {
+    let open: OpenRun[] = [];
+    try {
+      open = validItems(await Promise.resolve(log.openRuns?.call(log)), openRunSchema, 'EventLog.openRuns()', (d) => deps.report(d));
+    } catch (error) {
+      deps.report({ kind: 'recovery_failed', childSessionId: '*', error });
+    }
+    for (const run of open) {
+      if (deps.isLive(run.childSessionId)) continue;
+      handled.add(run.childSessionId);
+      await closeOpenRun(deps, run, result);
+    }
+  }
+  if (typeof store.listByRunStatus !== 'function') return result;
+  let sessions: Session[] = [];
   try {
-    sessions = await deps.store.listByRunStatus(['running', 'pending']);
+    sessions = validItems(await store.listByRunStatus(['running', 'pending']), sessionSchema, 'SessionStore.listByRunStatus()', (d) => deps.report(d));
   } catch (error) {
     deps.report({ kind: 'recovery_failed', childSessionId: '*', error });
     return result;
   }
   for (const session of sessions) {
-    if (session.kind !== 'child' || !session.parent_session_id || deps.isLive(session.id)) continue;
+    if (session.kind !== 'child' || !session.parent_session_id || handled.has(session.id) || deps.isLive(session.id)) continue;
+    handled.add(session.id);
     const parentSessionId = session.parent_session_id;
     try {
       if (deps.mode === 'requeue' && hasPendingUserMessage(session)) {
@@ -71,17 +133,11 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
         result.requeued.push(session.id);
         continue;
       }
-      const runId = lastStartedRunId(deps.hub, parentSessionId, session.id) ?? session.metadata[METADATA_KEYS.runId] ?? `recovered-${session.id}`;
+      const runId = (ledger ? undefined : lastStartedRunId(deps.hub, parentSessionId, session.id)) ?? session.metadata[METADATA_KEYS.runId] ?? `recovered-${session.id}`;
       await persistRun(deps.store, { session, runId, status: 'error', error: INTERRUPTED_ERROR }, () => !deps.isLive(session.id), deps.clock);
-      deps.hub.publish(parentSessionId, {
-        type: 'sub_session_completed',
-        parent_session_id: parentSessionId,
-        child_session_id: session.id,
-        run_id: runId,
-        status: 'error',
-        error: INTERRUPTED_ERROR,
-        reason: 'interrupted',
-      });
+      // With a ledger, no open run means the parent has nothing to hear: it never heard of this
+      // run, or it already got its completion (only the final save had failed).
+      if (!ledger) publishInterrupted(deps.hub, parentSessionId, session.id, runId);
       result.interrupted.push(session.id);
     } catch (error) {
       deps.report({ kind: 'recovery_failed', childSessionId: session.id, error });
@@ -89,4 +145,69 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
     }
   }
   return result;
+}
+
+/** Closes one run the ledger shows open: saved outcome, or interrupted (then maybe requeued). */
+async function closeOpenRun(deps: RecoveryDeps, run: OpenRun, result: RecoveryReport): Promise<void> {
+  let session: Session | undefined;
+  try {
+    session = await loadValidSession(deps.store, run.childSessionId);
+  } catch (error) {
+    deps.report({ kind: 'recovery_failed', childSessionId: run.childSessionId, error });
+  }
+  const storedStatus = runStatusMetadataSchema.safeParse(session?.metadata[METADATA_KEYS.status]);
+  if (session && session.metadata[METADATA_KEYS.runId] === run.runId && storedStatus.success && TERMINAL.has(storedStatus.data)) {
+    const event: SubSessionCompletedEvent = {
+      type: 'sub_session_completed',
+      parent_session_id: run.parentSessionId,
+      child_session_id: run.childSessionId,
+      run_id: run.runId,
+      status: storedStatus.data as SubSessionCompletedEvent['status'],
+    };
+    const error = session.metadata[METADATA_KEYS.error];
+    if (error !== undefined) event.error = error;
+    const answer = storedStatus.data === 'completed' ? finalAnswerOf(session) : undefined;
+    if (answer !== undefined) event.result = answer;
+    deps.hub.publish(run.parentSessionId, event);
+    result.completed.push(run.childSessionId);
+    return;
+  }
+  let saved = session === undefined;
+  if (session) {
+    try {
+      await persistRun(deps.store, { session, runId: run.runId, status: 'error', error: INTERRUPTED_ERROR }, () => true, deps.clock);
+      saved = true;
+    } catch (error) {
+      deps.report({ kind: 'recovery_failed', childSessionId: run.childSessionId, error });
+    }
+  }
+  // The run is closed even when its child could not be saved: exactly one completion per run.
+  publishInterrupted(deps.hub, run.parentSessionId, run.childSessionId, run.runId);
+  if (!saved) {
+    result.failed.push(run.childSessionId);
+    return;
+  }
+  if (deps.mode === 'requeue' && session && hasPendingUserMessage(session)) {
+    try {
+      await deps.requeue({ parentSessionId: run.parentSessionId, childSessionId: run.childSessionId, model: session.model }, session.title);
+      result.requeued.push(run.childSessionId);
+    } catch (error) {
+      deps.report({ kind: 'recovery_failed', childSessionId: run.childSessionId, error });
+      result.failed.push(run.childSessionId);
+    }
+    return;
+  }
+  result.interrupted.push(run.childSessionId);
+}
+
+function publishInterrupted(hub: SessionEventHub, parentSessionId: string, childSessionId: string, runId: string): void {
+  hub.publish(parentSessionId, {
+    type: 'sub_session_completed',
+    parent_session_id: parentSessionId,
+    child_session_id: childSessionId,
+    run_id: runId,
+    status: 'error',
+    error: INTERRUPTED_ERROR,
+    reason: 'interrupted',
+  });
 }

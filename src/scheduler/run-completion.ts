@@ -1,9 +1,11 @@
+import type { Subject } from 'rxjs';
 import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
 import type { JobOutcome, SpawnJob } from '../../machines/spawn-job.events.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { RunRegistry } from './run-registry.js';
 import type { RunTracker } from './run-tracker.js';
+import type { ChildRunSummary } from './wait-for-children.js';
 
 /** The shared, mutable state of one scheduler's runs, outside the machines. */
 export interface RunBook {
@@ -14,7 +16,12 @@ export interface RunBook {
   trackers: Map<string, RunTracker>;
   /** Runs whose completion was published and whose job actor has not ended yet. */
   completed: Set<string>;
+  /** Every run's end, as it is published (what `waitForChildren` pins runs by). */
+  ended$: Subject<ChildRunSummary & { reason?: SubSessionCompletedEvent['reason'] }>;
 }
+
+/** Statuses that end a run without a completion (nothing was announced or another run owns it). */
+const silent = (status: JobOutcome['status']): status is 'duplicate' | 'discarded' => status === 'duplicate' || status === 'discarded';
 
 /**
  * Ends a run for the outside world, exactly once: records the end in the registry (keyed by
@@ -26,7 +33,7 @@ export interface RunBook {
  * publishCompletion(book, job, 'r1', { status: 'completed', result: 'done' });
  */
 export function publishCompletion(book: RunBook, job: SpawnJob, runId: string, outcome: JobOutcome): boolean {
-  if (outcome.status === 'duplicate' || !claimCompletion(book, runId)) return false;
+  if (silent(outcome.status) || !claimCompletion(book, runId)) return false;
   emitCompletion(book, job, runId, outcome);
   return true;
 }
@@ -40,11 +47,11 @@ export function claimCompletion(book: RunBook, runId: string): boolean {
 
 /** Records the end and publishes the completion of a run whose completion was claimed. */
 export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outcome: JobOutcome): void {
-  if (outcome.status === 'duplicate') return;
+  const status = outcome.status;
+  if (silent(status)) return;
   const tracker = book.trackers.get(runId);
   tracker?.close();
   book.trackers.delete(runId);
-  const status = outcome.status;
   book.registry.trigger.ended({
     childSessionId: job.childSessionId,
     runId,
@@ -67,4 +74,9 @@ export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outc
   if (outcome.reason !== undefined) event.reason = outcome.reason;
   if (outcome.result !== undefined) event.result = outcome.result;
   book.hub.publish(job.parentSessionId, event);
+  const summary: ChildRunSummary & { reason?: SubSessionCompletedEvent['reason'] } = { childSessionId: job.childSessionId, runId, status };
+  if (outcome.error !== undefined) summary.error = outcome.error;
+  if (outcome.reason !== undefined) summary.reason = outcome.reason;
+  if (outcome.result !== undefined) summary.result = outcome.result;
+  book.ended$.next(summary);
 }

@@ -1,5 +1,6 @@
 import { agentEventSchema, type AgentEvent } from '../../machines/agent-event.events.js';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
+import { describeCause } from '../../machines/spawn-job.events.js';
 import { InvalidAgentEventError } from '../errors.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 
@@ -13,15 +14,26 @@ function fastPathEvent(event: unknown): AgentEvent | undefined {
   return undefined;
 }
 
-/** Validates one agent event; returns the clean copy to forward or an error text. */
+/**
+ * Validates one agent event; returns the clean copy to forward or an error text. Besides the
+ * schema, an event must be JSON (what every log and wire carries): a BigInt, a cycle, a throwing
+ * getter or a revoked Proxy anywhere in it is refused. Never throws.
+ */
 export function checkAgentEvent(event: unknown): { ok: true; event: AgentEvent } | { ok: false; error: string } {
-  const fast = fastPathEvent(event);
-  if (fast) return { ok: true, event: fast };
-  const parsed = agentEventSchema.safeParse(event);
-  if (parsed.success) return { ok: true, event: parsed.data };
-  const issue = parsed.error.issues[0];
-  const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-  return { ok: false, error: `${issue?.message ?? 'invalid event'}${where}` };
+  try {
+    const fast = fastPathEvent(event);
+    if (fast) return { ok: true, event: fast };
+    const parsed = agentEventSchema.safeParse(event);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+      return { ok: false, error: `${issue?.message ?? 'invalid event'}${where}` };
+    }
+    // A JSON round trip: refuses what no log can store and gives a copy the agent cannot mutate.
+    return { ok: true, event: JSON.parse(JSON.stringify(parsed.data)) as AgentEvent };
+  } catch (error) {
+    return { ok: false, error: `event is not JSON-serializable (${describeCause(error)})` };
+  }
 }
 
 /** What a tracker reports when the agent misbehaves after the run closed. */
@@ -79,27 +91,36 @@ export class RunTracker {
     this.#fail = fail;
   }
 
-  /** The `emit` handed to the agent. Safe to call at any time; never throws. */
+  /**
+   * The `emit` handed to the agent. Safe to call at any time, with anything; never throws. A bad
+   * event fails the run (it ends `error` with the reason) and is neither counted nor published.
+   */
   readonly emit = (event: AgentEvent): void => {
-    if (!this.#open) {
-      this.#report({ kind: 'late_event', runId: this.runId, childSessionId: this.job.childSessionId, event });
-      return;
+    try {
+      if (!this.#open) {
+        this.#report({ kind: 'late_event', runId: this.runId, childSessionId: this.job.childSessionId, event });
+        return;
+      }
+      const checked = checkAgentEvent(event);
+      if (!checked.ok) {
+        this.#fail?.(new InvalidAgentEventError(checked.error));
+        return;
+      }
+      if (this.#mirror) this.#hub.publish(this.job.childSessionId, checked.event);
+      const published = this.#hub.publish(this.job.parentSessionId, {
+        type: 'sub_session_event',
+        parent_session_id: this.job.parentSessionId,
+        child_session_id: this.job.childSessionId,
+        run_id: this.runId,
+        event: checked.event,
+      });
+      if (published === undefined) return;
+      this.eventsSeen += 1;
+      this.lastEventAt = this.#now();
+    } catch (error) {
+      // Only a failing diagnostic hook or log can land here: never into the agent.
+      this.#fail?.(new InvalidAgentEventError(`event could not be published (${describeCause(error)})`));
     }
-    const checked = checkAgentEvent(event);
-    if (!checked.ok) {
-      this.#fail?.(new InvalidAgentEventError(checked.error));
-      return;
-    }
-    this.eventsSeen += 1;
-    this.lastEventAt = this.#now();
-    if (this.#mirror) this.#hub.publish(this.job.childSessionId, checked.event);
-    this.#hub.publish(this.job.parentSessionId, {
-      type: 'sub_session_event',
-      parent_session_id: this.job.parentSessionId,
-      child_session_id: this.job.childSessionId,
-      run_id: this.runId,
-      event: checked.event,
-    });
   };
 
   /** Time of the last progress (the last event, or the start of the run). */

@@ -1,4 +1,5 @@
-import { isLive, type RunRecord, type RunRegistry, type RunStatus } from './run-registry.js';
+import type { RunBook } from './run-completion.js';
+import type { RunRecord, RunStatus } from './run-registry.js';
 
 /** When `waitForChildren` resolves: all ended, any ended, or the first error (or all ended). */
 export type WaitPolicy = 'all' | 'any' | 'first-error';
@@ -31,21 +32,26 @@ export function policyHolds(policy: WaitPolicy, runs: readonly ChildRunSummary[]
 }
 
 /**
- * Resolves with the children's summaries once `policy` holds, watching the registry. `fixed`
- * holds summaries of children no longer in the registry (read from the store).
+ * Resolves with the children's summaries once `policy` holds. Each child is pinned to one run:
+ * the run it has at call time, or else the first one that shows up (an enqueue still waiting
+ * for queue room). The pinned run's own end — status, error, reason and result, as published —
+ * is what the summary reports, even when the child is queued again before the wait resolves or
+ * the ended run was already evicted from memory (`retainEndedRuns`). `fixed` holds summaries of
+ * children the registry does not know (read from the store).
  *
  * @example
- * const runs = await waitOnRegistry(registry, ['c1', 'c2'], 'all', new Map());
+ * const runs = await waitForRuns(book, ['c1', 'c2'], 'all', new Map());
  */
-export function waitOnRegistry(
-  registry: RunRegistry,
+export function waitForRuns(
+  book: Pick<RunBook, 'registry' | 'ended$'>,
   childSessionIds: readonly string[],
   policy: WaitPolicy,
   fixed: ReadonlyMap<string, ChildRunSummary>,
 ): Promise<ChildRunSummary[]> {
-  // Pin each child's run: the one it has at call time, or else the first one that shows up
-  // (an enqueue still waiting for queue room). A later run of the same child does not count.
+  const { registry } = book;
   const pinned = new Map<string, string>();
+  const outcomes = new Map<string, ChildRunSummary>();
+  const wanted = new Set(childSessionIds);
   const runs = () => registry.getSnapshot().context.runs;
   const pin = (): void => {
     for (const id of childSessionIds) {
@@ -53,18 +59,21 @@ export function waitOnRegistry(
       const record = runs().get(id);
       const known = fixed.get(id);
       // A child known only from the store counts as ended once the store says so.
-      if (record && !(known && isEnded(known.status))) pinned.set(id, record.runId);
+      if (!record || (known && isEnded(known.status))) continue;
+      pinned.set(id, record.runId);
+      if (isEnded(record.status)) outcomes.set(record.runId, summarize(record));
     }
   };
   const current = (): ChildRunSummary[] =>
     childSessionIds.map((id) => {
-      const record = runs().get(id);
       const runId = pinned.get(id);
-      if (record && record.runId === runId) return summarize(record);
       const known = fixed.get(id);
-      if (runId === undefined && known) return known;
-      // The pinned run was evicted from memory or replaced by a newer run: it ended.
-      return { childSessionId: id, runId: runId ?? '', status: record && !isLive(record) ? record.status : 'cancelled' };
+      if (runId === undefined) return known ?? { childSessionId: id, runId: '', status: 'queued' };
+      const outcome = outcomes.get(runId);
+      if (outcome) return outcome;
+      const record = runs().get(id);
+      if (record && record.runId === runId) return summarize(record);
+      return { childSessionId: id, runId, status: 'queued' };
     });
   pin();
   return new Promise((resolve) => {
@@ -73,13 +82,25 @@ export function waitOnRegistry(
       resolve(first);
       return;
     }
-    const subscription = registry.subscribe(() => {
-      pin();
+    const check = (): void => {
       const summaries = current();
-      if (policyHolds(policy, summaries)) {
-        subscription.unsubscribe();
-        resolve(summaries);
-      }
+      if (!policyHolds(policy, summaries)) return;
+      endedSubscription.unsubscribe();
+      registrySubscription.unsubscribe();
+      resolve(summaries);
+    };
+    const endedSubscription = book.ended$.subscribe((summary) => {
+      if (!wanted.has(summary.childSessionId)) return;
+      const known = fixed.get(summary.childSessionId);
+      if (!pinned.has(summary.childSessionId) && !(known && isEnded(known.status))) pinned.set(summary.childSessionId, summary.runId);
+      if (pinned.get(summary.childSessionId) !== summary.runId) return;
+      const { reason: _reason, ...outcome } = summary;
+      outcomes.set(summary.runId, outcome);
+      check();
+    });
+    const registrySubscription = registry.subscribe(() => {
+      pin();
+      check();
     });
   });
 }

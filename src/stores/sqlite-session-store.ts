@@ -37,8 +37,9 @@ export type SqliteSessionStoreOptions = ({ path: string; database?: never } | { 
 
 /**
  * The schema, one migration per entry, applied in order on open. `PRAGMA user_version` holds how
- * many have run. 1: sessions; 2: the events and event_seqs tables of `SqliteEventLog`. Append
- * only: never edit a shipped migration.
+ * many have run. 1: sessions; 2: the events and event_seqs tables of `SqliteEventLog`; 3: its
+ * `open_runs` ledger (runs announced with `sub_session_started` and not yet completed), seeded
+ * from the events already stored. Append only: never edit a shipped migration.
  *
  * @example
  * db.pragma('user_version', { simple: true }) === SQLITE_MIGRATIONS.length; // fully migrated
@@ -70,6 +71,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      session_id TEXT PRIMARY KEY NOT NULL,
      last_seq INTEGER NOT NULL
    ) WITHOUT ROWID, STRICT;`,
+  `CREATE TABLE open_runs (
+     run_id TEXT PRIMARY KEY NOT NULL,
+     parent_session_id TEXT NOT NULL,
+     child_session_id TEXT NOT NULL,
+     title TEXT,
+     started_seq INTEGER NOT NULL
+   ) WITHOUT ROWID, STRICT;
+   INSERT OR IGNORE INTO open_runs (run_id, parent_session_id, child_session_id, title, started_seq)
+     SELECT json_extract(s.json, '$.run_id'), s.session_id, json_extract(s.json, '$.child_session_id'), json_extract(s.json, '$.title'), s.seq
+     FROM events s
+     WHERE json_valid(s.json) AND json_extract(s.json, '$.type') = 'sub_session_started'
+       AND typeof(json_extract(s.json, '$.run_id')) = 'text' AND typeof(json_extract(s.json, '$.child_session_id')) = 'text'
+       AND NOT EXISTS (
+         SELECT 1 FROM events c
+         WHERE c.session_id = s.session_id AND json_valid(c.json) AND json_extract(c.json, '$.type') = 'sub_session_completed'
+           AND json_extract(c.json, '$.run_id') = json_extract(s.json, '$.run_id')
+       );`,
 ];
 
 /**

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { SproutValidationError } from '../errors.js';
-import type { EventLog, EventLogReadResult } from './event-log.js';
+import type { EventLog, EventLogReadResult, OpenRun } from './event-log.js';
+import { ledgerChange } from './ledger-change.js';
 
 /**
  * Options of {@link MemoryEventLog}.
@@ -48,6 +49,9 @@ interface SessionRing {
 export class MemoryEventLog implements EventLog {
   readonly #capacity: number;
   readonly #sessions = new Map<string, SessionRing>();
+  readonly #openRuns = new Map<string, OpenRun>();
+  /** Nothing survives the process. */
+  readonly durable = false;
 
   constructor(options: MemoryEventLogOptions = {}) {
     const parsed = optionsSchema.safeParse(options);
@@ -69,6 +73,9 @@ export class MemoryEventLog implements EventLog {
     }
     const seq = ++stream.lastSeq;
     const envelope: SessionEventEnvelope = { seq, sessionId, event };
+    const change = ledgerChange(sessionId, seq, event);
+    if (change?.kind === 'open') this.#openRuns.set(change.run.runId, change.run);
+    else if (change?.kind === 'close') this.#openRuns.delete(change.runId);
     const capacity = this.#capacity;
     if (capacity === 0) return envelope;
     if (seq <= capacity) stream.ring.push(envelope);
@@ -96,6 +103,17 @@ export class MemoryEventLog implements EventLog {
     const envelopes: SessionEventEnvelope[] = [];
     for (let seq = from; seq <= lastSeq; seq++) envelopes.push(ring[(seq - 1) % capacity]!);
     return { envelopes, firstRetainedSeq, lastSeq };
+  }
+
+  /**
+   * Runs announced and not yet completed on this log, oldest first.
+   *
+   * @example
+   * log.append('p', { type: 'sub_session_started', parent_session_id: 'p', child_session_id: 'c', run_id: 'r1' });
+   * log.openRuns(); // [{ runId: 'r1', parentSessionId: 'p', childSessionId: 'c', startedSeq: 1 }]
+   */
+  openRuns(): OpenRun[] {
+    return [...this.#openRuns.values()];
   }
 
   /**

@@ -23,10 +23,17 @@ export class SessionEventHub {
   readonly #log: EventLog;
   readonly #onSubscriberError: (error: unknown) => void;
   readonly #live = new Map<string, Subject<SessionEventEnvelope>>();
+  readonly #onLogError: ((error: unknown) => void) | undefined;
 
-  constructor(log: EventLog, onSubscriberError: (error: unknown) => void) {
+  /**
+   * @param onSubscriberError gets what a subscriber threw (the others and the source carry on)
+   * @param onLogError gets what the log's `append` threw; then `publish` returns `undefined`
+   *   instead of throwing (without it, `publish` rethrows)
+   */
+  constructor(log: EventLog, onSubscriberError: (error: unknown) => void, onLogError?: (error: unknown) => void) {
     this.#log = log;
     this.#onSubscriberError = onSubscriberError;
+    this.#onLogError = onLogError;
   }
 
   /** The log behind the streams. */
@@ -34,11 +41,27 @@ export class SessionEventHub {
     return this.#log;
   }
 
-  /** Appends one event to a session's stream and delivers it to live subscribers. */
-  publish(sessionId: string, event: AgentEvent): SessionEventEnvelope {
-    const envelope = this.#log.append(sessionId, event);
+  /**
+   * Appends one event to a session's stream and delivers it to live subscribers. When the log
+   * cannot append it, nothing is delivered (a subscriber never sees an event the log lacks) and,
+   * with an `onLogError` handler, `undefined` is returned.
+   */
+  publish(sessionId: string, event: AgentEvent): SessionEventEnvelope | undefined {
+    let envelope: SessionEventEnvelope;
+    try {
+      envelope = this.#log.append(sessionId, event);
+    } catch (error) {
+      if (!this.#onLogError) throw error;
+      this.#onLogError(error);
+      return undefined;
+    }
     this.#live.get(sessionId)?.next(envelope);
     return envelope;
+  }
+
+  /** The last seq assigned on a session's stream (0 when none). */
+  lastSeq(sessionId: string): number {
+    return this.#log.read(sessionId, Number.MAX_SAFE_INTEGER).lastSeq;
   }
 
   /** A session's stream: replay after `afterSeq` (if given), then live events. */

@@ -4,7 +4,8 @@ import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-even
 import { InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../errors.js';
 import { SqliteSessionStore, migrateSqliteSchema } from '../stores/sqlite-session-store.js';
 import type { SqliteDatabase } from '../stores/sqlite-session-store.js';
-import type { EventLog, EventLogReadResult } from './event-log.js';
+import type { EventLog, EventLogReadResult, OpenRun } from './event-log.js';
+import { ledgerChange, type LedgerChange } from './ledger-change.js';
 
 /**
  * Options of {@link SqliteEventLog}.
@@ -83,6 +84,9 @@ export class SqliteEventLog implements EventLog {
   readonly #batch: boolean;
   readonly #streams = new Map<string, Stream>();
   #pending: PendingRow[] = [];
+  #ledger: LedgerChange[] = [];
+  /** Appended events survive a restart. */
+  readonly durable = true;
   readonly #dirty = new Map<string, Stream>();
   readonly #invalidRows: InvalidSessionDataError[] = [];
   #flushQueued = false;
@@ -115,9 +119,22 @@ export class SqliteEventLog implements EventLog {
       prune: this.#db.prepare<[string, number]>('DELETE FROM events WHERE session_id = ? AND seq <= ?'),
       first: this.#db.prepare<[string, number], { seq: number | null }>('SELECT min(seq) AS seq FROM events WHERE session_id = ? AND seq > ?'),
       after: this.#db.prepare<[string, number], { seq: number; json: string }>('SELECT seq, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq'),
+      openRun: this.#db.prepare<[string, string, string, string | null, number]>(
+        'INSERT OR IGNORE INTO open_runs (run_id, parent_session_id, child_session_id, title, started_seq) VALUES (?, ?, ?, ?, ?)',
+      ),
+      closeRun: this.#db.prepare<[string]>('DELETE FROM open_runs WHERE run_id = ?'),
+      openRuns: this.#db.prepare<[], { run_id: string; parent_session_id: string; child_session_id: string; title: string | null; started_seq: number }>(
+        'SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM open_runs ORDER BY started_seq, run_id',
+      ),
     }));
-    this.#writeTx = this.#db.transaction((rows: PendingRow[], dirty: Stream[], ids: string[]) => {
+    this.#writeTx = this.#db.transaction((rows: PendingRow[], dirty: Stream[], ids: string[], ledger: LedgerChange[]) => {
       for (const row of rows) this.#stmt.insert.run(row.sessionId, row.seq, row.json);
+      for (const change of ledger) {
+        if (change.kind === 'open') {
+          const { run } = change;
+          this.#stmt.openRun.run(run.runId, run.parentSessionId, run.childSessionId, run.title ?? null, run.startedSeq);
+        } else this.#stmt.closeRun.run(change.runId);
+      }
       dirty.forEach((stream, i) => {
         const id = ids[i]!;
         this.#stmt.saveSeq.run(id, stream.lastSeq);
@@ -152,6 +169,8 @@ export class SqliteEventLog implements EventLog {
     const json = stream.retention === 0 ? '' : toJson(event);
     const seq = ++stream.lastSeq;
     if (stream.retention > 0) this.#pending.push({ sessionId, seq, json });
+    const change = ledgerChange(sessionId, seq, event);
+    if (change) this.#ledger.push(change);
     this.#dirty.set(sessionId, stream);
     if (!this.#batch || this.#pending.length >= MAX_PENDING) this.flush();
     else if (!this.#flushQueued) {
@@ -196,9 +215,28 @@ export class SqliteEventLog implements EventLog {
     if (this.#dirty.size === 0) return;
     const rows = this.#pending;
     const ids = [...this.#dirty.keys()];
-    this.#guard(() => this.#writeTx.immediate(rows, [...this.#dirty.values()], ids));
+    this.#guard(() => this.#writeTx.immediate(rows, [...this.#dirty.values()], ids, this.#ledger));
     this.#pending = [];
+    this.#ledger = [];
     this.#dirty.clear();
+  }
+
+  /**
+   * Runs announced and not yet completed (the durable run ledger, written in the same
+   * transaction as the events), oldest first. Flushes queued appends first.
+   *
+   * @example
+   * for (const run of log.openRuns()) console.log(run.runId, 'was open when the process stopped');
+   */
+  openRuns(): OpenRun[] {
+    if (!this.#closed) this.flush();
+    return this.#guard(() =>
+      this.#stmt.openRuns.all().map((row) => {
+        const run: OpenRun = { runId: row.run_id, parentSessionId: row.parent_session_id, childSessionId: row.child_session_id, startedSeq: row.started_seq };
+        if (row.title !== null) run.title = row.title;
+        return run;
+      }),
+    );
   }
 
   /**

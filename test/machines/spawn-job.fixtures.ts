@@ -113,7 +113,6 @@ export const count = (actions: readonly SeenAction[], type: string): number => t
 /** The exact event types XState v5 uses for the machine's `after` transitions. */
 export const AFTER = {
   heartbeat: 'xstate.after.heartbeatInterval.spawnJob.running.heartbeat.beating',
-  maxRun: 'xstate.after.maxRun.spawnJob.running.deadline.armed',
   idle: 'xstate.after.idleTimeout.spawnJob.running.idleWatch.watching',
 } as const;
 
@@ -133,7 +132,9 @@ export const ev = {
   saveFinalFailed: (error: unknown) => ({ type: 'xstate.error.actor.saveFinal', error, actorId: 'saveFinal' }),
   cancel: (reason: CompletionReason = 'user') => ({ type: 'job.cancel', reason }),
   heartbeatTick: () => ({ type: AFTER.heartbeat }),
-  maxRunElapsed: () => ({ type: AFTER.maxRun }),
+  timeout: () => ({ type: 'job.timeout' }) as const,
+  abandon: () => ({ type: 'job.abandon' }) as const,
+  discard: () => ({ type: 'job.discard' }) as const,
   idleElapsed: () => ({ type: AFTER.idle }),
 } satisfies Record<string, (...args: never[]) => AnyEventObject>;
 

@@ -219,7 +219,7 @@ describe('spawn-job machine: markingRunning', () => {
 
   it('saved → running: openRun, agent invoked, first heartbeat at once, next one after the interval', () => {
     const step = send(marking().snapshot, ev.savedRunning());
-    expect(step.snapshot.value).toEqual({ running: { heartbeat: 'beating', deadline: 'unlimited', idleWatch: 'unlimited' } });
+    expect(step.snapshot.value).toEqual({ running: { heartbeat: 'beating', idleWatch: 'unlimited' } });
     const seen = types(step.actions);
     expect(seen).toContain('openRun');
     expect(count(step.actions, 'publishHeartbeat')).toBe(1);
@@ -262,14 +262,15 @@ describe('spawn-job machine: markingRunning', () => {
 describe('spawn-job machine: running', () => {
   const limited = jobInput({ maxRunMs: 100, idleTimeoutMs: 50 });
 
-  it('with limits, the deadline and idle regions are armed with their delays', () => {
+  it('with limits, the idle region is armed with its delay; the maxRun deadline was armed when the job began', () => {
     const run = toRunning(limited);
-    expect(run.snapshot.value).toEqual({ running: { heartbeat: 'beating', deadline: 'armed', idleWatch: 'watching' } });
+    expect(run.snapshot.value).toEqual({ running: { heartbeat: 'beating', idleWatch: 'watching' } });
     expect(delayed(run.actions)).toEqual([
       { type: AFTER.heartbeat, delay: 5000 },
-      { type: AFTER.maxRun, delay: 100 },
       { type: AFTER.idle, delay: 50 },
     ]);
+    // The deadline covers every phase: the runtime's `openJob` arms it on entry to `loading`.
+    expect(types(start(limited).actions)).toContain('openJob');
   });
 
   it('each heartbeat interval re-enters beating: publishHeartbeat again, timer re-armed, still running', () => {
@@ -292,7 +293,7 @@ describe('spawn-job machine: running', () => {
     const finalizing = send(run.snapshot, ev.agentDone());
     expect(finalizing.snapshot.value).toBe('finalizing');
     expect(types(finalizing.actions)).toContain('closeRun');
-    expect(cancelled(finalizing.actions).sort()).toEqual([AFTER.heartbeat, AFTER.idle, AFTER.maxRun].sort());
+    expect(cancelled(finalizing.actions).sort()).toEqual([AFTER.heartbeat, AFTER.idle].sort());
     expect(types(finalizing.actions)).not.toContain('publishHeartbeat');
     expect(spawned(finalizing.actions).get('saveFinal')).toEqual({
       src: 'saveSession',
@@ -344,8 +345,8 @@ describe('spawn-job machine: running', () => {
     },
   );
 
-  it('maxRun elapsed → error, reason timeout, with the timeout text', () => {
-    const finalizing = send(toRunning(limited).snapshot, ev.maxRunElapsed());
+  it('maxRun elapsed (job.timeout) → error, reason timeout, with the timeout text', () => {
+    const finalizing = send(toRunning(limited).snapshot, ev.timeout());
     expect(finalizing.snapshot.value).toBe('finalizing');
     expect(spawned(finalizing.actions).get('saveFinal')?.input).toMatchObject({ status: 'error', error: 'child session timed out after 100 ms' });
     const done = send(finalizing.snapshot, ev.savedFinal());
@@ -365,16 +366,16 @@ describe('spawn-job machine: running', () => {
     const busy = spawnJobMachine.provide({ guards: { isIdle: () => false } });
     const run = toRunning(limited, childSession(), busy);
     const step = send(run.snapshot, ev.idleElapsed(), busy);
-    expect(step.snapshot.value).toEqual({ running: { heartbeat: 'beating', deadline: 'armed', idleWatch: 'watching' } });
+    expect(step.snapshot.value).toEqual({ running: { heartbeat: 'beating', idleWatch: 'watching' } });
     expect(types(step.actions)).toEqual(['xstate.cancel', 'xstate.raise']);
     expect(cancelled(step.actions)).toEqual([AFTER.idle]);
     expect(delayed(step.actions)).toEqual([{ type: AFTER.idle, delay: 50 }]);
     expect(step.snapshot.context.outcome).toBeUndefined();
   });
 
-  it('without limits, deadline/idle events are ignored', () => {
+  it('without limits, idle events are ignored', () => {
     const run = toRunning();
-    const step = sendAll(run.snapshot, [ev.maxRunElapsed(), ev.idleElapsed()]);
+    const step = sendAll(run.snapshot, [ev.idleElapsed()]);
     expect(step.snapshot.value).toEqual(run.snapshot.value);
     expect(step.allActions).toEqual([]);
   });

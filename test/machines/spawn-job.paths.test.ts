@@ -40,7 +40,9 @@ const allEvents: AnyEventObject[] = [
   ev.saveFinalFailed('final boom'),
   ev.cancel('user'),
   ev.heartbeatTick(),
-  ev.maxRunElapsed(),
+  ev.timeout(),
+  ev.abandon(),
+  ev.discard(),
   ev.idleElapsed(),
 ];
 const events = allEvents as unknown as SpawnJobEvent[];
@@ -96,6 +98,10 @@ function checkCompletion(path: { state: JobSnapshot; steps: { event: SpawnJobEve
     expect(count(run.allActions, 'reportDuplicate')).toBe(1);
     return;
   }
+  if (path.state.value === 'discarded') {
+    expect(completions).toBe(0);
+    return;
+  }
   expect(completions).toBe(1);
   expect(types(run.actions)).toContain('publishCompletion');
   expect(types(run.allActions).at(-1)).toBe('publishCompletion');
@@ -118,7 +124,7 @@ describe('spawn-job machine: generated paths', () => {
 
     const all = getStateNodes(spawnJobMachine.root).map((node) => node.id);
     const transient = all.filter((id) => id.endsWith('.checking'));
-    expect(transient.sort()).toEqual(['spawnJob.running.deadline.checking', 'spawnJob.running.idleWatch.checking']);
+    expect(transient.sort()).toEqual(['spawnJob.running.idleWatch.checking']);
     for (const id of all.filter((node) => !transient.includes(node))) expect(reached, id).toContain(id);
     expect([...reached].sort()).toEqual(all.filter((node) => !transient.includes(node)).sort());
 
@@ -136,11 +142,12 @@ describe('spawn-job machine: generated paths', () => {
       const key = valueKey(path.state.value);
       finals.set(key, Math.min(finals.get(key) ?? Infinity, eventsOf(path).length));
     }
-    expect([...finals.keys()].sort()).toEqual(['cancelled', 'completed', 'duplicate', 'error', 'skipped']);
+    expect([...finals.keys()].sort()).toEqual(['cancelled', 'completed', 'discarded', 'duplicate', 'error', 'skipped']);
     expect(finals.get('error')).toBe(1);
     expect(finals.get('skipped')).toBe(2);
     expect(finals.get('duplicate')).toBe(2);
-    expect(finals.get('cancelled')).toBe(4); // cancel, load, reserve (→ finalizing), final save
+    expect(finals.get('cancelled')).toBe(2); // cancel, then the grace runs out (abandon) while loading
+    expect(finals.get('discarded')).toBe(1);
     expect(finals.get('completed')).toBe(5);
   });
 
@@ -172,7 +179,7 @@ describe('spawn-job machine: generated paths', () => {
 
   it('a run cancelled while queued never starts the agent and never ends skipped or completed', () => {
     const finals = new Set(queuedCancelPaths.filter((path) => path.state.status === 'done').map((path) => valueKey(path.state.value)));
-    expect([...finals].sort()).toEqual(['cancelled', 'duplicate', 'error']);
+    expect([...finals].sort()).toEqual(['cancelled', 'discarded', 'duplicate', 'error']);
     for (const path of queuedCancelPaths) expect(path.state.matches('running')).toBe(false);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Subject } from 'rxjs';
 import { createActor, toPromise } from 'xstate';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createJobLogic } from '../../src/scheduler/create-job-logic.js';
@@ -8,9 +9,8 @@ import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
 import { MemoryEventLog } from '../../src/streams/memory-event-log.js';
 import { SessionEventHub } from '../../src/streams/session-event-hub.js';
-import type { EventLog } from '../../src/streams/event-log.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
-import { createTestClock, flushMicrotasks } from '../../src/testing/simulated-clock.js';
+import { advance, createTestClock, flushMicrotasks, runUntil } from '../../src/testing/simulated-clock.js';
 import { childSession, createHarness, rootSession, typesFor } from '../support/harness.js';
 
 // One regression test per Bamboo fault listed in DESIGN §5.
@@ -69,6 +69,7 @@ describe('Bamboo faults Sprout must not have', () => {
       clock,
       trackers: new Map(),
       completed: new Set(),
+      ended$: new Subject(),
       report: (d) => diagnostics.push(d),
     });
     const job = { parentSessionId: 'root', childSessionId: 'c', model: 'm' };
@@ -126,24 +127,28 @@ describe('Bamboo faults Sprout must not have', () => {
   });
 
   it('fault: a crash in a run leaves it running forever with heartbeats ticking', async () => {
-    // The job actor itself crashes (publishing a heartbeat throws): the scheduler still ends the run.
-    const inner = new MemoryEventLog();
-    let heartbeatsRefused = 0;
-    const log: EventLog = {
-      append: (sessionId, event) => {
-        if (event.type === 'sub_session_heartbeat' && ++heartbeatsRefused === 2) throw new Error('log full');
-        return inner.append(sessionId, event);
-      },
-      read: (sessionId, afterSeq) => inner.read(sessionId, afterSeq),
+    // The job actor itself crashes (its clock throws once while a heartbeat is built): the
+    // scheduler still ends the run.
+    const clock = createTestClock();
+    let failNext = false;
+    const now = clock.now.bind(clock);
+    clock.now = () => {
+      if (failNext && new Error().stack?.includes('publishHeartbeat')) {
+        failNext = false;
+        throw new Error('clock broke');
+      }
+      return now();
     };
-    const h = await createHarness({ agent: { script: [{ hang: true }] }, scheduler: { eventLog: log, heartbeatIntervalMs: 1000 } });
+    const h = await createHarness({ agent: scriptedAgent({ clock, script: [{ hang: true }] }), scheduler: { clock, heartbeatIntervalMs: 1000 } });
     const { childSessionId } = await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
-    await h.advance(1000);
-    await h.until(() => h.completions().length === 1);
-    expect(h.completions()[0]).toMatchObject({ status: 'error', error: 'spawn job crashed: log full' });
+    await h.settle();
+    failNext = true;
+    await advance(clock, 1000);
+    await runUntil(() => h.completions().length === 1, { clock, maxMs: 600_000, stepMs: 1000 });
+    expect(h.completions()[0]).toMatchObject({ status: 'error', error: 'spawn job crashed: clock broke' });
     expect(h.diagnostics).toContainEqual(expect.objectContaining({ kind: 'job_crashed', childSessionId }));
     const countBefore = h.rootEvents.length;
-    await h.advance(10_000);
+    await advance(clock, 10_000);
     expect(h.rootEvents.length).toBe(countBefore); // no heartbeat after the end
     expect(h.agent.calls[0]?.signal.aborted).toBe(true);
     expect((await h.scheduler.getChild(childSessionId))?.status).toBe('error');

@@ -34,7 +34,7 @@ describe('recovery on start (recover: interrupt, the default)', () => {
     const rootBefore = await h.store.load('root');
 
     const report = await h.scheduler.start();
-    expect(report).toEqual({ interrupted: ['c-running', 'c-pending'], requeued: [], failed: [] });
+    expect(report).toEqual({ interrupted: ['c-running', 'c-pending'], requeued: [], completed: [], failed: [] });
 
     for (const id of ['c-running', 'c-pending']) {
       const stored = await h.store.load(id);
@@ -111,7 +111,7 @@ describe('recovery with recover: requeue', () => {
       ],
     });
     const report = await h.scheduler.start();
-    expect(report).toEqual({ interrupted: ['c-running'], requeued: ['c-pending'], failed: [] });
+    expect(report).toEqual({ interrupted: ['c-running'], requeued: ['c-pending'], completed: [], failed: [] });
 
     const root = h.eventsOf('root');
     expect(root.map((e) => e.event.type)).toContain('sub_session_started');
@@ -136,7 +136,7 @@ describe('stores without listByRunStatus', () => {
     const h = await createHarness({ start: false, store, seed: seed() });
 
     const report = await h.scheduler.start();
-    expect(report).toEqual({ interrupted: [], requeued: [], failed: [] });
+    expect(report).toEqual({ interrupted: [], requeued: [], completed: [], failed: [] });
     expect((await inner.load('c-running'))?.metadata.last_run_status).toBe('running');
     expect((await inner.load('c-pending'))?.metadata.last_run_status).toBe('pending');
     expect(h.eventsOf('root')).toEqual([]);
@@ -153,7 +153,7 @@ describe('stores without listByRunStatus', () => {
     const failure = new Error('index unavailable');
     const store: SessionStore = { ...plainStore(inner), listByRunStatus: () => Promise.reject(failure) };
     const h = await createHarness({ start: false, store, seed: seed() });
-    await expect(h.scheduler.start()).resolves.toEqual({ interrupted: [], requeued: [], failed: [] });
+    await expect(h.scheduler.start()).resolves.toEqual({ interrupted: [], requeued: [], completed: [], failed: [] });
     expect(h.diagnostics).toEqual([{ kind: 'recovery_failed', childSessionId: '*', error: failure }]);
   });
 
@@ -166,7 +166,7 @@ describe('stores without listByRunStatus', () => {
     };
     const h = await createHarness({ start: false, store, seed: seed() });
     const report = await h.scheduler.start();
-    expect(report).toEqual({ interrupted: ['c-pending'], requeued: [], failed: ['c-running'] });
+    expect(report).toEqual({ interrupted: ['c-pending'], requeued: [], completed: [], failed: ['c-running'] });
     expect(h.diagnostics).toEqual([{ kind: 'recovery_failed', childSessionId: 'c-running', error: new Error('disk full') }]);
     expect(completionsIn(h.eventsOf('root')).map((c) => c.child_session_id)).toEqual(['c-pending']);
   });

@@ -1,3 +1,4 @@
+import { SproutValidationError } from '../../src/errors.js';
 import { take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
@@ -49,19 +50,20 @@ describe('replay of retained events', () => {
     expect(late.envelopes).toEqual(h.rootEvents.slice(3));
   });
 
-  it('afterSeq at or past the last seq replays nothing and goes live', async () => {
+  it('afterSeq at the last seq replays nothing and goes live; past it is refused with a typed error', async () => {
     const h = await createHarness({ agent: { script: [{ wait: 1000 }, { tokens: 'x' }] }, seed: [rootSession(), childSession('c1')] });
     await h.scheduler.enqueue(jobFor('c1'));
     await h.settle();
     const last = h.rootEvents.at(-1)!.seq;
     const atLast = collect(h.scheduler.events('root', { afterSeq: last }));
-    const pastLast = collect(h.scheduler.events('root', { afterSeq: last + 10 }));
     expect(atLast.envelopes).toEqual([]);
-    expect(pastLast.envelopes).toEqual([]);
+    // Past the end would silently drop live events until seq caught up: refused instead.
+    expect(() => h.scheduler.events('root', { afterSeq: last + 10 })).toThrow(SproutValidationError);
+    expect(() => h.scheduler.events('root', { afterSeq: last + 1 })).toThrow(/past the end of the stream \(last seq \d+\)/);
+    expect(() => h.scheduler.events('never-seen', { afterSeq: 1 })).toThrow(SproutValidationError);
+    expect(collect(h.scheduler.events('never-seen', { afterSeq: 0 })).envelopes).toEqual([]);
     await h.until(() => h.completions().length === 1);
     expect(atLast.envelopes).toEqual(h.rootEvents.slice(last));
-    // `seq > afterSeq` holds for live events too.
-    expect(pastLast.envelopes).toEqual(h.rootEvents.filter((e) => e.seq > last + 10));
   });
 
   // Pins a fixed bug: `afterSeq: NaN` was compared as `seq > NaN`, so every live event was dropped

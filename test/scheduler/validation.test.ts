@@ -162,9 +162,10 @@ describe('not running', () => {
     const h = await createHarness({ start: false, seed: [rootSession(), childSession('c1')] });
     const error = await rejection(h.scheduler.enqueue(jobFor('c1')));
     expect(error).toBeInstanceOf(SchedulerStoppedError);
-    expect((error as SchedulerStoppedError).message).toBe('spawn scheduler is not running');
+    // Before start() the message says what to do; it still begins with the contract's text.
+    expect((error as SchedulerStoppedError).message).toBe('spawn scheduler is not running: call start() first');
     expect((error as SchedulerStoppedError).code).toBe('SCHEDULER_STOPPED');
-    await expect(h.scheduler.spawnChild('root', { title: 'T', prompt: 'p' })).rejects.toThrow(new SchedulerStoppedError());
+    await expect(h.scheduler.spawnChild('root', { title: 'T', prompt: 'p' })).rejects.toThrow('spawn scheduler is not running: call start() first');
     expect(await h.store.listChildren('root')).toHaveLength(1);
     expect(h.rootEvents).toEqual([]);
   });

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { completionReasonSchema } from '../../machines/agent-event.events.js';
+import { describeCause } from '../../machines/spawn-job.events.js';
+import { SproutValidationError } from '../errors.js';
+
+/** A session id argument: a non-empty string. */
+export const sessionIdSchema = z.string().min(1);
+
+/** Arguments of `events(sessionId, options?)`. */
+export const eventsArgsSchema = z.object({
+  sessionId: sessionIdSchema,
+  options: z.strictObject({ afterSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).optional(),
+});
+
+/** Arguments of `cancel(childSessionId, reason?)`. */
+export const cancelArgsSchema = z.object({ childSessionId: sessionIdSchema, reason: completionReasonSchema });
+
+/** Arguments of `waitForChildren(parentSessionId, options?)`. */
+export const waitArgsSchema = z.object({
+  parentSessionId: sessionIdSchema,
+  options: z
+    .strictObject({
+      policy: z.enum(['all', 'any', 'first-error']).optional(),
+      childSessionIds: z.array(sessionIdSchema).optional(),
+    })
+    .optional(),
+});
+
+/** Arguments of `stop(options?)`. */
+export const stopArgsSchema = z.strictObject({ mode: z.enum(['drain', 'cancel']).optional() }).optional();
+
+/**
+ * Checks a method's arguments, the one way every scheduler method does it: anything that is not
+ * what the schema says — including a value whose getter throws or a revoked Proxy — becomes a
+ * {@link SproutValidationError} naming `subject`; never a raw TypeError.
+ *
+ * @example
+ * const { sessionId } = parseArgs(eventsArgsSchema, { sessionId: id, options }, 'events() arguments');
+ */
+export function parseArgs<T>(schema: z.ZodType<T>, value: unknown, subject: string): T {
+  let parsed: z.ZodSafeParseResult<T>;
+  try {
+    parsed = schema.safeParse(value);
+  } catch (error) {
+    const message = describeCause(error);
+    throw new SproutValidationError(subject, [{ code: 'custom', path: [], message: `could not be read: ${message}`, input: undefined }]);
+  }
+  if (!parsed.success) throw new SproutValidationError(subject, parsed.error.issues);
+  return parsed.data;
+}
