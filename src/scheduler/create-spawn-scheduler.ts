@@ -4,7 +4,7 @@ import { createActor, type InspectionEvent } from 'xstate';
 import { findRunOfChild } from '../../machines/scheduler.plan.js';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
-import { METADATA_KEYS } from '../../machines/session.schema.js';
+import { METADATA_KEYS, type Session } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toRfc3339, toSproutClock } from '../clock.js';
 import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError, UnknownChildError, EventLogError } from '../errors.js';
@@ -26,7 +26,7 @@ import { createRunRegistry, getRun, isLive } from './run-registry.js';
 import type { RunTracker } from './run-tracker.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
 import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, stopArgsSchema, waitArgsSchema } from './scheduler-args.js';
-import { childStatusFromRecord, childSummaryFromSession } from './child-status.js';
+import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from './child-status.js';
 import { findDescendantsInFlight } from './find-descendants.js';
 import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
 import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
@@ -200,6 +200,30 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
   const hasRun = (childSessionId: string): boolean =>
     isLive(getRun(registry, childSessionId)) || findRunOfChild(actor.getSnapshot().context, childSessionId) !== undefined;
 
+  /**
+   * A child's status from the store. A stored `pending` / `running` that this scheduler has no run
+   * for is stale (the run ended before it could write metadata, e.g. a load failure, and its
+   * record was evicted): the last completion of that child on its parent's retained stream says
+   * how it really ended.
+   */
+  const storedStatus = (session: Session): ChildStatus => {
+    const summary = childSummaryFromSession(session);
+    if ((summary.status !== 'queued' && summary.status !== 'running') || !session.parent_session_id || hasRun(session.id)) return summary;
+    const { envelopes } = hub.log.read(session.parent_session_id, 0);
+    for (let i = envelopes.length - 1; i >= 0; i--) {
+      const event = envelopes[i]?.event;
+      if (event?.type !== 'sub_session_completed' || event.child_session_id !== session.id) continue;
+      const ended: ChildStatus = { ...summary, runId: event.run_id, status: event.status };
+      delete ended.error;
+      delete ended.result;
+      if (event.error !== undefined) ended.error = event.error;
+      if (event.reason !== undefined) ended.reason = event.reason;
+      if (event.result !== undefined) ended.result = event.result;
+      return ended;
+    }
+    return summary;
+  };
+
   const descendantsInFlight = async (sessionId: string): Promise<Set<string>> => {
     const found = await findDescendantsInFlight(actor.getSnapshot().context, opts.store, sessionId);
     // Runs announced in this very turn (e.g. from a subscriber of sub_session_started) are in the
@@ -348,7 +372,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       const record = getRun(registry, id);
       if (record) return childStatusFromRecord(record, book.trackers.get(record.runId));
       const session = await loadValidSession(opts.store, id);
-      return session ? childSummaryFromSession(session) : undefined;
+      return session ? storedStatus(session) : undefined;
     },
 
     async waitForChildren(parentSessionId, waitOptions) {
@@ -365,7 +389,8 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
         if (getRun(registry, id)) continue;
         const session = await loadValidSession(opts.store, id);
         if (!session) throw new UnknownChildError(id);
-        fixed.set(id, childSummaryFromSession(session));
+        const { childSessionId, runId, status, error, result } = storedStatus(session);
+        fixed.set(id, { childSessionId, runId, status, ...(error === undefined ? {} : { error }), ...(result === undefined ? {} : { result }) });
       }
       return waitForRuns(book, ids, policy, fixed);
     },
