@@ -14,7 +14,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     environment: 'node',
     pool: 'forks',
-    testTimeout: 20_000,
+    // A safety net, not a budget: tests wait on conditions, and on a slow, loaded 2-core machine a
+    // subprocess test (the CLI through tsx, a consumer install) can take minutes.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
     restoreMocks: true,
     // CI also writes a JSON report, which .ci/run turns into a plain "N passed, N failed" line.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],

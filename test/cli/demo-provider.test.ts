@@ -54,7 +54,7 @@ describe('sprout demo --provider openai-compatible', () => {
     expect(events.filter((e) => e.event.type === 'sub_session_event' && e.event.event?.type === 'token')).toHaveLength(6);
     expect(seen.map((r) => r.model)).toEqual(['tiny-model', 'tiny-model']);
     expect(seen[0]?.authorization).toBe('Bearer sk-test');
-  }, 20_000);
+  });
 
   it('refuses an incomplete provider setup with exit 2 and one line', async () => {
     const cli = startCli(['demo', '--provider', 'openai-compatible', '--db', tempDb()]);

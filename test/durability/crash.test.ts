@@ -104,5 +104,5 @@ describe('crash: kill -9 mid-run, then restart on the same SQLite file', () => {
     const check = new Database(db, { readonly: true });
     expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
     check.close();
-  }, 30_000);
+  });
 });
