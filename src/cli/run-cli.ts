@@ -6,7 +6,6 @@ import { helpText } from './help-text.js';
 import { parseCliArgs } from './parse-args.js';
 import { runStatus } from './status-command.js';
 import { runTraceReplay } from './trace-replay-command.js';
-import { runServe } from '../server/serve-command.js';
 
 /** The package version: package.json is two levels up from src/cli, three from dist/src/cli. */
 function packageVersion(): string {
@@ -31,8 +30,8 @@ function packageVersion(): string {
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   try {
-    // `serve` parses its own flags (src/server/serve-args.ts).
-    if (argv[0] === 'serve') return await runServe(argv.slice(1), io);
+    // `serve` parses its own flags (src/server/serve-args.ts); loaded lazily so other commands start as fast as before.
+    if (argv[0] === 'serve') return await (await import('../server/serve-command.js')).runServe(argv.slice(1), io);
     const request = parseCliArgs(argv);
     switch (request.command) {
       case 'help':

@@ -118,7 +118,7 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     expect(outcome).toEqual({ ok: true });
     expect(events).toEqual([
       { type: 'tool_start', tool_call_id: 'call-1', tool_name: 'add', arguments: { a: 2, b: 3 } },
-      { type: 'tool_complete', tool_call_id: 'call-1', result: { sum: 5 } },
+      { type: 'tool_complete', tool_call_id: 'call-1', result: { success: true, result: '{"sum":5}' } },
       { type: 'token', content: 'It is 5.' },
       { type: 'complete', usage: { prompt_tokens: 30, completion_tokens: 7, total_tokens: 37 } },
     ]);
@@ -144,8 +144,8 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     expect(outcome).toEqual({ ok: true });
     const starts = events.filter((e) => e.type === 'tool_start');
     expect(starts.map((e) => e.tool_call_id)).toEqual(['c1', 'c2', 'c3']);
-    expect(events).toContainEqual({ type: 'tool_complete', tool_call_id: 'c1', result: { sum: 2 } });
-    expect(events).toContainEqual({ type: 'tool_complete', tool_call_id: 'c2', result: { sum: 4 } });
+    expect(events).toContainEqual({ type: 'tool_complete', tool_call_id: 'c1', result: { success: true, result: '{"sum":2}' } });
+    expect(events).toContainEqual({ type: 'tool_complete', tool_call_id: 'c2', result: { success: true, result: '{"sum":4}' } });
     expect(events).toContainEqual({ type: 'tool_error', tool_call_id: 'c3', error: 'tool blew up' });
     // Each tool event follows its own tool_start.
     for (const id of ['c1', 'c2', 'c3']) {
@@ -312,7 +312,7 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     const model = new MockLanguageModelV3({ doStream: [step(toolCall('c1', 'add', { a: 4, b: 4 }), finish('tool-calls')), step(...text('8'), finish('stop'))] });
     const events: AgentEvent[] = [];
     await aiSdkAgent({ model }).execute(childSession(), { model: 'm', signal: new AbortController().signal, emit: (e) => events.push(e), tools: { add } });
-    expect(events).toContainEqual({ type: 'tool_complete', tool_call_id: 'c1', result: { sum: 8 } });
+    expect(events).toContainEqual({ type: 'tool_complete', tool_call_id: 'c1', result: { success: true, result: '{"sum":8}' } });
   });
 
   it('rejects invalid options with SproutValidationError', () => {

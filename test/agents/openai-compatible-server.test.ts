@@ -155,7 +155,7 @@ describe('openAICompatibleAgent against a local OpenAI-compatible server', () =>
     expect(await settled).toEqual({ ok: true });
     expect(events).toEqual([
       { type: 'tool_start', tool_call_id: 'call_1', tool_name: 'clock', arguments: { zone: 'UTC' } },
-      { type: 'tool_complete', tool_call_id: 'call_1', result: '12:00 UTC' },
+      { type: 'tool_complete', tool_call_id: 'call_1', result: { success: true, result: '12:00 UTC' } },
       { type: 'token', content: 'The time is noon.' },
       { type: 'complete', usage: { prompt_tokens: 31, completion_tokens: 9, total_tokens: 40 } },
     ]);

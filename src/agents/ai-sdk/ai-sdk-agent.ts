@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CallSettings, LanguageModel, LanguageModelUsage, TextStreamPart, ToolSet } from 'ai';
 import type * as Ai from 'ai';
 import { z } from 'zod';
-import type { AgentEvent, Usage } from '../../../machines/agent-event.events.js';
+import { toToolResult, type AgentEvent } from '../../../machines/agent-event.events.js';
 import type { Session } from '../../../machines/session.schema.js';
 import { systemClock, toRfc3339, type SproutClock } from '../../clock.js';
 import { SproutValidationError } from '../../errors.js';
@@ -68,7 +68,7 @@ const optionsSchema = z.object({
  * | `text-delta` | `token { content }` |
  * | `reasoning-delta` | `reasoning_token { content }` |
  * | `tool-call` | `tool_start { tool_call_id, tool_name, arguments }` |
- * | `tool-result` (final) | `tool_complete { tool_call_id, result }` |
+ * | `tool-result` (final) | `tool_complete { tool_call_id, result: { success: true, result: <text or JSON> } }` (Bamboo's object) |
  * | `tool-error` | `tool_error { tool_call_id, error }` |
  * | `finish` | `complete { usage: { prompt_tokens, completion_tokens, total_tokens } }` |
  * | `error` | run rejects with {@link AgentProviderError} |
@@ -154,7 +154,7 @@ function handlePart(part: TextStreamPart<ToolSet>, step: StepRecorder, emit: (ev
     case 'tool-result':
       if (part.preliminary === true) return false;
       step.toolResult(part.toolCallId, part.toolName, part.output);
-      emit({ type: 'tool_complete', tool_call_id: part.toolCallId, result: part.output });
+      emit({ type: 'tool_complete', tool_call_id: part.toolCallId, result: toToolResult(part.output) });
       return false;
     case 'tool-error': {
       const error = messageOf(part.error);
@@ -178,14 +178,17 @@ function handlePart(part: TextStreamPart<ToolSet>, step: StepRecorder, emit: (ev
   }
 }
 
-/** AI SDK usage → Bamboo usage; counters the provider did not report are left out. */
-export function toUsage(usage: LanguageModelUsage): Usage {
-  const total = usage.totalTokens ?? (usage.inputTokens !== undefined && usage.outputTokens !== undefined ? usage.inputTokens + usage.outputTokens : undefined);
-  return {
-    ...(usage.inputTokens === undefined ? {} : { prompt_tokens: usage.inputTokens }),
-    ...(usage.outputTokens === undefined ? {} : { completion_tokens: usage.outputTokens }),
-    ...(total === undefined ? {} : { total_tokens: total }),
-  };
+/**
+ * AI SDK usage → Bamboo usage, with all three counters Bamboo requires: a counter the provider
+ * did not report is 0, and the total is the sum when not reported.
+ *
+ * @example
+ * toUsage({ inputTokens: 3, outputTokens: 5, totalTokens: undefined }); // { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 }
+ */
+export function toUsage(usage: LanguageModelUsage): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+  const prompt = usage.inputTokens ?? 0;
+  const completion = usage.outputTokens ?? 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: usage.totalTokens ?? prompt + completion };
 }
 
 async function resolveModel(model: AiSdkModel, modelName: string): Promise<LanguageModel> {

@@ -1,0 +1,182 @@
+/* global fetch, setInterval, clearInterval, URLSearchParams, location, document */
+// The Sprout dashboard: live session tree, per-run job-machine state, event tail, cancel buttons,
+// and the job and scheduler statecharts with the live state highlighted. Served by `sprout serve`
+// from the package (Preact + htm + ELK, no CDN), so it works offline.
+import { h, render } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import htm from 'htm';
+import { applyEvent, derivedStates, emptyModel } from './run-rows.js';
+import { SessionTree } from './session-tree.js';
+import { connectSse } from './sse-client.js';
+import { Statechart } from './statechart.js';
+
+const html = htm.bind(h);
+
+async function getJson(path) {
+  const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+function useTick(ms) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return now;
+}
+
+function App() {
+  const [sessions, setSessions] = useState([]);
+  const [rootId, setRootId] = useState(new URLSearchParams(location.search).get('root') ?? undefined);
+  const [selected, setSelected] = useState(undefined);
+  const [machines, setMachines] = useState(undefined);
+  const [runStates, setRunStates] = useState({ tracked: false, scheduler: [], runs: new Map() });
+  const [conn, setConn] = useState({ state: 'connecting', lastId: undefined, gaps: 0, duplicates: 0, reconnects: 0, events: 0 });
+  const [version, setVersion] = useState(0);
+  const model = useRef(emptyModel());
+  const now = useTick(500);
+
+  // Sessions: polled (the store is the source of truth for the tree; events make it live).
+  useEffect(() => {
+    let live = true;
+    const load = () =>
+      getJson('/v1/sessions').then(
+        (body) => live && setSessions(body.sessions),
+        () => {},
+      );
+    void load();
+    const timer = setInterval(load, 1000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, []);
+
+  useEffect(() => {
+    if (rootId === undefined) {
+      const roots = sessions.filter((session) => session.kind === 'root');
+      if (roots.length > 0) setRootId(roots[roots.length - 1].id);
+    }
+  }, [sessions, rootId]);
+
+  useEffect(() => {
+    getJson('/v1/machines').then(setMachines, () => {});
+  }, []);
+
+  // Live job-machine states from the scheduler's inspection.
+  useEffect(() => {
+    const client = connectSse('/v1/runs/stream', {
+      resumable: false,
+      onFrame: (frame) => {
+        const data = JSON.parse(frame.data);
+        if (frame.event === 'runs') {
+          setRunStates({ tracked: data.tracked, scheduler: data.scheduler, runs: new Map(data.runs.map((run) => [run.runId, run])) });
+        } else if (frame.event === 'run') {
+          setRunStates((previous) => {
+            if (data.runId === '') return { ...previous, scheduler: data.states };
+            const runs = new Map(previous.runs);
+            runs.set(data.runId, data);
+            return { ...previous, runs };
+          });
+        }
+      },
+    });
+    return () => client.close();
+  }, []);
+
+  // The selected root's event stream: resumable, checked for gaps and duplicates.
+  useEffect(() => {
+    if (rootId === undefined) return undefined;
+    model.current = emptyModel();
+    let events = 0;
+    const client = connectSse(`/v1/sessions/${encodeURIComponent(rootId)}/events`, {
+      onState: (state) => setConn((previous) => ({ ...previous, state })),
+      onFrame: (frame) => {
+        const event = JSON.parse(frame.data);
+        applyEvent(model.current, Number(frame.id), event, Date.now());
+        events += 1;
+        if (event.type === 'sub_session_completed') void refineTimes(event.child_session_id);
+        setConn((previous) => ({ ...previous, ...client.stats(), events }));
+        setVersion((v) => v + 1);
+      },
+    });
+    const refineTimes = async (childId) => {
+      try {
+        const { status } = await getJson(`/v1/sessions/${encodeURIComponent(childId)}/status`);
+        const row = model.current.rows.get(childId);
+        if (!row || row.runId !== status.runId) return;
+        if (status.startedAt) row.startedAt = Date.parse(status.startedAt);
+        if (status.endedAt) row.endedAt = Date.parse(status.endedAt);
+        setVersion((v) => v + 1);
+      } catch {
+        // Times stay as the stream gave them.
+      }
+    };
+    return () => client.close();
+  }, [rootId]);
+
+  const rows = model.current.rows;
+  const statesOf = (row) => {
+    const tracked = runStates.runs.get(row.runId);
+    return tracked ? tracked.states : derivedStates(row);
+  };
+  const selectedId = selected ?? rootId;
+  const selectedRow = selectedId ? rows.get(selectedId) : undefined;
+  const tail = useMemo(() => {
+    const all = model.current.tail;
+    const picked = selectedId === rootId ? all : all.filter((entry) => entry.child === selectedId);
+    return picked.slice(-40);
+  }, [version, selectedId, rootId]);
+
+  const cancel = async (id, tree) => {
+    await fetch(`/v1/sessions/${encodeURIComponent(id)}/cancel`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(tree ? { tree: true } : {}),
+    });
+  };
+
+  const roots = sessions.filter((session) => session.kind === 'root');
+  const treeSessions = sessions.filter((session) => session.root_session_id === rootId);
+  const activeJob = selectedRow ? statesOf(selectedRow) : [];
+  return html`<div class="layout">
+    <header>
+      <h1>Sprout</h1>
+      <label>root <select data-testid="root-picker" value=${rootId ?? ''} onChange=${(e) => (setRootId(e.currentTarget.value), setSelected(undefined))}>
+        ${roots.map((root) => html`<option value=${root.id}>${root.title} · ${root.id.slice(0, 8)}</option>`)}
+      </select></label>
+      <span class=${`conn ${conn.state}`} data-testid="conn" data-state=${conn.state} data-last-id=${conn.lastId ?? ''} data-gaps=${conn.gaps} data-duplicates=${conn.duplicates} data-reconnects=${conn.reconnects}>
+        ${conn.state} · last id ${conn.lastId ?? '—'} · ${conn.events} events · gaps ${conn.gaps} · duplicates ${conn.duplicates} · reconnects ${conn.reconnects}
+      </span>
+    </header>
+    <section class="left">
+      <h2>Sessions</h2>
+      ${treeSessions.length === 0 ? html`<p class="empty">No sessions yet. Create one with <code>POST /v1/sessions</code>.</p>` : null}
+      <${SessionTree} sessions=${treeSessions} rows=${rows} statesOf=${statesOf} selected=${selectedId} onSelect=${setSelected} onCancel=${cancel} now=${now} />
+      <h2>Events ${selectedId && selectedId !== rootId ? html`<small>of ${rows.get(selectedId)?.title ?? selectedId}</small>` : html`<small>of the root stream</small>`}</h2>
+      <ol class="tail" data-testid="tail">
+        ${tail.map((entry) => html`<li><span class="seq">${entry.seq}</span> <span class="type">${entry.type}</span> ${entry.text}</li>`)}
+      </ol>
+    </section>
+    <section class="right">
+      ${selectedRow
+        ? html`<div class="detail" data-testid="detail">
+            <strong>${selectedRow.title}</strong> · run ${selectedRow.runId.slice(0, 8)} · <span data-testid="detail-status">${selectedRow.status}</span>
+            ${selectedRow.answer ? html`<p class="answer">${selectedRow.answer}</p>` : null}
+            ${selectedRow.error ? html`<p class="error">${selectedRow.error}</p>` : null}
+          </div>`
+        : html`<div class="detail">Select a child to highlight its run in the job machine.</div>`}
+      ${machines
+        ? html`<${Statechart} graph=${machines.job} active=${activeJob} title=${`job machine${selectedRow ? ` · ${selectedRow.title}` : ''}${runStates.tracked ? '' : ' (states from events)'}`} testid="job-chart" />
+            <${Statechart} graph=${machines.scheduler} active=${runStates.scheduler} title="scheduler machine" testid="scheduler-chart" />`
+        : html`<p>Loading machine definitions…</p>`}
+    </section>
+  </div>`;
+}
+
+const root = document.getElementById('app');
+root.textContent = '';
+render(html`<${App} />`, root);

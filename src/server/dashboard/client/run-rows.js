@@ -1,0 +1,108 @@
+// Folds a parent's event stream into one row per child run: status, tokens, tool calls, last
+// heartbeat, timings, answer or error, and a tail of the child's events.
+
+const TAIL = 60;
+
+/** A fresh, empty model. */
+export function emptyModel() {
+  return { rows: new Map(), tail: [], seq: 0, truncatedAt: undefined };
+}
+
+/** The job-machine states a run is in, as far as its events tell (used without inspection). */
+export function derivedStates(row) {
+  if (!row) return [];
+  if (row.status === 'queued') return ['spawnJob.loading'];
+  if (row.status === 'running') return ['spawnJob.running', 'spawnJob.running.heartbeat', 'spawnJob.running.heartbeat.beating'];
+  return [`spawnJob.${row.status}`];
+}
+
+/**
+ * Applies one envelope (seq + wire event) to the model, in place. `now` is the browser clock.
+ * @returns the model
+ */
+export function applyEvent(model, seq, event, now) {
+  model.seq = seq;
+  const entry = { seq, type: event.type, child: event.child_session_id, text: describe(event), at: now };
+  model.tail.push(entry);
+  if (model.tail.length > 400) model.tail.splice(0, model.tail.length - 400);
+  if (event.type === 'stream_truncated') {
+    model.truncatedAt = event.first_retained_seq;
+    return model;
+  }
+  const id = event.child_session_id;
+  if (!id) return model;
+  let row = model.rows.get(id);
+  if (event.type === 'sub_session_started') {
+    row = { childSessionId: id, runId: event.run_id, title: event.title ?? id, status: 'queued', tokens: 0, tools: 0, queuedAt: now, startedAt: undefined, endedAt: undefined, lastHeartbeatAt: undefined, answer: undefined, error: undefined, reason: undefined, tail: [] };
+    model.rows.set(id, row);
+    return model;
+  }
+  if (!row || row.runId !== event.run_id) return model;
+  row.tail.push(entry);
+  if (row.tail.length > TAIL) row.tail.shift();
+  if (event.type === 'sub_session_heartbeat') {
+    // Server time: right on a replay too, not just for events that arrive live.
+    const at = Date.parse(event.timestamp);
+    const when = Number.isNaN(at) ? now : at;
+    if (row.status === 'queued') row.status = 'running';
+    row.startedAt ??= when;
+    row.lastHeartbeatAt = when;
+  } else if (event.type === 'sub_session_event') {
+    const inner = event.event;
+    if (inner.type === 'token' || inner.type === 'reasoning_token') row.tokens += 1;
+    if (inner.type === 'tool_start') row.tools += 1;
+  } else if (event.type === 'sub_session_completed') {
+    row.status = event.status;
+    row.endedAt = now;
+    row.startedAt ??= now;
+    row.answer = event.result;
+    row.error = event.error;
+    row.reason = event.reason;
+  }
+  return model;
+}
+
+/** One line of text for an event in the tail. */
+export function describe(event) {
+  switch (event.type) {
+    case 'sub_session_started':
+      return `started “${event.title ?? ''}”`;
+    case 'sub_session_heartbeat':
+      return `heartbeat · ${event.events_seen} events`;
+    case 'sub_session_completed':
+      return `${event.status}${event.reason ? ` (${event.reason})` : ''}${event.error ? ` · ${event.error}` : ''}${event.result ? ` · “${event.result.slice(0, 80)}”` : ''}`;
+    case 'sub_session_event':
+      return `${event.event.type} ${describeInner(event.event)}`;
+    case 'stream_truncated':
+      return `stream truncated: events before ${event.first_retained_seq} are gone`;
+    default:
+      return describeInner(event);
+  }
+}
+
+function describeInner(event) {
+  switch (event.type) {
+    case 'token':
+    case 'reasoning_token':
+      return JSON.stringify(event.content);
+    case 'tool_start':
+      return `${event.tool_name}(${JSON.stringify(event.arguments).slice(0, 60)})`;
+    case 'tool_complete':
+      return `→ ${typeof event.result === 'object' && event.result ? event.result.result : JSON.stringify(event.result)}`.slice(0, 100);
+    case 'tool_error':
+      return `✖ ${event.error}`;
+    case 'complete':
+      return `usage ${JSON.stringify(event.usage)}`;
+    case 'error':
+      return event.message;
+    default:
+      return '';
+  }
+}
+
+/** `1.2s`, `3m 4s`. */
+export function duration(ms) {
+  if (ms === undefined || ms < 0) return '—';
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
+}

@@ -1,0 +1,65 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { SproutServer } from './create-sprout-server.js';
+
+/** A {@link SproutServer} listening on a socket. */
+export interface ListeningSproutServer {
+  /** `http://HOST:PORT` (IPv6 hosts in brackets). */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** The node:http server. */
+  readonly server: Server;
+  /**
+   * Stops accepting connections, ends every SSE stream after the events already queued for it,
+   * and resolves once every connection is closed.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a {@link SproutServer} on `host:port` with `@hono/node-server` (`port: 0` picks a free
+ * port). The `Host` check then accepts this host and the actual port.
+ *
+ * @example
+ * const listening = await listenSproutServer(server, { host: '127.0.0.1', port: 0 });
+ * await fetch(`${listening.url}/v1/health`);
+ * await listening.close();
+ */
+export async function listenSproutServer(server: SproutServer, { host = '127.0.0.1', port = 7433 }: { host?: string; port?: number } = {}): Promise<ListeningSproutServer> {
+  const http = createAdaptorServer({ fetch: server.fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    http.once('error', onError);
+    http.listen(port, host, () => {
+      http.off('error', onError);
+      resolve();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  server.hostPolicy.port = address.port;
+  const hostName = host.includes(':') ? `[${host}]` : host;
+  server.hostPolicy.names.add(hostName.toLowerCase());
+  let closing: Promise<void> | undefined;
+  // Once closing, a keep-alive socket is closed as soon as its last response is done.
+  http.on('request', (_request, response) => {
+    response.on('close', () => {
+      if (closing !== undefined) process.nextTick(() => http.closeIdleConnections());
+    });
+  });
+  return {
+    url: `http://${hostName}:${address.port}`,
+    host,
+    port: address.port,
+    server: http,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        server.closeStreams();
+        http.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { CliUsageError } from '../cli/cli-error.js';
+import { bambooDialectSchema, type BambooDialect } from './server-options.js';
+import { isLoopbackHost } from './security.js';
+
+/** Default port of `sprout serve`. */
+export const DEFAULT_SERVE_PORT = 7433;
+/** Default database of `sprout serve` (the demo's). */
+export const DEFAULT_SERVE_DB = '.sprout/sprout.db';
+
+/** `sprout serve …`, parsed. */
+export interface ServeOptions {
+  db: string;
+  host: string;
+  port: number;
+  dialect: BambooDialect;
+  token: string | undefined;
+  cors: string | undefined;
+  concurrency: number;
+  /** Run children on an OpenAI-compatible server instead of the scripted agent. */
+  provider: { baseURL: string; model: string } | undefined;
+  help: boolean;
+}
+
+const int = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+
+const flagsSchema = z.object({
+  db: z.string().min(1).max(4096).default(DEFAULT_SERVE_DB),
+  host: z.string().min(1).max(255).default('127.0.0.1'),
+  port: int(0, 65_535).default(DEFAULT_SERVE_PORT),
+  dialect: bambooDialectSchema.default('sub_session'),
+  token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
+  cors: z.url({ protocol: /^https?$/ }).optional(),
+  concurrency: int(1, 256).default(4),
+  provider: z.literal('openai-compatible').optional(),
+  'base-url': z.url({ protocol: /^https?$/ }).optional(),
+  model: z.string().min(1).max(500).optional(),
+  help: z.boolean().default(false),
+});
+
+/**
+ * Parses `sprout serve`'s flags (after the command name). `SPROUT_TOKEN` stands in for
+ * `--token`. A non-loopback `--host` without a token is refused: the API would be open to the
+ * network. Throws a one-line {@link CliUsageError} for anything it does not accept.
+ *
+ * @example
+ * parseServeArgs(['--port', '0', '--dialect', 'sub_agent'], {}); // { port: 0, dialect: 'sub_agent', … }
+ */
+export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeOptions {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        db: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        dialect: { type: 'string' },
+        token: { type: 'string' },
+        cors: { type: 'string' },
+        concurrency: { type: 'string' },
+        provider: { type: 'string' },
+        'base-url': { type: 'string' },
+        model: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new CliUsageError(`sprout serve: ${(error as Error).message.split('\n')[0] ?? 'bad arguments'} (see sprout serve --help)`, { cause: error });
+  }
+  const token = values.token ?? (env.SPROUT_TOKEN === undefined || env.SPROUT_TOKEN === '' ? undefined : env.SPROUT_TOKEN);
+  const parsed = flagsSchema.safeParse({ ...values, token });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CliUsageError(`sprout serve: --${issue?.path.join('.') ?? '?'} ${issue?.message ?? 'is invalid'}`);
+  }
+  const flags = parsed.data;
+  if (!isLoopbackHost(flags.host) && flags.token === undefined) {
+    throw new CliUsageError(`sprout serve: --host ${flags.host} is not a loopback address; it needs --token T (or SPROUT_TOKEN)`);
+  }
+  const providerFlags = [flags.provider, flags['base-url'], flags.model];
+  if (providerFlags.some((value) => value !== undefined) && providerFlags.some((value) => value === undefined)) {
+    throw new CliUsageError('sprout serve: --provider openai-compatible needs --base-url URL and --model NAME');
+  }
+  return {
+    db: flags.db,
+    host: flags.host,
+    port: flags.port,
+    dialect: flags.dialect,
+    token: flags.token,
+    cors: flags.cors,
+    concurrency: flags.concurrency,
+    provider: flags['base-url'] !== undefined && flags.model !== undefined ? { baseURL: flags['base-url'], model: flags.model } : undefined,
+    help: flags.help,
+  };
+}
+
+/** `sprout serve --help`. */
+export const SERVE_HELP = `sprout serve: an HTTP server for the scheduler — Sprout's API under /v1 (JSON, resumable SSE),
+a Bamboo-compatible API under /api/v1, and a live dashboard at / (works offline).
+
+Options:
+  --db PATH            SQLite file, created on first use (default ${DEFAULT_SERVE_DB}; :memory: for none)
+  --host HOST          interface to listen on (default 127.0.0.1); a non-loopback host needs --token
+  --port N             port (default ${DEFAULT_SERVE_PORT}; 0 = any free port)
+  --dialect D          event names on /api/v1: sub_session (default) or sub_agent (today's Bamboo)
+  --token T            every request needs Authorization: Bearer T (also SPROUT_TOKEN); open the
+                       dashboard once as /?token=T
+  --cors ORIGIN        allow this browser origin (default: no CORS)
+  --concurrency N      runs at once (1-256, default 4)
+  --provider openai-compatible --base-url URL --model NAME
+                       run children on a real model (API key from SPROUT_API_KEY) instead of the
+                       scripted demo agent
+
+The first line on stdout is "listening on http://HOST:PORT". SIGTERM or Ctrl+C drains: running
+children finish, queued ones are cancelled, clients get their last events, exit 0.
+Guide: docs/guides/server.md`;

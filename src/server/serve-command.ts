@@ -1,0 +1,86 @@
+import { openAICompatibleAgent } from '../agents/ai-sdk/index.js';
+import type { AgentRuntime } from '../agents/agent-runtime.js';
+import { EXIT, oneLine } from '../cli/cli-error.js';
+import type { CliIo } from '../cli/cli-io.js';
+import { acquireDbLease } from '../cli/db-lease.js';
+import { openDatabase } from '../cli/open-database.js';
+import { systemClock } from '../clock.js';
+import { createSpawnScheduler } from '../scheduler/create-spawn-scheduler.js';
+import { createSproutServer } from './create-sprout-server.js';
+import { listenSproutServer } from './listen-sprout-server.js';
+import { createRunStateTracker } from './run-states.js';
+import { parseServeArgs, SERVE_HELP } from './serve-args.js';
+import { serveDemoAgent } from './serve-agent.js';
+
+/** Heartbeat period of served runs: often enough for the dashboard's "last heartbeat" to move. */
+const HEARTBEAT_MS = 1000;
+
+/**
+ * `sprout serve`: opens the database, starts a scheduler (the scripted demo agent unless
+ * `--provider` is given) and serves the API and dashboard until SIGTERM / Ctrl+C, then drains:
+ * running children finish, queued ones end `cancelled` (reason `shutdown`), every SSE client
+ * gets its last events, and the command resolves 0. The first stdout line is
+ * `listening on http://HOST:PORT`.
+ *
+ * @example
+ * process.exitCode = await runServe(['--port', '0'], processIo());
+ */
+export async function runServe(argv: readonly string[], io: CliIo): Promise<number> {
+  const options = parseServeArgs(argv, io.env ?? {});
+  if (options.help) {
+    io.stdout.write(`${SERVE_HELP}\n`);
+    return EXIT.ok;
+  }
+  const cleanup: (() => unknown)[] = [];
+  try {
+    const db = openDatabase(options.db, { onEventLogError: (error) => io.stderr.write(`sprout: event log: ${oneLine(error)}\n`) });
+    cleanup.unshift(() => db.close());
+    const lease = acquireDbLease(options.db, 'serve');
+    cleanup.unshift(() => lease.release());
+    const agent: AgentRuntime = options.provider
+      ? openAICompatibleAgent({ baseURL: options.provider.baseURL, ...(io.env?.SPROUT_API_KEY ? { apiKey: io.env.SPROUT_API_KEY } : {}), defaultModel: options.provider.model })
+      : serveDemoAgent(systemClock);
+    const runStates = createRunStateTracker();
+    const scheduler = createSpawnScheduler({
+      store: db.store,
+      eventLog: db.eventLog,
+      agent,
+      clock: systemClock,
+      concurrency: options.concurrency,
+      perParentConcurrency: options.concurrency,
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      inspect: runStates.inspect,
+      onDiagnostic: (diagnostic) => io.stderr.write(`sprout: scheduler diagnostic: ${diagnostic.kind}\n`),
+    });
+    cleanup.unshift(() => scheduler.stop({ mode: 'cancel' }));
+    const recovery = await scheduler.start();
+    const server = createSproutServer({
+      scheduler,
+      store: db.store,
+      dialect: options.dialect,
+      runStates,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.cors === undefined ? {} : { cors: options.cors }),
+      ...(options.provider === undefined ? {} : { defaultModel: options.provider.model }),
+    });
+    const listening = await listenSproutServer(server, { host: options.host, port: options.port });
+    cleanup.unshift(() => listening.close());
+    io.stdout.write(`listening on ${listening.url}\n`);
+    if (recovery.interrupted.length > 0) io.stderr.write(`sprout serve: reconciled ${recovery.interrupted.length} run(s) a killed process left behind\n`);
+    io.stderr.write(`sprout serve: dashboard ${listening.url}/${options.token === undefined ? '' : '?token=…'} · API ${listening.url}/v1 · Bamboo API ${listening.url}/api/v1 (${options.dialect})\n`);
+
+    await new Promise<void>((resolve) => {
+      const off = io.onInterrupt(() => {
+        off();
+        resolve();
+      });
+    });
+    io.stderr.write('sprout serve: draining: running children finish, queued ones are cancelled\n');
+    await scheduler.stop({ mode: 'drain' });
+    await listening.close();
+    io.stderr.write('sprout serve: stopped\n');
+    return EXIT.ok;
+  } finally {
+    for (const step of cleanup.splice(0)) await step();
+  }
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { SpawnScheduler } from '../scheduler/spawn-scheduler.js';
+import type { SessionStore } from '../stores/session-store.js';
+import type { RunStateTracker } from './run-states.js';
+
+/** Names of the sub-session events on the Bamboo API: the seed's `sub_session_*` or today's `sub_agent_*`. */
+export const bambooDialectSchema = z.enum(['sub_session', 'sub_agent']);
+/** A Bamboo event-name dialect. */
+export type BambooDialect = z.infer<typeof bambooDialectSchema>;
+
+const hasMethods = (...names: string[]) => (value: unknown) =>
+  typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+
+/**
+ * Options of {@link createSproutServer}, checked with zod.
+ *
+ * @example
+ * createSproutServer({ scheduler, store, dialect: 'sub_agent', token: process.env.SPROUT_TOKEN });
+ */
+export const sproutServerOptionsSchema = z.strictObject({
+  /** The scheduler the API drives (started by the caller). Required. */
+  scheduler: z.custom<SpawnScheduler>(hasMethods('spawnChild', 'events', 'cancel', 'cancelTree', 'getChild', 'waitForChildren', 'deleteSession'), 'scheduler must be a SpawnScheduler'),
+  /** The store the scheduler uses (sessions are read and roots created through it). Required. */
+  store: z.custom<SessionStore>(hasMethods('load', 'save', 'delete', 'listChildren'), 'store must implement SessionStore'),
+  /** Event names on `/api/v1`. @default 'sub_session' */
+  dialect: bambooDialectSchema.default('sub_session'),
+  /** Bearer token every request must carry (`Authorization: Bearer T`). @default none (loopback only) */
+  token: z.string().min(16, 'token must be at least 16 characters').max(4096).optional(),
+  /** Origin allowed by CORS (e.g. `http://localhost:5173`). @default none: no CORS headers */
+  cors: z.string().url().optional(),
+  /** Host names (without port) accepted in the `Host` header besides the loopback names. @default [] */
+  allowedHosts: z.array(z.string().min(1)).default([]),
+  /** Largest accepted request body in bytes. @default 65536 */
+  maxBodyBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
+  /** Period of `: ping` / `: heartbeat` comments on idle SSE streams. @default 15000 */
+  pingIntervalMs: z.number().int().min(10).default(15_000),
+  /** The `retry:` hint sent first on Sprout SSE streams. @default 3000 */
+  retryMs: z.number().int().min(0).default(3000),
+  /** Live job-machine states for the dashboard (see {@link createRunStateTracker}). @default none: states derived from events */
+  runStates: z.custom<RunStateTracker>(hasMethods('snapshot', 'inspect', 'get'), 'runStates must come from createRunStateTracker').optional(),
+  /** Model of roots created with `POST /v1/sessions` when the body names none. @default 'default' */
+  defaultModel: z.string().min(1).default('default'),
+  /** Id generator for roots and messages. @default crypto.randomUUID */
+  createId: z.custom<() => string>((value) => typeof value === 'function').optional(),
+  /** Clock reading in ms for timestamps. @default Date.now */
+  now: z.custom<() => number>((value) => typeof value === 'function').optional(),
+});
+
+/** What `createSproutServer` takes. */
+export type SproutServerOptions = z.input<typeof sproutServerOptionsSchema>;
+/** Options with defaults applied. */
+export type ResolvedServerOptions = z.output<typeof sproutServerOptionsSchema>;
