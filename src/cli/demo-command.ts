@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createSpawnScheduler, type SpawnScheduler } from '../scheduler/create-spawn-scheduler.js';
 import { systemClock, toRfc3339 } from '../clock.js';
 import { SchedulerStoppedError } from '../errors.js';
@@ -9,7 +10,7 @@ import { EXIT, oneLine } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
 import { acquireDbLease } from './db-lease.js';
 import { createDemoPlan, type DemoPlan } from './demo-plan.js';
-import { buildDemoRoot, removeSessionTree } from './demo-root.js';
+import { buildDemoRoot } from './demo-root.js';
 import { formatDemoSummary, judgeDemo } from './demo-summary.js';
 import type { DemoView } from './demo-view.js';
 import { createInspectionOutputs, type InspectionOutputs } from './inspection-outputs.js';
@@ -17,17 +18,22 @@ import { createJsonView } from './json-view.js';
 import { createLineView } from './line-view.js';
 import { createLiveProgressView } from './live-progress-view.js';
 import { openDatabase, type OpenDatabase } from './open-database.js';
-import type { DemoOptions } from './parse-args.js';
-import { createSeededIds, randomSeed } from './seeded-random.js';
+import { DEFAULT_DB_PATH, type DemoOptions } from './parse-args.js';
+import { randomSeed } from './seeded-random.js';
 
 /** Heartbeat period of the demo's runs: often enough for the "last heartbeat" column to move. */
 const HEARTBEAT_MS = 500;
 
-/** The command that repeats this run. */
-function rerunCommand(options: DemoOptions, seed: string): string {
-  const flags = [`--seed ${seed}`, `--children ${options.children}`, `--concurrency ${options.concurrency}`];
+/** A shell word: as is when it is plain, else single-quoted. */
+const shellWord = (text: string): string => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
+
+/** The command that repeats this run: the same plan on the same file and the same provider. */
+export function rerunCommand(options: DemoOptions, seed: string): string {
+  const flags = [`--seed ${shellWord(seed)}`, `--children ${options.children}`, `--concurrency ${options.concurrency}`];
   if (options.fail) flags.push('--fail');
   if (options.cancelAfterMs !== undefined) flags.push(`--cancel-after ${options.cancelAfterMs}`);
+  if (options.db !== DEFAULT_DB_PATH) flags.push(`--db ${shellWord(options.db)}`);
+  if (options.provider) flags.push(`--provider ${options.provider.kind} --base-url ${shellWord(options.provider.baseURL)} --model ${shellWord(options.provider.model)}`);
   return `sprout demo ${flags.join(' ')}`;
 }
 
@@ -101,7 +107,8 @@ async function runScheduled({ options, io, plan, db, outputs, view, startedAt, c
     concurrency: options.concurrency,
     perParentConcurrency: options.concurrency,
     heartbeatIntervalMs: HEARTBEAT_MS,
-    createId: createSeededIds(plan.seed),
+    // Ids are fresh on every run (a run id is never reused in a database); the seed decides the plan.
+    createId: randomUUID,
     inspect: outputs.inspect,
     onDiagnostic: (diagnostic) => io.stderr.write(`sprout: scheduler diagnostic: ${diagnostic.kind}\n`),
   });
@@ -120,9 +127,8 @@ async function runScheduled({ options, io, plan, db, outputs, view, startedAt, c
   const recovery = await scheduler.start();
   if (recovery.interrupted.length > 0) view.note(`reconciled ${recovery.interrupted.length} run(s) a killed process left behind (now error, reason interrupted)`);
 
-  const rootId = createSeededIds(plan.seed, 'root')();
-  const replaced = await removeSessionTree(db.store, rootId);
-  if (replaced > 0) view.note(`replaced the earlier run with seed ${plan.seed} (${replaced} sessions)`);
+  // Every run gets its own root session: earlier runs (of any seed) stay in the file, untouched.
+  const rootId = randomUUID();
   await db.store.save(buildDemoRoot(plan, rootId, toRfc3339(systemClock.now())));
 
   const progress = createChildProgress();
@@ -167,7 +173,8 @@ async function runScheduled({ options, io, plan, db, outputs, view, startedAt, c
   if (options.json) {
     io.stderr.write(`sprout demo: ${verdict}\n`);
   } else {
-    io.stdout.write(`\n${formatDemoSummary(rows, interrupted ? [] : verdicts)}\n\n`);
+    // On a terminal the live rows stay on screen as the summary; elsewhere print the table.
+    io.stdout.write(io.stdout.isTTY === true ? '\n' : `\n${formatDemoSummary(rows, interrupted ? [] : verdicts)}\n\n`);
     io.stdout.write(`${verdict} · repeat: ${rerunCommand(options, plan.seed)} · inspect the file: sprout status --db ${options.db}\n`);
   }
   if (interrupted) return EXIT.interrupted;

@@ -48,7 +48,7 @@ interface Row {
  * @example
  * for (const session of listAllSessions(store)) console.log(session.id, session.last_run_status);
  */
-export function listAllSessions(store: SqliteSessionStore): SessionListing[] {
+export function listAllSessions(store: Pick<SqliteSessionStore, 'database'>): SessionListing[] {
   const rows = store.database
     .prepare<[], Row>('SELECT id, kind, parent_session_id, root_session_id, created_at, updated_at, json FROM sessions ORDER BY created_at, id')
     .all();

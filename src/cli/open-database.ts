@@ -3,6 +3,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { SqliteSessionStore } from '../stores/sqlite-session-store.js';
 import { SqliteEventLog } from '../streams/sqlite-event-log.js';
 import { CliUsageError, oneLine } from './cli-error.js';
+import { probeDatabase, refuseForeignDatabase } from './probe-database.js';
 
 /** A SQLite file opened for the CLI: the session store and the event log sharing its connection. */
 export interface OpenDatabase {
@@ -19,12 +20,15 @@ export interface OpenDatabaseOptions {
   mustExist?: boolean;
   /** Called when a background event-log flush fails. */
   onEventLogError?: (error: StoreUnavailableError) => void;
+  /** The command that opens the file, for error messages. @default 'demo' */
+  command?: string;
 }
 
 /**
  * Opens (creating it and its directory on first use, unless `mustExist`) the SQLite file of
  * `--db`: a {@link SqliteSessionStore} plus its {@link SqliteEventLog}. A path that is missing,
- * a directory, or not a Sprout database becomes a one-line {@link CliUsageError} (exit 2).
+ * a directory, not SQLite, or an SQLite database with someone else's tables (left untouched)
+ * becomes a one-line {@link CliUsageError} (exit 2).
  *
  * @example
  * const db = openDatabase('.sprout/sprout.db');
@@ -33,6 +37,8 @@ export interface OpenDatabaseOptions {
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): OpenDatabase {
   if (existsSync(path)) {
     if (statSync(path).isDirectory()) throw new CliUsageError(`${path} is a directory, not a database file`);
+    // Never add Sprout's tables to someone else's database.
+    refuseForeignDatabase(path, probeDatabase(path), options.command ?? 'demo');
   } else if (options.mustExist === true) {
     throw new CliUsageError(`no database at ${path} (run "sprout demo --db ${path}" to create one)`);
   }

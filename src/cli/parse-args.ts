@@ -184,7 +184,8 @@ function readProvider(flag: ReturnType<typeof flagReader>, fail: boolean): Provi
 /** Runs `util.parseArgs`, turning its errors into one-line {@link CliUsageError}s. */
 function parse(command: CommandName, args: readonly string[]): { values: Values; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: normalizeInspect(args), options: commandOptions[command], strict: true, allowPositionals: true });
+    const options = commandOptions[command];
+    const { values, positionals } = parseArgs({ args: attachNegativeNumbers(normalizeInspect(args), options), options, strict: true, allowPositionals: true });
     return { values, positionals };
   } catch (error) {
     throw new CliUsageError(`sprout ${command}: ${describeParseError(error)} (see sprout ${command} --help)`, { cause: error });
@@ -209,6 +210,24 @@ function normalizeInspect(args: readonly string[]): string[] {
       out.push(`--inspect=${next}`);
       i += 1;
     } else out.push(`--inspect=${DEFAULT_INSPECT_PORT}`);
+  }
+  return out;
+}
+
+/**
+ * `--children -1`: `util.parseArgs` reads `-1` as an option and reports a missing value; attached
+ * (`--children=-1`), the value reaches the range check, which names the allowed range.
+ */
+function attachNegativeNumbers(args: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i += 1;
+    } else out.push(arg);
   }
   return out;
 }

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { RecoveryReport } from '../scheduler/recover-interrupted-runs.js';
+import { SQLITE_MIGRATIONS } from '../stores/sqlite-session-store.js';
 import { excerpt } from './child-progress.js';
 import { acquireDbLease, readDbOwner, type DbOwner } from './db-lease.js';
 import type { TextOut } from './demo-view.js';
@@ -7,7 +10,8 @@ import { listAllSessions, type SessionListing } from './list-sessions.js';
 import { openDatabase } from './open-database.js';
 import type { StatusOptions } from './parse-args.js';
 import { reconcileRuns } from './reconcile-runs.js';
-import { EXIT } from './cli-error.js';
+import { CliUsageError, EXIT } from './cli-error.js';
+import { probeDatabase, refuseForeignDatabase } from './probe-database.js';
 
 /** What `sprout status --json` prints (one JSON document). */
 export interface StatusReport {
@@ -65,13 +69,17 @@ function formatStatus(report: StatusReport): string {
  * `sprout status --db PATH [--json] [--read-only]`: every session in the file with its kind,
  * parent, `last_run_status`, `last_run_error` and update time. Unless the file is in use by a
  * live `sprout` process (or `--read-only`), it first starts a scheduler on the file, which ends
- * the runs a killed process left `running`/`pending` (reason `interrupted`).
+ * the runs a killed process left `running`/`pending` (reason `interrupted`). `--read-only` opens
+ * the file read-only (it works on a read-only filesystem) and changes nothing. A file that is not
+ * a Sprout database is refused (exit 2) and left untouched.
  *
  * @example
  * process.exitCode = await runStatus({ command: 'status', db: '.sprout/sprout.db', json: false, readOnly: false }, process.stdout);
  */
 export async function runStatus(options: StatusOptions, stdout: TextOut): Promise<number> {
-  const db = openDatabase(options.db, { mustExist: true });
+  // Read-only, and for a file with no tables at all: status never creates Sprout's schema.
+  if (options.readOnly || (existsSync(options.db) && probeDatabase(options.db).kind === 'empty')) return listReadOnly(options, stdout);
+  const db = openDatabase(options.db, { mustExist: true, command: 'status' });
   try {
     const owner = readDbOwner(options.db);
     let recovery: RecoveryReport | undefined;
@@ -94,4 +102,28 @@ export async function runStatus(options: StatusOptions, stdout: TextOut): Promis
   } finally {
     db.close();
   }
+}
+
+/** `--read-only`: a read-only SQLite connection, no schema migration, no lease, no reconciling. */
+function listReadOnly(options: StatusOptions, stdout: TextOut): number {
+  if (!existsSync(options.db)) throw new CliUsageError(`no database at ${options.db} (run "sprout demo --db ${options.db}" to create one)`);
+  const probe = probeDatabase(options.db);
+  refuseForeignDatabase(options.db, probe, 'status');
+  if (probe.kind === 'unreadable') throw new CliUsageError(`${options.db} is not a usable Sprout database: ${probe.reason}`);
+  if (probe.kind === 'sprout' && probe.version > SQLITE_MIGRATIONS.length) {
+    throw new CliUsageError(`${options.db} has schema version ${probe.version}, newer than the ${SQLITE_MIGRATIONS.length} this Sprout knows`);
+  }
+  let sessions: SessionListing[] = [];
+  if (probe.kind === 'sprout') {
+    const database = new Database(options.db, { readonly: true, fileMustExist: true });
+    try {
+      sessions = listAllSessions({ database });
+    } finally {
+      database.close();
+    }
+  }
+  const owner = readDbOwner(options.db);
+  const report: StatusReport = { db: options.db, owner: owner?.alive === true ? owner : null, reconciled: null, sessions };
+  stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
+  return EXIT.ok;
 }

@@ -45,8 +45,23 @@ describe('createChildProgress', () => {
     progress.apply(envelope({ type: 'sub_session_started', ...base, title: 'Compare SQLite modes' }), 0);
     progress.apply(envelope({ type: 'sub_session_heartbeat', ...base, timestamp: 'x', events_seen: 0 }), 100);
     const text = formatLiveRow(progress.rows()[0]!, 1600);
-    expect(text).toMatch(/^Compare SQLite modes\s+running\s+0 tok\s+0 tools\s+hb 1\.5s ago\s+1\.5s$/);
+    expect(text).toMatch(/^Compare SQLite modes\s+running\s+1\.5s\s+0 tok\s+0 tools\s+hb 1\.5s ago$/);
     expect(excerpt('a  b\nc', 10)).toBe('a b c');
     expect(excerpt('abcdefghijk', 5)).toBe('abcd…');
+  });
+
+  // Bug pinned: on an 80-column terminal, rows were cut before the elapsed time and the answer.
+  it('fits an ended row into 80 columns with its elapsed time and the start of its answer', () => {
+    const progress = createChildProgress();
+    progress.apply(envelope({ type: 'sub_session_started', ...base, title: 'Compare SQLite modes in depth' }), 0);
+    progress.apply(envelope({ type: 'sub_session_heartbeat', ...base, timestamp: 'x', events_seen: 0 }), 100);
+    const answer = 'WAL with synchronous=NORMAL is about seven times faster than the default here.';
+    progress.apply(envelope({ type: 'sub_session_completed', ...base, status: 'completed', result: answer }), 2500);
+    for (const columns of [80, 100, 200]) {
+      const text = formatLiveRow(progress.rows()[0]!, 9000, columns);
+      expect(text.length + 2).toBeLessThanOrEqual(columns - 2);
+      expect(text).toMatch(/completed\s+2\.4s\s+0 tok\s+0 tools\s+“WAL with/);
+    }
+    expect(formatLiveRow(progress.rows()[0]!, 9000, 200)).toContain(`“${answer}”`);
   });
 });
