@@ -12,6 +12,7 @@ import { loadAi } from './load-peer.js';
 import { readUntilAborted, untilAborted } from './read-until-aborted.js';
 import { createStepRecorder, type StepRecorder } from './step-recorder.js';
 import { toModelMessages } from './to-model-messages.js';
+import type { SproutToolContext } from './sprout-tools.js';
 
 /**
  * The model of an {@link aiSdkAgent}: a fixed AI SDK `LanguageModel` (the job's `model` string is
@@ -114,6 +115,8 @@ export function aiSdkAgent(options: AiSdkAgentOptions): AgentRuntime {
           ...(options.providerOptions === undefined ? {} : { providerOptions: options.providerOptions }),
           stopWhen: ai.stepCountIs(options.maxSteps ?? DEFAULT_MAX_STEPS),
           abortSignal: signal,
+          // Tools see which session runs them (spawnSessionTool spawns its children under it).
+          experimental_context: { sessionId: session.id, rootSessionId: session.root_session_id } satisfies SproutToolContext,
           // Stream errors arrive as `error` parts and reject the run below; do not also log them.
           onError: () => undefined,
         });

@@ -7,3 +7,5 @@ export type { OpenAICompatibleAgentOptions } from './openai-compatible-agent.js'
 export { AgentAbortedError, AgentProviderError, MissingPeerDependencyError } from './agent-errors.js';
 export { toModelMessages } from './to-model-messages.js';
 export type { StoredToolCall } from './to-model-messages.js';
+export { spawnSessionTool, waitChildrenTool, sproutTools, MissingParentSessionError } from './sprout-tools.js';
+export type { SproutToolOptions, SproutToolContext, SproutAiTool, SpawnSessionInput, WaitChildrenInput, WaitChildrenEntry } from './sprout-tools.js';
