@@ -6,6 +6,9 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 export default defineConfig({
   resolve: {
     alias: [
+      // The package name (as the docs import it) and the DESIGN's short name, both to src/.
+      { find: /^@sprout-agents\/sprout\/testing$/, replacement: here('./src/testing/index.ts') },
+      { find: /^@sprout-agents\/sprout$/, replacement: here('./src/index.ts') },
       { find: /^sprout\/testing$/, replacement: here('./src/testing/index.ts') },
       { find: /^sprout$/, replacement: here('./src/index.ts') },
     ],
