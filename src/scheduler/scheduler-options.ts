@@ -90,7 +90,7 @@ export interface SpawnSchedulerOptions {
    */
   heartbeatIntervalMs?: number | undefined;
   /**
-   * Wall-clock limit of one run, in milliseconds: the run ends `error` with reason `timeout`
+   * Wall-clock limit of one run, from `loading` to its end, in milliseconds: the run ends `error` with reason `timeout`
    * (`child session timed out after <n> ms`) and its agent's signal aborts. @default no limit
    */
   maxRunMs?: number | undefined;

@@ -46,8 +46,9 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 export function run(command: string, args: readonly string[], cwd: string, extraEnv: Record<string, string> = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     execFile(command, args, { cwd, env: cleanEnv(extraEnv), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      // A spawn failure (command not found) has a string code; an exit status is a number.
       if (error && typeof error.code !== 'number') {
-        reject(error instanceof Error ? error : new Error(String(error)));
+        reject(new Error(`${command} could not run: ${error.message}`, { cause: error }));
         return;
       }
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
