@@ -224,6 +224,14 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     return summary;
   };
 
+  /** Ends, without their store call, the jobs of a cancelling stop that still wait on one. */
+  const abandonWaitingJobs = (): void => {
+    if (actor.getSnapshot().status !== 'active') return;
+    for (const job of Object.values(actor.getSnapshot().children)) {
+      if (job && job.getSnapshot().status === 'active') job.send({ type: 'job.abandon' });
+    }
+  };
+
   const descendantsInFlight = async (sessionId: string): Promise<Set<string>> => {
     const found = await findDescendantsInFlight(actor.getSnapshot().context, opts.store, sessionId);
     // Runs announced in this very turn (e.g. from a subscriber of sub_session_started) are in the
@@ -286,6 +294,10 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
           complete: () => finish(),
         });
         actor.send({ type: 'scheduler.stop', mode });
+        // Shutdown does not wait out the cancel grace: once the event loop has run every store
+        // call that answers at once (memory, SQLite), a job still waiting on its store is ended
+        // without it. This is an event-loop turn, not a time budget.
+        if (mode === 'cancel') setImmediate(abandonWaitingJobs);
       });
       return stopped;
     },

@@ -343,6 +343,23 @@ describe('7. a store that never answers cannot wedge a run', () => {
     expect(h.completions()).toEqual([expect.objectContaining({ status: 'error', error: 'failed to save child session: the store did not answer before the cancelled run had to end' })]);
   });
 
+  it('stop({ mode: "cancel" }) does not wait out the grace: it resolves with a hung load and no clock step', async () => {
+    const store = new HangingStore();
+    const h = await createHarness({ store, seed: [rootSession(), childSession('c'), childSession('d')] });
+    store.hangLoad.add('c');
+    const hung = await h.scheduler.enqueue(jobFor('c'));
+    const fine = await h.scheduler.enqueue(jobFor('d'));
+    await h.scheduler.stop({ mode: 'cancel' }); // no clock step at all
+    expect(h.completions().map((c) => [c.run_id, c.status, c.reason])).toEqual(
+      expect.arrayContaining([
+        [hung.runId, 'cancelled', 'shutdown'],
+        [fine.runId, 'cancelled', 'shutdown'],
+      ]),
+    );
+    // A store that answers still gets the cancelled status saved before the completion.
+    expect((await store.load('d'))?.metadata).toMatchObject({ last_run_status: 'cancelled', last_run_id: fine.runId });
+  });
+
   it('maxRunMs covers every phase: a load that never settles ends in error/timeout', async () => {
     const store = new HangingStore();
     const h = await createHarness({ store, scheduler: { maxRunMs: 5000 }, seed: [rootSession(), childSession('c')] });
