@@ -112,6 +112,11 @@ export async function startInspectorRelay(options: InspectorRelayOptions): Promi
     },
   });
 
+  // ws re-emits the HTTP server's `error` (EADDRINUSE, EACCES) on the WebSocketServer: without a
+  // listener that is an uncaught exception (a raw message, exit 1). The listen promise below turns
+  // it into a one-line usage error (exit 2); this listener only keeps it from crashing the process.
+  wss.on('error', () => undefined);
+
   const viewers = (): WebSocket[] => [...wss.clients].filter((client) => !sources.has(client) && client.readyState === WebSocket.OPEN);
 
   const record = (text: string, type: string): void => {
