@@ -13,7 +13,8 @@ function finalScreen(output: string): string[] {
   const lines: string[] = [''];
   let row = 0;
   let col = 0;
-  const tokens = /\u001b\[([0-9;?]*)([A-Za-z])|\r|\n|[^\u001b\r\n]+/g;
+  const ESC = String.fromCharCode(27);
+  const tokens = new RegExp(`${ESC}\\[([0-9;?]*)([A-Za-z])|\\r|\\n|[^${ESC}\\r\\n]+`, 'g');
   for (const [token, params = '', command] of output.matchAll(tokens)) {
     if (token === '\r') col = 0;
     else if (token === '\n') {
