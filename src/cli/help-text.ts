@@ -21,8 +21,8 @@ Options:
   --children N         children to spawn (1-100, default 6)
   --concurrency N      runs at once (1-64, default 3)
   --db PATH            SQLite file, created on first use (default ${DEFAULT_DB_PATH})
-  --seed S             same seed, same run: ids, scripts, which child fails or is cancelled
-                       (default: a random seed, printed so the run can be repeated)
+  --seed S             same seed, same plan: titles, scripts, which child fails or is
+                       cancelled; ids are fresh on every run (default: a random seed, printed)
   --fail               one child fails (its run ends in error)
   --cancel-after MS    cancel one child MS milliseconds after the children were spawned
   --inspect[=PORT]     serve a loopback-only inspector relay (default port ${DEFAULT_INSPECT_PORT}; 0 = any free port)
@@ -41,7 +41,7 @@ last_run_error and update time.
 Options:
   --db PATH      SQLite file (default ${DEFAULT_DB_PATH}); it must exist
   --json         one JSON document instead of a table
-  --read-only    do not reconcile: show runs exactly as stored
+  --read-only    open the file read-only, do not reconcile: show runs exactly as stored
 
 Unless the file is in use by a live sprout process, status first starts a scheduler on it, which
 ends the runs a killed process left running or pending as error (reason interrupted).`,
