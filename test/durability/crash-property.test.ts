@@ -94,7 +94,23 @@ describe('crash property: SIGKILL at random points, then restart on the same SQL
     const points = Number(/POINTS (\d+)/.exec(dry.out)?.[1]);
     expect(points).toBeGreaterThan(20);
 
-    const ks = fc.sample(fc.integer({ min: 1, max: points }), { numRuns: kills, seed });
+    // One kill in each phase first (a random point of it), then random points anywhere.
+    const described = [...dry.out.matchAll(/^POINT (\d+) (.*)$/gm)].map((m) => ({ k: Number(m[1]), what: m[2] ?? '' }));
+    const phases: RegExp[] = [
+      /^after save \S+ pending /, // inside spawnChild: saved, not yet enqueued
+      /^before load (?!root|constructor)/, // a job loading its child (others are queued)
+      /^(after save \S+ running |emit )/, // running
+      /^before save \S+ (completed|error|cancelled|skipped) /, // finalizing
+      /^after save \S+ (completed|error|cancelled|skipped) /, // final save done, completion not yet published
+    ];
+    const pick = (n: number, i: number): number => fc.sample(fc.integer({ min: 0, max: n - 1 }), { numRuns: 1, seed: seed + i })[0] ?? 0;
+    const ks: number[] = [];
+    phases.forEach((phase, i) => {
+      const matching = described.filter((p) => phase.test(p.what));
+      expect(matching.length, `no kill point matches ${phase}`).toBeGreaterThan(0);
+      ks.push(matching[pick(matching.length, i)]!.k);
+    });
+    ks.push(...fc.sample(fc.integer({ min: 1, max: points }), { numRuns: Math.max(0, kills - ks.length), seed }));
     const failures: string[] = [];
     for (const [i, k] of ks.entries()) {
       const recover = i % 4 === 3 ? 'requeue' : 'interrupt';

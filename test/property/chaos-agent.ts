@@ -181,7 +181,7 @@ export class ChaosAgent implements AgentRuntime {
         finish();
         return;
       case 'unencodable-event':
-        this.#emit(call, request, { type: 'tool_complete', tool_call_id: 'big', result: 10n }, false);
+        this.#emit(call, request, { type: 'tool_start', tool_call_id: 'big', tool_name: 'count', arguments: { n: 10n } }, false);
         if (outcome.waitMs > 0) await this.#sleep(outcome.waitMs, request.signal);
         finish();
         return;

@@ -184,6 +184,22 @@ export function checkInvariants(o: Observed): string[] {
       out.push(`run ${entry.runId} cancelled from a sub_session_started subscriber ended ${completion.status}/${completion.reason} (${completion.error})`);
     }
   }
+  // A run cancelled while still queued (no heartbeat yet: running had not started) ends cancelled
+  // (DESIGN §4.5: decided by the cancel request), even if its load then fails. Only `skipped` is
+  // let through: its outcome is decided by the load, and its save may be under way.
+  for (const request of o.cancelRequests) {
+    if (request.reason !== 'user') continue;
+    if (request.answer?.value !== true) continue;
+    const open = [...runs.values()].filter(
+      (run) => run.childSessionId === request.sessionId && run.started[0] !== undefined && run.started[0].index < request.at && !(run.completions[0] && run.completions[0].index < request.at),
+    );
+    for (const run of open) {
+      if (run.seen.some((s) => s.index < request.at && s.envelope.event.type === 'sub_session_heartbeat')) continue;
+      const completion = completionOf(run);
+      if (!completion || completion.status === 'cancelled' || completion.status === 'skipped') continue;
+      out.push(`run ${run.runId} of ${run.childSessionId} was cancelled while queued (cancel() returned true) but ended ${completion.status} (${completion.error ?? ''})`);
+    }
+  }
   o.stops.forEach((tracked, i) => {
     if (!tracked.settled) out.push(`stop #${i} never resolved`);
     else if (tracked.error !== undefined) out.push(`stop #${i} rejected: ${describeError(tracked.error)}`);
@@ -307,9 +323,8 @@ function checkCompletion(o: Observed, run: RunView, completion: Completion, out:
     if (!call) out.push(`${name}: completed but the agent never resolved for ${run.childSessionId}`);
     else {
       if (call.outcome.kind === 'invalid-event') out.push(`${name}: completed although the agent emitted an invalid event`);
-      if (call.outcome.kind === 'unencodable-event' && o.sqlite) {
-        out.push(`${name}: completed although an event could not be encoded for the SQLite event log`);
-      }
+      // Every event must be JSON (what every log and wire carries), on every backend.
+      if (call.outcome.kind === 'unencodable-event') out.push(`${name}: completed although the agent emitted an event JSON cannot encode`);
       const forwarded = run.seen.filter((s) => s.envelope.event.type === 'sub_session_event').length;
       const expected = call.emittedBeforeSettle + (call.outcome.kind === 'unencodable-event' ? 1 : 0);
       if (call.outcome.kind !== 'unencodable-event' && forwarded !== expected) out.push(`${name}: ${forwarded} sub_session_event forwarded, the agent emitted ${expected} before it resolved`);

@@ -26,6 +26,8 @@ export interface CancelRequest {
   sessionId: string;
   reason: 'user' | 'parent';
   at: number;
+  /** What `cancel()` resolved with. */
+  answer?: Tracked<boolean>;
 }
 
 /** What the agent looked like when a completion arrived (for the forwarding checks). */

@@ -243,8 +243,10 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
       }
       case 'cancel': {
         const target = command.spawned && spawnedIds.length > 0 ? spawnedIds[command.session % spawnedIds.length]! : child(command.session).id;
-        cancelRequests.push({ sessionId: target, reason: 'user', at: now() });
-        cancels.push(track(attempt(() => scheduler.cancel(target)), now));
+        const request: CancelRequest = { sessionId: target, reason: 'user', at: now() };
+        cancelRequests.push(request);
+        request.answer = track(attempt(() => scheduler.cancel(target)), now);
+        cancels.push(request.answer);
         break;
       }
       case 'cancel-tree': {
@@ -260,8 +262,10 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
         const subscription = scheduler.events(parentId(s)).subscribe(({ event }) => {
           if (entry.tracked || event.type !== 'sub_session_started' || event.child_session_id !== s.id) return;
           entry.runId = event.run_id;
-          cancelRequests.push({ sessionId: s.id, reason: 'user', at: now() });
+          const request: CancelRequest = { sessionId: s.id, reason: 'user', at: now() };
+          cancelRequests.push(request);
           entry.tracked = track(attempt(() => scheduler.cancel(s.id)), now);
+          request.answer = entry.tracked;
           queueMicrotask(() => subscription.unsubscribe());
         });
         break;

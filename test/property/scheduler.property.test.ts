@@ -9,7 +9,19 @@ import { scenarioArb } from './scenario.js';
  * subscribers, on the simulated clock; after each case every invariant is checked (see
  * invariants.ts). Seeded, so CI is repeatable: SPROUT_PROPERTY_RUNS / SPROUT_PROPERTY_SEED make
  * long or different runs (fast-check prints the seed and the shrunk case on failure).
+ *
+ * Invariants: per run one `sub_session_started` first and one `sub_session_completed` last on the
+ * parent's stream, nothing after it (heartbeats stop; nothing at all once stop() resolved); seq
+ * 1, 2, 3, … per stream and a late replay equal to what a live subscriber saw; concurrency and
+ * perParentConcurrency never exceeded (counted from the agent's side); `cancelled` only on a
+ * request (with its reason) and a run cancelled while queued ends cancelled; timeout/idle texts;
+ * every forwarded event before the completion and the answer as its result; metadata,
+ * getChild and waitForChildren agree with the completions; every API promise settles with a typed
+ * error; with no hanging agent or store every run ends without a stop; stop({ mode: 'cancel' })
+ * resolves; no unhandled rejection. On SQLite also: a restart on the file recovers nothing and
+ * doubles nothing.
  */
+// Memory runs `runs` cases, SQLite half as many (each opens a file): ~20 s together on a 2-core box.
 const runs = Number(process.env.SPROUT_PROPERTY_RUNS ?? 120);
 const seed = Number(process.env.SPROUT_PROPERTY_SEED ?? 20_260_901);
 
