@@ -1,6 +1,6 @@
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
-import { SproutError } from '../../src/errors.js';
+import { SproutError, SproutValidationError } from '../../src/errors.js';
 import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
 import type { ChildStatus } from '../../src/scheduler/child-status.js';
 import type { ChildRunSummary } from '../../src/scheduler/wait-for-children.js';
@@ -41,6 +41,8 @@ export interface Observed {
   diagnostics: readonly SchedulerDiagnostic[];
   /** The case runs on SQLite (its event log must encode every event as JSON). */
   sqlite: boolean;
+  /** Calls with bad input and how they ended. */
+  badInputs: readonly { label: string; tracked: Tracked<unknown> }[];
 }
 
 /** The texts of loading failures, which write no metadata (DESIGN §4.1). */
@@ -198,6 +200,11 @@ export function checkInvariants(o: Observed): string[] {
       const completion = completionOf(run);
       if (!completion || completion.status === 'cancelled' || completion.status === 'skipped') continue;
       out.push(`run ${run.runId} of ${run.childSessionId} was cancelled while queued (cancel() returned true) but ended ${completion.status} (${completion.error ?? ''})`);
+    }
+  }
+  for (const { label, tracked } of o.badInputs) {
+    if (!tracked.settled || !(tracked.error instanceof SproutValidationError)) {
+      out.push(`${label}: expected a SproutValidationError, got ${tracked.settled ? (tracked.error === undefined ? 'success' : describeError(tracked.error)) : 'no answer'}`);
     }
   }
   o.stops.forEach((tracked, i) => {
