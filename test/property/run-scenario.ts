@@ -17,6 +17,28 @@ import { checkInvariants, checkRestart, type Observed } from './invariants.js';
 import { attempt, track, type CancelRequest, type CompletionContext, type Seen, type Tracked } from './observation.js';
 import { GENERATED_PROTO_IDS, UNKNOWN_IDS, type Scenario } from './scenario.js';
 
+/** Bad input for the public API (issue 9 item 16): each must fail with a SproutValidationError. */
+const BAD_INPUTS: readonly (readonly [string, (scheduler: SpawnScheduler, parent: string) => unknown])[] = (() => {
+  const loose = (scheduler: SpawnScheduler): Record<string, (...args: unknown[]) => unknown> =>
+    scheduler as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const call = (name: string, ...args: unknown[]) => (scheduler: SpawnScheduler): unknown => loose(scheduler)[name]!.apply(scheduler, args);
+  return [
+    ['events(id, null)', (s, p) => call('events', p, null)(s)],
+    ['events(id, { afterSeq: -1 })', (s, p) => call('events', p, { afterSeq: -1 })(s)],
+    ['events(42)', call('events', 42)],
+    ['waitForChildren(id, null)', (s, p) => call('waitForChildren', p, null)(s)],
+    ['cancelTree(42)', call('cancelTree', 42)],
+    ['getChild([])', call('getChild', [])],
+    ['deleteSession({})', call('deleteSession', {})],
+    ['cancel(42)', call('cancel', 42)],
+    ["cancel(id, 'bogus')", (s, p) => call('cancel', p, 'bogus')(s)],
+    ['enqueue(null)', call('enqueue', null)],
+    ['enqueue({ parentSessionId: 1 })', call('enqueue', { parentSessionId: 1 })],
+    ['spawnChild(id, { title: 5 })', (s, p) => call('spawnChild', p, { title: 5 })(s)],
+    ['spawnChild(null, brief)', call('spawnChild', null, { title: 't', prompt: 'p' })],
+  ] as const;
+})();
+
 /** Which store a scenario runs on. */
 export type Backend = 'memory' | 'sqlite';
 
@@ -190,6 +212,7 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   const cancelOnStart: { childSessionId: string; runId?: string; tracked?: Tracked<boolean> }[] = [];
   const waits: { parentSessionId: string; policy: string; tracked: Tracked<ChildRunSummary[]> }[] = [];
   const stops: Tracked<void>[] = [];
+  const badInputs: { label: string; tracked: Tracked<unknown> }[] = [];
   let stopRequestedAt: number | undefined;
 
   const n = seeded.length;
@@ -283,6 +306,11 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
         scheduler.events(id, { afterSeq: 0 }).subscribe(() => {
           throw new Error('replaying subscriber throws');
         });
+        break;
+      }
+      case 'bad-input': {
+        const [label, call] = BAD_INPUTS[command.call % BAD_INPUTS.length]!;
+        badInputs.push({ label, tracked: track(attempt(() => Promise.resolve(call(scheduler, parentId(child(0))))), now) });
         break;
       }
       case 'stop':
@@ -397,6 +425,7 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
     unhandled,
     diagnostics,
     sqlite: store instanceof SqliteSessionStore,
+    badInputs,
   };
   violations.push(...checkInvariants(observed));
   return violations;

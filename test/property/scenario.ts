@@ -34,6 +34,7 @@ export type Command =
   | { op: 'cancel-on-start'; session: number }
   | { op: 'wait'; parent: number; policy: 'all' | 'any' | 'first-error' }
   | { op: 'throwing-subscriber'; session: number }
+  | { op: 'bad-input'; call: number }
   | { op: 'stop'; mode: 'drain' | 'cancel' }
   | { op: 'advance'; ms: number }
   | { op: 'flush' };
@@ -119,6 +120,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('cancel-on-start' as const), session: ref }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('wait' as const), parent: ref, policy: fc.constantFrom('all' as const, 'any' as const, 'first-error' as const) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('throwing-subscriber' as const), session: ref }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('bad-input' as const), call: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('stop' as const), mode: fc.constantFrom('drain' as const, 'cancel' as const) }) },
   { weight: 6, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 6000 }) }) },
   { weight: 2, arbitrary: fc.constant({ op: 'flush' as const }) },
