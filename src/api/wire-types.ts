@@ -117,6 +117,7 @@ export type CompletionReason = 'user' | 'parent' | 'timeout' | 'idle' | 'deleted
  * request.emit({ type: 'token', content: 'Hel' });
  */
 export interface TokenEvent {
+  /** The event's tag. */
   type: 'token';
   /** The text delta. */
   content: string;
@@ -129,6 +130,7 @@ export interface TokenEvent {
  * request.emit({ type: 'reasoning_token', content: 'First, ' });
  */
 export interface ReasoningTokenEvent {
+  /** The event's tag. */
   type: 'reasoning_token';
   /** The reasoning delta. */
   content: string;
@@ -141,6 +143,7 @@ export interface ReasoningTokenEvent {
  * request.emit({ type: 'tool_start', tool_call_id: 'call-1', tool_name: 'web_search', arguments: { q: 'xstate' } });
  */
 export interface ToolStartEvent {
+  /** The event's tag. */
   type: 'tool_start';
   /** Id of the call; its `tool_complete` or `tool_error` carries the same id. */
   tool_call_id: string;
@@ -157,6 +160,7 @@ export interface ToolStartEvent {
  * request.emit({ type: 'tool_complete', tool_call_id: 'call-1', result: '3 hits' });
  */
 export interface ToolCompleteEvent {
+  /** The event's tag. */
   type: 'tool_complete';
   /** Id of the call (see {@link ToolStartEvent}). */
   tool_call_id: string;
@@ -171,6 +175,7 @@ export interface ToolCompleteEvent {
  * request.emit({ type: 'tool_error', tool_call_id: 'call-1', error: 'timeout' });
  */
 export interface ToolErrorEvent {
+  /** The event's tag. */
   type: 'tool_error';
   /** Id of the call (see {@link ToolStartEvent}). */
   tool_call_id: string;
@@ -185,6 +190,7 @@ export interface ToolErrorEvent {
  * request.emit({ type: 'complete', usage: { total_tokens: 42 } });
  */
 export interface CompleteEvent {
+  /** The event's tag. */
   type: 'complete';
   /** Token usage of the call. */
   usage: Usage;
@@ -197,6 +203,7 @@ export interface CompleteEvent {
  * request.emit({ type: 'error', message: 'rate limited, retrying' });
  */
 export interface ErrorEvent {
+  /** The event's tag. */
   type: 'error';
   /** What went wrong. */
   message: string;
@@ -209,6 +216,7 @@ export interface ErrorEvent {
  * if (event.type === 'sub_session_started') console.log(`${event.title ?? event.child_session_id} queued as ${event.run_id}`);
  */
 export interface SubSessionStartedEvent {
+  /** The event's tag. */
   type: 'sub_session_started';
   /** The parent whose stream this is. */
   parent_session_id: string;
@@ -228,6 +236,7 @@ export interface SubSessionStartedEvent {
  * if (event.type === 'sub_session_event' && event.event.type === 'token') process.stdout.write(event.event.content);
  */
 export interface SubSessionEvent {
+  /** The event's tag. */
   type: 'sub_session_event';
   /** The parent whose stream this is. */
   parent_session_id: string;
@@ -247,6 +256,7 @@ export interface SubSessionEvent {
  * if (event.type === 'sub_session_heartbeat') console.log(`${event.child_session_id}: ${event.events_seen} events`);
  */
 export interface SubSessionHeartbeatEvent {
+  /** The event's tag. */
   type: 'sub_session_heartbeat';
   /** The parent whose stream this is. */
   parent_session_id: string;
@@ -270,6 +280,7 @@ export interface SubSessionHeartbeatEvent {
  * if (event.type === 'sub_session_completed') console.log(event.status, event.result ?? event.error);
  */
 export interface SubSessionCompletedEvent {
+  /** The event's tag. */
   type: 'sub_session_completed';
   /** The parent whose stream this is. */
   parent_session_id: string;
@@ -295,6 +306,7 @@ export interface SubSessionCompletedEvent {
  * if (event.type === 'stream_truncated') console.warn(`events before ${event.first_retained_seq} are gone`);
  */
 export interface StreamTruncatedEvent {
+  /** The event's tag. */
   type: 'stream_truncated';
   /** The oldest sequence number still retained. */
   first_retained_seq: number;
