@@ -2,6 +2,7 @@ import { Subject, type Observable } from 'rxjs';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import type { EventLog } from './event-log.js';
 import { GuardedObservable } from './guarded-observable.js';
+import { replayThenLive } from './operators/replay-then-live.js';
 
 /** Options of `events(sessionId, options)`. */
 export interface SessionEventsOptions {
@@ -64,51 +65,32 @@ export class SessionEventHub {
     return this.#log.read(sessionId, Number.MAX_SAFE_INTEGER).lastSeq;
   }
 
-  /** A session's stream: replay after `afterSeq` (if given), then live events. */
+  /** A session's stream: replay after `afterSeq` (if given), then live events (`replayThenLive`). */
   events$(sessionId: string, options: SessionEventsOptions = {}): Observable<SessionEventEnvelope> {
     return new GuardedObservable<SessionEventEnvelope>((subscriber) => {
-      let subject = this.#live.get(sessionId);
-      if (!subject) {
-        subject = new Subject<SessionEventEnvelope>();
-        this.#live.set(sessionId, subject);
+      let live = this.#live.get(sessionId);
+      if (!live) {
+        live = new Subject<SessionEventEnvelope>();
+        this.#live.set(sessionId, live);
       }
-      const live = subject;
-      // Attach first and buffer, so that events published during the replay are not lost.
-      let replaying = options.afterSeq !== undefined;
-      let lastDelivered = options.afterSeq ?? 0;
-      const buffered: SessionEventEnvelope[] = [];
-      const subscription = live.subscribe((envelope) => {
-        if (replaying) buffered.push(envelope);
-        else if (envelope.seq > lastDelivered) {
-          lastDelivered = envelope.seq;
-          subscriber.next(envelope);
-        }
-      });
-      if (options.afterSeq !== undefined) {
-        const afterSeq = Math.max(0, options.afterSeq);
-        const { envelopes, firstRetainedSeq, lastSeq } = this.#log.read(sessionId, afterSeq);
-        const firstAvailable = firstRetainedSeq ?? lastSeq + 1;
-        if (afterSeq + 1 < firstAvailable && lastSeq > afterSeq) {
-          subscriber.next({ seq: firstAvailable - 1, sessionId, event: { type: 'stream_truncated', first_retained_seq: firstAvailable } });
-        }
-        for (const envelope of envelopes) {
-          if (subscriber.closed) break;
-          lastDelivered = envelope.seq;
-          subscriber.next(envelope);
-        }
-        replaying = false;
-        for (const envelope of buffered.splice(0)) {
-          if (subscriber.closed) break;
-          if (envelope.seq > lastDelivered) {
-            lastDelivered = envelope.seq;
-            subscriber.next(envelope);
-          }
-        }
-      }
+      const subject = live;
+      const afterSeq = options.afterSeq;
+      const source$ = afterSeq === undefined ? subject : replayThenLive(() => this.#replay(sessionId, Math.max(0, afterSeq)), subject, Math.max(0, afterSeq));
+      const subscription = source$.subscribe(subscriber);
       return () => {
         subscription.unsubscribe();
-        if (!live.observed && this.#live.get(sessionId) === live) this.#live.delete(sessionId);
+        if (!subject.observed && this.#live.get(sessionId) === subject) this.#live.delete(sessionId);
       };
     }, this.#onSubscriberError);
+  }
+
+  /** The retained envelopes after `afterSeq`, preceded by `stream_truncated` when some were dropped. */
+  #replay(sessionId: string, afterSeq: number): SessionEventEnvelope[] {
+    const { envelopes, firstRetainedSeq, lastSeq } = this.#log.read(sessionId, afterSeq);
+    const firstAvailable = firstRetainedSeq ?? lastSeq + 1;
+    if (afterSeq + 1 < firstAvailable && lastSeq > afterSeq) {
+      return [{ seq: firstAvailable - 1, sessionId, event: { type: 'stream_truncated', first_retained_seq: firstAvailable } }, ...envelopes];
+    }
+    return envelopes;
   }
 }
