@@ -127,29 +127,32 @@ export function consumerTsconfig(include: readonly string[], { dom = false } = {
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
-/** tsc's diagnostics, split into the packages' own and XState's (see {@link typecheck}). */
+/** tsc's diagnostics, split into the ones Sprout answers for and those inside other packages. */
 export interface TypecheckResult {
   code: number;
-  /** Every diagnostic line not located in `node_modules/xstate/`. */
+  /** Diagnostics in the app's own files or in Sprout's declarations: there must be none. */
   errors: string[];
-  /** Diagnostics located in `node_modules/xstate/` (its own declarations; see the README). */
-  xstate: string[];
+  /** Diagnostics inside other packages' declarations (XState, the AI SDK; see the README). */
+  thirdParty: string[];
+}
+
+/** The package a diagnostic line is located in (`xstate`, `@ai-sdk/provider`), if any. */
+export function packageOf(line: string): string | undefined {
+  return /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(line)?.[1];
 }
 
 /**
- * Runs the app's tsc on one project file. XState 5's own declarations fail
- * `exactOptionalPropertyTypes` with `skipLibCheck: false` (setup.d.ts, TS2344): those lines are
- * reported apart, so the test can check they are XState's alone (a program that imports only
- * `xstate` gets the same ones) while everything else must be clean.
+ * Runs the app's tsc on one project file. Some dependencies' own declarations do not pass
+ * `skipLibCheck: false` with `exactOptionalPropertyTypes` (XState 5's setup.d.ts, the AI SDK's
+ * index.d.ts): those lines are reported apart, so the test can check they are the packages' own
+ * (a program that imports nothing but those packages gets the same ones), while everything else —
+ * the app's code and Sprout's declarations — must be clean.
  */
 export async function typecheck(app: string, project: string): Promise<TypecheckResult> {
   const result = await run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--pretty', 'false'], app);
   const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => /error TS\d+/.test(line));
-  return {
-    code: result.code,
-    errors: lines.filter((line) => !line.startsWith('node_modules/xstate/')),
-    xstate: lines.filter((line) => line.startsWith('node_modules/xstate/')),
-  };
+  const ours = (line: string): boolean => packageOf(line) === undefined || packageOf(line) === PACKAGE_NAME;
+  return { code: result.code, errors: lines.filter(ours), thirdParty: lines.filter((line) => !ours(line)) };
 }
 
 /**
