@@ -9,6 +9,7 @@ export const scenarios: Record<string, () => Promise<Scenario>> = {
   latency: async () => (await import('./latency.js')).latency,
   sqlite: async () => (await import('./sqlite.js')).sqlite,
   bullmq: async () => (await import('./bullmq.js')).bullmq,
+  serve: async () => (await import('./serve.js')).serve,
 };
 
 /** Scenario names in run order. */

@@ -32,7 +32,8 @@ export interface HostPolicy {
  */
 export function hostGuard(policy: HostPolicy): MiddlewareHandler {
   return async (c, next) => {
-    const header = c.req.header('host');
+    // A Request built in process (app.fetch) has no Host header: its URL names the host then.
+    const header = c.req.header('host') ?? new URL(c.req.url).host;
     const { name, port } = splitHost(header ?? '');
     const portOk = policy.port === undefined || Number(port ?? 80) === policy.port;
     if (!policy.names.has(name) || !portOk) {

@@ -6,6 +6,13 @@ export const MAX_QUEUED_FRAMES = 20_000;
 
 const encoder = new TextEncoder();
 
+/** Response headers of every SSE stream. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
+
 /** Open SSE streams of one server, so a drain can end them all after their last events. */
 export class SseStreams {
   readonly #open = new Set<() => void>();
@@ -116,16 +123,11 @@ export function sseResponse<T>(options: SseResponseOptions<T>): Response {
   );
   return new Response(body, {
     status: 200,
-    headers: {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      'x-accel-buffering': 'no',
-      ...options.headers,
-    },
+    headers: { ...SSE_HEADERS, ...options.headers },
   });
 }
 
-/** Encodes text once (frames are shared between clients). */
+/** Encodes text once (frames are shared between clients); a node Buffer, which both node:http and web streams take as is. */
 export function encodeFrame(text: string): Uint8Array {
-  return encoder.encode(text);
+  return Buffer.from(text);
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
-import { openSse, type SseFrame } from './support/sse-parser.js';
+import { openSse, parseSse, type SseFrame } from './support/sse-parser.js';
 import { api, createRoot, startTestServer, tempDir, type TestServer } from './support/test-server.js';
 
 const seqs = (frames: readonly SseFrame[]): number[] => frames.map((frame) => Number(frame.id));
@@ -105,5 +105,33 @@ describe('SSE on /v1/sessions/{id}/events', () => {
     cleanups.push(() => stream.close());
     const parsed = await stream.until((parse) => parse.comments.length >= 2);
     expect(parsed.comments.every((comment) => comment === 'ping')).toBe(true);
+  });
+});
+
+describe('SSE through the web-standard fetch handler (no node:http)', () => {
+  it('streams a replay as a ReadableStream body with the same framing', async () => {
+    const t = await startTestServer();
+    try {
+      const rootId = await createRoot(t.url);
+      await api(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: 'a', prompt: 'p' } });
+      await api(`${t.url}/v1/sessions/${rootId}/wait`);
+      const response = await t.server.fetch(new Request(`http://127.0.0.1:${t.port}/v1/sessions/${rootId}/events`, { headers: { accept: 'text/event-stream', 'last-event-id': '2' } }));
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes('event: sub_session_completed')) {
+        const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
+        if (chunk.done || chunk.value === undefined) break;
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+      await reader.cancel();
+      const frames = parseSse(text).frames;
+      expect(text.startsWith('retry: 3000\n\n')).toBe(true);
+      expect(Number(frames[0]?.id)).toBe(3);
+      expectContiguous(frames.map((frame) => Number(frame.id) - 2));
+    } finally {
+      await t.close();
+    }
   });
 });

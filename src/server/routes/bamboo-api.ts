@@ -4,7 +4,7 @@ import { toBambooSummary } from '../bamboo-session.js';
 import { HttpProblem } from '../problem.js';
 import { sessionIdParam, type ServerContext } from '../server-context.js';
 import { bambooFrame } from '../sse-frames.js';
-import { sseResponse } from '../sse-stream.js';
+import { streamSse } from '../sse-node.js';
 import { resumePoint } from './v1-events.js';
 
 /**
@@ -29,7 +29,7 @@ export function bambooRoutes(ctx: ServerContext): Hono {
     const id = sessionIdParam(c);
     if (!(await load(id))) return c.json({ error: 'Session not found', session_id: id }, 404);
     const afterSeq = c.req.query('after') === undefined ? undefined : resumePoint(c);
-    return sseResponse({
+    return streamSse(c, {
       source: scheduler.events(id, afterSeq === undefined ? {} : { afterSeq }),
       frame: (envelope) => bambooFrame(envelope, dialect),
       comment: 'heartbeat',

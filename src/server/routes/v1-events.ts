@@ -4,7 +4,7 @@ import type { SessionEventEnvelope } from '../../../machines/agent-event.events.
 import { HttpProblem } from '../problem.js';
 import { sessionIdParam, type ServerContext } from '../server-context.js';
 import { sproutFrame } from '../sse-frames.js';
-import { sseResponse } from '../sse-stream.js';
+import { streamSse } from '../sse-node.js';
 
 const seqSchema = z.string().regex(/^\d{1,15}$/, 'must be a non-negative integer').transform(Number);
 const pageQuerySchema = z.object({ after: seqSchema.optional(), limit: seqSchema.pipe(z.number().int().min(1).max(1000)).optional() });
@@ -44,7 +44,7 @@ export function eventRoutes(ctx: ServerContext): Hono {
     if (!(await store.load(id))) throw new HttpProblem(404, 'SESSION_NOT_FOUND', `session ${id} not found`);
     if (wantsEventStream(c)) {
       const afterSeq = resumePoint(c) ?? 0;
-      return sseResponse({
+      return streamSse(c, {
         source: scheduler.events(id, { afterSeq }),
         frame: sproutFrame,
         preamble: `retry: ${ctx.options.retryMs}\n\n`,

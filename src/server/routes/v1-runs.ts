@@ -4,7 +4,8 @@ import { schedulerMachine } from '../../../machines/scheduler.machine.js';
 import { spawnJobMachine } from '../../../machines/spawn-job.machine.js';
 import { toMachineGraph, type MachineGraph } from '../machine-graph.js';
 import type { ServerContext } from '../server-context.js';
-import { encodeFrame, sseResponse } from '../sse-stream.js';
+import { streamSse } from '../sse-node.js';
+import { encodeFrame } from '../sse-stream.js';
 
 let graphs: { job: MachineGraph; scheduler: MachineGraph } | undefined;
 
@@ -26,13 +27,13 @@ export function runRoutes(ctx: ServerContext): Hono {
     return c.json({ ...graphs, tracked: tracker !== undefined });
   });
   app.get('/runs', (c) => c.json({ tracked: tracker !== undefined, ...(tracker?.snapshot() ?? { scheduler: [], runs: [] }) }));
-  app.get('/runs/stream', () => {
+  app.get('/runs/stream', (c) => {
     const snapshot = { tracked: tracker !== undefined, ...(tracker?.snapshot() ?? { scheduler: [], runs: [] }) };
     const source = merge(
       of(encodeFrame(`event: runs\ndata: ${JSON.stringify(snapshot)}\n\n`)),
       (tracker?.changes$ ?? NEVER).pipe(map((run) => encodeFrame(`event: run\ndata: ${JSON.stringify(run)}\n\n`))),
     );
-    return sseResponse({ source, frame: (bytes) => bytes, comment: 'ping', pingMs: ctx.options.pingIntervalMs, streams: ctx.streams });
+    return streamSse(c, { source, frame: (bytes) => bytes, comment: 'ping', pingMs: ctx.options.pingIntervalMs, streams: ctx.streams });
   });
   return app;
 }
