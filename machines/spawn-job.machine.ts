@@ -110,6 +110,10 @@ export const spawnJobMachine = setup({
     hasNoPendingMessage: (_, params: { session: Session | undefined }) =>
       params.session !== undefined && !hasPendingUserMessage(params.session),
     isCancelRequested: ({ context }) => context.cancelRequest !== undefined,
+    /** The loaded session cannot run (missing, not a child, another parent's) and a cancel is requested. */
+    isUnusableAndCancelled: ({ context }, params: { session: Session | undefined }) =>
+      context.cancelRequest !== undefined &&
+      (params.session === undefined || params.session.kind !== 'child' || params.session.parent_session_id !== context.job.parentSessionId),
     isNotReserved: (_, params: { result: ReserveResult }) => !params.result.reserved,
     hasIdleTimeout: ({ context }) => context.limits.idleTimeoutMs !== undefined,
     /** Runtime override: true when no child event arrived for `idleTimeoutMs`. */
@@ -144,6 +148,12 @@ export const spawnJobMachine = setup({
         src: 'loadChild',
         input: ({ context }) => ({ childSessionId: context.job.childSessionId }),
         onDone: [
+          // A cancel requested before the load answered wins: the job never really started.
+          {
+            guard: { type: 'isUnusableAndCancelled', params: ({ event }) => ({ session: event.output }) },
+            target: 'cancelled',
+            actions: 'assignCancelled',
+          },
           {
             guard: { type: 'isMissing', params: ({ event }) => ({ session: event.output }) },
             target: 'error',
@@ -180,12 +190,15 @@ export const spawnJobMachine = setup({
           },
           { target: 'reserving', actions: assign({ session: ({ event }) => event.output }) },
         ],
-        onError: {
-          target: 'error',
-          actions: assign({
-            outcome: ({ event }) => ({ status: 'error', code: 'CHILD_LOAD_FAILED', error: jobErrorText.loadFailed(describeCause(event.error)) }),
-          }),
-        },
+        onError: [
+          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+          {
+            target: 'error',
+            actions: assign({
+              outcome: ({ event }) => ({ status: 'error', code: 'CHILD_LOAD_FAILED', error: jobErrorText.loadFailed(describeCause(event.error)) }),
+            }),
+          },
+        ],
       },
     },
     skipping: {
