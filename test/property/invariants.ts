@@ -267,7 +267,9 @@ export function checkInvariants(o: Observed): string[] {
     const latest = completions.at(-1);
     const stored = o.stored.get(id);
     const meta = stored?.metadata;
-    const latestWritten = completions.filter((c) => !isLoadingFailure(c)).at(-1);
+    // Loading failures and runs queued under another parent (never loaded: ownership unchecked)
+    // write no metadata (DESIGN §4.1).
+    const latestWritten = completions.filter((c) => !isLoadingFailure(c) && c.parent_session_id === o.parentOf.get(id)).at(-1);
     if (stored && !touched(id)) {
       if (meta?.last_run_status === 'running' || meta?.last_run_status === 'pending') {
         out.push(`child ${id} left last_run_status ${meta.last_run_status} after stop (run ${meta.last_run_id})`);
