@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as vitest from 'vitest';
+import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
+import { MemoryEventLog } from '../../src/streams/memory-event-log.js';
+import { SqliteEventLog } from '../../src/streams/sqlite-event-log.js';
+import { describeEventLogConformance } from '../../src/testing/conformance/event-log-conformance.js';
+
+describeEventLogConformance('MemoryEventLog', ({ retention }) => Promise.resolve({ log: new MemoryEventLog({ retention }) }), vitest);
+
+describeEventLogConformance(
+  'SqliteEventLog (file)',
+  ({ retention }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sprout-log-conformance-'));
+    const path = join(dir, 'sprout.db');
+    let store = new SqliteSessionStore(path);
+    const log = new SqliteEventLog(store, { retention });
+    return Promise.resolve({
+      log,
+      reopen: () => {
+        store.close();
+        store = new SqliteSessionStore(path);
+        return Promise.resolve(new SqliteEventLog(store, { retention }));
+      },
+      cleanup: () => {
+        store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    });
+  },
+  vitest,
+);
