@@ -19,8 +19,11 @@ import { toProblem } from './to-problem.js';
 
 /** A Sprout HTTP server: a web-standard `fetch` handler plus what `listen` and a drain need. */
 export interface SproutServer {
-  /** Handles one request (Hono app; usable with any web-standard server). */
-  readonly fetch: (request: Request) => Response | Promise<Response>;
+  /**
+   * Handles one request (Hono app; usable with any web-standard server). `env` carries the
+   * runtime's bindings (on @hono/node-server: `{ incoming, outgoing }`, which SSE writes to directly).
+   */
+  readonly fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   /** The Hono app, to mount more routes. */
   readonly app: Hono;
   /** The options in effect (with defaults). */
@@ -82,7 +85,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   app.route('/', dashboardRoutes(ctx));
 
   return {
-    fetch: (request) => app.fetch(request),
+    fetch: (request, env) => app.fetch(request, env),
     app,
     options: opts,
     hostPolicy,

@@ -11,20 +11,18 @@ export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /**
  * Streams SSE straight to node's `ServerResponse` when the app runs on @hono/node-server (one
  * `write` of the shared frame bytes per client and event, as a bare node:http server does), and
- * falls back to a web-standard streaming {@link sseResponse} anywhere else. Headers that
- * middleware set before the handler (CORS) are kept.
+ * falls back to a web-standard streaming {@link sseResponse} anywhere else, and when `direct` is
+ * false: middleware that already set response headers (CORS) needs Hono to send the response.
  *
  * @example
- * app.get('/events', (c) => streamSse(c, { source, frame, comment: 'ping', pingMs: 15_000, streams }));
+ * app.get('/events', (c) => streamSse(c, { source, frame, comment: 'ping', pingMs: 15_000, streams }, { direct: !corsEnabled }));
  */
-export function streamSse<T>(c: Context, options: SseResponseOptions<T>): Response {
+export function streamSse<T>(c: Context, options: SseResponseOptions<T>, { direct = true }: { direct?: boolean } = {}): Response {
   const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
-  if (outgoing === undefined || typeof outgoing.writeHead !== 'function') return sseResponse(options);
-  const headers: Record<string, string> = {};
-  c.res.headers.forEach((value, key) => {
-    if (key !== 'content-type' && key !== 'content-length') headers[key] = value;
-  });
-  writeSse(outgoing, { ...options, headers: { ...headers, ...options.headers } });
+  if (!direct || outgoing === undefined || typeof outgoing.writeHead !== 'function') return sseResponse(options);
+  // Never touch `c.res` here: once it exists, Hono re-wraps the returned response and the
+  // adapter would try to send it again.
+  writeSse(outgoing, options);
   return RESPONSE_ALREADY_SENT;
 }
 

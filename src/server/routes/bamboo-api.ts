@@ -35,7 +35,7 @@ export function bambooRoutes(ctx: ServerContext): Hono {
       comment: 'heartbeat',
       pingMs: ctx.options.pingIntervalMs,
       streams: ctx.streams,
-    });
+    }, { direct: ctx.options.cors === undefined });
   });
 
   app.post('/stop/:id', async (c) => {

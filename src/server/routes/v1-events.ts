@@ -51,7 +51,7 @@ export function eventRoutes(ctx: ServerContext): Hono {
         comment: 'ping',
         pingMs: ctx.options.pingIntervalMs,
         streams: ctx.streams,
-      });
+      }, { direct: ctx.options.cors === undefined });
     }
     const parsed = pageQuerySchema.safeParse(c.req.query());
     if (!parsed.success) throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid query: ${parsed.error.issues[0]?.message ?? ''}`);
