@@ -303,8 +303,13 @@ function checkCompletion(o: Observed, run: RunView, completion: Completion, out:
   const { options } = o.scenario;
   const name = `run ${run.runId} of ${run.childSessionId}`;
   const at = run.completions[0]!.index;
+  // cancelTree reaches a run through the child's real ancestors, or through the parent its job
+  // named (a queued run is the declared parent's until its load checks it).
   const ancestors = new Set<string>();
-  for (let p = o.parentOf.get(run.childSessionId), hops = 0; p !== undefined && hops < 10; p = o.parentOf.get(p), hops++) ancestors.add(p);
+  for (const start of [run.childSessionId, completion.parent_session_id]) {
+    if (start !== run.childSessionId) ancestors.add(start);
+    for (let p = o.parentOf.get(start), hops = 0; p !== undefined && hops < 10; p = o.parentOf.get(p), hops++) ancestors.add(p);
+  }
   const requests = o.cancelRequests.filter(
     (r) => r.at <= at && (r.reason === 'user' ? r.sessionId === run.childSessionId : ancestors.has(r.sessionId)),
   );
