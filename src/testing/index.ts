@@ -1,9 +1,9 @@
 /**
- * `sprout/testing`: deterministic helpers for testing code built on Sprout — a scripted fake
+ * `@sprout-agents/sprout/testing`: deterministic helpers for testing code built on Sprout — a scripted fake
  * agent, helpers that drive XState's `SimulatedClock`, and an inspection trace recorder.
  *
  * @example
- * import { scriptedAgent, createTestClock, advance, createTraceRecorder } from 'sprout/testing';
+ * import { scriptedAgent, createTestClock, advance, createTraceRecorder } from '@sprout-agents/sprout/testing';
  */
 
 /**
