@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { createAdaptorServer } from '@hono/node-server';
 import type { SproutServer } from './create-sprout-server.js';
 
@@ -20,7 +21,8 @@ export interface ListeningSproutServer {
 
 /**
  * Serves a {@link SproutServer} on `host:port` with `@hono/node-server` (`port: 0` picks a free
- * port). The `Host` check then accepts this host and the actual port.
+ * port). The `Host` check then accepts this host (for `0.0.0.0` / `::`, every address of this
+ * machine and its host name; more with the `allowedHosts` option) and the actual port.
  *
  * @example
  * const listening = await listenSproutServer(server, { host: '127.0.0.1', port: 0 });
@@ -41,6 +43,13 @@ export async function listenSproutServer(server: SproutServer, { host = '127.0.0
   server.hostPolicy.port = address.port;
   const hostName = host.includes(':') ? `[${host}]` : host;
   server.hostPolicy.names.add(hostName.toLowerCase());
+  // A wildcard bind is reached through any of this machine's addresses (or its name).
+  if (host === '0.0.0.0' || host === '::') {
+    server.hostPolicy.names.add(hostname().toLowerCase());
+    for (const addresses of Object.values(networkInterfaces())) {
+      for (const { address, family } of addresses ?? []) server.hostPolicy.names.add(family === 'IPv6' ? `[${address.toLowerCase()}]` : address);
+    }
+  }
   let closing: Promise<void> | undefined;
   // Once closing, a keep-alive socket is closed as soon as its last response is done.
   http.on('request', (_request, response) => {

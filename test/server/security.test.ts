@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseServeArgs } from '../../src/server/serve-args.js';
 import { api, createRoot, startTestServer, type TestServer } from './support/test-server.js';
@@ -90,3 +91,30 @@ describe('server security', () => {
     expect(() => parseServeArgs(['--dialect', 'nope'], {})).toThrow(/dialect/);
   });
 });
+
+describe('server security on a wildcard bind', () => {
+  it('accepts this machine’s own addresses as Host when bound to 0.0.0.0 (token required)', async () => {
+    const t = await startTestServer({ host: '0.0.0.0', server: { token: TOKEN } });
+    try {
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      const ok = await fetch(`http://127.0.0.1:${t.port}/v1/health`, { headers: auth });
+      expect(ok.status).toBe(200);
+      const address = Object.values(networkInterfaces()).flat().find((entry) => entry?.family === 'IPv4')?.address ?? '127.0.0.1';
+      expect((await rawGetWith(t.port, '/v1/health', `${address}:${t.port}`, auth)).status).toBe(200);
+      expect((await rawGetWith(t.port, '/v1/health', `evil.example:${t.port}`, auth)).status).toBe(421);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+function rawGetWith(port: number, path: string, host: string, headers: Record<string, string>): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { ...headers, host } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
