@@ -1,5 +1,5 @@
-import type { RunBook } from './run-completion.js';
-import type { RunRecord, RunStatus } from './run-registry.js';
+import type { Observable } from 'rxjs';
+import type { RunRecord, RunRegistry, RunStatus } from './run-registry.js';
 
 /** When `waitForChildren` resolves: all ended, any ended, or the first error (or all ended). */
 export type WaitPolicy = 'all' | 'any' | 'first-error';
@@ -43,7 +43,7 @@ export function policyHolds(policy: WaitPolicy, runs: readonly ChildRunSummary[]
  * const runs = await waitForRuns(book, ['c1', 'c2'], 'all', new Map());
  */
 export function waitForRuns(
-  book: Pick<RunBook, 'registry' | 'ended$'>,
+  book: { registry: RunRegistry; ended$: Observable<ChildRunSummary & { reason?: unknown }> },
   childSessionIds: readonly string[],
   policy: WaitPolicy,
   fixed: ReadonlyMap<string, ChildRunSummary>,
