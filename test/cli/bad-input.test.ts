@@ -10,7 +10,10 @@ writeFileSync(notADatabase, 'these are not the droids\n');
 const cases: [string[], RegExp][] = [
   [['demo', '--children', 'lots'], /^sprout demo: --children must be an integer from 1 to 100 \(got "lots"\)$/],
   [['demo', '--children', '0'], /--children must be an integer from 1 to 100/],
-  [['demo', '--concurrency', '-3'], /^sprout demo: --concurrency needs a value/],
+  // Bug pinned: a negative number said "needs a value" (util.parseArgs read it as an option).
+  [['demo', '--concurrency', '-3'], /^sprout demo: --concurrency must be an integer from 1 to 64 \(got "-3"\)$/],
+  [['demo', '--children', '-1'], /^sprout demo: --children must be an integer from 1 to 100 \(got "-1"\)$/],
+  [['demo', '--cancel-after', '-5'], /^sprout demo: --cancel-after must be an integer from 0 to 600000 \(got "-5"\)$/],
   [['demo', '--cancel-after', '1.5s'], /--cancel-after must be an integer/],
   [['demo', '--inspect=http'], /--inspect must be a port from 0 to 65535 \(got "http"\)/],
   [['demo', '--frobnicate'], /^sprout demo: unknown option --frobnicate \(see sprout demo --help\)$/],
