@@ -26,7 +26,7 @@ export interface Observed {
   cancels: readonly Tracked<boolean>[];
   cancelTrees: readonly Tracked<number>[];
   cancelRequests: readonly CancelRequest[];
-  cancelOnStart: readonly { childSessionId: string; runId?: string; tracked?: Tracked<boolean> }[];
+  cancelOnStart: readonly { childSessionId: string; runId?: string; tracked?: Tracked<boolean>; request?: CancelRequest }[];
   waits: readonly { parentSessionId: string; policy: string; tracked: Tracked<ChildRunSummary[]> }[];
   stops: readonly Tracked<void>[];
   stopRequestedAt: number | undefined;
@@ -53,6 +53,10 @@ const isLoadingFailure = (completion: Completion): boolean =>
     completion.error.startsWith('failed to load child session: ') ||
     completion.error === 'spawn job child session is not kind=child' ||
     / does not belong to parent /.test(completion.error));
+
+/** A run whose final save failed (an injected store fault) ends `error` whatever ended it. */
+const failedFinalSave = (completion: Completion): boolean =>
+  completion.status === 'error' && completion.error?.startsWith('failed to save child session') === true;
 
 interface RunView {
   runId: string;
@@ -182,7 +186,9 @@ export function checkInvariants(o: Observed): string[] {
       out.push(`cancel(${entry.childSessionId}) from a sub_session_started subscriber returned ${show(entry.tracked.value)} (run ${entry.runId} was just queued)`);
     }
     const completion = runs.get(entry.runId) && completionOf(runs.get(entry.runId)!);
-    if (completion && (completion.status !== 'cancelled' || completion.reason !== 'user')) {
+    // The reason is checked with every other cancelled run (a stop or cancelTree requested while the
+    // enqueue still waited for queue room may have claimed the run first).
+    if (completion && !failedFinalSave(completion) && completion.status !== 'cancelled') {
       out.push(`run ${entry.runId} cancelled from a sub_session_started subscriber ended ${completion.status}/${completion.reason} (${completion.error})`);
     }
   }
@@ -198,7 +204,7 @@ export function checkInvariants(o: Observed): string[] {
     for (const run of open) {
       if (run.seen.some((s) => s.index < request.at && s.envelope.event.type === 'sub_session_heartbeat')) continue;
       const completion = completionOf(run);
-      if (!completion || completion.status === 'cancelled' || completion.status === 'skipped') continue;
+      if (!completion || completion.status === 'cancelled' || completion.status === 'skipped' || failedFinalSave(completion)) continue;
       out.push(`run ${run.runId} of ${run.childSessionId} was cancelled while queued (cancel() returned true) but ended ${completion.status} (${completion.error ?? ''})`);
     }
   }
@@ -220,7 +226,8 @@ export function checkInvariants(o: Observed): string[] {
     const ofChild = [...runs.values()].filter((run) => run.childSessionId === id && run.completions.length > 0);
     ofChild.sort((a, b) => a.completions[0]!.index - b.completions[0]!.index);
     const last = ofChild.at(-1);
-    return last !== undefined && isLoadingFailure(completionOf(last)!);
+    const completion = last && completionOf(last);
+    return completion !== undefined && (isLoadingFailure(completion) || completion.parent_session_id !== o.parentOf.get(id));
   };
 
   // waitForChildren entries carry their pinned run's real outcome.
@@ -251,7 +258,8 @@ export function checkInvariants(o: Observed): string[] {
     const label = `waitForChildren(${parent}) after stop`;
     // An evicted run (retainEndedRuns) whose child a store fault kept from its final metadata
     // cannot be known any more: the store is all there is. Those waits are not checked.
-    // Likewise a child whose latest run failed in loading (which writes no metadata, DESIGN §4.1).
+    // Likewise a child whose latest run wrote no metadata (failed loading, or queued under a
+    // foreign parent; DESIGN §4.1): F4 in the report, left unchecked.
     if (options.retainEndedRuns !== undefined && o.children.some((id) => o.stored.get(id)?.parent_session_id === parent && unknowable(id))) continue;
     if (!tracked.settled) out.push(`${label} never resolved`);
     else if (tracked.error !== undefined) out.push(`${label} rejected: ${describeError(tracked.error)}`);
@@ -307,7 +315,7 @@ function checkCompletion(o: Observed, run: RunView, completion: Completion, out:
   // named (a queued run is the declared parent's until its load checks it).
   const ancestors = new Set<string>();
   for (const start of [run.childSessionId, completion.parent_session_id]) {
-    if (start !== run.childSessionId) ancestors.add(start);
+    if (start === completion.parent_session_id) ancestors.add(start);
     for (let p = o.parentOf.get(start), hops = 0; p !== undefined && hops < 10; p = o.parentOf.get(p), hops++) ancestors.add(p);
   }
   const requests = o.cancelRequests.filter(

@@ -209,7 +209,7 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   const cancels: Tracked<boolean>[] = [];
   const cancelTrees: Tracked<number>[] = [];
   const cancelRequests: CancelRequest[] = [];
-  const cancelOnStart: { childSessionId: string; runId?: string; tracked?: Tracked<boolean> }[] = [];
+  const cancelOnStart: { childSessionId: string; runId?: string; tracked?: Tracked<boolean>; request?: CancelRequest }[] = [];
   const waits: { parentSessionId: string; policy: string; tracked: Tracked<ChildRunSummary[]> }[] = [];
   const stops: Tracked<void>[] = [];
   const badInputs: { label: string; tracked: Tracked<unknown> }[] = [];
@@ -280,7 +280,7 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
       }
       case 'cancel-on-start': {
         const s = child(command.session);
-        const entry: { childSessionId: string; runId?: string; tracked?: Tracked<boolean> } = { childSessionId: s.id };
+        const entry: { childSessionId: string; runId?: string; tracked?: Tracked<boolean>; request?: CancelRequest } = { childSessionId: s.id };
         cancelOnStart.push(entry);
         const subscription = scheduler.events(parentId(s)).subscribe(({ event }) => {
           if (entry.tracked || event.type !== 'sub_session_started' || event.child_session_id !== s.id) return;
@@ -289,6 +289,7 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
           cancelRequests.push(request);
           entry.tracked = track(attempt(() => scheduler.cancel(s.id)), now);
           request.answer = entry.tracked;
+          entry.request = request;
           queueMicrotask(() => subscription.unsubscribe());
         });
         break;
