@@ -112,3 +112,22 @@ export { createTraceRecorder } from './trace-recorder.js';
  * const running: TraceEntry[] = trace.entriesOf('job-', '@xstate.snapshot').filter((e) => e.value === 'running');
  */
 export type { TraceEntry, TraceRecorder, TraceRecorderOptions, StateValuesOptions } from './trace-recorder.js';
+
+/**
+ * The conformance suites every `SessionStore` and `EventLog` adapter must pass (DESIGN §6), for
+ * any test framework with `describe` / `it` / `expect` (Vitest and Jest fit as they are).
+ *
+ * @example
+ * import * as vitest from 'vitest';
+ * describeSessionStoreConformance('MyStore', async () => ({ store: new MyStore() }), vitest);
+ * describeEventLogConformance('MyLog', async ({ retention }) => ({ log: new MyLog({ retention }) }), vitest);
+ */
+export { describeSessionStoreConformance, describeEventLogConformance, makeSession } from './conformance/index.js';
+
+/**
+ * Types of the conformance suites: the adapter factories and the slice of a test framework they use.
+ *
+ * @example
+ * const create: CreateSessionStore = async () => ({ store: new MemorySessionStore() });
+ */
+export type { CreateSessionStore, CreateEventLog, ConformanceTestApi, ConformanceExpect } from './conformance/index.js';
