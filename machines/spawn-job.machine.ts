@@ -37,8 +37,13 @@ export function hasPendingUserMessage(session: Session): boolean {
   return session.messages.at(-1)?.role === 'user';
 }
 
-const notProvided = (name: string) =>
-  fromPromise<never, unknown>(() => Promise.reject(new Error(`spawn-job actor "${name}" was not provided`)));
+/**
+ * An actor the runtime must provide (`spawnJobMachine.provide({ actors })`): typed with its real
+ * input and output, and failing loudly when a runtime forgot it.
+ */
+function required<TOutput, TInput>(name: string) {
+  return fromPromise<TOutput, TInput>(() => Promise.reject(new Error(`spawn-job actor "${name}" was not provided`)));
+}
 
 /**
  * The spawn-job machine: one run of one child session, from loading it to publishing its
@@ -64,10 +69,10 @@ export const spawnJobMachine = setup({
     output: {} as SpawnJobOutput,
   },
   actors: {
-    loadChild: notProvided('loadChild') as unknown as ReturnType<typeof fromPromise<Session | undefined, { childSessionId: string }>>,
-    reserveRun: notProvided('reserveRun') as unknown as ReturnType<typeof fromPromise<ReserveResult, { job: SpawnJob; runId: string }>>,
-    saveSession: notProvided('saveSession') as unknown as ReturnType<typeof fromPromise<void, SaveSessionInput>>,
-    runAgent: notProvided('runAgent') as unknown as ReturnType<typeof fromPromise<void, { session: Session; job: SpawnJob; runId: string }>>,
+    loadChild: required<Session | undefined, { childSessionId: string }>('loadChild'),
+    reserveRun: required<ReserveResult, { job: SpawnJob; runId: string }>('reserveRun'),
+    saveSession: required<void, SaveSessionInput>('saveSession'),
+    runAgent: required<void, { session: Session; job: SpawnJob; runId: string }>('runAgent'),
   },
   actions: {
     /** Runtime: start counting the run's events (entry of `running`). */
@@ -92,6 +97,10 @@ export const spawnJobMachine = setup({
     }),
     /** The outcome of a cancelled run (reason from the cancel request). */
     assignCancelled: assign({ outcome: ({ context }) => ({ status: 'cancelled' as const, reason: context.cancelRequest?.reason ?? 'user' }) }),
+    /** The outcome of a run whose save failed. */
+    assignSaveFailed: assign((_, params: { cause: unknown }) => ({
+      outcome: { status: 'error' as const, code: 'STORE_SAVE_FAILED' as const, error: jobErrorText.saveFailed(describeCause(params.cause)) },
+    })),
     /** The outcome of a run whose `maxRunMs` ran out. */
     assignTimedOut: assign({
       outcome: ({ context }) => ({
@@ -218,12 +227,7 @@ export const spawnJobMachine = setup({
           error: jobErrorText.noPendingMessage,
         }),
         onDone: 'skipped',
-        onError: {
-          target: 'error',
-          actions: assign({
-            outcome: ({ event }) => ({ status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(describeCause(event.error)) }),
-          }),
-        },
+        onError: { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
       },
     },
     reserving: {
@@ -267,12 +271,7 @@ export const spawnJobMachine = setup({
           { guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' },
           { target: 'running' },
         ],
-        onError: {
-          target: 'error',
-          actions: assign({
-            outcome: ({ event }) => ({ status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(describeCause(event.error)) }),
-          }),
-        },
+        onError: { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
       },
     },
     running: {
@@ -370,12 +369,7 @@ export const spawnJobMachine = setup({
           { guard: { type: 'outcomeIs', params: { status: 'cancelled' } }, target: 'cancelled' },
           { target: 'error' },
         ],
-        onError: {
-          target: 'error',
-          actions: assign({
-            outcome: ({ event }) => ({ status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(describeCause(event.error)) }),
-          }),
-        },
+        onError: { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
       },
     },
     completed: { type: 'final', entry: ['closeJob', 'publishCompletion'] },
