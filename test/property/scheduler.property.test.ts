@@ -21,8 +21,8 @@ import { scenarioArb } from './scenario.js';
  * resolves; no unhandled rejection. On SQLite also: a restart on the file recovers nothing and
  * doubles nothing.
  */
-// Memory runs `runs` cases, SQLite half as many (each opens a file): ~20 s together on a 2-core box.
-const runs = Number(process.env.SPROUT_PROPERTY_RUNS ?? 120);
+// Memory runs `runs` cases, SQLite half as many (each opens a file): ~15-30 s together on a 2-core box.
+const runs = Number(process.env.SPROUT_PROPERTY_RUNS ?? 200);
 const seed = Number(process.env.SPROUT_PROPERTY_SEED ?? 20_260_901);
 
 async function property(backend: Backend): Promise<void> {
