@@ -150,7 +150,11 @@ export const spawnJobMachine = setup({
         'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
         'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
         'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
+        'job.timeout': [
+          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+          { target: 'error', actions: 'assignTimedOut' },
+        ],
       },
       invoke: {
         id: 'loadChild',
@@ -215,7 +219,11 @@ export const spawnJobMachine = setup({
         'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
         'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
         'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
+        'job.timeout': [
+          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+          { target: 'error', actions: 'assignTimedOut' },
+        ],
       },
       invoke: {
         id: 'saveSkipped',
@@ -235,7 +243,11 @@ export const spawnJobMachine = setup({
         'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
         'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
         'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
+        'job.timeout': [
+          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+          { target: 'error', actions: 'assignTimedOut' },
+        ],
       },
       invoke: {
         id: 'reserveRun',
@@ -261,7 +273,11 @@ export const spawnJobMachine = setup({
         'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
         'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
         'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
+        'job.timeout': [
+          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+          { target: 'error', actions: 'assignTimedOut' },
+        ],
       },
       invoke: {
         id: 'saveRunning',
@@ -353,7 +369,11 @@ export const spawnJobMachine = setup({
             actions: assign({ outcome: { status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(jobErrorText.saveAbandoned) } }),
           },
         ],
-        'job.timeout': { target: 'error', actions: 'assignTimedOut' },
+        // A cancelled run whose final save hangs stays cancelled when the deadline fires.
+        'job.timeout': [
+          { guard: { type: 'outcomeIs', params: { status: 'cancelled' } }, target: 'cancelled' },
+          { target: 'error', actions: 'assignTimedOut' },
+        ],
       },
       invoke: {
         id: 'saveFinal',

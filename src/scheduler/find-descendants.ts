@@ -23,13 +23,18 @@ export async function findDescendantsInFlight(context: SchedulerContext, store: 
   const frontier = [sessionId];
   while (frontier.length > 0) {
     const parent = frontier.pop() as string;
-    const children = new Set(childrenOf.get(parent));
+    // A run queued under this session counts as its child (the job names it as the parent)…
+    for (const child of childrenOf.get(parent) ?? []) if (inFlight.has(child)) found.add(child);
+    // …but the tree is walked through the store: a job that names the wrong parent does not
+    // drag the real subtree of its child along.
+    let stored: string[] = [];
     try {
-      for (const child of await store.listChildren(parent)) children.add(child.id);
+      stored = (await store.listChildren(parent)).map((child) => child.id);
     } catch {
-      // The store could not list this level: the scheduler's own view of the tree still counts.
+      // The store could not list this level: the scheduler's own view of it still counts.
+      stored = [...(childrenOf.get(parent) ?? [])];
     }
-    for (const child of children) {
+    for (const child of stored) {
       if (seen.has(child)) continue;
       seen.add(child);
       frontier.push(child);

@@ -362,6 +362,16 @@ describe('7. a store that never answers cannot wedge a run', () => {
     expect((await store.load('d'))?.metadata).toMatchObject({ last_run_status: 'cancelled', last_run_id: fine.runId });
   });
 
+  it('a cancel requested before the deadline decides the outcome (cancelled, not timeout)', async () => {
+    const store = new HangingStore();
+    const h = await createHarness({ store, scheduler: { maxRunMs: 200 }, seed: [rootSession(), childSession('c')] });
+    store.hangLoad.add('c');
+    await h.scheduler.enqueue(jobFor('c'));
+    expect(await h.scheduler.cancel('c')).toBe(true);
+    await h.until(() => h.completions().length === 1);
+    expect(h.completions()[0]).toMatchObject({ status: 'cancelled', reason: 'user' });
+  });
+
   it('maxRunMs covers every phase: a load that never settles ends in error/timeout', async () => {
     const store = new HangingStore();
     const h = await createHarness({ store, scheduler: { maxRunMs: 5000 }, seed: [rootSession(), childSession('c')] });
@@ -540,6 +550,24 @@ describe('14/15/16. emit, afterSeq and bad arguments', () => {
     // The scheduler is unharmed.
     await h.scheduler.enqueue(jobFor('c'));
     await h.until(() => h.completions().length === 1);
+  });
+});
+
+describe('cancelTree walks the stored tree', () => {
+  it('a job naming the wrong parent is cancelled with that parent, but its child’s real subtree is not', async () => {
+    const h = await createHarness({
+      agent: { script: [{ hang: true }] },
+      scheduler: { concurrency: 1 },
+      seed: [rootSession('p'), rootSession('q'), childSession('a', 'p'), childSession('g', 'a', { spawn_depth: 2, root_session_id: 'p' })],
+    });
+    await h.scheduler.enqueue(jobFor('g', 'a')); // running
+    await h.scheduler.enqueue({ parentSessionId: 'q', childSessionId: 'a', model: 'm' }); // queued; a belongs to p
+    await h.settle();
+    expect(await h.scheduler.cancelTree('q')).toBe(1);
+    await h.until(() => h.completions('q').length === 1);
+    expect(h.completions('q')[0]).toMatchObject({ child_session_id: 'a', status: 'cancelled', reason: 'parent' });
+    expect(h.completions('a')).toEqual([]); // g keeps running
+    expect((await h.scheduler.getChild('g'))?.status).toBe('running');
   });
 });
 
