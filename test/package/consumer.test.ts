@@ -123,7 +123,7 @@ describe(`the packed ${PACKAGE_NAME}`, () => {
     for (const devOnly of ['tsx', 'vitest', 'eslint', 'ai', '@ai-sdk/openai-compatible']) expect(existsSync(join(app, 'node_modules', devOnly)), devOnly).toBe(false);
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { bin: Record<string, string>; exports: Record<string, unknown> };
     expect(manifest.bin).toEqual({ sprout: 'bin/sprout.js' });
-    expect(Object.keys(manifest.exports)).toEqual(['.', './testing', './package.json']);
+    expect(Object.keys(manifest.exports)).toEqual(['.', './testing', './server', './package.json']);
   });
 
   it("typechecks the whole public API and the README's embedding example without the optional peers (lib ES2023, skipLibCheck: false, exactOptionalPropertyTypes), then runs the example", async () => {
