@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { completionStatusSchema, type CompletionStatus } from './run-status.js';
 
 /** The three counters of Bamboo's `complete.usage`, as agents may report them (any may be missing). */
 export interface Usage {
@@ -72,10 +73,8 @@ export function toToolResult(output: unknown): ToolResult {
   return { success: true, result: text ?? Object.prototype.toString.call(output) };
 }
 
-/** Terminal statuses a run can report in `sub_session_completed`. */
-export const completionStatusSchema = z.enum(['completed', 'error', 'cancelled', 'skipped']);
-/** A terminal run status on the wire. */
-export type CompletionStatus = z.infer<typeof completionStatusSchema>;
+/** Terminal statuses a run can report in `sub_session_completed` (derived in `run-status.ts`). */
+export { completionStatusSchema, type CompletionStatus };
 
 /** Why a run ended the way it did (`sub_session_completed.reason`). */
 export const completionReasonSchema = z.enum(['user', 'parent', 'timeout', 'idle', 'deleted', 'shutdown', 'interrupted']);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { runStatusMetadataSchema, type RunStatusMetadata } from './run-status.js';
 
 /** Roles a message can have, as in Bamboo. */
 export const messageRoleSchema = z.enum(['system', 'user', 'assistant', 'tool']);
@@ -27,10 +28,8 @@ export const sessionKindSchema = z.enum(['root', 'child']);
 /** Session kind. */
 export type SessionKind = z.infer<typeof sessionKindSchema>;
 
-/** `last_run_status` values written on a child session's metadata. */
-export const runStatusMetadataSchema = z.enum(['pending', 'running', 'completed', 'error', 'cancelled', 'skipped']);
-/** A `last_run_status` value. */
-export type RunStatusMetadata = z.infer<typeof runStatusMetadataSchema>;
+/** `last_run_status` values written on a child session's metadata (derived in `run-status.ts`). */
+export { runStatusMetadataSchema, type RunStatusMetadata };
 
 /**
  * A session (Bamboo wire shape). A session with just these fields is valid; unknown fields are

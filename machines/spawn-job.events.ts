@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CompletionReason } from './agent-event.events.js';
+import type { CompletionStatus } from './run-status.js';
 import type { RunStatusMetadata, Session } from './session.schema.js';
 
 /**
@@ -59,7 +60,7 @@ export interface SpawnJobInput {
  * `duplicate` lost the reservation to another run of its child, `discarded` was never announced
  * (its `sub_session_started` could not be written, so its `enqueue` was rejected).
  */
-export type JobEndStatus = 'completed' | 'error' | 'cancelled' | 'skipped' | 'duplicate' | 'discarded';
+export type JobEndStatus = CompletionStatus | 'duplicate' | 'discarded';
 
 /** Error codes of a job that ended in `error` (data, not exceptions). */
 export type JobErrorCode =

@@ -1,7 +1,8 @@
+import { isTerminal, type LiveRunStatus } from '../../machines/run-status.js';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 
-/** Where a child's run is, as seen from the parent's event stream. */
-export type ChildState = 'queued' | 'running' | 'completed' | 'error' | 'cancelled' | 'skipped';
+/** Where a child's run is, as seen from the parent's event stream (the live subset of `run-status.ts`). */
+export type ChildState = LiveRunStatus;
 
 /** One child's progress, folded from the parent's events. Times are clock readings (ms). */
 export interface ChildRow {
@@ -35,7 +36,7 @@ export interface ChildProgress {
   rows(): ChildRow[];
 }
 
-const isEnded = (state: ChildState): boolean => state !== 'queued' && state !== 'running';
+const isEnded = (state: ChildState): boolean => isTerminal(state);
 
 /**
  * Folds a parent's event stream into per-child progress rows (state, tokens, tool calls, last

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
+import { isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS, runStatusMetadataSchema, sessionSchema, type Session } from '../../machines/session.schema.js';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
 import { finalAnswerOf, hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
@@ -48,7 +49,6 @@ const openRunSchema = z.object({
   startedSeq: z.number(),
 });
 
-const TERMINAL = new Set(['completed', 'error', 'cancelled', 'skipped']);
 
 /**
  * The run id of the child's last `sub_session_started` still retained on the parent's stream
@@ -156,13 +156,13 @@ async function closeOpenRun(deps: RecoveryDeps, run: OpenRun, result: RecoveryRe
     deps.report({ kind: 'recovery_failed', childSessionId: run.childSessionId, error });
   }
   const storedStatus = runStatusMetadataSchema.safeParse(session?.metadata[METADATA_KEYS.status]);
-  if (session && session.metadata[METADATA_KEYS.runId] === run.runId && storedStatus.success && TERMINAL.has(storedStatus.data)) {
+  if (session && session.metadata[METADATA_KEYS.runId] === run.runId && storedStatus.success && isTerminal(storedStatus.data)) {
     const event: SubSessionCompletedEvent = {
       type: 'sub_session_completed',
       parent_session_id: run.parentSessionId,
       child_session_id: run.childSessionId,
       run_id: run.runId,
-      status: storedStatus.data as SubSessionCompletedEvent['status'],
+      status: storedStatus.data,
     };
     const error = session.metadata[METADATA_KEYS.error];
     if (error !== undefined) event.error = error;

@@ -1,8 +1,9 @@
 import { createStore } from '@xstate/store';
 import type { CompletionReason } from '../../machines/agent-event.events.js';
+import { isTerminal, type LiveRunStatus } from '../../machines/run-status.js';
 
-/** Where a run is: queued, running, or one of the ends a completion reports. */
-export type RunStatus = 'queued' | 'running' | 'completed' | 'error' | 'cancelled' | 'skipped';
+/** Where a run is: queued, running, or one of the ends a completion reports (`run-status.ts`). */
+export type RunStatus = LiveRunStatus;
 
 /** What the registry knows of a child's latest run. Times are clock milliseconds. */
 export interface RunRecord {
@@ -23,7 +24,7 @@ export interface RunRecord {
 
 /** True while a run is queued or running. */
 export function isLive(record: RunRecord | undefined): boolean {
-  return record !== undefined && (record.status === 'queued' || record.status === 'running');
+  return record !== undefined && !isTerminal(record.status);
 }
 
 interface RegistryContext {

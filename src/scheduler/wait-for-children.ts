@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import { isTerminal } from '../../machines/run-status.js';
 import type { RunRecord, RunRegistry, RunStatus } from './run-registry.js';
 
 /** When `waitForChildren` resolves: all ended, any ended, or the first error (or all ended). */
@@ -21,7 +22,7 @@ export function summarize(record: RunRecord): ChildRunSummary {
   return summary;
 }
 
-const isEnded = (status: RunStatus): boolean => status !== 'queued' && status !== 'running';
+const isEnded = (status: RunStatus): boolean => isTerminal(status);
 
 /** True once `policy` holds for these summaries. */
 export function policyHolds(policy: WaitPolicy, runs: readonly ChildRunSummary[]): boolean {

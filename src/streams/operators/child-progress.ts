@@ -1,8 +1,9 @@
 import { scan, type OperatorFunction } from 'rxjs';
 import type { SessionEventEnvelope } from '../../../machines/agent-event.events.js';
+import { isTerminal, type LiveRunStatus } from '../../../machines/run-status.js';
 
-/** Where a child's run is, as seen from its parent's stream. */
-export type ChildProgressState = 'queued' | 'running' | 'completed' | 'error' | 'cancelled' | 'skipped';
+/** Where a child's run is, as seen from its parent's stream (the live subset of `run-status.ts`). */
+export type ChildProgressState = LiveRunStatus;
 
 /** One child's latest run, folded from its parent's stream. Times are `now()` readings (ms). */
 export interface ChildProgressRow {
@@ -30,7 +31,7 @@ export interface ChildProgressRow {
 /** Every child's row, in the order their runs were started (a new run of a child moves it last). */
 export type ChildProgressSnapshot = ReadonlyMap<string, ChildProgressRow>;
 
-const ended = (state: ChildProgressState): boolean => state !== 'queued' && state !== 'running';
+const ended = (state: ChildProgressState): boolean => isTerminal(state);
 
 /**
  * Applies one envelope of a parent's stream to a progress snapshot; returns the same snapshot
