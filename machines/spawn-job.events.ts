@@ -72,23 +72,37 @@ export type JobErrorCode =
   | 'AGENT_FAILED'
   | 'RUN_TIMEOUT'
   | 'RUN_IDLE'
-  | 'STORE_SAVE_FAILED';
+  | 'STORE_SAVE_FAILED'
+  | 'JOB_CRASHED'
+  | 'NO_OUTCOME';
 
-/** How a run ended: the job's output and the content of its completion. */
-export interface JobOutcome {
-  status: JobEndStatus;
-  code?: JobErrorCode | undefined;
-  error?: string | undefined;
-  reason?: CompletionReason | undefined;
-  result?: string | undefined;
+/**
+ * How a run ended: the job's output and the content of its completion, keyed on `status` (each
+ * status carries exactly the fields it can have).
+ */
+export type JobOutcome =
+  | { status: 'completed'; result?: string | undefined }
+  | { status: 'error'; code: JobErrorCode; error: string; reason?: 'timeout' | 'idle' | undefined }
+  | { status: 'cancelled'; reason: CompletionReason }
+  | { status: 'skipped'; error: string }
+  | { status: 'duplicate' }
+  | { status: 'discarded' };
+
+/** The optional completion fields of an outcome, whatever its status. */
+export function outcomeFields(outcome: JobOutcome): { error?: string; reason?: CompletionReason; result?: string } {
+  const fields: { error?: string; reason?: CompletionReason; result?: string } = {};
+  if ('error' in outcome) fields.error = outcome.error;
+  if ('reason' in outcome && outcome.reason !== undefined) fields.reason = outcome.reason;
+  if ('result' in outcome && outcome.result !== undefined) fields.result = outcome.result;
+  return fields;
 }
 
 /** Output of the spawn-job machine (its final state's data). */
-export interface SpawnJobOutput extends JobOutcome {
+export type SpawnJobOutput = JobOutcome & {
   runId: string;
   parentSessionId: string;
   childSessionId: string;
-}
+};
 
 /** Context of the spawn-job machine. */
 export interface SpawnJobContext {

@@ -13,6 +13,9 @@ import {
   type SpawnJobOutput,
 } from './spawn-job.events.js';
 
+/** The outcome of a job that reached a final state without one (a bug guard; never expected). */
+export const NO_OUTCOME: JobOutcome = { status: 'error', code: 'NO_OUTCOME', error: 'run ended without an outcome' };
+
 /** The longest final answer a completion carries (DESIGN §3). */
 export const MAX_RESULT_CHARS = 4000;
 
@@ -382,7 +385,7 @@ export const spawnJobMachine = setup({
           session: context.session as Session,
           runId: context.runId,
           status: context.outcome?.status === 'completed' ? 'completed' : context.outcome?.status === 'cancelled' ? 'cancelled' : 'error',
-          error: context.outcome?.error,
+          error: context.outcome && 'error' in context.outcome ? context.outcome.error : undefined,
         }),
         onDone: [
           { guard: { type: 'outcomeIs', params: { status: 'completed' } }, target: 'completed' },
@@ -400,12 +403,11 @@ export const spawnJobMachine = setup({
     /** Never announced (its `sub_session_started` could not be written): ends silently. */
     discarded: { type: 'final', entry: 'closeJob' },
   },
-  output: ({ context }) => ({
+  output: ({ context }): SpawnJobOutput => ({
     runId: context.runId,
     parentSessionId: context.job.parentSessionId,
     childSessionId: context.job.childSessionId,
-    ...context.outcome,
-    status: context.outcome?.status ?? 'error',
+    ...(context.outcome ?? NO_OUTCOME),
   }),
 });
 

@@ -1,7 +1,7 @@
 import { fromPromise } from 'xstate';
 import type { Session } from '../../machines/session.schema.js';
 import type { ReserveResult, SaveSessionInput, SpawnJob, SpawnJobEvent } from '../../machines/spawn-job.events.js';
-import { spawnJobMachine } from '../../machines/spawn-job.machine.js';
+import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
 import type { SessionStore } from '../stores/session-store.js';
@@ -141,7 +141,7 @@ export function createJobLogic(deps: JobLogicDeps) {
         });
       },
       publishCompletion: ({ context }) => {
-        publishCompletion(deps, context.job, context.runId, context.outcome ?? { status: 'error', error: 'run ended without an outcome' });
+        publishCompletion(deps, context.job, context.runId, context.outcome ?? NO_OUTCOME);
       },
       reportDuplicate: ({ context }) => {
         deps.report({ kind: 'duplicate_run', runId: context.runId, childSessionId: context.job.childSessionId });

@@ -34,5 +34,5 @@ export async function endCrashedRun(
   } catch (saveError) {
     report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error: saveError });
   }
-  emitCompletion(book, job, runId, { status: 'error', error });
+  emitCompletion(book, job, runId, { status: 'error', code: 'JOB_CRASHED', error });
 }

@@ -1,6 +1,6 @@
 import type { Subject } from 'rxjs';
 import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
-import type { JobOutcome, SpawnJob } from '../../machines/spawn-job.events.js';
+import { outcomeFields, type JobOutcome, type SpawnJob } from '../../machines/spawn-job.events.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { RunRegistry } from './run-registry.js';
@@ -49,6 +49,7 @@ export function claimCompletion(book: RunBook, runId: string): boolean {
 export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outcome: JobOutcome): void {
   const status = outcome.status;
   if (silent(status)) return;
+  const { error, reason, result } = outcomeFields(outcome);
   const tracker = book.trackers.get(runId);
   tracker?.close();
   book.trackers.delete(runId);
@@ -56,9 +57,9 @@ export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outc
     childSessionId: job.childSessionId,
     runId,
     status,
-    error: outcome.error,
-    reason: outcome.reason,
-    result: outcome.result,
+    error,
+    reason,
+    result,
     eventsSeen: tracker?.eventsSeen ?? 0,
     lastEventAt: tracker?.lastEventAt,
     at: book.clock.now(),
@@ -70,13 +71,13 @@ export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outc
     run_id: runId,
     status,
   };
-  if (outcome.error !== undefined) event.error = outcome.error;
-  if (outcome.reason !== undefined) event.reason = outcome.reason;
-  if (outcome.result !== undefined) event.result = outcome.result;
+  if (error !== undefined) event.error = error;
+  if (reason !== undefined) event.reason = reason;
+  if (result !== undefined) event.result = result;
   book.hub.publish(job.parentSessionId, event);
   const summary: ChildRunSummary & { reason?: SubSessionCompletedEvent['reason'] } = { childSessionId: job.childSessionId, runId, status };
-  if (outcome.error !== undefined) summary.error = outcome.error;
-  if (outcome.reason !== undefined) summary.reason = outcome.reason;
-  if (outcome.result !== undefined) summary.result = outcome.result;
+  if (error !== undefined) summary.error = error;
+  if (reason !== undefined) summary.reason = reason;
+  if (result !== undefined) summary.result = result;
   book.ended$.next(summary);
 }

@@ -28,7 +28,7 @@ export function enqueueEvent(child: string, parent = 'p1') {
 }
 
 export function doneEvent(slot: string, child: string, parent = 'p1', status: SpawnJobOutput['status'] = 'completed') {
-  const output: SpawnJobOutput = { runId: `run-${child}`, parentSessionId: parent, childSessionId: child, status };
+  const output = { runId: `run-${child}`, parentSessionId: parent, childSessionId: child, status } as SpawnJobOutput;
   return { type: `xstate.done.actor.${slot}` as const, output, actorId: slot };
 }
 

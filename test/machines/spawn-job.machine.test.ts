@@ -71,7 +71,7 @@ describe('spawn-job machine: loading', () => {
 
   it('checks kind before parent (a root session of another parent reports not kind=child)', () => {
     const step = send(start().snapshot, ev.loaded(childSession({ kind: 'root', parent_session_id: 'x' })));
-    expect(step.snapshot.output?.error).toBe(jobErrorText.notChild);
+    expect(step.snapshot.output).toMatchObject({ error: jobErrorText.notChild });
   });
 
   it('the contract texts are exactly those of DESIGN §4', () => {
@@ -309,7 +309,7 @@ describe('spawn-job machine: running', () => {
   it('a completed run without an assistant answer has no result', () => {
     const run = sendAll(toRunning().snapshot, [ev.agentDone(), ev.savedFinal()]);
     expect(run.snapshot.value).toBe('completed');
-    expect(run.snapshot.output?.result).toBeUndefined();
+    expect(run.snapshot.output).toEqual({ ...ids, status: 'completed', result: undefined });
   });
 
   it('the result is capped at 4000 characters', () => {
@@ -317,7 +317,7 @@ describe('spawn-job machine: running', () => {
     const run = toRunning(jobInput(), session);
     session.messages.push(message('assistant', 'x'.repeat(MAX_RESULT_CHARS + 500)));
     const done = sendAll(run.snapshot, [ev.agentDone(), ev.savedFinal()]);
-    expect(done.snapshot.output?.result).toBe('x'.repeat(MAX_RESULT_CHARS));
+    expect(done.snapshot.output).toMatchObject({ result: 'x'.repeat(MAX_RESULT_CHARS) });
   });
 
   it('agent error → finalizing (metadata error) → error with the message', () => {

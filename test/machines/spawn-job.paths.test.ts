@@ -152,7 +152,7 @@ describe('spawn-job machine: generated paths', () => {
   });
 
   it('every error cause and cancel reason is reachable (limits on)', () => {
-    const outputs = limitedPaths.filter((path) => path.state.status === 'done').map((path) => path.state.output);
+    const outputs = limitedPaths.filter((path) => path.state.status === 'done').map((path) => path.state.output as { code?: string; reason?: string } | undefined);
     const codes = new Set(outputs.map((output) => output?.code).filter((code) => code !== undefined));
     expect([...codes]).toEqual(
       expect.arrayContaining(['AGENT_FAILED', 'CHILD_LOAD_FAILED', 'CHILD_NOT_FOUND', 'CHILD_NOT_KIND_CHILD', 'CHILD_WRONG_PARENT', 'RUN_IDLE', 'RUN_TIMEOUT', 'STORE_SAVE_FAILED']),
@@ -172,7 +172,7 @@ describe('spawn-job machine: generated paths', () => {
   });
 
   it('with an agent that is never idle, the idle limit never ends the run', () => {
-    const codes = busyPaths.map((path) => path.state.output?.code);
+    const codes = busyPaths.map((path) => (path.state.output as { code?: string } | undefined)?.code);
     expect(codes).not.toContain('RUN_IDLE');
     expect(codes).toContain('RUN_TIMEOUT');
   });
