@@ -31,13 +31,32 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: `^(?!(${pureImports.join('|')})(/|$)|\\./)`, message: 'machines/ is pure: it imports only xstate, zod and its own files (./…).' },
+            {
+              regex: `^(?!(${pureImports.join('|')})(/|$)|\\./)`,
+              message: 'machines/ is pure: it imports only xstate, zod and its own files (./…).',
+            },
           ],
         },
       ],
       'no-restricted-globals': [
         'error',
-        ...['Date', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'setImmediate', 'queueMicrotask', 'process', 'performance', 'fetch', 'require', 'crypto', 'globalThis', 'window', 'Buffer'].map((name) => ({
+        ...[
+          'Date',
+          'setTimeout',
+          'setInterval',
+          'clearTimeout',
+          'clearInterval',
+          'setImmediate',
+          'queueMicrotask',
+          'process',
+          'performance',
+          'fetch',
+          'require',
+          'crypto',
+          'globalThis',
+          'window',
+          'Buffer',
+        ].map((name) => ({
           name,
           message: 'machines/ is pure: no time, I/O or host objects (use a named action, actor, guard or delay that src/ provides).',
         })),

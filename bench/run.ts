@@ -35,7 +35,15 @@ function inWorker(name: string, plan: RunPlan): Promise<ScenarioResult> {
       result = message as ScenarioResult;
     });
     child.on('exit', (code, signal) => {
-      resolve(result ?? { scenario: name, metrics: [], notes: [], durationMs: performance.now() - started, error: `worker exited (code ${code}, signal ${signal}) without a result` });
+      resolve(
+        result ?? {
+          scenario: name,
+          metrics: [],
+          notes: [],
+          durationMs: performance.now() - started,
+          error: `worker exited (code ${code}, signal ${signal}) without a result`,
+        },
+      );
     });
   });
 }
@@ -70,8 +78,14 @@ for (const result of results) for (const note of result.notes) console.log(`- ${
 
 const out = plan.out ?? (plan.mode === 'smoke' ? undefined : here('./results.json'));
 if (out) {
-  const command = `node ${process.execArgv.join(' ')} ${process.argv.slice(1).map((arg) => arg.replace(/^.*\/bench\//, 'bench/')).join(' ')}`;
-  writeFileSync(out, `${JSON.stringify(resultsJson(results, { mode: plan.mode, runs: plan.runs, scale: plan.scale, command, startedAt, machine, source }), null, 2)}\n`);
+  const command = `node ${process.execArgv.join(' ')} ${process.argv
+    .slice(1)
+    .map((arg) => arg.replace(/^.*\/bench\//, 'bench/'))
+    .join(' ')}`;
+  writeFileSync(
+    out,
+    `${JSON.stringify(resultsJson(results, { mode: plan.mode, runs: plan.runs, scale: plan.scale, command, startedAt, machine, source }), null, 2)}\n`,
+  );
   console.log(`\nwrote ${out}`);
 }
 

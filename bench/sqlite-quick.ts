@@ -23,7 +23,12 @@ const session = (id: string): Session => ({
   root_session_id: 'root',
   spawn_depth: 1,
   model: 'm',
-  messages: Array.from({ length: 6 }, (_, i) => ({ id: `${id}-${i}`, role: i % 2 ? 'assistant' : 'user', content: 'lorem ipsum '.repeat(20), created_at: '2026-01-01T00:00:00.000Z' })),
+  messages: Array.from({ length: 6 }, (_, i) => ({
+    id: `${id}-${i}`,
+    role: i % 2 ? 'assistant' : 'user',
+    content: 'lorem ipsum '.repeat(20),
+    created_at: '2026-01-01T00:00:00.000Z',
+  })),
   metadata: { last_run_status: 'running', last_run_id: 'run-1' },
   created_at: '2026-01-01T00:00:00.000Z',
   updated_at: '2026-01-01T00:00:00.000Z',
@@ -56,7 +61,8 @@ async function appends(log: EventLog, n: number, yieldEvery: number): Promise<nu
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US').padStart(12);
-const row = (name: string, value: number, baseline: number) => console.log(`${name.padEnd(44)}${fmt(value)} /s   ${(value / baseline).toFixed(3)}x baseline`);
+const row = (name: string, value: number, baseline: number) =>
+  console.log(`${name.padEnd(44)}${fmt(value)} /s   ${(value / baseline).toFixed(3)}x baseline`);
 
 try {
   const N = 20_000;

@@ -32,11 +32,7 @@ const scripts: Record<string, ScriptStep[]> = {
     { tool: { name: 'run_bench', args: { jobs: 1000 }, result: { p50_ms: 0.4 }, duration: 700 } },
     { tokens: 'Median enqueue latency is 0.4 ms.', every: 50 },
   ],
-  'Flaky crawler': [
-    { tokens: 'Crawling the docs site… ', every: 80 },
-    { wait: 300 },
-    { fail: 'crawler lost its connection (HTTP 503)' },
-  ],
+  'Flaky crawler': [{ tokens: 'Crawling the docs site… ', every: 80 }, { wait: 300 }, { fail: 'crawler lost its connection (HTTP 503)' }],
   'Write summary': [
     { wait: 200 },
     { tokens: 'Background runs stream progress to the parent and end with exactly one completion.', every: 40 },
@@ -80,7 +76,8 @@ async function main(): Promise<void> {
   const tokens = new Map<string, number>();
   const completions: string[] = [];
   const name = (childId: string): string => (titles.get(childId) ?? childId.slice(0, 8)).padEnd(16);
-  const print = (kind: string, childId: string, text: string): void => console.log(`${elapsed()}  ${kind.padEnd(16)} ${name(childId)} ${text}`);
+  const print = (kind: string, childId: string, text: string): void =>
+    console.log(`${elapsed()}  ${kind.padEnd(16)} ${name(childId)} ${text}`);
 
   const live = scheduler.events(ROOT).subscribe(({ seq, event }: SessionEventEnvelope) => {
     switch (event.type) {
@@ -96,7 +93,8 @@ async function main(): Promise<void> {
         if (inner.type === 'token') tokens.set(event.child_session_id, (tokens.get(event.child_session_id) ?? 0) + 1);
         else if (inner.type === 'tool_start') print('  tool_start', event.child_session_id, inner.tool_name);
         else if (inner.type === 'tool_complete') print('  tool_complete', event.child_session_id, JSON.stringify(inner.result));
-        else if (inner.type === 'complete') print('  complete', event.child_session_id, `${tokens.get(event.child_session_id) ?? 0} tokens`);
+        else if (inner.type === 'complete')
+          print('  complete', event.child_session_id, `${tokens.get(event.child_session_id) ?? 0} tokens`);
         break;
       }
       case 'sub_session_completed':
@@ -126,17 +124,30 @@ async function main(): Promise<void> {
   for (const result of results) {
     const child = await scheduler.getChild(result.childSessionId);
     const ms = child?.startedAt && child.endedAt ? String(Date.parse(child.endedAt) - Date.parse(child.startedAt)) : '-';
-    rows.push([titles.get(result.childSessionId) ?? result.childSessionId, result.status, String(child?.eventsSeen ?? 0), ms, excerpt(result.result ?? result.error, 56)]);
+    rows.push([
+      titles.get(result.childSessionId) ?? result.childSessionId,
+      result.status,
+      String(child?.eventsSeen ?? 0),
+      ms,
+      excerpt(result.result ?? result.error, 56),
+    ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
 
   // The replay runs synchronously inside subscribe(): count what the parent's stream retained.
   let envelopes = 0;
-  scheduler.events(ROOT, { afterSeq: 0 }).subscribe(() => (envelopes += 1)).unsubscribe();
+  scheduler
+    .events(ROOT, { afterSeq: 0 })
+    .subscribe(() => (envelopes += 1))
+    .unsubscribe();
   console.log(`\n${envelopes} events retained on ${ROOT} (replayable with events('${ROOT}', { afterSeq: 0 })); ${elapsed()} in total.`);
 
   // Exactly one completion per run: anything else is a bug worth a non-zero exit.

@@ -167,9 +167,7 @@ export interface SubSessionEvent {
 }
 
 /** An event of an agent session (Bamboo wire shape, tagged by `type`). */
-export type AgentEvent =
-  | z.infer<(typeof leafEventSchemas)[number]>
-  | SubSessionEvent;
+export type AgentEvent = z.infer<(typeof leafEventSchemas)[number]> | SubSessionEvent;
 
 /** Schema of `sub_session_event` (recursive: the child's event may itself be a forwarded one). */
 export const subSessionEventSchema: z.ZodType<SubSessionEvent> = z.object({

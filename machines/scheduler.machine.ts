@@ -80,7 +80,7 @@ export const schedulerMachine = setup({
         const ended = context.active[event.actorId];
         const plan = planJobEnd(context, event.actorId);
         if (ended) {
-          const output = 'output' in event ? (event.output) : undefined;
+          const output = 'output' in event ? event.output : undefined;
           enqueue({ type: 'jobEnded', params: { output, runId: ended.runId, slot: event.actorId } });
         }
         run(plan, enqueue);
@@ -166,7 +166,10 @@ function run(plan: Plan, enqueue: Enqueue): void {
         enqueue({ type: 'publishStarted', params: { run: effect.run } } as never);
         break;
       case 'enqueued':
-        enqueue({ type: 'resolveEnqueue', params: { requestId: effect.requestId, runId: effect.runId, deduplicated: effect.deduplicated } } as never);
+        enqueue({
+          type: 'resolveEnqueue',
+          params: { requestId: effect.requestId, runId: effect.runId, deduplicated: effect.deduplicated },
+        } as never);
         break;
       case 'rejected':
         enqueue({ type: 'rejectEnqueue', params: { requestId: effect.requestId } } as never);

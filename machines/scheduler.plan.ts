@@ -84,7 +84,12 @@ function spawnOnDraft(draft: Draft, effects: SchedulerEffect[], run: QueuedRun, 
     const perParent = draft.write('perParent');
     perParent[parentId] = (perParent[parentId] ?? 0) + 1;
   }
-  const input: SpawnJobInput = { job: run.job, runId: run.runId, limits: context.jobLimits, cancelRequest: cancel ? { reason: cancel } : undefined };
+  const input: SpawnJobInput = {
+    job: run.job,
+    runId: run.runId,
+    limits: context.jobLimits,
+    cancelRequest: cancel ? { reason: cancel } : undefined,
+  };
   effects.push({ kind: 'spawn', slot, input });
 }
 
@@ -119,7 +124,10 @@ function dispatchOnDraft(draft: Draft, effects: SchedulerEffect[]): void {
       for (const run of admitted) {
         const queued = toQueued(run);
         queue.push(queued);
-        effects.push({ kind: 'started', run: queued }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
+        effects.push(
+          { kind: 'started', run: queued },
+          { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false },
+        );
       }
     }
     // Start queued runs, FIFO, skipping parents at their cap.
@@ -174,14 +182,23 @@ export function planCancel(context: SchedulerContext, childSessionIds: ReadonlyS
   const hit = (run: QueuedRun) => childSessionIds.has(run.job.childSessionId);
   const waitingHit = context.waiting.filter(hit);
   if (waitingHit.length > 0) {
-    draft.replace('waiting', context.waiting.filter((run) => !hit(run)));
+    draft.replace(
+      'waiting',
+      context.waiting.filter((run) => !hit(run)),
+    );
     for (const run of waitingHit) {
-      effects.push({ kind: 'started', run: toQueued(run) }, { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false });
+      effects.push(
+        { kind: 'started', run: toQueued(run) },
+        { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false },
+      );
     }
   }
   const queuedHit = [...context.queue.filter(hit), ...waitingHit.map(toQueued)];
   if (queuedHit.length > 0) {
-    draft.replace('queue', context.queue.filter((run) => !hit(run)));
+    draft.replace(
+      'queue',
+      context.queue.filter((run) => !hit(run)),
+    );
     for (const run of queuedHit) spawnOnDraft(draft, effects, run, reason);
   }
   for (const id of childSessionIds) {
@@ -202,8 +219,16 @@ export function planCancel(context: SchedulerContext, childSessionIds: ReadonlyS
 export function planDiscard(context: SchedulerContext, runIds: ReadonlySet<string>): Plan {
   const draft = new Draft(context);
   const effects: SchedulerEffect[] = [];
-  if (context.queue.some((run) => runIds.has(run.runId))) draft.replace('queue', context.queue.filter((run) => !runIds.has(run.runId)));
-  if (context.waiting.some((run) => runIds.has(run.runId))) draft.replace('waiting', context.waiting.filter((run) => !runIds.has(run.runId)));
+  if (context.queue.some((run) => runIds.has(run.runId)))
+    draft.replace(
+      'queue',
+      context.queue.filter((run) => !runIds.has(run.runId)),
+    );
+  if (context.waiting.some((run) => runIds.has(run.runId)))
+    draft.replace(
+      'waiting',
+      context.waiting.filter((run) => !runIds.has(run.runId)),
+    );
   for (const slot of Object.keys(context.active)) {
     const active = context.active[slot];
     if (active && runIds.has(active.runId)) effects.push({ kind: 'discardJob', slot });

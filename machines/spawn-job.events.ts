@@ -122,10 +122,7 @@ export interface SpawnJobContext {
  * - `job.discard`: the run was never announced; end silently (`discarded`).
  */
 export type SpawnJobEvent =
-  | { type: 'job.cancel'; reason: CompletionReason }
-  | { type: 'job.abandon' }
-  | { type: 'job.timeout' }
-  | { type: 'job.discard' };
+  { type: 'job.cancel'; reason: CompletionReason } | { type: 'job.abandon' } | { type: 'job.timeout' } | { type: 'job.discard' };
 
 /** Input of the `saveSession` actor: the session plus the metadata to write on it. */
 export interface SaveSessionInput {

@@ -96,13 +96,20 @@ export const spawnJobMachine = setup({
     closeJob: () => {},
     /** Records the first cancel request (a later one does not change its reason). */
     recordCancel: assign({
-      cancelRequest: ({ context, event }) => context.cancelRequest ?? { reason: (event as Extract<SpawnJobEvent, { type: 'job.cancel' }>).reason },
+      cancelRequest: ({ context, event }) =>
+        context.cancelRequest ?? { reason: (event as Extract<SpawnJobEvent, { type: 'job.cancel' }>).reason },
     }),
     /** The outcome of a cancelled run (reason from the cancel request). */
-    assignCancelled: assign({ outcome: ({ context }) => ({ status: 'cancelled' as const, reason: context.cancelRequest?.reason ?? 'user' }) }),
+    assignCancelled: assign({
+      outcome: ({ context }) => ({ status: 'cancelled' as const, reason: context.cancelRequest?.reason ?? 'user' }),
+    }),
     /** The outcome of a run whose save failed. */
     assignSaveFailed: assign((_, params: { cause: unknown }) => ({
-      outcome: { status: 'error' as const, code: 'STORE_SAVE_FAILED' as const, error: jobErrorText.saveFailed(describeCause(params.cause)) },
+      outcome: {
+        status: 'error' as const,
+        code: 'STORE_SAVE_FAILED' as const,
+        error: jobErrorText.saveFailed(describeCause(params.cause)),
+      },
     })),
     /** The outcome of a run whose `maxRunMs` ran out. */
     assignTimedOut: assign({
@@ -211,7 +218,11 @@ export const spawnJobMachine = setup({
           {
             target: 'error',
             actions: assign({
-              outcome: ({ event }) => ({ status: 'error', code: 'CHILD_LOAD_FAILED', error: jobErrorText.loadFailed(describeCause(event.error)) }),
+              outcome: ({ event }) => ({
+                status: 'error',
+                code: 'CHILD_LOAD_FAILED',
+                error: jobErrorText.loadFailed(describeCause(event.error)),
+              }),
             }),
           },
         ],
@@ -286,10 +297,7 @@ export const spawnJobMachine = setup({
         id: 'saveRunning',
         src: 'saveSession',
         input: ({ context }) => ({ session: context.session as Session, runId: context.runId, status: 'running' }),
-        onDone: [
-          { guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' },
-          { target: 'running' },
-        ],
+        onDone: [{ guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' }, { target: 'running' }],
         onError: { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
       },
     },
@@ -369,7 +377,9 @@ export const spawnJobMachine = setup({
           {
             guard: 'isCancelRequested',
             target: 'error',
-            actions: assign({ outcome: { status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(jobErrorText.saveAbandoned) } }),
+            actions: assign({
+              outcome: { status: 'error', code: 'STORE_SAVE_FAILED', error: jobErrorText.saveFailed(jobErrorText.saveAbandoned) },
+            }),
           },
         ],
         // A cancelled run whose final save hangs stays cancelled when the deadline fires.

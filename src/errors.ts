@@ -107,7 +107,10 @@ export class SessionConflictError extends SproutError {
   readonly expectedVersion: number | undefined;
   readonly actualVersion: number | undefined;
   constructor(sessionId: string, expectedVersion: number | undefined, actualVersion: number | undefined) {
-    super('SESSION_CONFLICT', `session ${sessionId} was saved by someone else (expected version ${expectedVersion ?? 'none'}, found ${actualVersion ?? 'none'})`);
+    super(
+      'SESSION_CONFLICT',
+      `session ${sessionId} was saved by someone else (expected version ${expectedVersion ?? 'none'}, found ${actualVersion ?? 'none'})`,
+    );
     this.sessionId = sessionId;
     this.expectedVersion = expectedVersion;
     this.actualVersion = actualVersion;

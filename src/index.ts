@@ -65,7 +65,15 @@ export type {
   CompletionReason,
   SessionEventEnvelope,
 } from './api/wire-types.js';
-export { sessionSchema, messageSchema, agentEventSchema, sessionEventEnvelopeSchema, spawnJobSchema, spawnBriefSchema, METADATA_KEYS } from './api/schemas.js';
+export {
+  sessionSchema,
+  messageSchema,
+  agentEventSchema,
+  sessionEventEnvelopeSchema,
+  spawnJobSchema,
+  spawnBriefSchema,
+  METADATA_KEYS,
+} from './api/schemas.js';
 export { toolResultSchema, toToolResult, completeUsage } from '../machines/agent-event.events.js';
 export type { ToolResult } from '../machines/agent-event.events.js';
 
@@ -85,10 +93,24 @@ export type { SqliteEventLogOptions } from './streams/sqlite-event-log.js';
 
 // ── Agents on a real model (Vercel AI SDK; `ai` and `@ai-sdk/openai-compatible` are optional peers)
 export { aiSdkAgent, openAICompatibleAgent } from './api/ai-sdk-agents.js';
-export type { AiSdkAgentOptions, OpenAICompatibleAgentOptions, AiSdkModel, AiSdkLanguageModel, AiSdkTools, AiSdkCallSettings } from './api/ai-sdk-agents.js';
+export type {
+  AiSdkAgentOptions,
+  OpenAICompatibleAgentOptions,
+  AiSdkModel,
+  AiSdkLanguageModel,
+  AiSdkTools,
+  AiSdkCallSettings,
+} from './api/ai-sdk-agents.js';
 // Bamboo's `spawn_session` for AI SDK agents: a root agent on a real model spawns and awaits children.
 export { spawnSessionTool, waitChildrenTool, sproutTools, MissingParentSessionError } from './agents/ai-sdk/sprout-tools.js';
-export type { SproutToolOptions, SproutToolContext, SproutAiTool, SpawnSessionInput, WaitChildrenInput, WaitChildrenEntry } from './agents/ai-sdk/sprout-tools.js';
+export type {
+  SproutToolOptions,
+  SproutToolContext,
+  SproutAiTool,
+  SpawnSessionInput,
+  WaitChildrenInput,
+  WaitChildrenEntry,
+} from './agents/ai-sdk/sprout-tools.js';
 
 // ── Clock ──────────────────────────────────────────────────────────────────────────────────────
 export { systemClock } from './clock.js';

@@ -52,7 +52,12 @@ export class BareRunner {
   /** Queues a run, publishes `sub_session_started` and resolves with the run id. */
   enqueue(job: SpawnJob): Promise<{ runId: string }> {
     const runId = `bare-${++this.#nextRun}`;
-    this.#publish(job.parentSessionId, { type: 'sub_session_started', parent_session_id: job.parentSessionId, child_session_id: job.childSessionId, run_id: runId });
+    this.#publish(job.parentSessionId, {
+      type: 'sub_session_started',
+      parent_session_id: job.parentSessionId,
+      child_session_id: job.childSessionId,
+      run_id: runId,
+    });
     this.#queue.push({ job, runId });
     this.#pump();
     return Promise.resolve({ runId });
@@ -90,7 +95,8 @@ export class BareRunner {
     }
     if (!session) return complete('error', 'child session not found');
     if (session.kind !== 'child') return complete('error', 'spawn job child session is not kind=child');
-    if (session.parent_session_id !== parent) return complete('error', `child session ${job.childSessionId} does not belong to parent ${parent}`);
+    if (session.parent_session_id !== parent)
+      return complete('error', `child session ${job.childSessionId} does not belong to parent ${parent}`);
     const mark = (status: string, error?: string) => {
       session.metadata.last_run_status = status;
       session.metadata.last_run_id = runId;
@@ -126,7 +132,13 @@ export class BareRunner {
     const emit = (event: AgentEvent) => {
       if (!open) return;
       eventsSeen += 1;
-      this.#publish(parent, { type: 'sub_session_event', parent_session_id: parent, child_session_id: job.childSessionId, run_id: runId, event });
+      this.#publish(parent, {
+        type: 'sub_session_event',
+        parent_session_id: parent,
+        child_session_id: job.childSessionId,
+        run_id: runId,
+        event,
+      });
     };
     let failure: string | undefined;
     try {

@@ -6,7 +6,12 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A bare SSE server on 127.0.0.1: `broadcast` writes one frame to every client. */
-export async function startBareSse(): Promise<{ url: string; clients: () => number; broadcast: (frame: string) => void; close: () => Promise<void> }> {
+export async function startBareSse(): Promise<{
+  url: string;
+  clients: () => number;
+  broadcast: (frame: string) => void;
+  close: () => Promise<void>;
+}> {
   const responses = new Set<ServerResponse>();
   const server = createServer((request, response) => {
     response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });

@@ -13,13 +13,11 @@ export function rawForwarding(count: number): { eventsPerSec: number; received: 
   let seq = 0;
   child
     .pipe(
-      map(
-        (event): SessionEventEnvelope => ({
-          seq: ++seq,
-          sessionId: 'root',
-          event: { type: 'sub_session_event', parent_session_id: 'root', child_session_id: 'child-0', run_id: 'run-0', event },
-        }),
-      ),
+      map((event): SessionEventEnvelope => ({
+        seq: ++seq,
+        sessionId: 'root',
+        event: { type: 'sub_session_event', parent_session_id: 'root', child_session_id: 'child-0', run_id: 'run-0', event },
+      })),
     )
     .subscribe(parent);
   const received: [number, number] = [0, 0];

@@ -14,7 +14,10 @@ export interface CompletionCounter {
 }
 
 /** Subscribes to `events$` and counts completions. */
-export function countCompletions(events$: Observable<SessionEventEnvelope>, onCompleted?: (childSessionId: string) => void): CompletionCounter {
+export function countCompletions(
+  events$: Observable<SessionEventEnvelope>,
+  onCompleted?: (childSessionId: string) => void,
+): CompletionCounter {
   let total = 0;
   const byStatus: Record<string, number> = {};
   let waiter: { n: number; resolve: () => void } | undefined;

@@ -39,7 +39,12 @@ export function parsePlan(argv: readonly string[], env: NodeJS.ProcessEnv): RunP
     mode,
     runs,
     scale,
-    only: onlyText ? onlyText.split(',').map((name) => name.trim()).filter(Boolean) : undefined,
+    only: onlyText
+      ? onlyText
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean)
+      : undefined,
     inProcess: flag(argv, 'in-process') !== undefined,
     strict: flag(argv, 'strict') !== undefined,
     out: flag(argv, 'out') || undefined,

@@ -9,7 +9,10 @@ import type { Metric, Mode } from './types.js';
 export function sourceInfo(): { commit: string; dirty: boolean } | undefined {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--', 'src', 'machines'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src', 'machines'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return { commit, dirty: status.trim().length > 0 };
   } catch {
     return undefined;
@@ -62,7 +65,20 @@ export interface Row {
 export function rowsOf(results: readonly ScenarioResult[]): Row[] {
   return results.flatMap((result): Row[] => {
     if (result.error !== undefined) {
-      return [{ scenario: result.scenario, metric: 'CRASHED', unit: '', median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0, target: '', status: 'error', note: result.error.split('\n')[0] }];
+      return [
+        {
+          scenario: result.scenario,
+          metric: 'CRASHED',
+          unit: '',
+          median: Number.NaN,
+          min: Number.NaN,
+          max: Number.NaN,
+          n: 0,
+          target: '',
+          status: 'error',
+          note: result.error.split('\n')[0],
+        },
+      ];
     }
     return result.metrics.map((metric) => ({
       scenario: metric.scenario,
@@ -86,7 +102,16 @@ export function renderTable(results: readonly ScenarioResult[]): string {
     const unit = row.unit ? ` ${row.unit}` : '';
     const result = row.status === 'skipped' || row.status === 'error' ? `${row.status}: ${row.note ?? ''}` : row.status;
     if (row.n === 0) return [row.scenario, row.metric, '–', '–', '–', '0', row.target, result];
-    return [row.scenario, row.metric, `${formatNumber(row.median)}${unit}`, formatNumber(row.min), formatNumber(row.max), String(row.n), row.target, result];
+    return [
+      row.scenario,
+      row.metric,
+      `${formatNumber(row.median)}${unit}`,
+      formatNumber(row.min),
+      formatNumber(row.max),
+      String(row.n),
+      row.target,
+      result,
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
@@ -94,7 +119,18 @@ export function renderTable(results: readonly ScenarioResult[]): string {
 }
 
 /** The JSON written to `bench/results.json`. */
-export function resultsJson(results: readonly ScenarioResult[], meta: { mode: Mode; runs: number; scale: number; command: string; startedAt: string; machine: ReturnType<typeof machineInfo>; source: ReturnType<typeof sourceInfo> }) {
+export function resultsJson(
+  results: readonly ScenarioResult[],
+  meta: {
+    mode: Mode;
+    runs: number;
+    scale: number;
+    command: string;
+    startedAt: string;
+    machine: ReturnType<typeof machineInfo>;
+    source: ReturnType<typeof sourceInfo>;
+  },
+) {
   return {
     ...meta,
     rows: rowsOf(results),

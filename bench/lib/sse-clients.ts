@@ -23,33 +23,35 @@ export async function openSseClients(url: string, count: number, marker: string)
   let onAll: (() => void) | undefined;
   const allSaw = new Promise<void>((resolve) => (onAll = resolve));
   await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<void>((resolve, reject) => {
-        const request = get(url, { agent, headers: { accept: 'text/event-stream' } }, (response) => {
-          resolve();
-          response.setEncoding('utf8');
-          let carry = '';
-          let seen = false;
-          response.on('data', (chunk: string) => {
-            const text = carry + chunk;
-            let index = text.indexOf('\n\n');
-            let start = 0;
-            while (index >= 0) {
-              if (text[start] !== ':' && !text.startsWith('retry:', start)) frames += 1;
-              start = index + 2;
-              index = text.indexOf('\n\n', start);
-            }
-            carry = text.slice(start);
-            if (!seen && text.includes(marker)) {
-              seen = true;
-              saw += 1;
-              if (saw === count) onAll?.();
-            }
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const request = get(url, { agent, headers: { accept: 'text/event-stream' } }, (response) => {
+            resolve();
+            response.setEncoding('utf8');
+            let carry = '';
+            let seen = false;
+            response.on('data', (chunk: string) => {
+              const text = carry + chunk;
+              let index = text.indexOf('\n\n');
+              let start = 0;
+              while (index >= 0) {
+                if (text[start] !== ':' && !text.startsWith('retry:', start)) frames += 1;
+                start = index + 2;
+                index = text.indexOf('\n\n', start);
+              }
+              carry = text.slice(start);
+              if (!seen && text.includes(marker)) {
+                seen = true;
+                saw += 1;
+                if (saw === count) onAll?.();
+              }
+            });
           });
-        });
-        request.on('error', reject);
-        requests.push(request);
-      }),
+          request.on('error', reject);
+          requests.push(request);
+        }),
     ),
   );
   return {

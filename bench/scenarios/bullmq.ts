@@ -20,7 +20,10 @@ import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
 
 /** The part of BullMQ's API this scenario uses. */
 interface BullMq {
-  Queue: new (name: string, options: { connection: RedisConnection }) => {
+  Queue: new (
+    name: string,
+    options: { connection: RedisConnection },
+  ) => {
     addBulk(jobs: { name: string; data: unknown; opts?: Record<string, unknown> }[]): Promise<unknown>;
     obliterate(options: { force: boolean }): Promise<void>;
     close(): Promise<void>;
@@ -78,7 +81,9 @@ const portOpen = (port: number): Promise<boolean> =>
 export async function startRedis(binary: string, dir: string): Promise<{ child: ChildProcess; port: number }> {
   let port = 6390;
   while (await portOpen(port)) if (++port > 6399) throw new Error('no free loopback port in 6390–6399 for redis-server');
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 10_000;
   while (!(await portOpen(port))) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
@@ -111,7 +116,13 @@ async function bullmqRun(bull: BullMq, connection: RedisConnection, n: number, r
     const start = performance.now();
     for (let i = 0; i < n; i += 1_000) {
       const size = Math.min(1_000, n - i);
-      await queue.addBulk(Array.from({ length: size }, (_, k) => ({ name: 'noop', data: { i: i + k }, opts: { removeOnComplete: true, removeOnFail: true } })));
+      await queue.addBulk(
+        Array.from({ length: size }, (_, k) => ({
+          name: 'noop',
+          data: { i: i + k },
+          opts: { removeOnComplete: true, removeOnFail: true },
+        })),
+      );
     }
     while (done < n) await nextTurn();
     return n / ((performance.now() - start) / 1000);
@@ -124,7 +135,16 @@ async function bullmqRun(bull: BullMq, connection: RedisConnection, n: number, r
 
 export async function bullmq(config: BenchConfig): Promise<ScenarioOutput> {
   const skip = (reason: string): ScenarioOutput => ({
-    metrics: [{ scenario: 'bullmq', metric: 'Sprout / BullMQ, no-op jobs', unit: 'x', samples: [], target: { op: '>=', value: 10 }, skipped: reason } satisfies Metric],
+    metrics: [
+      {
+        scenario: 'bullmq',
+        metric: 'Sprout / BullMQ, no-op jobs',
+        unit: 'x',
+        samples: [],
+        target: { op: '>=', value: 10 },
+        skipped: reason,
+      } satisfies Metric,
+    ],
     notes: [],
   });
   let bull: BullMq;
@@ -146,16 +166,25 @@ export async function bullmq(config: BenchConfig): Promise<ScenarioOutput> {
       const size = run < 0 ? Math.min(n, 1_000) : n;
       const bullPerSec = await bullmqRun(bull, connection, size, run + 1);
       const sprout = await sproutLifecycle(new MemorySessionStore(), size, { agent: noopAgent });
-      if (run >= 0) config.log(`bullmq run ${run + 1}: BullMQ ${bullPerSec.toFixed(0)} jobs/s, Sprout ${sprout.jobsPerSec.toFixed(0)} jobs/s`);
+      if (run >= 0)
+        config.log(`bullmq run ${run + 1}: BullMQ ${bullPerSec.toFixed(0)} jobs/s, Sprout ${sprout.jobsPerSec.toFixed(0)} jobs/s`);
       return { bull: bullPerSec, sprout: sprout.jobsPerSec };
     });
     return {
       metrics: [
         { scenario: 'bullmq', metric: 'BullMQ no-op jobs/s (local Redis)', unit: 'jobs/s', samples: runs.map((r) => r.bull) },
         { scenario: 'bullmq', metric: 'Sprout no-op jobs/s (in process)', unit: 'jobs/s', samples: runs.map((r) => r.sprout) },
-        { scenario: 'bullmq', metric: 'Sprout / BullMQ, no-op jobs', unit: 'x', samples: runs.map((r) => r.sprout / r.bull), target: { op: '>=', value: 10 } },
+        {
+          scenario: 'bullmq',
+          metric: 'Sprout / BullMQ, no-op jobs',
+          unit: 'x',
+          samples: runs.map((r) => r.sprout / r.bull),
+          target: { op: '>=', value: 10 },
+        },
       ],
-      notes: [`${n} no-op jobs per run, concurrency ${CONCURRENCY}; Redis ${redisBinary} on 127.0.0.1:${redis.port}, no persistence; Sprout on a memory store`],
+      notes: [
+        `${n} no-op jobs per run, concurrency ${CONCURRENCY}; Redis ${redisBinary} on 127.0.0.1:${redis.port}, no persistence; Sprout on a memory store`,
+      ],
     };
   } finally {
     await stopRedis(redis.child);

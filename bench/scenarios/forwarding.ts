@@ -44,18 +44,40 @@ export async function forwarding(config: BenchConfig): Promise<ScenarioOutput> {
     const size = run < 0 ? Math.min(n, 200_000) : n;
     const sprout = await sproutForwarding(size);
     const raw = rawForwarding(size);
-    for (const [who, result] of [['sprout', sprout], ['raw', raw]] as const) {
-      if (result.received[0] !== size || result.received[1] !== size) lost.add(`${who}: subscribers saw ${result.received.join(' / ')} of ${size}`);
+    for (const [who, result] of [
+      ['sprout', sprout],
+      ['raw', raw],
+    ] as const) {
+      if (result.received[0] !== size || result.received[1] !== size)
+        lost.add(`${who}: subscribers saw ${result.received.join(' / ')} of ${size}`);
     }
-    if (run >= 0) config.log(`forwarding run ${run + 1}: sprout ${(sprout.eventsPerSec / 1e6).toFixed(2)} M/s, raw ${(raw.eventsPerSec / 1e6).toFixed(2)} M/s`);
+    if (run >= 0)
+      config.log(
+        `forwarding run ${run + 1}: sprout ${(sprout.eventsPerSec / 1e6).toFixed(2)} M/s, raw ${(raw.eventsPerSec / 1e6).toFixed(2)} M/s`,
+      );
     return { sprout: sprout.eventsPerSec, raw: raw.eventsPerSec };
   });
   return {
     metrics: [
-      { scenario: 'forwarding', metric: 'Sprout events/s', unit: 'ev/s', samples: runs.map((r) => r.sprout), target: { op: '>=', value: 2_000_000 } },
+      {
+        scenario: 'forwarding',
+        metric: 'Sprout events/s',
+        unit: 'ev/s',
+        samples: runs.map((r) => r.sprout),
+        target: { op: '>=', value: 2_000_000 },
+      },
       { scenario: 'forwarding', metric: 'raw baseline events/s', unit: 'ev/s', samples: runs.map((r) => r.raw) },
-      { scenario: 'forwarding', metric: 'Sprout / raw', unit: 'x', samples: runs.map((r) => r.sprout / r.raw), target: { op: '>=', value: 0.4 } },
+      {
+        scenario: 'forwarding',
+        metric: 'Sprout / raw',
+        unit: 'x',
+        samples: runs.map((r) => r.sprout / r.raw),
+        target: { op: '>=', value: 0.4 },
+      },
     ],
-    notes: [`${n} token events per run from one child, two subscribers on the parent stream, retention 1000 (MemoryEventLog default)`, ...lost],
+    notes: [
+      `${n} token events per run from one child, two subscribers on the parent stream, retention 1000 (MemoryEventLog default)`,
+      ...lost,
+    ],
   };
 }

@@ -55,14 +55,28 @@ export async function latency(config: BenchConfig): Promise<ScenarioOutput> {
     const paced = await latencies(n, 'paced', 'sprout');
     const bare = await latencies(n, 'burst', 'bare');
     if (run >= 0) {
-      config.log(`latency run ${run + 1}: p99 burst ${percentile(burst, 99).toFixed(2)} ms, paced ${percentile(paced, 99).toFixed(2)} ms, bare burst ${percentile(bare, 99).toFixed(2)} ms`);
+      config.log(
+        `latency run ${run + 1}: p99 burst ${percentile(burst, 99).toFixed(2)} ms, paced ${percentile(paced, 99).toFixed(2)} ms, bare burst ${percentile(bare, 99).toFixed(2)} ms`,
+      );
     }
     return { burst, paced, bare };
   });
   return {
     metrics: [
-      { scenario: 'latency', metric: `p99 enqueue→start, burst of ${n}`, unit: 'ms', samples: runs.map((r) => percentile(r.burst, 99)), target: { op: '<=', value: 5 } },
-      { scenario: 'latency', metric: `p99 enqueue→start, paced`, unit: 'ms', samples: runs.map((r) => percentile(r.paced, 99)), target: { op: '<=', value: 5 } },
+      {
+        scenario: 'latency',
+        metric: `p99 enqueue→start, burst of ${n}`,
+        unit: 'ms',
+        samples: runs.map((r) => percentile(r.burst, 99)),
+        target: { op: '<=', value: 5 },
+      },
+      {
+        scenario: 'latency',
+        metric: `p99 enqueue→start, paced`,
+        unit: 'ms',
+        samples: runs.map((r) => percentile(r.paced, 99)),
+        target: { op: '<=', value: 5 },
+      },
       { scenario: 'latency', metric: `p50 enqueue→start, burst of ${n}`, unit: 'ms', samples: runs.map((r) => percentile(r.burst, 50)) },
       { scenario: 'latency', metric: `bare baseline p99, burst of ${n}`, unit: 'ms', samples: runs.map((r) => percentile(r.bare, 99)) },
     ],

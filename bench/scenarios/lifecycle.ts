@@ -98,15 +98,28 @@ export async function lifecycle(config: BenchConfig): Promise<ScenarioOutput> {
     const [sprout, bare] = sproutFirst ? [a, b] : [b, a];
     if (sprout.problems) problems.add(`sprout: ${sprout.problems}`);
     if (bare.problems) problems.add(`bare: ${bare.problems}`);
-    if (run >= 0) config.log(`lifecycle run ${run + 1}: sprout ${sprout.jobsPerSec.toFixed(0)} jobs/s, bare ${bare.jobsPerSec.toFixed(0)} jobs/s`);
+    if (run >= 0)
+      config.log(`lifecycle run ${run + 1}: sprout ${sprout.jobsPerSec.toFixed(0)} jobs/s, bare ${bare.jobsPerSec.toFixed(0)} jobs/s`);
     return { sprout: sprout.jobsPerSec, bare: bare.jobsPerSec };
   });
   const perJob = await xstateEventsPerJob(config.mode === 'smoke' ? 20 : 200);
   return {
     metrics: [
-      { scenario: 'lifecycle', metric: 'Sprout throughput', unit: 'jobs/s', samples: runs.map((r) => r.sprout), target: { op: '>=', value: 10_000 } },
+      {
+        scenario: 'lifecycle',
+        metric: 'Sprout throughput',
+        unit: 'jobs/s',
+        samples: runs.map((r) => r.sprout),
+        target: { op: '>=', value: 10_000 },
+      },
       { scenario: 'lifecycle', metric: 'bare baseline throughput', unit: 'jobs/s', samples: runs.map((r) => r.bare) },
-      { scenario: 'lifecycle', metric: 'Sprout / bare', unit: 'x', samples: runs.map((r) => r.sprout / r.bare), target: { op: '>=', value: 0.35 } },
+      {
+        scenario: 'lifecycle',
+        metric: 'Sprout / bare',
+        unit: 'x',
+        samples: runs.map((r) => r.sprout / r.bare),
+        target: { op: '>=', value: 0.35 },
+      },
     ],
     notes: [
       `${n} jobs per run, concurrency ${LIFECYCLE_CONCURRENCY} (perParentConcurrency ${LIFECYCLE_CONCURRENCY}), queueCapacity 128, MemorySessionStore, 10-token agent`,

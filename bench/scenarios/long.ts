@@ -53,7 +53,9 @@ export async function longRun(n: number, checkpoints: number, log: (message: str
       await completions.until(i + 1);
       const heapBytes = await heapAfterGc();
       points.push({ jobs: i + 1, heapBytes, elapsedMs: performance.now() - start });
-      log(`long: ${i + 1} jobs, heap ${(heapBytes / MB).toFixed(1)} MB, store ${store.size} sessions, ${((i + 1) / ((performance.now() - start) / 1000)).toFixed(0)} jobs/s`);
+      log(
+        `long: ${i + 1} jobs, heap ${(heapBytes / MB).toFixed(1)} MB, store ${store.size} sessions, ${((i + 1) / ((performance.now() - start) / 1000)).toFixed(0)} jobs/s`,
+      );
     }
   }
   const elapsedMs = performance.now() - start;
@@ -63,7 +65,11 @@ export async function longRun(n: number, checkpoints: number, log: (message: str
 }
 
 export async function long(config: BenchConfig): Promise<ScenarioOutput> {
-  const n = process.env.BENCH_LONG_JOBS ? Number(process.env.BENCH_LONG_JOBS) : config.mode === 'smoke' ? 2_000 : config.count(1_000_000, 500);
+  const n = process.env.BENCH_LONG_JOBS
+    ? Number(process.env.BENCH_LONG_JOBS)
+    : config.mode === 'smoke'
+      ? 2_000
+      : config.count(1_000_000, 500);
   const runs = process.env.BENCH_LONG_RUNS ? Number(process.env.BENCH_LONG_RUNS) : 1;
   const growth: number[] = [];
   const perJob: number[] = [];
@@ -82,7 +88,13 @@ export async function long(config: BenchConfig): Promise<ScenarioOutput> {
   }
   return {
     metrics: [
-      { scenario: 'long', metric: `heap growth after GC, ${n.toLocaleString('en-US')} jobs`, unit: 'MB', samples: growth, target: { op: '<=', value: 20 } },
+      {
+        scenario: 'long',
+        metric: `heap growth after GC, ${n.toLocaleString('en-US')} jobs`,
+        unit: 'MB',
+        samples: growth,
+        target: { op: '<=', value: 20 },
+      },
       { scenario: 'long', metric: 'heap slope (least squares)', unit: 'B/job', samples: perJob },
       { scenario: 'long', metric: 'throughput over the long run', unit: 'jobs/s', samples: throughput },
     ],

@@ -59,13 +59,15 @@ async function bareServe(events: number, clients: number): Promise<{ eventsPerSe
   const bare = await startBareSse();
   const sse = await openSseClients(bare.url, clients, 'sub_session_completed');
   const child = childId(0);
-  const frame = (seq: number, event: object): string => `id: ${seq}\nevent: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`;
+  const frame = (seq: number, event: object): string =>
+    `id: ${seq}\nevent: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`;
   // Same sizes as Sprout's frames: run ids are UUIDs there.
   const ids = { parent_session_id: ROOT_ID, child_session_id: child, run_id: '00000000-0000-4000-8000-000000000000' };
   const startedAt = performance.now();
   let seq = 0;
   for (let i = 0; i < events; i += BATCH) {
-    for (let j = i; j < Math.min(events, i + BATCH); j++) bare.broadcast(frame(++seq, { type: 'sub_session_event', ...ids, event: { type: 'token', content: CONTENT } }));
+    for (let j = i; j < Math.min(events, i + BATCH); j++)
+      bare.broadcast(frame(++seq, { type: 'sub_session_event', ...ids, event: { type: 'token', content: CONTENT } }));
     await nextTurn();
   }
   bare.broadcast(frame(++seq, { type: 'sub_session_completed', ...ids, status: 'completed', result: 'done' }));
@@ -87,15 +89,27 @@ export async function serve(config: BenchConfig): Promise<ScenarioOutput> {
     // Sprout also sends sub_session_started and heartbeats: at least events + completion per client.
     if (sprout.frames < (events + 1) * clients) lost.push(`sprout: ${sprout.frames} frames < ${(events + 1) * clients}`);
     if (bare.frames < (events + 1) * clients) lost.push(`bare: ${bare.frames} frames < ${(events + 1) * clients}`);
-    if (run >= 0) config.log(`serve run ${run + 1}: sprout ${(sprout.eventsPerSec / 1e3).toFixed(0)} k/s, bare ${(bare.eventsPerSec / 1e3).toFixed(0)} k/s`);
+    if (run >= 0)
+      config.log(
+        `serve run ${run + 1}: sprout ${(sprout.eventsPerSec / 1e3).toFixed(0)} k/s, bare ${(bare.eventsPerSec / 1e3).toFixed(0)} k/s`,
+      );
     return { sprout: sprout.eventsPerSec, bare: bare.eventsPerSec };
   });
   return {
     metrics: [
       { scenario: 'serve', metric: 'Sprout SSE events/s delivered', unit: 'ev/s', samples: runs.map((r) => r.sprout) },
       { scenario: 'serve', metric: 'bare node:http SSE events/s', unit: 'ev/s', samples: runs.map((r) => r.bare) },
-      { scenario: 'serve', metric: 'Sprout / bare', unit: 'x', samples: runs.map((r) => r.sprout / r.bare), target: { op: '>=', value: 0.5 } },
+      {
+        scenario: 'serve',
+        metric: 'Sprout / bare',
+        unit: 'x',
+        samples: runs.map((r) => r.sprout / r.bare),
+        target: { op: '>=', value: 0.5 },
+      },
     ],
-    notes: [`${events} token events from one child to ${clients} SSE clients on loopback (clients in the same process), batches of ${BATCH} per macrotask`, ...lost],
+    notes: [
+      `${events} token events from one child to ${clients} SSE clients on loopback (clients in the same process), batches of ${BATCH} per macrotask`,
+      ...lost,
+    ],
   };
 }

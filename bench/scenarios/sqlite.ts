@@ -38,7 +38,12 @@ async function loadSqlite(dir: string): Promise<SqliteCtor | string> {
 function sizedSession(i: number): Session {
   const session = childSession(childId(i));
   for (let m = 0; m < 4; m++) {
-    session.messages.push({ id: `${session.id}-m${m}`, role: m % 2 ? 'user' : 'assistant', content: 'lorem ipsum '.repeat(20), created_at: session.created_at });
+    session.messages.push({
+      id: `${session.id}-m${m}`,
+      role: m % 2 ? 'user' : 'assistant',
+      content: 'lorem ipsum '.repeat(20),
+      created_at: session.created_at,
+    });
   }
   return session;
 }
@@ -73,7 +78,10 @@ export async function sqlite(config: BenchConfig): Promise<ScenarioOutput> {
       const store = freshSqlite();
       try {
         const result = await sproutLifecycle(store, run < 0 ? Math.min(jobs, 1_000) : jobs);
-        if (run >= 0) config.log(`sqlite lifecycle run ${run + 1}: ${result.jobsPerSec.toFixed(0)} jobs/s${result.problems ? ` (${result.problems})` : ''}`);
+        if (run >= 0)
+          config.log(
+            `sqlite lifecycle run ${run + 1}: ${result.jobsPerSec.toFixed(0)} jobs/s${result.problems ? ` (${result.problems})` : ''}`,
+          );
         return result.jobsPerSec;
       } finally {
         store.close();
@@ -90,7 +98,9 @@ export async function sqlite(config: BenchConfig): Promise<ScenarioOutput> {
         await fileStore.seed(fileSessions);
         const sqlitePerSec = await timeSaves(sqliteStore, sqliteSessions, sqliteSaves);
         const filePerSec = await timeSaves(fileStore, fileSessions, fileSaves);
-        config.log(`sqlite saves run ${run + 1}: sqlite ${sqlitePerSec.toFixed(0)}/s, file store ${filePerSec.toFixed(0)}/s at ${stored} sessions`);
+        config.log(
+          `sqlite saves run ${run + 1}: sqlite ${sqlitePerSec.toFixed(0)}/s, file store ${filePerSec.toFixed(0)}/s at ${stored} sessions`,
+        );
         return { sqlite: sqlitePerSec, file: filePerSec };
       } finally {
         sqliteStore.close();
@@ -99,10 +109,27 @@ export async function sqlite(config: BenchConfig): Promise<ScenarioOutput> {
 
     return {
       metrics: [
-        { scenario: 'sqlite', metric: 'lifecycle on SqliteSessionStore', unit: 'jobs/s', samples: lifecycle, target: { op: '>=', value: 2_000 } },
-        { scenario: 'sqlite', metric: `SqliteSessionStore saves/s, ${stored} sessions`, unit: 'saves/s', samples: saves.map((s) => s.sqlite) },
+        {
+          scenario: 'sqlite',
+          metric: 'lifecycle on SqliteSessionStore',
+          unit: 'jobs/s',
+          samples: lifecycle,
+          target: { op: '>=', value: 2_000 },
+        },
+        {
+          scenario: 'sqlite',
+          metric: `SqliteSessionStore saves/s, ${stored} sessions`,
+          unit: 'saves/s',
+          samples: saves.map((s) => s.sqlite),
+        },
         { scenario: 'sqlite', metric: `file store saves/s, ${stored} sessions`, unit: 'saves/s', samples: saves.map((s) => s.file) },
-        { scenario: 'sqlite', metric: 'SQLite / file store saves', unit: 'x', samples: saves.map((s) => s.sqlite / s.file), target: { op: '>=', value: 10 } },
+        {
+          scenario: 'sqlite',
+          metric: 'SQLite / file store saves',
+          unit: 'x',
+          samples: saves.map((s) => s.sqlite / s.file),
+          target: { op: '>=', value: 10 },
+        },
       ],
       notes: [
         `lifecycle: ${jobs} jobs per run, concurrency 64, WAL file in ${tmpdir()}`,

@@ -35,7 +35,15 @@ export async function wideRun(n: number, clock: HeapClock | SimulatedClock, roun
   const store = new MemorySessionStore();
   await seedStore(store, n);
   const agent = heldAgent();
-  const scheduler = createSpawnScheduler({ store, agent, clock, concurrency: n, perParentConcurrency: n, queueCapacity: n, heartbeatIntervalMs: INTERVAL });
+  const scheduler = createSpawnScheduler({
+    store,
+    agent,
+    clock,
+    concurrency: n,
+    perParentConcurrency: n,
+    queueCapacity: n,
+    heartbeatIntervalMs: INTERVAL,
+  });
   await scheduler.start();
   let heartbeats = 0;
   const beats = scheduler.events(ROOT_ID).subscribe(({ event }) => event.type === 'sub_session_heartbeat' && (heartbeats += 1));
@@ -95,8 +103,20 @@ export async function wide(config: BenchConfig): Promise<ScenarioOutput> {
   const badRounds = runs.flatMap((r) => r.heartbeatsPerRound).filter((count) => count !== n);
   return {
     metrics: [
-      { scenario: 'wide', metric: 'heap per running child', unit: 'KB', samples: runs.map((r) => r.bytesPerChild / 1024), target: { op: '<=', value: 6 } },
-      { scenario: 'wide', metric: `heartbeat round, ${n} children`, unit: 'ms', samples: runs.flatMap((r) => r.roundsMs), target: { op: '<=', value: 50 } },
+      {
+        scenario: 'wide',
+        metric: 'heap per running child',
+        unit: 'KB',
+        samples: runs.map((r) => r.bytesPerChild / 1024),
+        target: { op: '<=', value: 6 },
+      },
+      {
+        scenario: 'wide',
+        metric: `heartbeat round, ${n} children`,
+        unit: 'ms',
+        samples: runs.flatMap((r) => r.roundsMs),
+        target: { op: '<=', value: 50 },
+      },
       { scenario: 'wide', metric: `time to get ${n} children running`, unit: 'ms', samples: runs.map((r) => r.startMs) },
       { scenario: 'wide', metric: `time to end ${n} running children`, unit: 'ms', samples: runs.map((r) => r.endMs) },
       {

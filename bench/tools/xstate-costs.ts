@@ -76,7 +76,9 @@ const callbackChain = setup({ actors: { worker } }).createMachine({
 const session = childSession('child-0');
 const instantJob = spawnJobMachine.provide({
   actors: {
-    loadChild: fromPromise<Session | undefined, { childSessionId: string }>(() => Promise.resolve({ ...session, messages: [...session.messages], metadata: {} })),
+    loadChild: fromPromise<Session | undefined, { childSessionId: string }>(() =>
+      Promise.resolve({ ...session, messages: [...session.messages], metadata: {} }),
+    ),
     reserveRun: fromPromise<ReserveResult, { job: SpawnJob; runId: string }>(() => Promise.resolve({ reserved: true })),
     saveSession: fromPromise<void, SaveSessionInput>(() => Promise.resolve()),
     runAgent: fromPromise<void, { session: Session; job: SpawnJob; runId: string }>(() => Promise.resolve()),
@@ -94,11 +96,17 @@ async function schedulerOnly(n: number): Promise<number> {
       jobEnded: () => void (ended += 1),
     },
   });
-  const actor = createActor(logic, { input: { concurrency: 64, perParentConcurrency: 64, queueCapacity: 128, jobLimits: { heartbeatIntervalMs: 5000 } } }).start();
-  return perCall(n, (i) => new Promise<void>((resolve) => {
-    waiters.set(`q${i}`, resolve);
-    actor.send({ type: 'scheduler.enqueue', requestId: `q${i}`, runId: `r${i}`, job: jobOf(i) });
-  }));
+  const actor = createActor(logic, {
+    input: { concurrency: 64, perParentConcurrency: 64, queueCapacity: 128, jobLimits: { heartbeatIntervalMs: 5000 } },
+  }).start();
+  return perCall(
+    n,
+    (i) =>
+      new Promise<void>((resolve) => {
+        waiters.set(`q${i}`, resolve);
+        actor.send({ type: 'scheduler.enqueue', requestId: `q${i}`, runId: `r${i}`, job: jobOf(i) });
+      }),
+  );
 }
 
 const rows: [string, number][] = [];
@@ -111,9 +119,15 @@ const toggler = createActor(toggle).start();
 row('XState: send one event, one transition with assign', await perCall(200_000, () => toggler.send({ type: 'go' })));
 row('XState: createActor + start + stop (2-state machine)', await perCall(50_000, () => createActor(toggle).start().stop()));
 const bare = await perActor(promiseChain(0), 20_000);
-row(`XState: one fromPromise invoke (state → invoke → onDone), from ${K}-step chain`, ((await perActor(promiseChain(K), 20_000)) - bare) / K);
+row(
+  `XState: one fromPromise invoke (state → invoke → onDone), from ${K}-step chain`,
+  ((await perActor(promiseChain(K), 20_000)) - bare) / K,
+);
 row(`XState: one command/reply step to a long-lived fromCallback worker`, ((await perActor(callbackChain, 20_000)) - bare) / K);
-row('spawn-job machine alone, instant actors (one job)', await perActor(instantJob, 20_000, (i) => ({ job: jobOf(i), runId: `r${i}`, limits: { heartbeatIntervalMs: 5000 } })));
+row(
+  'spawn-job machine alone, instant actors (one job)',
+  await perActor(instantJob, 20_000, (i) => ({ job: jobOf(i), runId: `r${i}`, limits: { heartbeatIntervalMs: 5000 } })),
+);
 row('scheduler machine alone, instant child (enqueue → spawn → done → stop)', await schedulerOnly(20_000));
 
 const store = new MemorySessionStore();
@@ -123,12 +137,17 @@ row('MemorySessionStore.load (structuredClone)', await perCall(50_000, () => sto
 row('loadValidSession on a memory store (load + zod parse)', await perCall(50_000, () => loadValidSession(store, 's')));
 row('MemorySessionStore.save (zod parse + structuredClone + indexes)', await perCall(50_000, () => store.save(stored)));
 const registry = createRunRegistry();
-row('run registry (@xstate/store) trigger.queued + reserve + ended', await perCall(50_000, (i) => {
-  const childSessionId = `c${i}`;
-  registry.trigger.queued({ record: { runId: `r${i}`, childSessionId, parentSessionId: 'p', status: 'queued', enqueuedAt: 0, eventsSeen: 0 } });
-  registry.trigger.reserve({ childSessionId, runId: `r${i}`, at: 1 });
-  registry.trigger.ended({ childSessionId, runId: `r${i}`, status: 'completed', eventsSeen: 0, at: 2 });
-}));
+row(
+  'run registry (@xstate/store) trigger.queued + reserve + ended',
+  await perCall(50_000, (i) => {
+    const childSessionId = `c${i}`;
+    registry.trigger.queued({
+      record: { runId: `r${i}`, childSessionId, parentSessionId: 'p', status: 'queued', enqueuedAt: 0, eventsSeen: 0 },
+    });
+    registry.trigger.reserve({ childSessionId, runId: `r${i}`, at: 1 });
+    registry.trigger.ended({ childSessionId, runId: `r${i}`, status: 'completed', eventsSeen: 0, at: 2 });
+  }),
+);
 row('crypto.randomUUID', await perCall(200_000, () => randomUUID()));
 row('toRfc3339 (new Date().toISOString())', await perCall(200_000, (i) => toRfc3339(i)));
 row('new AbortController() + .signal', await perCall(200_000, () => new AbortController().signal));

@@ -40,7 +40,12 @@ export function readDbOwner(dbPath: string): DbOwner | undefined {
   try {
     const parsed = JSON.parse(readFileSync(leasePathOf(dbPath), 'utf8')) as Partial<DbOwner>;
     if (typeof parsed.pid !== 'number') return undefined;
-    return { pid: parsed.pid, command: String(parsed.command ?? '?'), started_at: String(parsed.started_at ?? ''), alive: parsed.pid === process.pid || isAlive(parsed.pid) };
+    return {
+      pid: parsed.pid,
+      command: String(parsed.command ?? '?'),
+      started_at: String(parsed.started_at ?? ''),
+      alive: parsed.pid === process.pid || isAlive(parsed.pid),
+    };
   } catch {
     return undefined;
   }

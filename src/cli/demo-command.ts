@@ -33,7 +33,10 @@ export function rerunCommand(options: DemoOptions, seed: string): string {
   if (options.fail) flags.push('--fail');
   if (options.cancelAfterMs !== undefined) flags.push(`--cancel-after ${options.cancelAfterMs}`);
   if (options.db !== DEFAULT_DB_PATH) flags.push(`--db ${shellWord(options.db)}`);
-  if (options.provider) flags.push(`--provider ${options.provider.kind} --base-url ${shellWord(options.provider.baseURL)} --model ${shellWord(options.provider.model)}`);
+  if (options.provider)
+    flags.push(
+      `--provider ${options.provider.kind} --base-url ${shellWord(options.provider.baseURL)} --model ${shellWord(options.provider.model)}`,
+    );
   return `sprout demo ${flags.join(' ')}`;
 }
 
@@ -93,7 +96,11 @@ interface RunContext {
 async function runScheduled({ options, io, plan, db, outputs, view, startedAt, cleanup }: RunContext): Promise<number> {
   const byTitle = new Map(plan.children.map((child) => [child.title, child]));
   const agent: AgentRuntime = options.provider
-    ? openAICompatibleAgent({ baseURL: options.provider.baseURL, ...(io.env?.SPROUT_API_KEY ? { apiKey: io.env.SPROUT_API_KEY } : {}), defaultModel: options.provider.model })
+    ? openAICompatibleAgent({
+        baseURL: options.provider.baseURL,
+        ...(io.env?.SPROUT_API_KEY ? { apiKey: io.env.SPROUT_API_KEY } : {}),
+        defaultModel: options.provider.model,
+      })
     : scriptedAgent({
         clock: systemClock,
         script: (session) => byTitle.get(session.title)?.script ?? [],
@@ -125,21 +132,27 @@ async function runScheduled({ options, io, plan, db, outputs, view, startedAt, c
   cleanup.unshift(offInterrupt);
 
   const recovery = await scheduler.start();
-  if (recovery.interrupted.length > 0) view.note(`reconciled ${recovery.interrupted.length} run(s) a killed process left behind (now error, reason interrupted)`);
+  if (recovery.interrupted.length > 0)
+    view.note(`reconciled ${recovery.interrupted.length} run(s) a killed process left behind (now error, reason interrupted)`);
 
   // Every run gets its own root session: earlier runs (of any seed) stay in the file, untouched.
   const rootId = randomUUID();
   await db.store.save(buildDemoRoot(plan, rootId, toRfc3339(systemClock.now())));
 
   const progress = createChildProgress();
-  const subscription = scheduler.events(rootId).subscribe((envelope) => view.onEnvelope(envelope, progress.apply(envelope, systemClock.now())));
+  const subscription = scheduler
+    .events(rootId)
+    .subscribe((envelope) => view.onEnvelope(envelope, progress.apply(envelope, systemClock.now())));
   cleanup.unshift(() => subscription.unsubscribe());
 
   const spawned: string[] = [];
   for (const child of plan.children) {
     try {
       const model = options.provider ? { model: options.provider.model } : {};
-      spawned.push((await scheduler.spawnChild(rootId, { title: child.title, prompt: child.prompt, subagentType: 'researcher', ...model })).childSessionId);
+      spawned.push(
+        (await scheduler.spawnChild(rootId, { title: child.title, prompt: child.prompt, subagentType: 'researcher', ...model }))
+          .childSessionId,
+      );
     } catch (error) {
       if (interrupted && error instanceof SchedulerStoppedError) break;
       throw error;
@@ -179,7 +192,9 @@ async function runScheduled({ options, io, plan, db, outputs, view, startedAt, c
   }
   if (interrupted) return EXIT.interrupted;
   if (wrong.length > 0) {
-    io.stderr.write(`sprout demo: ${wrong.map((verdict) => `${verdict.title} ended ${verdict.actual}, expected ${verdict.expected}`).join('; ')}\n`);
+    io.stderr.write(
+      `sprout demo: ${wrong.map((verdict) => `${verdict.title} ended ${verdict.actual}, expected ${verdict.expected}`).join('; ')}\n`,
+    );
   }
   if (outputs.relay && !options.json && io.stdout.isTTY === true) await holdRelay(io, outputs, offInterrupt);
   return wrong.length > 0 ? EXIT.failed : EXIT.ok;

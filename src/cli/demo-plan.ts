@@ -117,7 +117,8 @@ export function createDemoPlan(input: DemoPlanInput): DemoPlan {
     const title = round === 0 ? task.title : `${task.title} #${round + 1}`;
     const prompt = `${task.intro.trim()} Report back in one or two sentences.`;
     if (i === failIndex) return { title, prompt, script: failingScript(task, random), answer: null, expected: 'error' };
-    if (i === cancelIndex) return { title, prompt, script: cancelledScript(task, random, input.cancelAfterMs ?? 0), answer: null, expected: 'cancelled' };
+    if (i === cancelIndex)
+      return { title, prompt, script: cancelledScript(task, random, input.cancelAfterMs ?? 0), answer: null, expected: 'cancelled' };
     return { title, prompt, script: workingScript(task, random), answer: task.answer, expected: 'completed' };
   });
 
@@ -155,7 +156,14 @@ function failingScript(task: Task, random: ReturnType<typeof createSeededRandom>
 function cancelledScript(task: Task, random: ReturnType<typeof createSeededRandom>, cancelAfterMs: number): ScriptStep[] {
   return [
     { tokens: task.intro, every: random.int(40, 90), reasoning: true },
-    { tool: { name: 'crawl_site', args: { url: 'https://example.com/archive', depth: 5 }, result: 'never returns', duration: cancelAfterMs + 60_000 } },
+    {
+      tool: {
+        name: 'crawl_site',
+        args: { url: 'https://example.com/archive', depth: 5 },
+        result: 'never returns',
+        duration: cancelAfterMs + 60_000,
+      },
+    },
     { tokens: task.answer, every: 40 },
   ];
 }

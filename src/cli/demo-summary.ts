@@ -29,7 +29,8 @@ export function judgeDemo(plans: readonly DemoChildPlan[], rows: readonly ChildR
 }
 
 /** Run duration of a row (`-` when it never ran). */
-const durationOf = (row: ChildRow): string => (row.startedAt === undefined || row.endedAt === undefined ? '-' : seconds(row.endedAt - row.startedAt));
+const durationOf = (row: ChildRow): string =>
+  row.startedAt === undefined || row.endedAt === undefined ? '-' : seconds(row.endedAt - row.startedAt);
 
 /**
  * The summary table printed at the end of `sprout demo`: status (and whether it was the expected
@@ -43,8 +44,21 @@ export function formatDemoSummary(rows: readonly ChildRow[], verdicts: readonly 
   const body = rows.map((row) => {
     const verdict = verdictOf.get(row.title);
     const status = verdict && !verdict.ok ? `${row.state} (expected ${verdict.expected})` : row.state;
-    const outcome = row.state === 'completed' ? excerpt(row.result, 60) : row.state === 'cancelled' ? `cancelled (${row.reason ?? 'user'})` : excerpt(row.error, 60);
-    return [row.childSessionId.slice(0, 8), excerpt(row.title, 28), status, durationOf(row), String(row.tokens), String(row.toolCalls), outcome];
+    const outcome =
+      row.state === 'completed'
+        ? excerpt(row.result, 60)
+        : row.state === 'cancelled'
+          ? `cancelled (${row.reason ?? 'user'})`
+          : excerpt(row.error, 60);
+    return [
+      row.childSessionId.slice(0, 8),
+      excerpt(row.title, 28),
+      status,
+      durationOf(row),
+      String(row.tokens),
+      String(row.toolCalls),
+      outcome,
+    ];
   });
   return formatTable(['CHILD', 'TITLE', 'STATUS', 'DURATION', 'TOKENS', 'TOOLS', 'ANSWER / ERROR'], body);
 }

@@ -80,9 +80,12 @@ export async function createInspectionOutputs(options: InspectionOutputsOptions)
     if (relay) await relay.waitForReceived(sent, 2000);
   };
   return {
-    inspect: inspectors.length === 0 ? undefined : (event) => {
-      for (const inspector of inspectors) inspector.inspect.next?.(event);
-    },
+    inspect:
+      inspectors.length === 0
+        ? undefined
+        : (event) => {
+            for (const inspector of inspectors) inspector.inspect.next?.(event);
+          },
     relay,
     trace,
     flush,

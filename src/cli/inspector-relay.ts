@@ -59,7 +59,8 @@ const inspectionTypeOf = (text: string): string | undefined => {
   }
 };
 
-const isSourceRequest = (request: IncomingMessage): boolean => new URL(request.url ?? '/', 'http://relay').searchParams.get('role') === 'source';
+const isSourceRequest = (request: IncomingMessage): boolean =>
+  new URL(request.url ?? '/', 'http://relay').searchParams.get('role') === 'source';
 
 /**
  * A loopback-only relay between `@statelyai/inspect`'s `createWebSocketInspector` (the sender,
@@ -98,13 +99,18 @@ export async function startInspectorRelay(options: InspectorRelayOptions): Promi
       response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }
-    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' }).end(bridgePage());
+    response
+      .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' })
+      .end(bridgePage());
   });
 
   const wss = new WebSocketServer({
     server: http,
     maxPayload: 16 * 1024 * 1024,
-    verifyClient: ({ req, origin }: { req: IncomingMessage; origin: string | undefined }, done: (ok: boolean, code?: number, message?: string) => void) => {
+    verifyClient: (
+      { req, origin }: { req: IncomingMessage; origin: string | undefined },
+      done: (ok: boolean, code?: number, message?: string) => void,
+    ) => {
       if (!isLoopbackAddress(req.socket.remoteAddress)) return done(false, 403, 'loopback only');
       if (!allowedHosts().has(req.headers.host ?? '')) return done(false, 403, 'unexpected Host header');
       if (origin !== undefined && origin !== '' && !allowedOrigins().has(origin)) return done(false, 403, 'foreign origin');
@@ -157,7 +163,11 @@ export async function startInspectorRelay(options: InspectorRelayOptions): Promi
     else for (const text of replay()) socket.send(text);
     socket.on('message', (data, isBinary) => {
       if (isBinary) return;
-      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      const text = Buffer.isBuffer(data)
+        ? data.toString('utf8')
+        : Array.isArray(data)
+          ? Buffer.concat(data).toString('utf8')
+          : Buffer.from(data).toString('utf8');
       const type = inspectionTypeOf(text);
       if (type === undefined) return;
       if (isSource) received += 1;
@@ -171,8 +181,12 @@ export async function startInspectorRelay(options: InspectorRelayOptions): Promi
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') reject(new CliUsageError(`inspector port ${port} on ${RELAY_HOST} is in use; pick another with --inspect=PORT (0 picks a free one)`));
-      else if (error.code === 'EACCES') reject(new CliUsageError(`not allowed to listen on ${RELAY_HOST}:${port}; pick a port above 1023 with --inspect=PORT`));
+      if (error.code === 'EADDRINUSE')
+        reject(
+          new CliUsageError(`inspector port ${port} on ${RELAY_HOST} is in use; pick another with --inspect=PORT (0 picks a free one)`),
+        );
+      else if (error.code === 'EACCES')
+        reject(new CliUsageError(`not allowed to listen on ${RELAY_HOST}:${port}; pick a port above 1023 with --inspect=PORT`));
       else reject(new CliUsageError(`cannot start the inspector relay on ${RELAY_HOST}:${port}: ${oneLine(error)}`, { cause: error }));
     });
     http.listen(options.port, RELAY_HOST, () => resolve());
@@ -214,16 +228,25 @@ export async function startInspectorRelay(options: InspectorRelayOptions): Promi
       broadcast(text);
     },
     async waitForSource(timeoutMs) {
-      if (!(await until(() => sources.size > 0, timeoutMs))) throw new Error(`the inspector did not connect to ${RELAY_HOST}:${port} within ${timeoutMs} ms`);
+      if (!(await until(() => sources.size > 0, timeoutMs)))
+        throw new Error(`the inspector did not connect to ${RELAY_HOST}:${port} within ${timeoutMs} ms`);
     },
     waitForReceived: (count, timeoutMs) => until(() => received >= count, timeoutMs),
     async close() {
       const clients = [...wss.clients];
-      const closed = Promise.all(clients.map((client) => new Promise<void>((resolve) => (client.readyState === WebSocket.CLOSED ? resolve() : client.once('close', () => resolve())))));
+      const closed = Promise.all(
+        clients.map(
+          (client) =>
+            new Promise<void>((resolve) => (client.readyState === WebSocket.CLOSED ? resolve() : client.once('close', () => resolve()))),
+        ),
+      );
       for (const client of clients) client.close(1001, 'sprout relay closing');
-      await Promise.race([closed, new Promise<void>((resolve) => {
+      await Promise.race([
+        closed,
+        new Promise<void>((resolve) => {
           systemClock.setTimeout(resolve, 1000);
-        })]);
+        }),
+      ]);
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       http.closeAllConnections();

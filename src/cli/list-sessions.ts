@@ -50,7 +50,9 @@ interface Row {
  */
 export function listAllSessions(store: Pick<SqliteSessionStore, 'database'>): SessionListing[] {
   const rows = store.database
-    .prepare<[], Row>('SELECT id, kind, parent_session_id, root_session_id, created_at, updated_at, json FROM sessions ORDER BY created_at, id')
+    .prepare<[], Row>(
+      'SELECT id, kind, parent_session_id, root_session_id, created_at, updated_at, json FROM sessions ORDER BY created_at, id',
+    )
     .all();
   return rows.map((row) => {
     let parsed: ReturnType<typeof sessionSchema.safeParse> | undefined;
@@ -71,7 +73,10 @@ export function listAllSessions(store: Pick<SqliteSessionStore, 'database'>): Se
       last_run_id: null,
       created_at: row.created_at,
       updated_at: row.updated_at,
-      invalid: parsed === undefined ? 'stored JSON does not parse' : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; '),
+      invalid:
+        parsed === undefined
+          ? 'stored JSON does not parse'
+          : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; '),
     };
   });
 }

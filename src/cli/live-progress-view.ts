@@ -109,7 +109,14 @@ export function createLiveProgressView(stdout: TextOut, options: LiveProgressVie
         concurrent: true,
         exitOnError: false,
         registerSignalListeners: false,
-        rendererOptions: { formatOutput: 'truncate', collapseErrors: true, showErrorMessage: true, collapseSkips: true, showSkipMessage: true, suffixSkips: false },
+        rendererOptions: {
+          formatOutput: 'truncate',
+          collapseErrors: true,
+          showErrorMessage: true,
+          collapseSkips: true,
+          showSkipMessage: true,
+          suffixSkips: false,
+        },
       });
       listr = list.run().then(
         () => undefined,

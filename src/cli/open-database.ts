@@ -46,7 +46,8 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): O
   try {
     store = new SqliteSessionStore({ path });
   } catch (error) {
-    if (error instanceof StoreUnavailableError) throw new CliUsageError(`${path} is not a usable Sprout database: ${oneLine(error)}`, { cause: error });
+    if (error instanceof StoreUnavailableError)
+      throw new CliUsageError(`${path} is not a usable Sprout database: ${oneLine(error)}`, { cause: error });
     throw error;
   }
   let eventLog: SqliteEventLog;

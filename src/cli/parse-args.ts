@@ -150,9 +150,14 @@ export function parseCliArgs(argv: readonly string[]): CliRequest {
       return { command: 'status', db: flag.text('db') ?? DEFAULT_DB_PATH, json: flag.bool('json'), readOnly: flag.bool('read-only') };
     case 'trace-replay': {
       const [file, ...extra] = positionals;
-      if (file === undefined || file === '') throw new CliUsageError('sprout trace-replay: missing the trace FILE (sprout trace-replay FILE [--inspect[=PORT]])');
+      if (file === undefined || file === '')
+        throw new CliUsageError('sprout trace-replay: missing the trace FILE (sprout trace-replay FILE [--inspect[=PORT]])');
       noPositionals(first, extra);
-      return { command: 'trace-replay', file, inspectPort: flag.int('inspect', { min: 0, max: 65_535, what: 'a port from 0 to 65535' }) ?? DEFAULT_INSPECT_PORT };
+      return {
+        command: 'trace-replay',
+        file,
+        inspectPort: flag.int('inspect', { min: 0, max: 65_535, what: 'a port from 0 to 65535' }) ?? DEFAULT_INSPECT_PORT,
+      };
     }
   }
 }
@@ -169,14 +174,16 @@ function readProvider(flag: ReturnType<typeof flagReader>, fail: boolean): Provi
   if (!(PROVIDERS as readonly string[]).includes(provider)) {
     throw new CliUsageError(`sprout demo: unknown --provider "${provider}" (providers: ${PROVIDERS.join(', ')})`);
   }
-  if (baseURL === undefined || model === undefined) throw new CliUsageError('sprout demo: --provider needs --base-url URL and --model NAME');
+  if (baseURL === undefined || model === undefined)
+    throw new CliUsageError('sprout demo: --provider needs --base-url URL and --model NAME');
   let url: URL;
   try {
     url = new URL(baseURL);
   } catch {
     throw new CliUsageError(`sprout demo: --base-url must be an http(s) URL (got "${baseURL}")`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliUsageError(`sprout demo: --base-url must be an http(s) URL (got "${baseURL}")`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliUsageError(`sprout demo: --base-url must be an http(s) URL (got "${baseURL}")`);
   if (fail) throw new CliUsageError('sprout demo: --fail simulates a failure of the scripted agent; it does not apply to --provider');
   return { kind: 'openai-compatible', baseURL, model };
 }
@@ -185,7 +192,12 @@ function readProvider(flag: ReturnType<typeof flagReader>, fail: boolean): Provi
 function parse(command: CommandName, args: readonly string[]): { values: Values; positionals: string[] } {
   try {
     const options = commandOptions[command];
-    const { values, positionals } = parseArgs({ args: attachNegativeNumbers(normalizeInspect(args), options), options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args: attachNegativeNumbers(normalizeInspect(args), options),
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
     return { values, positionals };
   } catch (error) {
     throw new CliUsageError(`sprout ${command}: ${describeParseError(error)} (see sprout ${command} --help)`, { cause: error });
@@ -250,7 +262,8 @@ function describeParseError(error: unknown): string {
 }
 
 function noPositionals(command: CommandName, positionals: readonly string[]): void {
-  if (positionals.length > 0) throw new CliUsageError(`sprout ${command}: unexpected argument "${positionals[0]}" (see sprout ${command} --help)`);
+  if (positionals.length > 0)
+    throw new CliUsageError(`sprout ${command}: unexpected argument "${positionals[0]}" (see sprout ${command} --help)`);
 }
 
 /** Typed, validated access to parsed flag values, with one-line errors naming the flag. */

@@ -48,5 +48,7 @@ export function probeDatabase(path: string): DatabaseProbe {
 export function refuseForeignDatabase(path: string, probe: DatabaseProbe, command: string): void {
   if (probe.kind !== 'foreign') return;
   const listed = probe.tables.length > 5 ? `${probe.tables.slice(0, 5).join(', ')}, …` : probe.tables.join(', ');
-  throw new CliUsageError(`${path} is an SQLite database but not a Sprout database (tables: ${listed || 'none'}; schema version 0); sprout ${command} leaves it untouched`);
+  throw new CliUsageError(
+    `${path} is an SQLite database but not a Sprout database (tables: ${listed || 'none'}; schema version 0); sprout ${command} leaves it untouched`,
+  );
 }

@@ -43,10 +43,14 @@ function inTreeOrder(sessions: readonly SessionListing[]): { session: SessionLis
 function formatStatus(report: StatusReport): string {
   const lines: string[] = [];
   const counts = new Map<string, number>();
-  for (const session of report.sessions) if (session.kind === 'child') counts.set(session.last_run_status ?? 'none', (counts.get(session.last_run_status ?? 'none') ?? 0) + 1);
+  for (const session of report.sessions)
+    if (session.kind === 'child') counts.set(session.last_run_status ?? 'none', (counts.get(session.last_run_status ?? 'none') ?? 0) + 1);
   const tally = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
-  lines.push(`${report.db}: ${report.sessions.length} session${report.sessions.length === 1 ? '' : 's'}${tally === '' ? '' : ` (children: ${tally})`}`);
-  if (report.owner?.alive === true) lines.push(`in use by sprout ${report.owner.command} (pid ${report.owner.pid}): its running runs are live, nothing was reconciled`);
+  lines.push(
+    `${report.db}: ${report.sessions.length} session${report.sessions.length === 1 ? '' : 's'}${tally === '' ? '' : ` (children: ${tally})`}`,
+  );
+  if (report.owner?.alive === true)
+    lines.push(`in use by sprout ${report.owner.command} (pid ${report.owner.pid}): its running runs are live, nothing was reconciled`);
   if (report.reconciled && report.reconciled.interrupted.length > 0) {
     lines.push(`reconciled ${report.reconciled.interrupted.length} run(s) a killed process left behind: now error (interrupted)`);
   }
@@ -111,7 +115,9 @@ function listReadOnly(options: StatusOptions, stdout: TextOut): number {
   refuseForeignDatabase(options.db, probe, 'status');
   if (probe.kind === 'unreadable') throw new CliUsageError(`${options.db} is not a usable Sprout database: ${probe.reason}`);
   if (probe.kind === 'sprout' && probe.version > SQLITE_MIGRATIONS.length) {
-    throw new CliUsageError(`${options.db} has schema version ${probe.version}, newer than the ${SQLITE_MIGRATIONS.length} this Sprout knows`);
+    throw new CliUsageError(
+      `${options.db} has schema version ${probe.version}, newer than the ${SQLITE_MIGRATIONS.length} this Sprout knows`,
+    );
   }
   let sessions: SessionListing[] = [];
   if (probe.kind === 'sprout') {

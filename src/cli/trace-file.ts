@@ -76,8 +76,16 @@ export function readTraceFile(path: string): StatelyInspectionEvent[] {
       throw new CliUsageError(`${path}:${index + 1}: not JSON (a trace has one inspection event per line)`);
     }
     const candidate = value as { type?: unknown; sessionId?: unknown } | null;
-    if (typeof candidate !== 'object' || candidate === null || typeof candidate.type !== 'string' || !TRACE_TYPES.has(candidate.type) || typeof candidate.sessionId !== 'string') {
-      throw new CliUsageError(`${path}:${index + 1}: not an inspection event (expected @xstate.actor, @xstate.event or @xstate.snapshot with a sessionId)`);
+    if (
+      typeof candidate !== 'object' ||
+      candidate === null ||
+      typeof candidate.type !== 'string' ||
+      !TRACE_TYPES.has(candidate.type) ||
+      typeof candidate.sessionId !== 'string'
+    ) {
+      throw new CliUsageError(
+        `${path}:${index + 1}: not an inspection event (expected @xstate.actor, @xstate.event or @xstate.snapshot with a sessionId)`,
+      );
     }
     events.push(value as StatelyInspectionEvent);
   });

@@ -121,7 +121,14 @@ export function createJobLogic(deps: JobLogicDeps) {
       openRun: ({ context }) => {
         trackers.set(
           context.runId,
-          new RunTracker(context.job, context.runId, hub, () => clock.now(), (diagnostic) => deps.report(diagnostic), deps.mirrorChildEvents === true),
+          new RunTracker(
+            context.job,
+            context.runId,
+            hub,
+            () => clock.now(),
+            (diagnostic) => deps.report(diagnostic),
+            deps.mirrorChildEvents === true,
+          ),
         );
       },
       closeRun: ({ context }) => {
@@ -156,7 +163,10 @@ export function createJobLogic(deps: JobLogicDeps) {
       armCancelGrace: ({ context, self }) => {
         const entry = timers.get(context.runId) ?? {};
         if (entry.grace !== undefined) return;
-        entry.grace = clock.setTimeout(() => sendIfActive(self, { type: 'job.abandon' }), context.limits.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS);
+        entry.grace = clock.setTimeout(
+          () => sendIfActive(self, { type: 'job.abandon' }),
+          context.limits.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS,
+        );
         timers.set(context.runId, entry);
       },
       closeJob: ({ context }) => clearTimers(context.runId),

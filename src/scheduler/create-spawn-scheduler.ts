@@ -7,7 +7,14 @@ import type { SchedulerInput } from '../../machines/scheduler.events.js';
 import { METADATA_KEYS, type Session } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toRfc3339, toSproutClock } from '../clock.js';
-import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError, UnknownChildError, EventLogError } from '../errors.js';
+import {
+  SchedulerStoppedError,
+  SessionNotFoundError,
+  SpawnDepthExceededError,
+  SproutValidationError,
+  UnknownChildError,
+  EventLogError,
+} from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import { MemoryEventLog } from '../streams/memory-event-log.js';
@@ -90,7 +97,10 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
   const createId = opts.createId ?? randomUUID;
   const diagnosticsSubject = new Subject<SchedulerDiagnostic>();
   // A throwing diagnostics subscriber is swallowed: there is nowhere left to report it.
-  const diagnostics$ = new GuardedObservable<SchedulerDiagnostic>((subscriber) => diagnosticsSubject.subscribe(subscriber), () => {});
+  const diagnostics$ = new GuardedObservable<SchedulerDiagnostic>(
+    (subscriber) => diagnosticsSubject.subscribe(subscriber),
+    () => {},
+  );
   const report = (diagnostic: SchedulerDiagnostic): void => {
     try {
       opts.onDiagnostic?.(diagnostic);
@@ -105,8 +115,22 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     (error) => report({ kind: 'event_log_error', error }),
   );
   const registry = createRunRegistry({ retainEnded: opts.retainEndedRuns });
-  const book: RunBook = { hub, registry, clock, trackers: new Map<string, RunTracker>(), completed: new Set<string>(), ended$: new Subject() };
-  const jobLogic = createJobLogic({ ...book, store: opts.store, agent: opts.agent, tools: opts.tools, mirrorChildEvents: opts.mirrorChildEvents, report });
+  const book: RunBook = {
+    hub,
+    registry,
+    clock,
+    trackers: new Map<string, RunTracker>(),
+    completed: new Set<string>(),
+    ended$: new Subject(),
+  };
+  const jobLogic = createJobLogic({
+    ...book,
+    store: opts.store,
+    agent: opts.agent,
+    tools: opts.tools,
+    mirrorChildEvents: opts.mirrorChildEvents,
+    report,
+  });
   const pending = new Map<string, { resolve: (result: EnqueueResult) => void; reject: (error: Error) => void }>();
   /** Runs whose `sub_session_started` could not be written: their enqueue rejects with this. */
   const unannounced = new Map<string, EventLogError>();
@@ -118,7 +142,15 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     actions: {
       publishStarted: ({ self }, { run }) => {
         registry.trigger.queued({
-          record: { runId: run.runId, childSessionId: run.job.childSessionId, parentSessionId: run.job.parentSessionId, title: run.title, status: 'queued', enqueuedAt: clock.now(), eventsSeen: 0 },
+          record: {
+            runId: run.runId,
+            childSessionId: run.job.childSessionId,
+            parentSessionId: run.job.parentSessionId,
+            title: run.title,
+            status: 'queued',
+            enqueuedAt: clock.now(),
+            eventsSeen: 0,
+          },
         });
         const published = hub.publish(run.job.parentSessionId, {
           type: 'sub_session_started',
@@ -129,7 +161,14 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
         });
         if (published !== undefined) return;
         // Never announced: the run is dropped (no completion either) and its enqueue rejects.
-        registry.trigger.ended({ childSessionId: run.job.childSessionId, runId: run.runId, status: 'cancelled', eventsSeen: 0, at: clock.now(), error: 'never announced' });
+        registry.trigger.ended({
+          childSessionId: run.job.childSessionId,
+          runId: run.runId,
+          status: 'cancelled',
+          eventsSeen: 0,
+          at: clock.now(),
+          error: 'never announced',
+        });
         unannounced.set(run.runId, new EventLogError(`could not publish sub_session_started for run ${run.runId}`));
         self.send({ type: 'scheduler.discard', runIds: [run.runId] });
       },
@@ -249,7 +288,8 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     diagnostics$,
 
     start() {
-      if (phase === 'stopped') return Promise.reject(new SchedulerStoppedError('spawn scheduler was stopped and cannot be started again: create a new one'));
+      if (phase === 'stopped')
+        return Promise.reject(new SchedulerStoppedError('spawn scheduler was stopped and cannot be started again: create a new one'));
       if (phase !== 'created') return ready;
       phase = 'running';
       actor.start();
@@ -326,7 +366,11 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       child.metadata[METADATA_KEYS.runId] = plannedRunId;
       await opts.store.save(child);
       try {
-        const { runId } = await enqueueInternal({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, plannedRunId);
+        const { runId } = await enqueueInternal(
+          { parentSessionId, childSessionId: child.id, model: child.model },
+          child.title,
+          plannedRunId,
+        );
         return { childSessionId: child.id, runId };
       } catch (error) {
         // Refused after the save (stopped meanwhile, or the start could not be published):
@@ -347,7 +391,12 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
         const lastSeq = hub.lastSeq(sessionId);
         if (afterSeq > lastSeq) {
           throw new SproutValidationError('events() arguments', [
-            { code: 'custom', path: ['options', 'afterSeq'], message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`, input: afterSeq },
+            {
+              code: 'custom',
+              path: ['options', 'afterSeq'],
+              message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`,
+              input: afterSeq,
+            },
           ]);
         }
       }
@@ -402,7 +451,13 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
         const session = await loadValidSession(opts.store, id);
         if (!session) throw new UnknownChildError(id);
         const { childSessionId, runId, status, error, result } = storedStatus(session);
-        fixed.set(id, { childSessionId, runId, status, ...(error === undefined ? {} : { error }), ...(result === undefined ? {} : { result }) });
+        fixed.set(id, {
+          childSessionId,
+          runId,
+          status,
+          ...(error === undefined ? {} : { error }),
+          ...(result === undefined ? {} : { result }),
+        });
       }
       return waitForRuns(book, ids, policy, fixed);
     },

@@ -29,7 +29,12 @@ export async function endCrashedRun(
   try {
     const session = await loadValidSession(store, job.childSessionId);
     if (session) {
-      await persistRun(store, { session, runId, status: 'error', error }, () => getRun(book.registry, job.childSessionId)?.runId === runId, book.clock);
+      await persistRun(
+        store,
+        { session, runId, status: 'error', error },
+        () => getRun(book.registry, job.childSessionId)?.runId === runId,
+        book.clock,
+      );
     }
   } catch (saveError) {
     report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error: saveError });

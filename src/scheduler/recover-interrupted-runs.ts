@@ -49,7 +49,6 @@ const openRunSchema = z.object({
   startedSeq: z.number(),
 });
 
-
 /**
  * The run id of the child's last `sub_session_started` still retained on the parent's stream
  * (used only with a log that keeps no ledger).
@@ -66,14 +65,23 @@ function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, childSe
 /** Items of an array a port returned, each checked; bad ones are reported and left out. */
 function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, report: RecoveryDeps['report']): T[] {
   if (!Array.isArray(value)) {
-    report({ kind: 'recovery_failed', childSessionId: '*', error: new TypeError(`${what} returned ${value === null ? 'null' : typeof value}, not an array`) });
+    report({
+      kind: 'recovery_failed',
+      childSessionId: '*',
+      error: new TypeError(`${what} returned ${value === null ? 'null' : typeof value}, not an array`),
+    });
     return [];
   }
   const items: T[] = [];
   for (const item of value as unknown[]) {
     const parsed = schema.safeParse(item);
     if (parsed.success) items.push(parsed.data);
-    else report({ kind: 'recovery_failed', childSessionId: '*', error: new TypeError(`${what} returned an invalid item: ${parsed.error.issues[0]?.message ?? 'invalid'}`) });
+    else
+      report({
+        kind: 'recovery_failed',
+        childSessionId: '*',
+        error: new TypeError(`${what} returned an invalid item: ${parsed.error.issues[0]?.message ?? 'invalid'}`),
+      });
   }
   return items;
 }
@@ -118,7 +126,9 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
   if (typeof store.listByRunStatus !== 'function') return result;
   let sessions: Session[] = [];
   try {
-    sessions = validItems(await store.listByRunStatus(['running', 'pending']), sessionSchema, 'SessionStore.listByRunStatus()', (d) => deps.report(d));
+    sessions = validItems(await store.listByRunStatus(['running', 'pending']), sessionSchema, 'SessionStore.listByRunStatus()', (d) =>
+      deps.report(d),
+    );
   } catch (error) {
     deps.report({ kind: 'recovery_failed', childSessionId: '*', error });
     return result;
@@ -133,8 +143,16 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
         result.requeued.push(session.id);
         continue;
       }
-      const runId = (ledger ? undefined : lastStartedRunId(deps.hub, parentSessionId, session.id)) ?? session.metadata[METADATA_KEYS.runId] ?? `recovered-${session.id}`;
-      await persistRun(deps.store, { session, runId, status: 'error', error: INTERRUPTED_ERROR }, () => !deps.isLive(session.id), deps.clock);
+      const runId =
+        (ledger ? undefined : lastStartedRunId(deps.hub, parentSessionId, session.id)) ??
+        session.metadata[METADATA_KEYS.runId] ??
+        `recovered-${session.id}`;
+      await persistRun(
+        deps.store,
+        { session, runId, status: 'error', error: INTERRUPTED_ERROR },
+        () => !deps.isLive(session.id),
+        deps.clock,
+      );
       // With a ledger, no open run means the parent has nothing to hear: it never heard of this
       // run, or it already got its completion (only the final save had failed).
       if (!ledger) publishInterrupted(deps.hub, parentSessionId, session.id, runId);

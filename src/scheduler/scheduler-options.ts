@@ -9,8 +9,10 @@ import type { SessionStore } from '../stores/session-store.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import type { AgentRuntime as PublicAgentRuntime, EventLog as PublicEventLog, SessionStore as PublicSessionStore } from '../api/ports.js';
 
-const hasMethods = (...names: string[]) => (value: unknown) =>
-  typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+const hasMethods =
+  (...names: string[]) =>
+  (value: unknown) =>
+    typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 
 /**
  * Options of {@link createSpawnScheduler}, checked with zod. Every limit has a default.
@@ -20,7 +22,10 @@ const hasMethods = (...names: string[]) => (value: unknown) =>
  */
 export const schedulerOptionsSchema = schedulerLimitsSchema.extend({
   /** Where sessions live. Required. */
-  store: z.custom<SessionStore>(hasMethods('load', 'save', 'delete', 'listChildren'), 'store must implement SessionStore (load, save, delete, listChildren)'),
+  store: z.custom<SessionStore>(
+    hasMethods('load', 'save', 'delete', 'listChildren'),
+    'store must implement SessionStore (load, save, delete, listChildren)',
+  ),
   /** Runs a child's agent loop. Required. */
   agent: z.custom<AgentRuntime>(hasMethods('execute'), 'agent must implement AgentRuntime (execute)'),
   /** Opaque tools handed to the agent. */

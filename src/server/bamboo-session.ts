@@ -30,7 +30,8 @@ export interface BambooSessionSummary {
 export function toBambooSummary(session: Session): BambooSessionSummary {
   const status = session.metadata[METADATA_KEYS.status];
   const lastMessage = session.messages.at(-1);
-  const lastActivity = lastMessage !== undefined && lastMessage.created_at > session.updated_at ? lastMessage.created_at : session.updated_at;
+  const lastActivity =
+    lastMessage !== undefined && lastMessage.created_at > session.updated_at ? lastMessage.created_at : session.updated_at;
   return {
     id: session.id,
     kind: session.kind,

@@ -61,14 +61,24 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
     createId: opts.createId ?? randomUUID,
     now: opts.now ?? (() => systemClock.now()),
   };
-  const hostPolicy: HostPolicy = { names: new Set([...LOOPBACK_NAMES, ...opts.allowedHosts.map((name) => name.toLowerCase())]), port: undefined };
+  const hostPolicy: HostPolicy = {
+    names: new Set([...LOOPBACK_NAMES, ...opts.allowedHosts.map((name) => name.toLowerCase())]),
+    port: undefined,
+  };
 
   const app = new Hono();
   app.onError((error) => problemResponse(toProblem(error)));
   app.notFound(() => problemResponse(new HttpProblem(404, 'NOT_FOUND', 'no such route')));
   app.use(hostGuard(hostPolicy));
   if (opts.cors !== undefined) {
-    app.use(cors({ origin: opts.cors, allowHeaders: ['authorization', 'content-type', 'last-event-id'], allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600 }));
+    app.use(
+      cors({
+        origin: opts.cors,
+        allowHeaders: ['authorization', 'content-type', 'last-event-id'],
+        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        maxAge: 600,
+      }),
+    );
   }
   if (opts.token !== undefined) app.use(bearerGuard(opts.token));
   app.use(

@@ -29,7 +29,10 @@ export interface ListeningSproutServer {
  * await fetch(`${listening.url}/v1/health`);
  * await listening.close();
  */
-export async function listenSproutServer(server: SproutServer, { host = '127.0.0.1', port = 7433 }: { host?: string; port?: number } = {}): Promise<ListeningSproutServer> {
+export async function listenSproutServer(
+  server: SproutServer,
+  { host = '127.0.0.1', port = 7433 }: { host?: string; port?: number } = {},
+): Promise<ListeningSproutServer> {
   const http = createAdaptorServer({ fetch: server.fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
@@ -47,7 +50,8 @@ export async function listenSproutServer(server: SproutServer, { host = '127.0.0
   if (host === '0.0.0.0' || host === '::') {
     server.hostPolicy.names.add(hostname().toLowerCase());
     for (const addresses of Object.values(networkInterfaces())) {
-      for (const { address, family } of addresses ?? []) server.hostPolicy.names.add(family === 'IPv6' ? `[${address.toLowerCase()}]` : address);
+      for (const { address, family } of addresses ?? [])
+        server.hostPolicy.names.add(family === 'IPv6' ? `[${address.toLowerCase()}]` : address);
     }
   }
   let closing: Promise<void> | undefined;

@@ -25,7 +25,12 @@ export class HttpProblem extends SproutError {
   /** Extra response headers (e.g. `Retry-After`). */
   readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, detail: string, options: { extensions?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    detail: string,
+    options: { extensions?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
     super(code, detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.extensions = options.extensions ?? {};

@@ -74,9 +74,16 @@ export function bearerGuard(token: string): MiddlewareHandler {
     const auth = c.req.header('authorization');
     const bearer = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
     const fromQuery = c.req.method === 'GET' && c.req.path === '/' ? c.req.query('token') : undefined;
-    const ok = tokenMatches(token, bearer) || tokenMatches(token, cookieValue(c.req.header('cookie'), TOKEN_COOKIE)) || tokenMatches(token, fromQuery);
+    const ok =
+      tokenMatches(token, bearer) ||
+      tokenMatches(token, cookieValue(c.req.header('cookie'), TOKEN_COOKIE)) ||
+      tokenMatches(token, fromQuery);
     if (!ok) {
-      return problemResponse(new HttpProblem(401, 'UNAUTHORIZED', 'a valid Authorization: Bearer token is required', { headers: { 'www-authenticate': 'Bearer realm="sprout"' } }));
+      return problemResponse(
+        new HttpProblem(401, 'UNAUTHORIZED', 'a valid Authorization: Bearer token is required', {
+          headers: { 'www-authenticate': 'Bearer realm="sprout"' },
+        }),
+      );
     }
     await next();
     if (fromQuery !== undefined) {

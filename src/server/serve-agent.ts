@@ -3,7 +3,8 @@ import type { SproutClock } from '../clock.js';
 import { scriptedAgent, type ScriptedAgent, type ScriptStep } from '../testing/scripted-agent.js';
 
 /** The user prompt of a child (its last user message). */
-const promptOf = (session: Session): string => [...session.messages].reverse().find((message) => message.role === 'user')?.content ?? session.title;
+const promptOf = (session: Session): string =>
+  [...session.messages].reverse().find((message) => message.role === 'user')?.content ?? session.title;
 
 /** A small deterministic hash, so the same prompt gives the same script. */
 function hash(text: string): number {
@@ -28,7 +29,14 @@ export function serveDemoAgent(clock: SproutClock, { speed = 1 }: { speed?: numb
     const h = hash(prompt);
     const steps: ScriptStep[] = [
       { tokens: `Thinking about "${session.title}". `, every: ms(40 + (h % 40)), reasoning: true },
-      { tool: { name: 'web_search', args: { q: session.title }, result: `${3 + (h % 5)} results`, duration: prompt.includes('[slow]') ? ms(60_000) : ms(300 + (h % 400)) } },
+      {
+        tool: {
+          name: 'web_search',
+          args: { q: session.title },
+          result: `${3 + (h % 5)} results`,
+          duration: prompt.includes('[slow]') ? ms(60_000) : ms(300 + (h % 400)),
+        },
+      },
       { wait: ms(150 + (h % 200)) },
     ];
     if (prompt.includes('[fail]')) steps.push({ fail: 'upstream API returned HTTP 503 (simulated failure)' });
@@ -38,6 +46,7 @@ export function serveDemoAgent(clock: SproutClock, { speed = 1 }: { speed?: numb
   return scriptedAgent({
     clock,
     script,
-    answer: (session) => (promptOf(session).includes('[fail]') ? null : `Summary of ${session.title}: ${3 + (hash(promptOf(session)) % 5)} sources agree.`),
+    answer: (session) =>
+      promptOf(session).includes('[fail]') ? null : `Summary of ${session.title}: ${3 + (hash(promptOf(session)) % 5)} sources agree.`,
   });
 }

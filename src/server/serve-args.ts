@@ -23,7 +23,8 @@ export interface ServeOptions {
   help: boolean;
 }
 
-const int = (min: number, max: number) => z.string().regex(/^\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+const int = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const flagsSchema = z.object({
   db: z.string().min(1).max(4096).default(DEFAULT_SERVE_DB),
@@ -69,7 +70,9 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
       },
     }));
   } catch (error) {
-    throw new CliUsageError(`sprout serve: ${(error as Error).message.split('\n')[0] ?? 'bad arguments'} (see sprout serve --help)`, { cause: error });
+    throw new CliUsageError(`sprout serve: ${(error as Error).message.split('\n')[0] ?? 'bad arguments'} (see sprout serve --help)`, {
+      cause: error,
+    });
   }
   const token = values.token ?? (env.SPROUT_TOKEN === undefined || env.SPROUT_TOKEN === '' ? undefined : env.SPROUT_TOKEN);
   const parsed = flagsSchema.safeParse({ ...values, token });

@@ -38,7 +38,11 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     const lease = acquireDbLease(options.db, 'serve');
     cleanup.unshift(() => lease.release());
     const agent: AgentRuntime = options.provider
-      ? openAICompatibleAgent({ baseURL: options.provider.baseURL, ...(io.env?.SPROUT_API_KEY ? { apiKey: io.env.SPROUT_API_KEY } : {}), defaultModel: options.provider.model })
+      ? openAICompatibleAgent({
+          baseURL: options.provider.baseURL,
+          ...(io.env?.SPROUT_API_KEY ? { apiKey: io.env.SPROUT_API_KEY } : {}),
+          defaultModel: options.provider.model,
+        })
       : serveDemoAgent(systemClock);
     const runStates = createRunStateTracker();
     const scheduler = createSpawnScheduler({
@@ -66,8 +70,11 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     const listening = await listenSproutServer(server, { host: options.host, port: options.port });
     cleanup.unshift(() => listening.close());
     io.stdout.write(`listening on ${listening.url}\n`);
-    if (recovery.interrupted.length > 0) io.stderr.write(`sprout serve: reconciled ${recovery.interrupted.length} run(s) a killed process left behind\n`);
-    io.stderr.write(`sprout serve: dashboard ${listening.url}/${options.token === undefined ? '' : '?token=…'} · API ${listening.url}/v1 · Bamboo API ${listening.url}/api/v1 (${options.dialect})\n`);
+    if (recovery.interrupted.length > 0)
+      io.stderr.write(`sprout serve: reconciled ${recovery.interrupted.length} run(s) a killed process left behind\n`);
+    io.stderr.write(
+      `sprout serve: dashboard ${listening.url}/${options.token === undefined ? '' : '?token=…'} · API ${listening.url}/v1 · Bamboo API ${listening.url}/api/v1 (${options.dialect})\n`,
+    );
 
     await new Promise<void>((resolve) => {
       const off = io.onInterrupt(() => {

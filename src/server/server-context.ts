@@ -37,7 +37,8 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, { opt
   let value: unknown = {};
   if (text.trim() !== '') {
     const type = c.req.header('content-type') ?? '';
-    if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) throw new HttpProblem(415, 'UNSUPPORTED_MEDIA_TYPE', 'request body must be application/json');
+    if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type))
+      throw new HttpProblem(415, 'UNSUPPORTED_MEDIA_TYPE', 'request body must be application/json');
     try {
       value = JSON.parse(text);
     } catch {
@@ -48,7 +49,9 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, { opt
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
+    const detail = parsed.error.issues
+      .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+      .join('; ');
     throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid request body: ${detail}`, {
       extensions: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message })) },
     });

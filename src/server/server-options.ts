@@ -8,8 +8,10 @@ export const bambooDialectSchema = z.enum(['sub_session', 'sub_agent']);
 /** A Bamboo event-name dialect. */
 export type BambooDialect = z.infer<typeof bambooDialectSchema>;
 
-const hasMethods = (...names: string[]) => (value: unknown) =>
-  typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+const hasMethods =
+  (...names: string[]) =>
+  (value: unknown) =>
+    typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 
 /**
  * Options of {@link createSproutServer}, checked with zod.
@@ -19,7 +21,10 @@ const hasMethods = (...names: string[]) => (value: unknown) =>
  */
 export const sproutServerOptionsSchema = z.strictObject({
   /** The scheduler the API drives (started by the caller). Required. */
-  scheduler: z.custom<SpawnScheduler>(hasMethods('spawnChild', 'events', 'cancel', 'cancelTree', 'getChild', 'waitForChildren', 'deleteSession'), 'scheduler must be a SpawnScheduler'),
+  scheduler: z.custom<SpawnScheduler>(
+    hasMethods('spawnChild', 'events', 'cancel', 'cancelTree', 'getChild', 'waitForChildren', 'deleteSession'),
+    'scheduler must be a SpawnScheduler',
+  ),
   /** The store the scheduler uses (sessions are read and roots created through it). Required. */
   store: z.custom<SessionStore>(hasMethods('load', 'save', 'delete', 'listChildren'), 'store must implement SessionStore'),
   /** Event names on `/api/v1`. @default 'sub_session' */
@@ -31,13 +36,20 @@ export const sproutServerOptionsSchema = z.strictObject({
   /** Host names (without port) accepted in the `Host` header besides the loopback names. @default [] */
   allowedHosts: z.array(z.string().min(1)).default([]),
   /** Largest accepted request body in bytes. @default 65536 */
-  maxBodyBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(256)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
   /** Period of `: ping` / `: heartbeat` comments on idle SSE streams. @default 15000 */
   pingIntervalMs: z.number().int().min(10).default(15_000),
   /** The `retry:` hint sent first on Sprout SSE streams. @default 3000 */
   retryMs: z.number().int().min(0).default(3000),
   /** Live job-machine states for the dashboard (see {@link createRunStateTracker}). @default none: states derived from events */
-  runStates: z.custom<RunStateTracker>(hasMethods('snapshot', 'inspect', 'get'), 'runStates must come from createRunStateTracker').optional(),
+  runStates: z
+    .custom<RunStateTracker>(hasMethods('snapshot', 'inspect', 'get'), 'runStates must come from createRunStateTracker')
+    .optional(),
   /** Model of roots created with `POST /v1/sessions` when the body names none. @default 'default' */
   defaultModel: z.string().min(1).default('default'),
   /** Id generator for roots and messages. @default crypto.randomUUID */

@@ -6,7 +6,10 @@ import { encodeFrame } from './sse-stream.js';
 // Frames are cached per envelope object: the hub hands the same envelope to every live
 // subscriber, so a thousand clients cost one JSON.stringify per event, not a thousand.
 const sproutFrames = new WeakMap<SessionEventEnvelope, Uint8Array>();
-const bambooFrames = { sub_session: new WeakMap<SessionEventEnvelope, Uint8Array | null>(), sub_agent: new WeakMap<SessionEventEnvelope, Uint8Array | null>() };
+const bambooFrames = {
+  sub_session: new WeakMap<SessionEventEnvelope, Uint8Array | null>(),
+  sub_agent: new WeakMap<SessionEventEnvelope, Uint8Array | null>(),
+};
 
 /**
  * Sprout's SSE frame of one envelope: `id: <seq>`, `event: <type>`, `data: <event JSON>`.

@@ -1,4 +1,11 @@
-import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutError, SproutValidationError, UnknownChildError } from '../errors.js';
+import {
+  SchedulerStoppedError,
+  SessionNotFoundError,
+  SpawnDepthExceededError,
+  SproutError,
+  SproutValidationError,
+  UnknownChildError,
+} from '../errors.js';
 import { HttpProblem } from './problem.js';
 
 /**
@@ -12,10 +19,13 @@ import { HttpProblem } from './problem.js';
 export function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
   if (error instanceof SproutValidationError) {
-    return new HttpProblem(422, error.code, error.message, { extensions: { issues: error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message })) } });
+    return new HttpProblem(422, error.code, error.message, {
+      extensions: { issues: error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message })) },
+    });
   }
   if (error instanceof SessionNotFoundError || error instanceof UnknownChildError) return new HttpProblem(404, error.code, error.message);
-  if (error instanceof SpawnDepthExceededError) return new HttpProblem(422, error.code, error.message, { extensions: { depth: error.depth, max_depth: error.maxDepth } });
+  if (error instanceof SpawnDepthExceededError)
+    return new HttpProblem(422, error.code, error.message, { extensions: { depth: error.depth, max_depth: error.maxDepth } });
   if (error instanceof SchedulerStoppedError) return new HttpProblem(503, error.code, error.message, { headers: { 'retry-after': '5' } });
   if (error instanceof SproutError) return new HttpProblem(500, error.code, error.message);
   return new HttpProblem(500, 'INTERNAL', 'internal server error');

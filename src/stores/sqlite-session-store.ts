@@ -102,7 +102,9 @@ export function migrateSqliteSchema(db: SqliteDatabase): number {
   const step = db.transaction((): boolean => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > SQLITE_MIGRATIONS.length) {
-      throw new StoreUnavailableError(`${db.name} has schema version ${current}, newer than the ${SQLITE_MIGRATIONS.length} this Sprout knows`);
+      throw new StoreUnavailableError(
+        `${db.name} has schema version ${current}, newer than the ${SQLITE_MIGRATIONS.length} this Sprout knows`,
+      );
     }
     const migration = SQLITE_MIGRATIONS[current];
     if (migration === undefined) return false;
@@ -172,11 +174,14 @@ export class SqliteSessionStore implements SessionStore {
       }
     }
     this.#onInvalidRow = options.onInvalidRow;
-    const columns = 'kind = @kind, parent_session_id = @parent_session_id, root_session_id = @root_session_id, spawn_depth = @spawn_depth, last_run_status = @last_run_status, created_at = @created_at, updated_at = @updated_at, json = @json';
+    const columns =
+      'kind = @kind, parent_session_id = @parent_session_id, root_session_id = @root_session_id, spawn_depth = @spawn_depth, last_run_status = @last_run_status, created_at = @created_at, updated_at = @updated_at, json = @json';
     this.#stmt = {
       get: this.#db.prepare<[string], SessionRow>('SELECT id, version, json FROM sessions WHERE id = ?'),
       version: this.#db.prepare<[string], { version: number }>('SELECT version FROM sessions WHERE id = ?'),
-      update: this.#db.prepare<[Record<string, unknown>]>(`UPDATE sessions SET ${columns}, version = version + 1 WHERE id = @id AND version = @expected`),
+      update: this.#db.prepare<[Record<string, unknown>]>(
+        `UPDATE sessions SET ${columns}, version = version + 1 WHERE id = @id AND version = @expected`,
+      ),
       insert: this.#db.prepare<[Record<string, unknown>]>(
         `INSERT INTO sessions (id, kind, parent_session_id, root_session_id, spawn_depth, last_run_status, created_at, updated_at, version, json)
          VALUES (@id, @kind, @parent_session_id, @root_session_id, @spawn_depth, @last_run_status, @created_at, @updated_at, 1, @json)
@@ -189,7 +194,9 @@ export class SqliteSessionStore implements SessionStore {
          RETURNING version`,
       ),
       delete: this.#db.prepare<[string]>('DELETE FROM sessions WHERE id = ?'),
-      children: this.#db.prepare<[string], SessionRow>('SELECT id, version, json FROM sessions WHERE parent_session_id = ? ORDER BY created_at, id'),
+      children: this.#db.prepare<[string], SessionRow>(
+        'SELECT id, version, json FROM sessions WHERE parent_session_id = ? ORDER BY created_at, id',
+      ),
       byStatus: this.#db.prepare<[string], SessionRow>(
         `SELECT id, version, json FROM sessions WHERE kind = 'child' AND last_run_status IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`,
       ),
@@ -379,7 +386,9 @@ function prepareDatabase(db: SqliteDatabase, { configure, check }: { configure: 
       db.pragma('synchronous = NORMAL');
     }
     if (check) {
-      const problems = (db.pragma('quick_check') as { quick_check: string }[]).map((row) => row.quick_check).filter((text) => text !== 'ok');
+      const problems = (db.pragma('quick_check') as { quick_check: string }[])
+        .map((row) => row.quick_check)
+        .filter((text) => text !== 'ok');
       if (problems.length > 0) throw new StoreUnavailableError(`session store ${db.name} is corrupt: ${problems.slice(0, 3).join('; ')}`);
     } else {
       db.prepare('SELECT count(*) FROM sqlite_schema').get();
@@ -413,7 +422,9 @@ function toJson(value: unknown): string {
   try {
     return JSON.stringify(value);
   } catch (error) {
-    throw new SproutValidationError('session', [{ code: 'custom', path: [], message: `session is not JSON-serializable: ${messageOf(error)}` }]);
+    throw new SproutValidationError('session', [
+      { code: 'custom', path: [], message: `session is not JSON-serializable: ${messageOf(error)}` },
+    ]);
   }
 }
 

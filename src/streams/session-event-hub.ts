@@ -75,7 +75,10 @@ export class SessionEventHub {
       }
       const subject = live;
       const afterSeq = options.afterSeq;
-      const source$ = afterSeq === undefined ? subject : replayThenLive(() => this.#replay(sessionId, Math.max(0, afterSeq)), subject, Math.max(0, afterSeq));
+      const source$ =
+        afterSeq === undefined
+          ? subject
+          : replayThenLive(() => this.#replay(sessionId, Math.max(0, afterSeq)), subject, Math.max(0, afterSeq));
       const subscription = source$.subscribe(subscriber);
       return () => {
         subscription.unsubscribe();
@@ -89,7 +92,10 @@ export class SessionEventHub {
     const { envelopes, firstRetainedSeq, lastSeq } = this.#log.read(sessionId, afterSeq);
     const firstAvailable = firstRetainedSeq ?? lastSeq + 1;
     if (afterSeq + 1 < firstAvailable && lastSeq > afterSeq) {
-      return [{ seq: firstAvailable - 1, sessionId, event: { type: 'stream_truncated', first_retained_seq: firstAvailable } }, ...envelopes];
+      return [
+        { seq: firstAvailable - 1, sessionId, event: { type: 'stream_truncated', first_retained_seq: firstAvailable } },
+        ...envelopes,
+      ];
     }
     return envelopes;
   }

@@ -117,15 +117,20 @@ export class SqliteEventLog implements EventLog {
         'INSERT INTO event_seqs (session_id, last_seq) VALUES (?, ?) ON CONFLICT (session_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)',
       ),
       prune: this.#db.prepare<[string, number]>('DELETE FROM events WHERE session_id = ? AND seq <= ?'),
-      first: this.#db.prepare<[string, number], { seq: number | null }>('SELECT min(seq) AS seq FROM events WHERE session_id = ? AND seq > ?'),
-      after: this.#db.prepare<[string, number], { seq: number; json: string }>('SELECT seq, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq'),
+      first: this.#db.prepare<[string, number], { seq: number | null }>(
+        'SELECT min(seq) AS seq FROM events WHERE session_id = ? AND seq > ?',
+      ),
+      after: this.#db.prepare<[string, number], { seq: number; json: string }>(
+        'SELECT seq, json FROM events WHERE session_id = ? AND seq > ? ORDER BY seq',
+      ),
       openRun: this.#db.prepare<[string, string, string, string | null, number]>(
         'INSERT OR IGNORE INTO open_runs (run_id, parent_session_id, child_session_id, title, started_seq) VALUES (?, ?, ?, ?, ?)',
       ),
       closeRun: this.#db.prepare<[string]>('DELETE FROM open_runs WHERE run_id = ?'),
-      openRuns: this.#db.prepare<[], { run_id: string; parent_session_id: string; child_session_id: string; title: string | null; started_seq: number }>(
-        'SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM open_runs ORDER BY started_seq, run_id',
-      ),
+      openRuns: this.#db.prepare<
+        [],
+        { run_id: string; parent_session_id: string; child_session_id: string; title: string | null; started_seq: number }
+      >('SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM open_runs ORDER BY started_seq, run_id'),
     }));
     this.#writeTx = this.#db.transaction((rows: PendingRow[], dirty: Stream[], ids: string[], ledger: LedgerChange[]) => {
       for (const row of rows) this.#stmt.insert.run(row.sessionId, row.seq, row.json);
@@ -232,7 +237,12 @@ export class SqliteEventLog implements EventLog {
     if (!this.#closed) this.flush();
     return this.#guard(() =>
       this.#stmt.openRuns.all().map((row) => {
-        const run: OpenRun = { runId: row.run_id, parentSessionId: row.parent_session_id, childSessionId: row.child_session_id, startedSeq: row.started_seq };
+        const run: OpenRun = {
+          runId: row.run_id,
+          parentSessionId: row.parent_session_id,
+          childSessionId: row.child_session_id,
+          startedSeq: row.started_seq,
+        };
         if (row.title !== null) run.title = row.title;
         return run;
       }),
@@ -298,7 +308,9 @@ export class SqliteEventLog implements EventLog {
       return fn();
     } catch (error) {
       if (error instanceof SproutError) throw error;
-      throw new StoreUnavailableError(`event log on ${this.#db.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new StoreUnavailableError(`event log on ${this.#db.name} failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
   }
 }

@@ -4,30 +4,53 @@ import type { AgentRuntime, ExecuteRequest } from '../agents/agent-runtime.js';
 import { toRfc3339, toSproutClock, type Clock, type SproutClock } from '../clock.js';
 
 /** Emits one event as is (it is not validated here; the scheduler validates it). */
-export interface EmitStep { emit: AgentEvent }
+export interface EmitStep {
+  emit: AgentEvent;
+}
 /** Emits `token` (or `reasoning_token`) events: `chunk` characters each (default: word by word), `every` ms apart on the clock. */
-export interface TokensStep { tokens: string; chunk?: number; every?: number; reasoning?: boolean }
+export interface TokensStep {
+  tokens: string;
+  chunk?: number;
+  every?: number;
+  reasoning?: boolean;
+}
 /** Waits `wait` ms on the injected clock. Aborting rejects at once (unless abort is ignored). */
-export interface WaitStep { wait: number }
+export interface WaitStep {
+  wait: number;
+}
 /** Appends a message to `session.messages` (`id` generated, `created_at` from the clock). */
-export interface MessageStep { message: { role: MessageRole; content: string; id?: string; tool_call_id?: string } }
+export interface MessageStep {
+  message: { role: MessageRole; content: string; id?: string; tool_call_id?: string };
+}
 /** Emits `tool_start`, waits `duration` ms, then `tool_complete` (or `tool_error` with `error`) and appends a tool message. */
-export interface ToolStep { tool: { name: string; args?: unknown; result?: unknown; error?: string; id?: string; duration?: number } }
+export interface ToolStep {
+  tool: { name: string; args?: unknown; result?: unknown; error?: string; id?: string; duration?: number };
+}
 /** Rejects `execute` with `new Error(fail)`; later steps do not run. */
-export interface FailStep { fail: string }
+export interface FailStep {
+  fail: string;
+}
 /** Makes `execute` itself throw `new Error(throwSync)` (no promise). After an async step it can only reject. */
-export interface ThrowSyncStep { throwSync: string }
+export interface ThrowSyncStep {
+  throwSync: string;
+}
 /** Never settles; rejects with an `AbortError` when the signal aborts (unless abort is ignored). */
-export interface HangStep { hang: true }
+export interface HangStep {
+  hang: true;
+}
 /** From here on the abort signal is ignored: waits keep waiting, hangs keep hanging. */
-export interface IgnoreAbortStep { ignoreAbort: true }
+export interface IgnoreAbortStep {
+  ignoreAbort: true;
+}
 /** After `execute` settled, emits these events from a clock timer `delay` ms later (default 0). */
-export interface EmitAfterResolveStep { emitAfterResolve: AgentEvent[]; delay?: number }
+export interface EmitAfterResolveStep {
+  emitAfterResolve: AgentEvent[];
+  delay?: number;
+}
 
 /** One step of a {@link scriptedAgent} script. */
 export type ScriptStep =
-  | EmitStep | TokensStep | WaitStep | MessageStep | ToolStep | FailStep
-  | ThrowSyncStep | HangStep | IgnoreAbortStep | EmitAfterResolveStep;
+  EmitStep | TokensStep | WaitStep | MessageStep | ToolStep | FailStep | ThrowSyncStep | HangStep | IgnoreAbortStep | EmitAfterResolveStep;
 
 /** Canned scripts for when neither `scripts` nor `script` apply. */
 export type ScriptedBehavior = 'complete' | 'fail' | 'hang' | 'ignore-abort' | 'throw-sync';
@@ -248,14 +271,24 @@ export function scriptedAgent(options: ScriptedAgentOptions = {}): ScriptedAgent
     for (const step of run.late) {
       clock.setTimeout(() => {
         for (const event of step.emitAfterResolve) {
-          try { run.request.emit(event); } catch (error) { lateEmitErrors.push(error); }
+          try {
+            run.request.emit(event);
+          } catch (error) {
+            lateEmitErrors.push(error);
+          }
         }
       }, step.delay ?? 0);
     }
   };
 
   const execute = (session: Session, request: ExecuteRequest): Promise<void> => {
-    const call: ScriptedCall = { index: calls.length, sessionId: session.id, model: request.model, startedAt: clock.now(), signal: request.signal };
+    const call: ScriptedCall = {
+      index: calls.length,
+      sessionId: session.id,
+      model: request.model,
+      startedAt: clock.now(),
+      signal: request.signal,
+    };
     calls.push(call);
     active += 1;
     maxActive = Math.max(maxActive, active);
@@ -279,12 +312,22 @@ export function scriptedAgent(options: ScriptedAgentOptions = {}): ScriptedAgent
       const answer = answerFor(session);
       if (answer !== null) appendMessage(run, { role: 'assistant', content: answer });
       const { usage } = options;
-      const reported = typeof usage === 'function' ? usage(session) : usage ?? { prompt_tokens: 0, completion_tokens: run.tokens, total_tokens: run.tokens };
+      const reported =
+        typeof usage === 'function'
+          ? usage(session)
+          : (usage ?? { prompt_tokens: 0, completion_tokens: run.tokens, total_tokens: run.tokens });
       request.emit({ type: 'complete', usage: reported });
     };
     return playAsync(run, steps.slice(next), finish).then(
-      () => { settle(call, 'resolved'); scheduleLate(run); },
-      (error: unknown) => { settle(call, 'rejected', error); scheduleLate(run); throw error; },
+      () => {
+        settle(call, 'resolved');
+        scheduleLate(run);
+      },
+      (error: unknown) => {
+        settle(call, 'rejected', error);
+        scheduleLate(run);
+        throw error;
+      },
     );
   };
 
@@ -292,7 +335,11 @@ export function scriptedAgent(options: ScriptedAgentOptions = {}): ScriptedAgent
     execute,
     calls,
     lateEmitErrors,
-    get active() { return active; },
-    get maxActive() { return maxActive; },
+    get active() {
+      return active;
+    },
+    get maxActive() {
+      return maxActive;
+    },
   };
 }

@@ -83,7 +83,12 @@ const MAX_MOVES = 100_000;
  * Moves `clock` (simulated time) to `until` or stops early once `done()` holds; flushes promise
  * chains before every check. Returns whether `done()` held.
  */
-async function drive(clock: SimulatedClock, target: number, options: AdvanceOptions, done?: () => boolean | Promise<boolean>): Promise<boolean> {
+async function drive(
+  clock: SimulatedClock,
+  target: number,
+  options: AdvanceOptions,
+  done?: () => boolean | Promise<boolean>,
+): Promise<boolean> {
   const rounds = options.rounds ?? 10;
   const nextTimerAt = clock instanceof TestClock ? () => clock.nextTimerAt() : () => undefined;
   await flushMicrotasks(rounds);
@@ -97,7 +102,10 @@ async function drive(clock: SimulatedClock, target: number, options: AdvanceOpti
     clock.set(Math.max(now, to));
     await flushMicrotasks(rounds);
   }
-  throw new SproutError('CLOCK_RUNAWAY', `advance: more than ${MAX_MOVES} clock moves before ${target} ms (a zero-delay timer that keeps rescheduling itself?)`);
+  throw new SproutError(
+    'CLOCK_RUNAWAY',
+    `advance: more than ${MAX_MOVES} clock moves before ${target} ms (a zero-delay timer that keeps rescheduling itself?)`,
+  );
 }
 
 /**
@@ -131,7 +139,10 @@ export interface RunUntilOptions extends Omit<AdvanceOptions, 'step'> {
 export class RunUntilTimeoutError extends SproutError {
   readonly maxMs: number;
   constructor(maxMs: number, description: string | undefined, now: number) {
-    super('RUN_UNTIL_TIMEOUT', `runUntil: ${description ?? 'condition'} still false after ${maxMs} ms of simulated time (clock at ${now} ms)`);
+    super(
+      'RUN_UNTIL_TIMEOUT',
+      `runUntil: ${description ?? 'condition'} still false after ${maxMs} ms of simulated time (clock at ${now} ms)`,
+    );
     this.maxMs = maxMs;
   }
 }
@@ -147,7 +158,12 @@ export class RunUntilTimeoutError extends SproutError {
 export async function runUntil(predicate: () => boolean | Promise<boolean>, options: RunUntilOptions): Promise<number> {
   const { clock, stepMs = 10, maxMs = 30_000, description } = options;
   const start = clock.now();
-  const held = await drive(clock, start + maxMs, { step: stepMs, ...(options.rounds === undefined ? {} : { rounds: options.rounds }) }, predicate);
+  const held = await drive(
+    clock,
+    start + maxMs,
+    { step: stepMs, ...(options.rounds === undefined ? {} : { rounds: options.rounds }) },
+    predicate,
+  );
   if (!held) throw new RunUntilTimeoutError(maxMs, description, clock.now());
   return clock.now() - start;
 }

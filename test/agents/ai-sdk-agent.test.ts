@@ -18,13 +18,36 @@ const usage = (input: number, output: number) => ({
   inputTokens: { total: input, noCache: input, cacheRead: undefined, cacheWrite: undefined },
   outputTokens: { total: output, text: output, reasoning: undefined },
 });
-const finish = (reason: 'stop' | 'tool-calls', input = 10, output = 5): Part => ({ type: 'finish', finishReason: { unified: reason, raw: reason }, usage: usage(input, output) });
-const text = (...deltas: string[]): Part[] => [{ type: 'text-start', id: 't' }, ...deltas.map((delta): Part => ({ type: 'text-delta', id: 't', delta })), { type: 'text-end', id: 't' }];
-const reasoning = (...deltas: string[]): Part[] => [{ type: 'reasoning-start', id: 'r' }, ...deltas.map((delta): Part => ({ type: 'reasoning-delta', id: 'r', delta })), { type: 'reasoning-end', id: 'r' }];
-const toolCall = (toolCallId: string, toolName: string, input: unknown): Part => ({ type: 'tool-call', toolCallId, toolName, input: JSON.stringify(input) });
+const finish = (reason: 'stop' | 'tool-calls', input = 10, output = 5): Part => ({
+  type: 'finish',
+  finishReason: { unified: reason, raw: reason },
+  usage: usage(input, output),
+});
+const text = (...deltas: string[]): Part[] => [
+  { type: 'text-start', id: 't' },
+  ...deltas.map((delta): Part => ({ type: 'text-delta', id: 't', delta })),
+  { type: 'text-end', id: 't' },
+];
+const reasoning = (...deltas: string[]): Part[] => [
+  { type: 'reasoning-start', id: 'r' },
+  ...deltas.map((delta): Part => ({ type: 'reasoning-delta', id: 'r', delta })),
+  { type: 'reasoning-end', id: 'r' },
+];
+const toolCall = (toolCallId: string, toolName: string, input: unknown): Part => ({
+  type: 'tool-call',
+  toolCallId,
+  toolName,
+  input: JSON.stringify(input),
+});
 
 /** One `doStream` result per model step, streamed without timers. */
-const step = (...parts: Part[]) => ({ stream: simulateReadableStream<Part>({ chunks: [{ type: 'stream-start', warnings: [] }, ...parts], initialDelayInMs: null, chunkDelayInMs: null }) });
+const step = (...parts: Part[]) => ({
+  stream: simulateReadableStream<Part>({
+    chunks: [{ type: 'stream-start', warnings: [] }, ...parts],
+    initialDelayInMs: null,
+    chunkDelayInMs: null,
+  }),
+});
 
 function childSession(): Session {
   return sessionSchema.parse({
@@ -52,10 +75,12 @@ async function run(options: AiSdkAgentOptions, signal = new AbortController().si
   const clock = new SimulatedClock();
   clock.set(Date.UTC(2026, 0, 2));
   const agent = aiSdkAgent({ clock, generateId: () => `gen-${++ids}`, ...options });
-  const outcome = await agent.execute(session, { model: 'mock-model', signal, emit: (event) => events.push(agentEventSchema.parse(event)) }).then(
-    () => ({ ok: true as const }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
+  const outcome = await agent
+    .execute(session, { model: 'mock-model', signal, emit: (event) => events.push(agentEventSchema.parse(event)) })
+    .then(
+      () => ({ ok: true as const }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
   return { session, events, outcome, appended: session.messages.slice(2) };
 }
 
@@ -111,7 +136,10 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
 
   it('runs one tool call, feeds the result back, and appends assistant + tool + answer messages', async () => {
     const model = new MockLanguageModelV3({
-      doStream: [step(toolCall('call-1', 'add', { a: 2, b: 3 }), finish('tool-calls', 10, 4)), step(...text('It is 5.'), finish('stop', 20, 3))],
+      doStream: [
+        step(toolCall('call-1', 'add', { a: 2, b: 3 }), finish('tool-calls', 10, 4)),
+        step(...text('It is 5.'), finish('stop', 20, 3)),
+      ],
     });
     const { events, outcome, appended } = await run({ model, tools: { add } });
 
@@ -123,19 +151,33 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
       { type: 'complete', usage: { prompt_tokens: 30, completion_tokens: 7, total_tokens: 37 } },
     ]);
     expect(appended).toEqual([
-      { id: 'gen-1', role: 'assistant', content: '', created_at: '2026-01-02T00:00:00.000Z', tool_calls: [{ id: 'call-1', type: 'function', function: { name: 'add', arguments: '{"a":2,"b":3}' } }] },
+      {
+        id: 'gen-1',
+        role: 'assistant',
+        content: '',
+        created_at: '2026-01-02T00:00:00.000Z',
+        tool_calls: [{ id: 'call-1', type: 'function', function: { name: 'add', arguments: '{"a":2,"b":3}' } }],
+      },
       { id: 'gen-2', role: 'tool', content: '{"sum":5}', tool_call_id: 'call-1', tool_name: 'add', created_at: '2026-01-02T00:00:00.000Z' },
       { id: 'gen-3', role: 'assistant', content: 'It is 5.', created_at: '2026-01-02T00:00:00.000Z' },
     ]);
     // The second step saw the tool result.
     const second = model.doStreamCalls[1]!.prompt;
-    expect(second.at(-1)).toMatchObject({ role: 'tool', content: [{ type: 'tool-result', toolCallId: 'call-1', toolName: 'add', output: { type: 'json', value: { sum: 5 } } }] });
+    expect(second.at(-1)).toMatchObject({
+      role: 'tool',
+      content: [{ type: 'tool-result', toolCallId: 'call-1', toolName: 'add', output: { type: 'json', value: { sum: 5 } } }],
+    });
   });
 
   it('runs several tool calls of one step, reporting a failing tool as tool_error without failing the run', async () => {
     const model = new MockLanguageModelV3({
       doStream: [
-        step(toolCall('c1', 'add', { a: 1, b: 1 }), toolCall('c2', 'add', { a: 2, b: 2 }), toolCall('c3', 'explode', {}), finish('tool-calls')),
+        step(
+          toolCall('c1', 'add', { a: 1, b: 1 }),
+          toolCall('c2', 'add', { a: 2, b: 2 }),
+          toolCall('c3', 'explode', {}),
+          finish('tool-calls'),
+        ),
         step(...text('Done.'), finish('stop')),
       ],
     });
@@ -186,7 +228,14 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
 
   it('rejects with AgentProviderError naming the cause when the provider fails', async () => {
     const model = new MockLanguageModelV3({
-      doStream: () => Promise.reject(Object.assign(new Error('Service Unavailable'), { statusCode: 503, url: 'https://llm.example/v1/chat/completions', responseBody: '{"error":"overloaded"}' })),
+      doStream: () =>
+        Promise.reject(
+          Object.assign(new Error('Service Unavailable'), {
+            statusCode: 503,
+            url: 'https://llm.example/v1/chat/completions',
+            responseBody: '{"error":"overloaded"}',
+          }),
+        ),
     });
     const { outcome, appended } = await run({ model, callSettings: { maxRetries: 0 } });
 
@@ -200,7 +249,9 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
   });
 
   it('reports a call of an unknown tool as tool_error and lets the model answer', async () => {
-    const model = new MockLanguageModelV3({ doStream: [step(toolCall('c1', 'teleport', { to: 'mars' }), finish('tool-calls')), step(...text('I cannot.'), finish('stop'))] });
+    const model = new MockLanguageModelV3({
+      doStream: [step(toolCall('c1', 'teleport', { to: 'mars' }), finish('tool-calls')), step(...text('I cannot.'), finish('stop'))],
+    });
     const { events, outcome } = await run({ model, tools: { add } });
 
     expect(outcome).toEqual({ ok: true });
@@ -213,14 +264,19 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     const attempt = Object.assign(new Error('Too Many Requests'), { statusCode: 429, url: 'https://llm.example/v1/chat/completions' });
     const retry = Object.assign(new Error('Failed after 3 attempts.'), { lastError: attempt, errors: [attempt, attempt, attempt] });
     const error = AgentProviderError.from(retry);
-    expect(error.message).toBe('model provider failed: HTTP 429 from https://llm.example/v1/chat/completions: Too Many Requests (after 3 attempts)');
+    expect(error.message).toBe(
+      'model provider failed: HTTP 429 from https://llm.example/v1/chat/completions: Too Many Requests (after 3 attempts)',
+    );
     expect(error.statusCode).toBe(429);
     expect(error.cause).toBe(retry);
   });
 
   it('rejects when the stream carries an error part, keeping the messages of finished steps', async () => {
     const model = new MockLanguageModelV3({
-      doStream: [step(toolCall('c1', 'add', { a: 1, b: 2 }), finish('tool-calls')), step(...text('par'), { type: 'error', error: new Error('invalid JSON in chunk') })],
+      doStream: [
+        step(toolCall('c1', 'add', { a: 1, b: 2 }), finish('tool-calls')),
+        step(...text('par'), { type: 'error', error: new Error('invalid JSON in chunk') }),
+      ],
     });
     const { events, outcome, appended } = await run({ model, tools: { add } });
 
@@ -251,7 +307,10 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
       },
     });
 
-    const error = await running.then(() => undefined, (e: unknown) => e);
+    const error = await running.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AgentAbortedError);
     expect((error as Error).name).toBe('AbortError');
     expect(events).toEqual([
@@ -293,7 +352,10 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
           if (event.type === 'tool_start') controller.abort();
         },
       })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((error as Error).name).toBe('AbortError');
     expect(events).toEqual([{ type: 'tool_start', tool_call_id: 'c1', tool_name: 'slow', arguments: {} }]);
     expect(toolSignal?.aborted).toBe(true);
@@ -303,15 +365,31 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
     const model = new MockLanguageModelV3({ doStream: step(...text('x'), finish('stop')) });
     const boom = new Error('emit refused');
     const error = await aiSdkAgent({ model })
-      .execute(childSession(), { model: 'm', signal: new AbortController().signal, emit: () => { throw boom; } })
-      .then(() => undefined, (e: unknown) => e);
+      .execute(childSession(), {
+        model: 'm',
+        signal: new AbortController().signal,
+        emit: () => {
+          throw boom;
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBe(boom);
   });
 
   it('uses the scheduler tools passed through the request', async () => {
-    const model = new MockLanguageModelV3({ doStream: [step(toolCall('c1', 'add', { a: 4, b: 4 }), finish('tool-calls')), step(...text('8'), finish('stop'))] });
+    const model = new MockLanguageModelV3({
+      doStream: [step(toolCall('c1', 'add', { a: 4, b: 4 }), finish('tool-calls')), step(...text('8'), finish('stop'))],
+    });
     const events: AgentEvent[] = [];
-    await aiSdkAgent({ model }).execute(childSession(), { model: 'm', signal: new AbortController().signal, emit: (e) => events.push(e), tools: { add } });
+    await aiSdkAgent({ model }).execute(childSession(), {
+      model: 'm',
+      signal: new AbortController().signal,
+      emit: (e) => events.push(e),
+      tools: { add },
+    });
     expect(events).toContainEqual({ type: 'tool_complete', tool_call_id: 'c1', result: { success: true, result: '{"sum":8}' } });
   });
 
@@ -323,14 +401,28 @@ describe('aiSdkAgent with the AI SDK mock model', () => {
 
 describe('toModelMessages', () => {
   it('round-trips an appended tool step back into AI SDK messages', async () => {
-    const model = new MockLanguageModelV3({ doStream: [step(...text('Let me add.'), toolCall('call-1', 'add', { a: 2, b: 3 }), finish('tool-calls')), step(...text('5'), finish('stop'))] });
+    const model = new MockLanguageModelV3({
+      doStream: [
+        step(...text('Let me add.'), toolCall('call-1', 'add', { a: 2, b: 3 }), finish('tool-calls')),
+        step(...text('5'), finish('stop')),
+      ],
+    });
     const { session } = await run({ model, tools: { add } });
 
     expect(toModelMessages(session.messages)).toEqual([
       { role: 'system', content: 'You are a child agent.' },
       { role: 'user', content: 'What is 2 + 3?' },
-      { role: 'assistant', content: [{ type: 'text', text: 'Let me add.' }, { type: 'tool-call', toolCallId: 'call-1', toolName: 'add', input: { a: 2, b: 3 } }] },
-      { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'call-1', toolName: 'add', output: { type: 'text', value: '{"sum":5}' } }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Let me add.' },
+          { type: 'tool-call', toolCallId: 'call-1', toolName: 'add', input: { a: 2, b: 3 } },
+        ],
+      },
+      {
+        role: 'tool',
+        content: [{ type: 'tool-result', toolCallId: 'call-1', toolName: 'add', output: { type: 'text', value: '{"sum":5}' } }],
+      },
       { role: 'assistant', content: '5' },
     ]);
   });

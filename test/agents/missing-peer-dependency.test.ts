@@ -20,7 +20,10 @@ describe('aiSdkAgent without the optional `ai` package', () => {
 
     const error = await agent
       .execute({ messages: [] } as unknown as Session, { model: 'm', signal: new AbortController().signal, emit: () => undefined })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(MissingPeerDependencyError);
     expect(error).toMatchObject({ code: 'MISSING_PEER_DEPENDENCY', packageName: 'ai' });
     expect((error as Error).message).toContain('npm install ai@^6');

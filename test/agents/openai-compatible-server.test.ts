@@ -99,7 +99,10 @@ function childSession(): Session {
   });
 }
 
-function execute(options: Partial<OpenAICompatibleAgentOptions> = {}, hooks: { signal?: AbortSignal; onEvent?: (event: AgentEvent) => void } = {}) {
+function execute(
+  options: Partial<OpenAICompatibleAgentOptions> = {},
+  hooks: { signal?: AbortSignal; onEvent?: (event: AgentEvent) => void } = {},
+) {
   const session = childSession();
   const events: AgentEvent[] = [];
   const agent = openAICompatibleAgent({ baseURL, apiKey: 'test-key', callSettings: { maxRetries: 0 }, ...options });
@@ -141,7 +144,12 @@ describe('openAICompatibleAgent against a local OpenAI-compatible server', () =>
     respond = (res, _request, index) => {
       if (index === 1) return streamText(res, ['The time is noon.']);
       startSse(res);
-      res.write(chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'clock', arguments: '' } }] }));
+      res.write(
+        chunk({
+          role: 'assistant',
+          tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'clock', arguments: '' } }],
+        }),
+      );
       res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"zone":' } }] }));
       res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '"UTC"}' } }] }));
       res.write(chunk({}, 'tool_calls'));
@@ -149,7 +157,10 @@ describe('openAICompatibleAgent against a local OpenAI-compatible server', () =>
       res.end(DONE);
     };
     const { jsonSchema, tool } = await import('ai');
-    const clock = tool<{ zone: string }, string>({ inputSchema: jsonSchema({ type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] }), execute: ({ zone }) => `12:00 ${zone}` });
+    const clock = tool<{ zone: string }, string>({
+      inputSchema: jsonSchema({ type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] }),
+      execute: ({ zone }) => `12:00 ${zone}`,
+    });
     const { session, events, settled } = execute({ tools: { clock } });
 
     expect(await settled).toEqual({ ok: true });
@@ -160,7 +171,11 @@ describe('openAICompatibleAgent against a local OpenAI-compatible server', () =>
       { type: 'complete', usage: { prompt_tokens: 31, completion_tokens: 9, total_tokens: 40 } },
     ]);
     expect(seen[1]!.body.messages!.slice(1)).toEqual([
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'clock', arguments: '{"zone":"UTC"}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'clock', arguments: '{"zone":"UTC"}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_1', content: '12:00 UTC' },
     ]);
     expect(session.messages.slice(1).map((m) => m.role)).toEqual(['assistant', 'tool', 'assistant']);
@@ -175,7 +190,10 @@ describe('openAICompatibleAgent against a local OpenAI-compatible server', () =>
       // …then the server keeps the stream open, as a slow model would.
     };
     const controller = new AbortController();
-    const { events, settled } = execute({}, { signal: controller.signal, onEvent: (e) => e.type === 'token' && e.content === 'two ' && controller.abort() });
+    const { events, settled } = execute(
+      {},
+      { signal: controller.signal, onEvent: (e) => e.type === 'token' && e.content === 'two ' && controller.abort() },
+    );
 
     const outcome = await settled;
     expect(outcome.ok).toBe(false);
@@ -185,7 +203,9 @@ describe('openAICompatibleAgent against a local OpenAI-compatible server', () =>
       { type: 'token', content: 'one ' },
       { type: 'token', content: 'two ' },
     ]);
-    await (await arrival(0)).closed; // the server saw the request's connection close
+    await (
+      await arrival(0)
+    ).closed; // the server saw the request's connection close
   });
 
   it('rejects with a message containing the status when the server answers 500', async () => {

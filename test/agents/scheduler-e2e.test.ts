@@ -35,7 +35,9 @@ function respond(res: ServerResponse): void {
     return;
   }
   res.write(chunk({}, 'stop'));
-  res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 } })}\n\n`);
+  res.write(
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 } })}\n\n`,
+  );
   res.end('data: [DONE]\n\n');
 }
 
@@ -84,7 +86,9 @@ describe('a child on a real OpenAI-compatible server, through the scheduler', ()
     await s.spawnChild('root', { title: 'Greet', prompt: 'say hello' });
     const done = await completion(s);
     expect(
-      (await tokens).map((e) => (e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? e.event.event.content : '')).join(''),
+      (await tokens)
+        .map((e) => (e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? e.event.event.content : ''))
+        .join(''),
     ).toBe('Hello from the model');
     expect(done.event).toMatchObject({ status: 'completed', result: 'Hello from the model' });
   });

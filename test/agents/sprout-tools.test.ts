@@ -12,13 +12,38 @@ import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 
 type Part = LanguageModelV3StreamPart;
-const usage = { inputTokens: { total: 5, noCache: 5, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 3, text: 3, reasoning: undefined } };
+const usage = {
+  inputTokens: { total: 5, noCache: 5, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 3, text: 3, reasoning: undefined },
+};
 const finish = (reason: 'stop' | 'tool-calls'): Part => ({ type: 'finish', finishReason: { unified: reason, raw: reason }, usage });
-const call = (toolCallId: string, toolName: string, input: unknown): Part => ({ type: 'tool-call', toolCallId, toolName, input: JSON.stringify(input) });
-const step = (...parts: Part[]) => ({ stream: simulateReadableStream<Part>({ chunks: [{ type: 'stream-start', warnings: [] }, ...parts], initialDelayInMs: null, chunkDelayInMs: null }) });
+const call = (toolCallId: string, toolName: string, input: unknown): Part => ({
+  type: 'tool-call',
+  toolCallId,
+  toolName,
+  input: JSON.stringify(input),
+});
+const step = (...parts: Part[]) => ({
+  stream: simulateReadableStream<Part>({
+    chunks: [{ type: 'stream-start', warnings: [] }, ...parts],
+    initialDelayInMs: null,
+    chunkDelayInMs: null,
+  }),
+});
 
 const now = new Date().toISOString();
-const root: Session = { id: 'root', title: 'Root', kind: 'root', root_session_id: 'root', spawn_depth: 0, model: 'mock', messages: [{ id: 'u1', role: 'user', content: 'Research X and Y in parallel', created_at: now }], metadata: {}, created_at: now, updated_at: now };
+const root: Session = {
+  id: 'root',
+  title: 'Root',
+  kind: 'root',
+  root_session_id: 'root',
+  spawn_depth: 0,
+  model: 'mock',
+  messages: [{ id: 'u1', role: 'user', content: 'Research X and Y in parallel', created_at: now }],
+  metadata: {},
+  created_at: now,
+  updated_at: now,
+};
 
 describe('spawnSessionTool / waitChildrenTool (Bamboo spawn_session for AI SDK agents)', () => {
   let scheduler: SpawnScheduler | undefined;
@@ -32,25 +57,44 @@ describe('spawnSessionTool / waitChildrenTool (Bamboo spawn_session for AI SDK a
     scheduler = createSpawnScheduler({
       store,
       clock: systemClock,
-      agent: scriptedAgent({ clock: systemClock, script: [{ tokens: 'working', every: 1 }], answer: (session) => `found ${session.title}` }),
+      agent: scriptedAgent({
+        clock: systemClock,
+        script: [{ tokens: 'working', every: 1 }],
+        answer: (session) => `found ${session.title}`,
+      }),
     });
     await scheduler.start();
     const responses = [
-      step(call('c1', 'spawn_session', { title: 'X', prompt: 'Research X' }), call('c2', 'spawn_session', { title: 'Y', prompt: 'Research Y', subagent_type: 'researcher' }), finish('tool-calls')),
+      step(
+        call('c1', 'spawn_session', { title: 'X', prompt: 'Research X' }),
+        call('c2', 'spawn_session', { title: 'Y', prompt: 'Research Y', subagent_type: 'researcher' }),
+        finish('tool-calls'),
+      ),
       step(call('c3', 'wait_children', { policy: 'all' }), finish('tool-calls')),
-      step({ type: 'text-start', id: 't' }, { type: 'text-delta', id: 't', delta: 'Both done.' }, { type: 'text-end', id: 't' }, finish('stop')),
+      step(
+        { type: 'text-start', id: 't' },
+        { type: 'text-delta', id: 't', delta: 'Both done.' },
+        { type: 'text-end', id: 't' },
+        finish('stop'),
+      ),
     ];
     let index = 0;
     const model = new MockLanguageModelV3({ doStream: () => Promise.resolve(responses[index++]!) });
     const agent = aiSdkAgent({ model, tools: sproutTools({ scheduler }) });
     const events: AgentEvent[] = [];
     const session = structuredClone(root);
-    await agent.execute(session, { model: 'mock', signal: new AbortController().signal, emit: (event) => events.push(agentEventSchema.parse(event)) });
+    await agent.execute(session, {
+      model: 'mock',
+      signal: new AbortController().signal,
+      emit: (event) => events.push(agentEventSchema.parse(event)),
+    });
 
     const children = await store.listChildren('root');
     expect(children.map((child) => child.title).sort()).toEqual(['X', 'Y']);
     expect(children.every((child) => child.spawn_depth === 1 && child.parent_session_id === 'root')).toBe(true);
-    const results = events.filter((event) => event.type === 'tool_complete').map((event) => JSON.parse((event.result as { result: string }).result) as Record<string, unknown>);
+    const results = events
+      .filter((event) => event.type === 'tool_complete')
+      .map((event) => JSON.parse((event.result as { result: string }).result) as Record<string, unknown>);
     expect(results[0]).toMatchObject({ status: 'queued', child_session_id: expect.any(String) as unknown });
     const waited = results[2] as { children: { status: string; result: string }[] };
     expect(waited.children.map((child) => [child.status, child.result]).sort()).toEqual([
@@ -66,7 +110,10 @@ describe('spawnSessionTool / waitChildrenTool (Bamboo spawn_session for AI SDK a
     scheduler = createSpawnScheduler({ store, clock: systemClock, agent: scriptedAgent({ clock: systemClock, script: [] }) });
     await scheduler.start();
     const spawn = spawnSessionTool({ scheduler });
-    const spawned = await spawn.execute({ title: 'Z', prompt: 'p' }, { experimental_context: { sessionId: 'root', rootSessionId: 'root' } });
+    const spawned = await spawn.execute(
+      { title: 'Z', prompt: 'p' },
+      { experimental_context: { sessionId: 'root', rootSessionId: 'root' } },
+    );
     expect((await store.load(spawned.child_session_id))?.parent_session_id).toBe('root');
     await expect(spawn.execute({ title: 'Z', prompt: 'p' }, {})).rejects.toMatchObject({ code: 'MISSING_PARENT_SESSION' });
     const wait = waitChildrenTool({ scheduler, parentSessionId: 'root' });

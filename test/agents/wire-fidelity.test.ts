@@ -4,8 +4,16 @@ import { toUsage } from '../../src/agents/ai-sdk/ai-sdk-agent.js';
 
 describe('wire fidelity with Bamboo', () => {
   it('toUsage always reports all three counters (0 when unreported, total = sum)', () => {
-    expect(toUsage({ inputTokens: undefined, outputTokens: 5, totalTokens: undefined } as never)).toEqual({ prompt_tokens: 0, completion_tokens: 5, total_tokens: 5 });
-    expect(toUsage({ inputTokens: 3, outputTokens: 4, totalTokens: 9 } as never)).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 9 });
+    expect(toUsage({ inputTokens: undefined, outputTokens: 5, totalTokens: undefined } as never)).toEqual({
+      prompt_tokens: 0,
+      completion_tokens: 5,
+      total_tokens: 5,
+    });
+    expect(toUsage({ inputTokens: 3, outputTokens: 4, totalTokens: 9 } as never)).toEqual({
+      prompt_tokens: 3,
+      completion_tokens: 4,
+      total_tokens: 9,
+    });
     expect(toUsage({} as never)).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
   });
 
@@ -19,11 +27,19 @@ describe('wire fidelity with Bamboo', () => {
     expect(toToolResult('3 hits')).toEqual({ success: true, result: '3 hits' });
     expect(toToolResult({ sum: 5 })).toEqual({ success: true, result: '{"sum":5}' });
     expect(toToolResult(undefined)).toEqual({ success: true, result: '' });
-    expect(toToolResult({ success: false, result: 'denied', display_preference: 'markdown' })).toEqual({ success: false, result: 'denied', display_preference: 'markdown' });
+    expect(toToolResult({ success: false, result: 'denied', display_preference: 'markdown' })).toEqual({
+      success: false,
+      result: 'denied',
+      display_preference: 'markdown',
+    });
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(toToolResult(cyclic)).toEqual({ success: true, result: '[object Object]' });
-    expect(agentEventSchema.parse({ type: 'tool_complete', tool_call_id: 't1', result: [1, 2] })).toEqual({ type: 'tool_complete', tool_call_id: 't1', result: { success: true, result: '[1,2]' } });
+    expect(agentEventSchema.parse({ type: 'tool_complete', tool_call_id: 't1', result: [1, 2] })).toEqual({
+      type: 'tool_complete',
+      tool_call_id: 't1',
+      result: { success: true, result: '[1,2]' },
+    });
   });
 
   it('heartbeat timestamps must be RFC 3339 UTC', () => {

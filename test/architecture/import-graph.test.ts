@@ -63,7 +63,9 @@ describe('import graph of src/ and machines/', () => {
   it('machines/ imports nothing from src/ (or anywhere outside machines/)', () => {
     const outside = [...graph]
       .filter(([file]) => file.startsWith(join(root, 'machines')))
-      .flatMap(([file, imports]) => imports.filter((target) => !target.startsWith(join(root, 'machines'))).map((target) => `${show(file)} → ${show(target)}`));
+      .flatMap(([file, imports]) =>
+        imports.filter((target) => !target.startsWith(join(root, 'machines'))).map((target) => `${show(file)} → ${show(target)}`),
+      );
     expect(outside).toEqual([]);
   });
 

@@ -15,21 +15,42 @@ describe('createChildProgress', () => {
     expect(progress.rows()[0]).toMatchObject({ state: 'queued', title: 'Survey', queuedAt: 1000 });
     progress.apply(envelope({ type: 'sub_session_heartbeat', ...base, timestamp: '2026-01-01T00:00:00.000Z', events_seen: 0 }), 1500);
     progress.apply(envelope({ type: 'sub_session_event', ...base, event: { type: 'reasoning_token', content: 'Hm ' } }), 1600);
-    progress.apply(envelope({ type: 'sub_session_event', ...base, event: { type: 'tool_start', tool_call_id: 't1', tool_name: 'web_search', arguments: {} } }), 1700);
-    expect(progress.rows()[0]).toMatchObject({ state: 'running', startedAt: 1500, lastHeartbeatAt: 1500, tokens: 1, toolCalls: 1, activeTool: 'web_search' });
-    progress.apply(envelope({ type: 'sub_session_event', ...base, event: { type: 'tool_complete', tool_call_id: 't1', result: 'ok' } }), 1800);
+    progress.apply(
+      envelope({
+        type: 'sub_session_event',
+        ...base,
+        event: { type: 'tool_start', tool_call_id: 't1', tool_name: 'web_search', arguments: {} },
+      }),
+      1700,
+    );
+    expect(progress.rows()[0]).toMatchObject({
+      state: 'running',
+      startedAt: 1500,
+      lastHeartbeatAt: 1500,
+      tokens: 1,
+      toolCalls: 1,
+      activeTool: 'web_search',
+    });
+    progress.apply(
+      envelope({ type: 'sub_session_event', ...base, event: { type: 'tool_complete', tool_call_id: 't1', result: 'ok' } }),
+      1800,
+    );
     progress.apply(envelope({ type: 'sub_session_event', ...base, event: { type: 'token', content: 'Done' } }), 1900);
     const row = progress.apply(envelope({ type: 'sub_session_completed', ...base, status: 'completed', result: 'Done' }), 2500);
     expect(row).toMatchObject({ state: 'completed', tokens: 2, activeTool: undefined, endedAt: 2500, result: 'Done', completions: 1 });
     expect(elapsedOf(progress.rows()[0]!, 9999)).toBe(1000);
     // Anything of that run after its completion is ignored (and would be a scheduler bug).
-    expect(progress.apply(envelope({ type: 'sub_session_event', ...base, event: { type: 'token', content: 'late' } }), 2600)).toBeUndefined();
+    expect(
+      progress.apply(envelope({ type: 'sub_session_event', ...base, event: { type: 'token', content: 'late' } }), 2600),
+    ).toBeUndefined();
   });
 
   it('ignores events of another run of the same child and counts repeated completions', () => {
     const progress = createChildProgress();
     progress.apply(envelope({ type: 'sub_session_started', ...base }), 0);
-    expect(progress.apply(envelope({ type: 'sub_session_heartbeat', ...base, run_id: 'old', timestamp: 'x', events_seen: 0 }), 1)).toBeUndefined();
+    expect(
+      progress.apply(envelope({ type: 'sub_session_heartbeat', ...base, run_id: 'old', timestamp: 'x', events_seen: 0 }), 1),
+    ).toBeUndefined();
     progress.apply(envelope({ type: 'sub_session_completed', ...base, status: 'cancelled', reason: 'user' }), 2);
     progress.apply(envelope({ type: 'sub_session_completed', ...base, status: 'cancelled', reason: 'user' }), 3);
     const rows = progress.rows();

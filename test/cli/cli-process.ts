@@ -34,7 +34,11 @@ export interface CliProcess {
  * as pipes (so the CLI sees no terminal).
  */
 export function startCli(args: readonly string[]): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   const text = { stdout: '', stderr: '' };
   const watchers = new Set<() => void>();
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

@@ -8,7 +8,10 @@ import { runCli, tempDb } from './cli-process.js';
 const tablesOf = (path: string): string[] => {
   const db = new Database(path, { readonly: true });
   try {
-    return db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((row) => row.name);
+    return db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all()
+      .map((row) => row.name);
   } finally {
     db.close();
   }
@@ -36,7 +39,9 @@ describe('a --db that is not a Sprout database', () => {
     const before = digest(path);
     const result = await runCli([...args, '--db', path]);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe(`sprout: ${path} is an SQLite database but not a Sprout database (tables: users; schema version 0); sprout ${args[0] ?? ''} leaves it untouched`);
+    expect(result.stderr.trim()).toBe(
+      `sprout: ${path} is an SQLite database but not a Sprout database (tables: users; schema version 0); sprout ${args[0] ?? ''} leaves it untouched`,
+    );
     expect(tablesOf(path)).toEqual(['users']);
     expect(digest(path)).toBe(before);
   });
@@ -48,7 +53,18 @@ describe('sprout status --read-only', () => {
     const path = tempDb();
     const store = new SqliteSessionStore({ path });
     const now = new Date().toISOString();
-    await store.save({ id: 'root', title: 'Root', kind: 'root', root_session_id: 'root', spawn_depth: 0, model: 'm', messages: [], metadata: {}, created_at: now, updated_at: now });
+    await store.save({
+      id: 'root',
+      title: 'Root',
+      kind: 'root',
+      root_session_id: 'root',
+      spawn_depth: 0,
+      model: 'm',
+      messages: [],
+      metadata: {},
+      created_at: now,
+      updated_at: now,
+    });
     await store.save({
       id: 'child',
       title: 'Left running',
@@ -81,7 +97,10 @@ describe('sprout status --read-only', () => {
   it('reports an empty file as 0 sessions and creates no tables in it, with or without --read-only', async () => {
     const path = tempDb();
     new Database(path).close();
-    for (const args of [['status', '--db', path], ['status', '--db', path, '--read-only']]) {
+    for (const args of [
+      ['status', '--db', path],
+      ['status', '--db', path, '--read-only'],
+    ]) {
       const result = await runCli(args);
       expect(result.code).toBe(0);
       expect(result.stdout).toBe(`${path}: 0 sessions\n`);

@@ -16,7 +16,9 @@ describe('Ctrl+C during sprout demo', () => {
     expect(completions.filter((event) => event.status === 'cancelled').every((event) => event.reason === 'shutdown')).toBe(true);
     expect(demo.stderr()).toMatch(/interrupted after \d+\.\ds: \d of \d runs cancelled/);
 
-    const status = JSON.parse((await runCli(['status', '--db', db, '--json', '--read-only'])).stdout) as { sessions: { last_run_status: string | null }[] };
+    const status = JSON.parse((await runCli(['status', '--db', db, '--json', '--read-only'])).stdout) as {
+      sessions: { last_run_status: string | null }[];
+    };
     expect(status.sessions.filter((session) => session.last_run_status === 'running' || session.last_run_status === 'pending')).toEqual([]);
   });
 });

@@ -4,7 +4,21 @@ import { parseEnvelopes, runCli, tempDb } from './cli-process.js';
 describe('sprout demo --fail / --cancel-after', () => {
   it('ends one run in error and one cancelled, as asked, and still exits 0', async () => {
     const db = tempDb();
-    const result = await runCli(['demo', '--json', '--children', '4', '--concurrency', '2', '--fail', '--cancel-after', '400', '--seed', 'outcomes', '--db', db]);
+    const result = await runCli([
+      'demo',
+      '--json',
+      '--children',
+      '4',
+      '--concurrency',
+      '2',
+      '--fail',
+      '--cancel-after',
+      '400',
+      '--seed',
+      'outcomes',
+      '--db',
+      db,
+    ]);
 
     expect(result.code).toBe(0);
     const completions = parseEnvelopes(result.stdout).flatMap(({ event }) => (event.type === 'sub_session_completed' ? [event] : []));
@@ -16,9 +30,14 @@ describe('sprout demo --fail / --cancel-after', () => {
 
     const status = await runCli(['status', '--db', db, '--json']);
     expect(status.code).toBe(0);
-    const report = JSON.parse(status.stdout) as { sessions: { id: string; last_run_status: string | null; last_run_error: string | null }[] };
+    const report = JSON.parse(status.stdout) as {
+      sessions: { id: string; last_run_status: string | null; last_run_error: string | null }[];
+    };
     const byId = new Map(report.sessions.map((session) => [session.id, session]));
-    expect(byId.get(failed?.child_session_id ?? '')).toMatchObject({ last_run_status: 'error', last_run_error: 'upstream API returned HTTP 503 (simulated failure)' });
+    expect(byId.get(failed?.child_session_id ?? '')).toMatchObject({
+      last_run_status: 'error',
+      last_run_error: 'upstream API returned HTTP 503 (simulated failure)',
+    });
     expect(byId.get(cancelled?.child_session_id ?? '')).toMatchObject({ last_run_status: 'cancelled' });
   });
 

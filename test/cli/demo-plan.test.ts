@@ -34,13 +34,22 @@ describe('createDemoPlan', () => {
 
   it('expects one error with --fail and one cancel with --cancel-after, on different children', () => {
     const plan = createDemoPlan({ seed: 's', children: 6, fail: true, cancelAfterMs: 800 });
-    expect(plan.children.map((child) => child.expected).sort()).toEqual(['cancelled', 'completed', 'completed', 'completed', 'completed', 'error']);
+    expect(plan.children.map((child) => child.expected).sort()).toEqual([
+      'cancelled',
+      'completed',
+      'completed',
+      'completed',
+      'completed',
+      'error',
+    ]);
     expect(plan.cancelTitle).toBe(plan.children.find((child) => child.expected === 'cancelled')?.title);
     // The cancelled child's tool call lasts past the cancel, so the cancel always finds it in progress.
     const cancelled = plan.children.find((child) => child.expected === 'cancelled');
     const longest = Math.max(...(cancelled?.script ?? []).map((step) => ('tool' in step ? (step.tool.duration ?? 0) : 0)));
     expect(longest).toBeGreaterThan(800 + 10_000);
-    expect(plan.children.find((child) => child.expected === 'error')?.script.at(-1)).toEqual({ fail: 'upstream API returned HTTP 503 (simulated failure)' });
+    expect(plan.children.find((child) => child.expected === 'error')?.script.at(-1)).toEqual({
+      fail: 'upstream API returned HTTP 503 (simulated failure)',
+    });
   });
 
   it('gives every child a distinct title, even past the task catalogue', () => {

@@ -38,14 +38,32 @@ afterAll(async () => {
 describe('sprout demo --provider openai-compatible', () => {
   it('runs every child on the model and streams its tokens to the parent', async () => {
     process.env.SPROUT_API_KEY = 'sk-test';
-    const cli = startCli(['demo', '--json', '--children', '2', '--db', tempDb(), '--seed', '7', '--provider', 'openai-compatible', '--base-url', baseURL, '--model', 'tiny-model']);
+    const cli = startCli([
+      'demo',
+      '--json',
+      '--children',
+      '2',
+      '--db',
+      tempDb(),
+      '--seed',
+      '7',
+      '--provider',
+      'openai-compatible',
+      '--base-url',
+      baseURL,
+      '--model',
+      'tiny-model',
+    ]);
     delete process.env.SPROUT_API_KEY;
     expect(await cli.exited).toBe(0);
     const events = cli
       .stdout()
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as { event: { type: string; status?: string; result?: string; event?: { type: string; content?: string } } });
+      .map(
+        (line) =>
+          JSON.parse(line) as { event: { type: string; status?: string; result?: string; event?: { type: string; content?: string } } },
+      );
     const completions = events.filter((e) => e.event.type === 'sub_session_completed');
     expect(completions.map((e) => [e.event.status, e.event.result])).toEqual([
       ['completed', 'Real model answer'],

@@ -16,7 +16,12 @@ function shapeOf(envelopes: readonly SessionEventEnvelope[]) {
       perChild.set(event.title ?? '', []);
     } else if (event.type === 'sub_session_event') {
       const inner = event.event;
-      const detail = inner.type === 'tool_start' ? `${inner.type}:${inner.tool_name}` : 'content' in inner ? `${inner.type}:${inner.content}` : inner.type;
+      const detail =
+        inner.type === 'tool_start'
+          ? `${inner.type}:${inner.tool_name}`
+          : 'content' in inner
+            ? `${inner.type}:${inner.content}`
+            : inner.type;
       perChild.get(titles.get(event.child_session_id) ?? '')?.push(detail);
     } else if (event.type === 'sub_session_completed') {
       perChild.get(titles.get(event.child_session_id) ?? '')?.push(`completed:${event.status}:${event.error ?? ''}:${event.result ?? ''}`);
@@ -49,7 +54,11 @@ describe('sprout demo --seed', () => {
     const b = shapeOf(parseEnvelopes(second.stdout));
     expect(a.titles).toHaveLength(3);
     expect(b).toEqual(a);
-    expect(Object.values(a.perChild).flat().filter((line) => line.startsWith('completed:error'))).toHaveLength(1);
+    expect(
+      Object.values(a.perChild)
+        .flat()
+        .filter((line) => line.startsWith('completed:error')),
+    ).toHaveLength(1);
     const runIds = (stdout: string) => [...completionsByRun(parseEnvelopes(stdout)).keys()];
     expect(runIds(second.stdout).filter((id) => runIds(first.stdout).includes(id))).toEqual([]);
 

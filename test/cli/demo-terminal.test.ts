@@ -45,23 +45,29 @@ async function demoOnTerminal(columns: number): Promise<{ code: number | null; o
 describe('sprout demo on a terminal', () => {
   // Bugs pinned: listr2 drew the final rows a second time after its last frame (a row title set
   // after every task had ended), and on 80 columns rows were cut before the elapsed time.
-  it.skipIf(!hasScript)('draws one live row per child, leaves each final row on screen once, fitted to 80 columns, then the verdict', async () => {
-    const { code, output } = await demoOnTerminal(80);
-    expect(code).toBe(0);
-    expect(output).toContain('\u001b['); // drawn in place, not printed line by line
-    expect(output).toMatch(/queued|running/);
-    expect(output).toMatch(/hb \d+\.\ds ago/);
+  it.skipIf(!hasScript)(
+    'draws one live row per child, leaves each final row on screen once, fitted to 80 columns, then the verdict',
+    async () => {
+      const { code, output } = await demoOnTerminal(80);
+      expect(code).toBe(0);
+      expect(output).toContain('\u001b['); // drawn in place, not printed line by line
+      expect(output).toMatch(/queued|running/);
+      expect(output).toMatch(/hb \d+\.\ds ago/);
 
-    const screen = finalScreen(output).map((line) => line.trimEnd());
-    const rows = screen.filter((line) => /^[✔✖↓] /.test(line));
-    expect(rows).toHaveLength(3);
-    expect(rows.map((line) => line.charAt(0)).sort()).toEqual(['↓', '✔', '✖']);
-    for (const line of rows) {
-      expect(line.length).toBeLessThanOrEqual(80);
-      expect(line).toMatch(/ (completed|error|cancelled)\s+\d+\.\ds\s+\d+ tok\s+\d+ tools?\s+\S/);
-    }
-    expect(rows.find((line) => line.startsWith('✔'))).toMatch(/“.+”$/);
-    expect(screen.filter((line) => /runs ended as expected/.test(line))).toHaveLength(1);
-    expect(screen.join('\n')).toMatch(/3\/3 runs ended as expected .* · repeat: sprout demo --seed tty --children 3 --concurrency 3 --fail --cancel-after 300 --db /);
-  }, 120_000);
+      const screen = finalScreen(output).map((line) => line.trimEnd());
+      const rows = screen.filter((line) => /^[✔✖↓] /.test(line));
+      expect(rows).toHaveLength(3);
+      expect(rows.map((line) => line.charAt(0)).sort()).toEqual(['↓', '✔', '✖']);
+      for (const line of rows) {
+        expect(line.length).toBeLessThanOrEqual(80);
+        expect(line).toMatch(/ (completed|error|cancelled)\s+\d+\.\ds\s+\d+ tok\s+\d+ tools?\s+\S/);
+      }
+      expect(rows.find((line) => line.startsWith('✔'))).toMatch(/“.+”$/);
+      expect(screen.filter((line) => /runs ended as expected/.test(line))).toHaveLength(1);
+      expect(screen.join('\n')).toMatch(
+        /3\/3 runs ended as expected .* · repeat: sprout demo --seed tty --children 3 --concurrency 3 --fail --cancel-after 300 --db /,
+      );
+    },
+    120_000,
+  );
 });

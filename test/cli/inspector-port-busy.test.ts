@@ -26,7 +26,9 @@ describe('--inspect on a port that is in use', () => {
     held = server;
     const result = await runCli(['demo', '--json', '--children', '1', '--inspect', String(port), '--db', tempDb()]);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe(`sprout: inspector port ${port} on 127.0.0.1 is in use; pick another with --inspect=PORT (0 picks a free one)`);
+    expect(result.stderr.trim()).toBe(
+      `sprout: inspector port ${port} on 127.0.0.1 is in use; pick another with --inspect=PORT (0 picks a free one)`,
+    );
   });
 
   it('sprout trace-replay prints the same line and exits 2', async () => {
@@ -38,6 +40,8 @@ describe('--inspect on a port that is in use', () => {
     held = server;
     const result = await runCli(['trace-replay', trace, '--inspect', String(port)]);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe(`sprout: inspector port ${port} on 127.0.0.1 is in use; pick another with --inspect=PORT (0 picks a free one)`);
+    expect(result.stderr.trim()).toBe(
+      `sprout: inspector port ${port} on 127.0.0.1 is in use; pick another with --inspect=PORT (0 picks a free one)`,
+    );
   });
 });

@@ -7,11 +7,24 @@ import { startInspectorRelay, type InspectorRelay } from '../../src/cli/inspecto
 import { startCli, tempDb } from './cli-process.js';
 
 /** The top-level state name of a snapshot value (`{ running: {…} }` → `running`). */
-const stateName = (value: unknown): string | undefined => (typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined);
+const stateName = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
 
 describe('sprout demo --inspect', () => {
   it('relays the scheduler and every job machine to a createWebSocketReceiver on 127.0.0.1, without heartbeat noise', async () => {
-    const demo = startCli(['demo', '--json', '--inspect=0', '--children', '2', '--concurrency', '1', '--seed', 'inspect', '--db', tempDb()]);
+    const demo = startCli([
+      'demo',
+      '--json',
+      '--inspect=0',
+      '--children',
+      '2',
+      '--concurrency',
+      '1',
+      '--seed',
+      'inspect',
+      '--db',
+      tempDb(),
+    ]);
     const line = await demo.waitForLine(/receivers connect to ws:\/\//, 'stderr');
     const url = /(ws:\/\/\S+\/)/.exec(line)?.[1] ?? '';
     expect(new URL(url).hostname).toBe('127.0.0.1');
@@ -31,11 +44,18 @@ describe('sprout demo --inspect', () => {
     for (const job of jobActors) expect(job.parentId).toBe(scheduler?.sessionId);
 
     const jobStates = new Set(
-      events.flatMap((event) => (event.type === '@xstate.snapshot' && names.get(event.sessionId)?.startsWith('job-') === true ? [stateName((event.snapshot as { value?: unknown }).value)] : [])),
+      events.flatMap((event) =>
+        event.type === '@xstate.snapshot' && names.get(event.sessionId)?.startsWith('job-') === true
+          ? [stateName((event.snapshot as { value?: unknown }).value)]
+          : [],
+      ),
     );
-    for (const state of ['loading', 'reserving', 'markingRunning', 'running', 'finalizing', 'completed']) expect(jobStates).toContain(state);
+    for (const state of ['loading', 'reserving', 'markingRunning', 'running', 'finalizing', 'completed'])
+      expect(jobStates).toContain(state);
 
-    const eventTypes = events.flatMap((event) => (event.type === '@xstate.actor' ? [] : [String((event.event as { type?: unknown }).type)]));
+    const eventTypes = events.flatMap((event) =>
+      event.type === '@xstate.actor' ? [] : [String((event.event as { type?: unknown }).type)],
+    );
     expect(eventTypes).toContain('scheduler.enqueue');
     expect(eventTypes.filter((type) => type.includes('heartbeatInterval'))).toEqual([]);
   });

@@ -29,7 +29,10 @@ describe('kill -9 of a running demo', () => {
     expect(after.owner).toBeNull();
     expect(after.reconciled?.interrupted.sort()).toEqual(stranded.map((session) => session.id).sort());
     const children = after.sessions.filter((session) => session.kind === 'child');
-    const spawned = demo.stdout().split('\n').filter((line) => line.includes('"type":"sub_session_started"'));
+    const spawned = demo
+      .stdout()
+      .split('\n')
+      .filter((line) => line.includes('"type":"sub_session_started"'));
     expect(children).toHaveLength(spawned.length);
     for (const child of children) expect(child.last_run_status).not.toMatch(/^(running|pending)$/);
     for (const session of stranded) {

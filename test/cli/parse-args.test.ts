@@ -21,8 +21,35 @@ describe('parseCliArgs', () => {
 
   it('reads every demo flag', () => {
     expect(
-      parseCliArgs(['demo', '--children', '4', '--concurrency=2', '--db', 'x.db', '--seed', 'abc', '--fail', '--cancel-after', '1500', '--inspect=9123', '--trace', 't.jsonl', '--json']),
-    ).toEqual({ command: 'demo', children: 4, concurrency: 2, db: 'x.db', seed: 'abc', fail: true, cancelAfterMs: 1500, inspectPort: 9123, trace: 't.jsonl', json: true });
+      parseCliArgs([
+        'demo',
+        '--children',
+        '4',
+        '--concurrency=2',
+        '--db',
+        'x.db',
+        '--seed',
+        'abc',
+        '--fail',
+        '--cancel-after',
+        '1500',
+        '--inspect=9123',
+        '--trace',
+        't.jsonl',
+        '--json',
+      ]),
+    ).toEqual({
+      command: 'demo',
+      children: 4,
+      concurrency: 2,
+      db: 'x.db',
+      seed: 'abc',
+      fail: true,
+      cancelAfterMs: 1500,
+      inspectPort: 9123,
+      trace: 't.jsonl',
+      json: true,
+    });
   });
 
   it('takes --inspect with or without a port', () => {
@@ -30,11 +57,20 @@ describe('parseCliArgs', () => {
     expect(parseCliArgs(['demo', '--inspect', '--json'])).toMatchObject({ inspectPort: DEFAULT_INSPECT_PORT, json: true });
     expect(parseCliArgs(['demo', '--inspect', '0'])).toMatchObject({ inspectPort: 0 });
     expect(parseCliArgs(['demo', '--inspect=4000'])).toMatchObject({ inspectPort: 4000 });
-    expect(parseCliArgs(['trace-replay', 'run.jsonl'])).toEqual({ command: 'trace-replay', file: 'run.jsonl', inspectPort: DEFAULT_INSPECT_PORT });
+    expect(parseCliArgs(['trace-replay', 'run.jsonl'])).toEqual({
+      command: 'trace-replay',
+      file: 'run.jsonl',
+      inspectPort: DEFAULT_INSPECT_PORT,
+    });
   });
 
   it('reads status flags and help requests', () => {
-    expect(parseCliArgs(['status', '--db', 'a.db', '--json', '--read-only'])).toEqual({ command: 'status', db: 'a.db', json: true, readOnly: true });
+    expect(parseCliArgs(['status', '--db', 'a.db', '--json', '--read-only'])).toEqual({
+      command: 'status',
+      db: 'a.db',
+      json: true,
+      readOnly: true,
+    });
     expect(parseCliArgs([])).toEqual({ command: 'help', topic: undefined });
     expect(parseCliArgs(['help', 'status'])).toEqual({ command: 'help', topic: 'status' });
     expect(parseCliArgs(['demo', '--help'])).toEqual({ command: 'help', topic: 'demo' });

@@ -14,8 +14,12 @@ describe('sprout demo --trace and sprout trace-replay', () => {
     const lines = readFileSync(trace, 'utf8').trimEnd().split('\n');
     const events = lines.map((line) => JSON.parse(line) as StatelyInspectionEvent);
     expect(new Set(events.map((event) => event.type))).toEqual(new Set(['@xstate.actor', '@xstate.event', '@xstate.snapshot']));
-    expect(events.filter((event) => event.type === '@xstate.actor').map((event) => event.name)).toEqual(expect.arrayContaining(['spawnScheduler', 'job-0', 'job-1']));
-    const eventTypes = events.flatMap((event) => (event.type === '@xstate.actor' ? [] : [String((event.event as { type?: unknown }).type)]));
+    expect(events.filter((event) => event.type === '@xstate.actor').map((event) => event.name)).toEqual(
+      expect.arrayContaining(['spawnScheduler', 'job-0', 'job-1']),
+    );
+    const eventTypes = events.flatMap((event) =>
+      event.type === '@xstate.actor' ? [] : [String((event.event as { type?: unknown }).type)],
+    );
     expect(eventTypes.filter((type) => type.startsWith('xstate.after.heartbeatInterval'))).toEqual([]);
     expect(events[0]).toMatchObject({ type: '@xstate.actor', name: 'spawnScheduler' });
 

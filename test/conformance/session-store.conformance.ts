@@ -1,5 +1,9 @@
 import * as vitest from 'vitest';
-import { describeSessionStoreConformance as describeSuite, makeSession, type CreateSessionStore } from '../../src/testing/conformance/session-store-conformance.js';
+import {
+  describeSessionStoreConformance as describeSuite,
+  makeSession,
+  type CreateSessionStore,
+} from '../../src/testing/conformance/session-store-conformance.js';
 
 export { makeSession, type CreateSessionStore };
 

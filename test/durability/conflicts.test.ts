@@ -32,7 +32,11 @@ describe.each(stores)('optimistic concurrency in the scheduler (%s store)', (_na
     const store = makeStore();
     await store.save(rootSession());
     const clock = createTestClock();
-    const agent = scriptedAgent({ clock, script: [{ message: { role: 'assistant', content: 'step 1' } }, { wait: 5000 }], answer: 'final answer' });
+    const agent = scriptedAgent({
+      clock,
+      script: [{ message: { role: 'assistant', content: 'step 1' } }, { wait: 5000 }],
+      answer: 'final answer',
+    });
     const scheduler = createSpawnScheduler({ store, agent, clock });
     await scheduler.start();
     const { childSessionId } = await scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
@@ -71,7 +75,12 @@ describe('replay across a restart (SQLite event log)', () => {
     const clock = createTestClock();
     const first = new SqliteSessionStore(db);
     await first.save(rootSession());
-    const s1 = createSpawnScheduler({ store: first, agent: scriptedAgent({ clock, script: [{ tokens: 'one two three four five' }] }), clock, eventRetention: 8 });
+    const s1 = createSpawnScheduler({
+      store: first,
+      agent: scriptedAgent({ clock, script: [{ tokens: 'one two three four five' }] }),
+      clock,
+      eventRetention: 8,
+    });
     await s1.start();
     await s1.spawnChild('root', { title: 'A', prompt: 'a' });
     await advance(clock, 10);
@@ -79,7 +88,12 @@ describe('replay across a restart (SQLite event log)', () => {
     first.close();
 
     const second = new SqliteSessionStore(db);
-    const s2 = createSpawnScheduler({ store: second, agent: scriptedAgent({ clock, script: [{ tokens: 'x' }] }), clock, eventRetention: 8 });
+    const s2 = createSpawnScheduler({
+      store: second,
+      agent: scriptedAgent({ clock, script: [{ tokens: 'x' }] }),
+      clock,
+      eventRetention: 8,
+    });
     await s2.start();
     const fromStart: SessionEventEnvelope[] = [];
     s2.events('root', { afterSeq: 0 }).subscribe((e) => fromStart.push(e));

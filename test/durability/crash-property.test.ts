@@ -71,7 +71,12 @@ async function restart(db: string, recover: 'interrupt' | 'requeue'): Promise<Re
         }
         return runs.size > 0;
       });
-    await runUntil(() => !open(), { clock, maxMs: 600_000, stepMs: 1000, description: 'every run announced after the restart ended' }).catch(() => undefined);
+    await runUntil(() => !open(), {
+      clock,
+      maxMs: 600_000,
+      stepMs: 1000,
+      description: 'every run announced after the restart ended',
+    }).catch(() => undefined);
     let stopped = false;
     void scheduler.stop({ mode: 'drain' }).then(() => (stopped = true));
     await runUntil(() => stopped, { clock, maxMs: 600_000, stepMs: 1000, description: 'stop() resolved' });

@@ -31,7 +31,11 @@ export function readCommitted(path: string, sessionIds: readonly string[]): Comm
   try {
     const events = new Map<string, { seq: number; event: AgentEvent }[]>();
     const rows = db.prepare<[string], { seq: number; json: string }>('SELECT seq, json FROM events WHERE session_id = ? ORDER BY seq');
-    for (const id of sessionIds) events.set(id, rows.all(id).map((row) => ({ seq: row.seq, event: JSON.parse(row.json) as AgentEvent })));
+    for (const id of sessionIds)
+      events.set(
+        id,
+        rows.all(id).map((row) => ({ seq: row.seq, event: JSON.parse(row.json) as AgentEvent })),
+      );
     const metadata = new Map<string, Record<string, string>>();
     const lastRole = new Map<string, string | undefined>();
     for (const row of db.prepare<[], { json: string }>("SELECT json FROM sessions WHERE kind = 'child'").all()) {
@@ -57,7 +61,8 @@ export function checkRecovery(committed: Committed, streams: readonly RecoveredS
   const out: string[] = [];
   const announced = new Set<string>();
   for (const stream of streams) {
-    for (const { event } of committed.events.get(stream.sessionId) ?? []) if (event.type === 'sub_session_started') announced.add(event.run_id);
+    for (const { event } of committed.events.get(stream.sessionId) ?? [])
+      if (event.type === 'sub_session_started') announced.add(event.run_id);
   }
   for (const stream of streams) {
     const id = stream.sessionId;
@@ -68,7 +73,8 @@ export function checkRecovery(committed: Committed, streams: readonly RecoveredS
     });
     before.forEach((row, i) => {
       const replayed = all[i];
-      if (!replayed || replayed.seq !== row.seq || !same(replayed.event, row.event)) out.push(`${id}: committed event seq ${row.seq} (${row.event.type}) not replayed as is`);
+      if (!replayed || replayed.seq !== row.seq || !same(replayed.event, row.event))
+        out.push(`${id}: committed event seq ${row.seq} (${row.event.type}) not replayed as is`);
     });
     const started = new Map<string, { child: string; count: number; index: number }>();
     const completions = new Map<string, { completion: Completion; index: number }[]>();
@@ -78,7 +84,8 @@ export function checkRecovery(committed: Committed, streams: readonly RecoveredS
         entry.count += 1;
         started.set(event.run_id, entry);
       }
-      if (event.type === 'sub_session_completed') completions.set(event.run_id, [...(completions.get(event.run_id) ?? []), { completion: event, index }]);
+      if (event.type === 'sub_session_completed')
+        completions.set(event.run_id, [...(completions.get(event.run_id) ?? []), { completion: event, index }]);
     });
     for (const [runId, { child, count }] of started) {
       if (count !== 1) out.push(`${id}: run ${runId} of ${child} announced ${count} times`);
@@ -99,13 +106,20 @@ export function checkRecovery(committed: Committed, streams: readonly RecoveredS
       const expected = storedOutcome
         ? { status: meta.last_run_status, error: meta.last_run_error }
         : { status: 'error', error: INTERRUPTED_ERROR, reason: 'interrupted' };
-      const actual = storedOutcome ? { status: closed.status, error: closed.error } : { status: closed.status, error: closed.error, reason: closed.reason };
+      const actual = storedOutcome
+        ? { status: closed.status, error: closed.error }
+        : { status: closed.status, error: closed.error, reason: closed.reason };
       if (!same(actual, expected)) {
-        out.push(`${id}: run ${event.run_id} of ${event.child_session_id} open at the kill (stored ${JSON.stringify(meta)}) closed as ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+        out.push(
+          `${id}: run ${event.run_id} of ${event.child_session_id} open at the kill (stored ${JSON.stringify(meta)}) closed as ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`,
+        );
       }
       if (recover === 'requeue' && !storedOutcome && committed.lastRole.get(event.child_session_id) === 'user') {
-        const again = [...started].filter(([runId, s]) => s.child === event.child_session_id && runId !== event.run_id && s.index >= before.length);
-        if (again.length === 0) out.push(`${id}: recover 'requeue' did not run ${event.child_session_id} again after closing ${event.run_id}`);
+        const again = [...started].filter(
+          ([runId, s]) => s.child === event.child_session_id && runId !== event.run_id && s.index >= before.length,
+        );
+        if (again.length === 0)
+          out.push(`${id}: recover 'requeue' did not run ${event.child_session_id} again after closing ${event.run_id}`);
       }
     }
     // A child whose planned run was never announced (killed inside spawnChild) gets no event.
@@ -113,7 +127,8 @@ export function checkRecovery(committed: Committed, streams: readonly RecoveredS
       for (const [child, meta] of committed.metadata) {
         const runId = meta.last_run_id;
         if (meta.last_run_status !== 'pending' || runId === undefined || announced.has(runId)) continue;
-        if (started.has(runId) || completions.has(runId)) out.push(`${id}: never-announced run ${runId} of ${child} got events after the restart`);
+        if (started.has(runId) || completions.has(runId))
+          out.push(`${id}: never-announced run ${runId} of ${child} got events after the restart`);
         const after = stream.metadataAfter?.get(child);
         if (after && (after.last_run_status !== 'error' || after.last_run_error !== INTERRUPTED_ERROR)) {
           out.push(`child ${child} saved by spawnChild but never announced ends ${JSON.stringify(after)}, expected error/interrupted`);
@@ -128,7 +143,10 @@ export function checkRecovery(committed: Committed, streams: readonly RecoveredS
       if (!after) continue;
       const expected = { status: completion.status, runId: completion.run_id, error: completion.error };
       const actual = { status: after.last_run_status, runId: after.last_run_id, error: after.last_run_error };
-      if (!same(actual, expected)) out.push(`child ${child}: metadata ${JSON.stringify(actual)} after recovery disagrees with its latest completion ${JSON.stringify(expected)}`);
+      if (!same(actual, expected))
+        out.push(
+          `child ${child}: metadata ${JSON.stringify(actual)} after recovery disagrees with its latest completion ${JSON.stringify(expected)}`,
+        );
     }
   }
   const leftOpen = streams[0]?.leftOpen ?? [];

@@ -50,10 +50,17 @@ export const kinds = (plan: Plan): SchedulerEffect['kind'][] => plan.effects.map
 
 /** Run ids spawned by a plan (in order), with whether they were spawned cancelled. */
 export function spawnedRuns(plan: Plan): { runId: string; slot: string; cancel: CompletionReason | undefined }[] {
-  return effectsOf(plan, 'spawn').map((effect) => ({ runId: effect.input.runId, slot: effect.slot, cancel: effect.input.cancelRequest?.reason }));
+  return effectsOf(plan, 'spawn').map((effect) => ({
+    runId: effect.input.runId,
+    slot: effect.slot,
+    cancel: effect.input.cancelRequest?.reason,
+  }));
 }
 
 /** Run ids queued in order. */
 export const queued = (context: SchedulerContext): string[] => context.queue.map((run) => run.runId);
 export const waiting = (context: SchedulerContext): string[] => context.waiting.map((run) => run.runId);
-export const activeRuns = (context: SchedulerContext): string[] => Object.values(context.active).map((run) => run.runId).sort();
+export const activeRuns = (context: SchedulerContext): string[] =>
+  Object.values(context.active)
+    .map((run) => run.runId)
+    .sort();

@@ -29,7 +29,8 @@ function sendAll(snapshot: SchedulerSnapshot, events: SchedulerEvent[]): { snaps
 }
 
 const types = (actions: readonly SeenAction[]): string[] => actions.map((action) => action.type);
-const paramsOf = (actions: readonly SeenAction[], type: string): unknown[] => actions.filter((action) => action.type === type).map((action) => action.params);
+const paramsOf = (actions: readonly SeenAction[], type: string): unknown[] =>
+  actions.filter((action) => action.type === type).map((action) => action.params);
 
 describe('scheduler machine', () => {
   it('starts accepting with an empty context', () => {
@@ -219,9 +220,15 @@ describe('scheduler machine: generated paths', () => {
         all.push(...next.actions);
       }
       expect(snapshot.value).toBe('stopped');
-      const started = paramsOf(all, 'publishStarted').map((params) => (params as { run: { runId: string } }).run.runId).sort();
-      const spawnedIds = paramsOf(all, 'xstate.spawnChild').map((params) => (params as { input: { runId: string } }).input.runId).sort();
-      const ended = paramsOf(all, 'jobEnded').map((params) => (params as { runId: string }).runId).sort();
+      const started = paramsOf(all, 'publishStarted')
+        .map((params) => (params as { run: { runId: string } }).run.runId)
+        .sort();
+      const spawnedIds = paramsOf(all, 'xstate.spawnChild')
+        .map((params) => (params as { input: { runId: string } }).input.runId)
+        .sort();
+      const ended = paramsOf(all, 'jobEnded')
+        .map((params) => (params as { runId: string }).runId)
+        .sort();
       expect(spawnedIds).toEqual(started);
       expect(ended).toEqual(started);
     }

@@ -13,7 +13,10 @@ import {
 import { activeRuns, effectsOf, emptyContext, kinds, queued, request, spawnedRuns, waiting } from './scheduler.fixtures.js';
 
 /** Enqueues children in order, returning the final context and every plan. */
-function enqueueAll(context: SchedulerContext, children: readonly (string | [string, string])[]): { context: SchedulerContext; plans: Plan[] } {
+function enqueueAll(
+  context: SchedulerContext,
+  children: readonly (string | [string, string])[],
+): { context: SchedulerContext; plans: Plan[] } {
   const plans: Plan[] = [];
   let current = context;
   for (const entry of children) {
@@ -264,7 +267,10 @@ describe('planStop', () => {
 
 describe('planJobEnd', () => {
   it('frees the slot and the per-parent count, stops the actor, then dispatches the next run', () => {
-    const { context } = enqueueAll(emptyContext({ concurrency: 1 }), [['a', 'A'], ['b', 'B']]);
+    const { context } = enqueueAll(emptyContext({ concurrency: 1 }), [
+      ['a', 'A'],
+      ['b', 'B'],
+    ]);
     const plan = planJobEnd(context, 'job-0');
     expect(plan.ended?.runId).toBe('run-a');
     expect(plan.effects[0]).toEqual({ kind: 'stopJob', slot: 'job-0' });
@@ -293,7 +299,10 @@ describe('planJobEnd', () => {
 
   it('recycles slot ids: 1000 sequential jobs at concurrency 2 use at most 3 ids', () => {
     let context = emptyContext({ concurrency: 2, queueCapacity: 2000 });
-    context = enqueueAll(context, Array.from({ length: 1000 }, (_, i) => `c${i}`)).context;
+    context = enqueueAll(
+      context,
+      Array.from({ length: 1000 }, (_, i) => `c${i}`),
+    ).context;
     const seen = new Set<string>();
     let ended = 0;
     while (!isIdle(context)) {
@@ -399,7 +408,13 @@ describe('scheduler plan invariants (seeded random operations)', () => {
       if (roll < 0.6) {
         const id = `${child}-${next++}`;
         requested.add(`req-${id}`);
-        apply(planEnqueue(context, { requestId: `req-${id}`, runId: `run-${id}`, job: { parentSessionId: `p${Math.floor(random() * 3)}`, childSessionId: child, model: 'm' } }));
+        apply(
+          planEnqueue(context, {
+            requestId: `req-${id}`,
+            runId: `run-${id}`,
+            job: { parentSessionId: `p${Math.floor(random() * 3)}`, childSessionId: child, model: 'm' },
+          }),
+        );
       } else if (roll < 0.85) {
         const slots = Object.keys(context.active);
         const slot = slots[Math.floor(random() * slots.length)];

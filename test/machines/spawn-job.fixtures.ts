@@ -103,9 +103,7 @@ export function delayed(actions: readonly SeenAction[]): { type: string; delay: 
 
 /** Ids of every `xstate.cancel` action (cancelled delayed events). */
 export function cancelled(actions: readonly SeenAction[]): string[] {
-  return actions
-    .filter((action) => action.type === 'xstate.cancel')
-    .map((action) => (action.params as { sendId: string }).sendId);
+  return actions.filter((action) => action.type === 'xstate.cancel').map((action) => (action.params as { sendId: string }).sendId);
 }
 
 export const count = (actions: readonly SeenAction[], type: string): number => types(actions).filter((t) => t === type).length;
@@ -139,7 +137,11 @@ export const ev = {
 } satisfies Record<string, (...args: never[]) => AnyEventObject>;
 
 /** Drives a fresh job to `running` (loaded, reserved, marked running). */
-export function toRunning(input: SpawnJobInput = jobInput(), session: Session = childSession(), machine: SpawnJobMachine = spawnJobMachine) {
+export function toRunning(
+  input: SpawnJobInput = jobInput(),
+  session: Session = childSession(),
+  machine: SpawnJobMachine = spawnJobMachine,
+) {
   const first = start(input, machine);
   return sendAll(first.snapshot, [ev.loaded(session), ev.reserved(true), ev.savedRunning()], machine);
 }

@@ -59,7 +59,12 @@ describe('spawn-job machine: loading', () => {
       'CHILD_WRONG_PARENT',
       `child session ${CHILD} does not belong to parent ${PARENT}`,
     ],
-    ['missing parent id', ev.loaded(childSession({ parent_session_id: undefined })), 'CHILD_WRONG_PARENT', 'child session child-1 does not belong to parent parent-1'],
+    [
+      'missing parent id',
+      ev.loaded(childSession({ parent_session_id: undefined })),
+      'CHILD_WRONG_PARENT',
+      'child session child-1 does not belong to parent parent-1',
+    ],
   ] as const)('%s → error with the exact contract text, no metadata written', (_name, event, code, text) => {
     const first = start();
     const step = send(first.snapshot, event);
@@ -122,7 +127,12 @@ describe('spawn-job machine: skipping → skipped', () => {
     const loaded = send(start().snapshot, ev.loaded(noPending()));
     const failed = send(loaded.snapshot, ev.saveSkippedFailed(new Error('store down')));
     expect(failed.snapshot.value).toBe('error');
-    expect(failed.snapshot.output).toEqual({ ...ids, status: 'error', code: 'STORE_SAVE_FAILED', error: 'failed to save child session: store down' });
+    expect(failed.snapshot.output).toEqual({
+      ...ids,
+      status: 'error',
+      code: 'STORE_SAVE_FAILED',
+      error: 'failed to save child session: store down',
+    });
     expectOneCompletion(failed, [...loaded.actions, ...failed.actions]);
   });
 
@@ -235,7 +245,12 @@ describe('spawn-job machine: markingRunning', () => {
     const first = marking();
     const failed = send(first.snapshot, ev.saveRunningFailed(new Error('disk full')));
     expect(failed.snapshot.value).toBe('error');
-    expect(failed.snapshot.output).toEqual({ ...ids, status: 'error', code: 'STORE_SAVE_FAILED', error: 'failed to save child session: disk full' });
+    expect(failed.snapshot.output).toEqual({
+      ...ids,
+      status: 'error',
+      code: 'STORE_SAVE_FAILED',
+      error: 'failed to save child session: disk full',
+    });
     expectOneCompletion(failed, [...first.allActions, ...failed.actions]);
     expect(types(failed.actions)).not.toContain('openRun');
   });
@@ -348,17 +363,32 @@ describe('spawn-job machine: running', () => {
   it('maxRun elapsed (job.timeout) → error, reason timeout, with the timeout text', () => {
     const finalizing = send(toRunning(limited).snapshot, ev.timeout());
     expect(finalizing.snapshot.value).toBe('finalizing');
-    expect(spawned(finalizing.actions).get('saveFinal')?.input).toMatchObject({ status: 'error', error: 'child session timed out after 100 ms' });
+    expect(spawned(finalizing.actions).get('saveFinal')?.input).toMatchObject({
+      status: 'error',
+      error: 'child session timed out after 100 ms',
+    });
     const done = send(finalizing.snapshot, ev.savedFinal());
     expect(done.snapshot.value).toBe('error');
-    expect(done.snapshot.output).toEqual({ ...ids, status: 'error', code: 'RUN_TIMEOUT', reason: 'timeout', error: 'child session timed out after 100 ms' });
+    expect(done.snapshot.output).toEqual({
+      ...ids,
+      status: 'error',
+      code: 'RUN_TIMEOUT',
+      reason: 'timeout',
+      error: 'child session timed out after 100 ms',
+    });
     expectOneCompletion(done);
   });
 
   it('idle elapsed (isIdle true) → error, reason idle, with the idle text', () => {
     const done = sendAll(toRunning(limited).snapshot, [ev.idleElapsed(), ev.savedFinal()]);
     expect(done.snapshot.value).toBe('error');
-    expect(done.snapshot.output).toEqual({ ...ids, status: 'error', code: 'RUN_IDLE', reason: 'idle', error: 'child session idle for 50 ms' });
+    expect(done.snapshot.output).toEqual({
+      ...ids,
+      status: 'error',
+      code: 'RUN_IDLE',
+      reason: 'idle',
+      error: 'child session idle for 50 ms',
+    });
     expect(count(done.allActions, 'publishCompletion')).toBe(1);
   });
 
@@ -386,7 +416,12 @@ describe('spawn-job machine: finalizing', () => {
     const finalizing = send(toRunning().snapshot, ev.agentDone());
     const failed = send(finalizing.snapshot, ev.saveFinalFailed(new Error('store gone')));
     expect(failed.snapshot.value).toBe('error');
-    expect(failed.snapshot.output).toEqual({ ...ids, status: 'error', code: 'STORE_SAVE_FAILED', error: 'failed to save child session: store gone' });
+    expect(failed.snapshot.output).toEqual({
+      ...ids,
+      status: 'error',
+      code: 'STORE_SAVE_FAILED',
+      error: 'failed to save child session: store gone',
+    });
     expectOneCompletion(failed);
   });
 
@@ -421,8 +456,12 @@ describe('finalAnswerOf / hasPendingUserMessage', () => {
   it('returns the last non-empty assistant message after the last user message', () => {
     expect(finalAnswerOf(undefined)).toBeUndefined();
     expect(finalAnswerOf(childSession())).toBeUndefined();
-    expect(finalAnswerOf(childSession({ messages: [message('user', 'q'), message('assistant', 'a'), message('assistant', '')] }))).toBe('a');
-    expect(finalAnswerOf(childSession({ messages: [message('assistant', 'old'), message('user', 'q'), message('tool', 't')] }))).toBeUndefined();
+    expect(finalAnswerOf(childSession({ messages: [message('user', 'q'), message('assistant', 'a'), message('assistant', '')] }))).toBe(
+      'a',
+    );
+    expect(
+      finalAnswerOf(childSession({ messages: [message('assistant', 'old'), message('user', 'q'), message('tool', 't')] })),
+    ).toBeUndefined();
     expect(finalAnswerOf(childSession({ messages: [message('user', 'q'), message('assistant', 'a'), message('tool', 't')] }))).toBe('a');
     expect(finalAnswerOf(childSession({ messages: [message('assistant', 'y'.repeat(MAX_RESULT_CHARS))] }))).toHaveLength(MAX_RESULT_CHARS);
   });

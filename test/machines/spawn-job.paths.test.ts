@@ -3,18 +3,7 @@ import { getMicrosteps, type AnyEventObject, type StateValue } from 'xstate';
 import { getShortestPaths, getSimplePaths, getStateNodes } from 'xstate/graph';
 import type { SpawnJobEvent, SpawnJobInput } from '../../machines/spawn-job.events.js';
 import { spawnJobMachine, type SpawnJobMachine } from '../../machines/spawn-job.machine.js';
-import {
-  childSession,
-  count,
-  ev,
-  jobInput,
-  message,
-  sendAll,
-  start,
-  toRunning,
-  types,
-  type JobSnapshot,
-} from './spawn-job.fixtures.js';
+import { childSession, count, ev, jobInput, message, sendAll, start, toRunning, types, type JobSnapshot } from './spawn-job.fixtures.js';
 
 /**
  * Every path through the job machine, generated with `xstate/graph`. Invoked actors and delays
@@ -85,7 +74,11 @@ function replay(path: { steps: { event: SpawnJobEvent }[] }, input: SpawnJobInpu
 }
 
 /** Asserts the completion rule on one path: exactly one completion, last, for every final state but `duplicate`. */
-function checkCompletion(path: { state: JobSnapshot; steps: { event: SpawnJobEvent }[] }, input: SpawnJobInput, machine?: SpawnJobMachine): void {
+function checkCompletion(
+  path: { state: JobSnapshot; steps: { event: SpawnJobEvent }[] },
+  input: SpawnJobInput,
+  machine?: SpawnJobMachine,
+): void {
   const run = replay(path, input, machine);
   expect(run.snapshot.value).toEqual(path.state.value);
   const completions = count(run.allActions, 'publishCompletion');
@@ -152,10 +145,21 @@ describe('spawn-job machine: generated paths', () => {
   });
 
   it('every error cause and cancel reason is reachable (limits on)', () => {
-    const outputs = limitedPaths.filter((path) => path.state.status === 'done').map((path) => path.state.output as { code?: string; reason?: string } | undefined);
+    const outputs = limitedPaths
+      .filter((path) => path.state.status === 'done')
+      .map((path) => path.state.output as { code?: string; reason?: string } | undefined);
     const codes = new Set(outputs.map((output) => output?.code).filter((code) => code !== undefined));
     expect([...codes]).toEqual(
-      expect.arrayContaining(['AGENT_FAILED', 'CHILD_LOAD_FAILED', 'CHILD_NOT_FOUND', 'CHILD_NOT_KIND_CHILD', 'CHILD_WRONG_PARENT', 'RUN_IDLE', 'RUN_TIMEOUT', 'STORE_SAVE_FAILED']),
+      expect.arrayContaining([
+        'AGENT_FAILED',
+        'CHILD_LOAD_FAILED',
+        'CHILD_NOT_FOUND',
+        'CHILD_NOT_KIND_CHILD',
+        'CHILD_WRONG_PARENT',
+        'RUN_IDLE',
+        'RUN_TIMEOUT',
+        'STORE_SAVE_FAILED',
+      ]),
     );
     const reasons = new Set(outputs.map((output) => output?.reason).filter((reason) => reason !== undefined));
     expect([...reasons].sort()).toEqual(['idle', 'timeout', 'user']);

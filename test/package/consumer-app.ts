@@ -57,10 +57,17 @@ export function run(command: string, args: readonly string[], cwd: string, extra
 }
 
 /** Runs a command and throws with its output when it fails. */
-export async function runOk(command: string, args: readonly string[], cwd: string, extraEnv: Record<string, string> = {}): Promise<CommandResult> {
+export async function runOk(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  extraEnv: Record<string, string> = {},
+): Promise<CommandResult> {
   const result = await run(command, args, cwd, extraEnv);
   if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${result.code}\n--- stdout\n${result.stdout.slice(-4000)}\n--- stderr\n${result.stderr.slice(-4000)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} (in ${cwd}) exited ${result.code}\n--- stdout\n${result.stdout.slice(-4000)}\n--- stderr\n${result.stderr.slice(-4000)}`,
+    );
   }
   return result;
 }
@@ -90,8 +97,13 @@ export async function packPackage(workDir: string): Promise<{ tarball: string; r
   const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   // A type error fails the build (as `npm run build` would). SPROUT_PACK_IGNORE_TYPE_ERRORS=1 packs
   // what tsc emitted anyway, to work on this test while src/ is mid-change elsewhere.
-  const build = await run(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', join(stage, 'dist')], REPO_ROOT);
-  if (build.code !== 0 && process.env.SPROUT_PACK_IGNORE_TYPE_ERRORS !== '1') throw new Error(`the build failed (tsc exited ${build.code}):\n${build.stdout.slice(-4000)}`);
+  const build = await run(
+    process.execPath,
+    [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', join(stage, 'dist')],
+    REPO_ROOT,
+  );
+  if (build.code !== 0 && process.env.SPROUT_PACK_IGNORE_TYPE_ERRORS !== '1')
+    throw new Error(`the build failed (tsc exited ${build.code}):\n${build.stdout.slice(-4000)}`);
   for (const entry of ['package.json', ...packageJson.files.filter((file) => file !== 'dist')]) {
     const from = join(REPO_ROOT, entry);
     if (existsSync(from)) cpSync(from, join(stage, entry), { recursive: true });
@@ -149,7 +161,11 @@ export function packageOf(line: string): string | undefined {
  * the app's code and Sprout's declarations — must be clean.
  */
 export async function typecheck(app: string, project: string): Promise<TypecheckResult> {
-  const result = await run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--pretty', 'false'], app);
+  const result = await run(
+    process.execPath,
+    [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--pretty', 'false'],
+    app,
+  );
   const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => /error TS\d+/.test(line));
   const ours = (line: string): boolean => packageOf(line) === undefined || packageOf(line) === PACKAGE_NAME;
   return { code: result.code, errors: lines.filter(ours), thirdParty: lines.filter((line) => !ours(line)) };
@@ -165,7 +181,10 @@ export async function typecheck(app: string, project: string): Promise<Typecheck
  */
 export async function createConsumerApp(dir: string, tarball: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'sprout-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'package.json'),
+    `${JSON.stringify({ name: 'sprout-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+  );
   await npmInstall(dir, [tarball, `typescript@${repoVersionOf('typescript')}`, `@types/node@${repoVersionOf('@types/node')}`]);
   await provideNativeSqlite(dir);
 }
@@ -178,7 +197,8 @@ export async function npmInstall(dir: string, specs: readonly string[]): Promise
 async function provideNativeSqlite(dir: string): Promise<void> {
   const target = join(dir, 'node_modules', 'better-sqlite3');
   const built = join(REPO_ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
-  const sameVersion = repoVersionOf('better-sqlite3') === (JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as { version: string }).version;
+  const sameVersion =
+    repoVersionOf('better-sqlite3') === (JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as { version: string }).version;
   if (process.env.SPROUT_CONSUMER_NATIVE_BUILD !== '1' && sameVersion && existsSync(built)) {
     mkdirSync(join(target, 'build', 'Release'), { recursive: true });
     cpSync(built, join(target, 'build', 'Release', 'better_sqlite3.node'));

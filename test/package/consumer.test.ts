@@ -7,7 +7,19 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumerTsconfig, createConsumerApp, npmInstall, PACKAGE_NAME, packPackage, removeDir, repoVersionOf, runOk, tempWorkDir, typecheck, type PackReport } from './consumer-app.js';
+import {
+  consumerTsconfig,
+  createConsumerApp,
+  npmInstall,
+  PACKAGE_NAME,
+  packPackage,
+  removeDir,
+  repoVersionOf,
+  runOk,
+  tempWorkDir,
+  typecheck,
+  type PackReport,
+} from './consumer-app.js';
 import { blockFileName, blockPrelude, packageDocBlocks, type DocBlock } from './doc-blocks.js';
 
 const MINUTE = 60_000;
@@ -115,72 +127,134 @@ export const scheduler: SpawnScheduler = sprout.createSpawnScheduler({ store: ne
 describe(`the packed ${PACKAGE_NAME}`, () => {
   it('ships the compiled code, the bin, the docs and the licence, and no sources, tests or source maps', () => {
     const paths = pack.files.map((file) => file.path);
-    expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'CHANGELOG.md', 'bin/sprout.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/testing/index.js', 'dist/src/testing/index.d.ts', 'dist/src/cli/main.js']));
-    expect(paths.filter((path) => /^(src|test|bench|examples|machines)\//.test(path) || path.endsWith('.map') || (path.endsWith('.ts') && !path.endsWith('.d.ts')))).toEqual([]);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'README.md',
+        'LICENSE',
+        'CHANGELOG.md',
+        'bin/sprout.js',
+        'dist/src/index.js',
+        'dist/src/index.d.ts',
+        'dist/src/testing/index.js',
+        'dist/src/testing/index.d.ts',
+        'dist/src/cli/main.js',
+      ]),
+    );
+    expect(
+      paths.filter(
+        (path) =>
+          /^(src|test|bench|examples|machines)\//.test(path) || path.endsWith('.map') || (path.endsWith('.ts') && !path.endsWith('.d.ts')),
+      ),
+    ).toEqual([]);
   });
 
   it('installs with production dependencies only: no TypeScript loader, no test tools, no optional peers', () => {
-    for (const devOnly of ['tsx', 'vitest', 'eslint', 'ai', '@ai-sdk/openai-compatible']) expect(existsSync(join(app, 'node_modules', devOnly)), devOnly).toBe(false);
-    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { bin: Record<string, string>; exports: Record<string, unknown> };
+    for (const devOnly of ['tsx', 'vitest', 'eslint', 'ai', '@ai-sdk/openai-compatible'])
+      expect(existsSync(join(app, 'node_modules', devOnly)), devOnly).toBe(false);
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      exports: Record<string, unknown>;
+    };
     expect(manifest.bin).toEqual({ sprout: 'bin/sprout.js' });
     expect(Object.keys(manifest.exports)).toEqual(['.', './testing', './server', './package.json']);
   });
 
-  it("typechecks the whole public API and the README's embedding example without the optional peers (lib ES2023, skipLibCheck: false, exactOptionalPropertyTypes), then runs the example", async () => {
-    const embedding = packageDocBlocks(installed).find((block: DocBlock) => block.file === 'README.md' && block.heading === 'Embedding');
-    expect(embedding, 'README has a ts block under "## Embedding"').toBeDefined();
-    write('embedding.ts', `${embedding?.code ?? ''}\nconsole.log(JSON.stringify({ summary, childSessionId, runId }));\n`);
-    write('api-surface.ts', apiSurface(PACKAGE_NAME));
-    write('no-peers.ts', NO_PEERS);
-    // One tsc run for the three files (the machine may be slow; each run costs tens of seconds).
-    write('tsconfig.api.json', consumerTsconfig(['api-surface.ts', 'embedding.ts', 'no-peers.ts']));
-    const checked = await typecheck(app, 'tsconfig.api.json');
-    expect(checked.errors).toEqual([]);
-    await expectOnlyTheirOwnErrors(checked.thirdParty, ['xstate']);
+  it(
+    "typechecks the whole public API and the README's embedding example without the optional peers (lib ES2023, skipLibCheck: false, exactOptionalPropertyTypes), then runs the example",
+    async () => {
+      const embedding = packageDocBlocks(installed).find((block: DocBlock) => block.file === 'README.md' && block.heading === 'Embedding');
+      expect(embedding, 'README has a ts block under "## Embedding"').toBeDefined();
+      write('embedding.ts', `${embedding?.code ?? ''}\nconsole.log(JSON.stringify({ summary, childSessionId, runId }));\n`);
+      write('api-surface.ts', apiSurface(PACKAGE_NAME));
+      write('no-peers.ts', NO_PEERS);
+      // One tsc run for the three files (the machine may be slow; each run costs tens of seconds).
+      write('tsconfig.api.json', consumerTsconfig(['api-surface.ts', 'embedding.ts', 'no-peers.ts']));
+      const checked = await typecheck(app, 'tsconfig.api.json');
+      expect(checked.errors).toEqual([]);
+      await expectOnlyTheirOwnErrors(checked.thirdParty, ['xstate']);
 
-    const result = await runOk(process.execPath, ['out/embedding.js'], app);
-    const last = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as { summary?: { status?: string; result?: string } };
-    expect(last.summary).toMatchObject({ status: 'completed', result: 'Three sources found.' });
-    expect(result.stdout).toContain('sub_session_started');
-  }, 10 * MINUTE);
+      const result = await runOk(process.execPath, ['out/embedding.js'], app);
+      const last = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as { summary?: { status?: string; result?: string } };
+      expect(last.summary).toMatchObject({ status: 'completed', result: 'Three sources found.' });
+      expect(result.stdout).toContain('sub_session_started');
+    },
+    10 * MINUTE,
+  );
 
-  it('imports the real agents without the optional peers: the first run rejects with MissingPeerDependencyError', async () => {
-    // Compiled with the public API above (tsconfig.api.json).
-    const result = await runOk(process.execPath, ['out/no-peers.js'], app);
-    expect(result.stdout.trim()).toMatch(/^missing MISSING_PEER_DEPENDENCY (ai|@ai-sdk\/openai-compatible)$/);
-  }, 5 * MINUTE);
+  it(
+    'imports the real agents without the optional peers: the first run rejects with MissingPeerDependencyError',
+    async () => {
+      // Compiled with the public API above (tsconfig.api.json).
+      const result = await runOk(process.execPath, ['out/no-peers.js'], app);
+      expect(result.stdout.trim()).toMatch(/^missing MISSING_PEER_DEPENDENCY (ai|@ai-sdk\/openai-compatible)$/);
+    },
+    5 * MINUTE,
+  );
 
-  it('with ai, @ai-sdk/openai-compatible and vitest installed, typechecks every TypeScript block of the README and the guides (and the real-agent app)', async () => {
-    await npmInstall(app, [`ai@${repoVersionOf('ai')}`, `@ai-sdk/openai-compatible@${repoVersionOf('@ai-sdk/openai-compatible')}`, `vitest@${repoVersionOf('vitest')}`]);
-    const blocks = packageDocBlocks(installed);
-    expect([...new Set(blocks.map((block) => block.file))]).toEqual(expect.arrayContaining(['README.md', 'docs/guides/cli.md', 'docs/guides/getting-started.md', 'docs/guides/real-agents.md', 'docs/guides/testing.md']));
-    write('blocks/globals.d.ts', blockPrelude(PACKAGE_NAME));
-    for (const block of blocks) write(`blocks/${blockFileName(block)}`, `${block.code}\n\nexport {};\n`);
-    write('fake-openai.ts', FAKE_SERVER);
-    write('real-agent.ts', REAL_AGENT);
-    // One tsc run for the blocks and the real-agent app of the next test.
-    write('tsconfig.docs.json', consumerTsconfig(['blocks/**/*.ts', 'real-agent.ts', 'fake-openai.ts'], { dom: true }));
-    const checked = await typecheck(app, 'tsconfig.docs.json');
-    expect(checked.errors).toEqual([]);
-    await expectOnlyTheirOwnErrors(checked.thirdParty, ['xstate', 'ai', '@ai-sdk/openai-compatible'], { dom: true });
-  }, 10 * MINUTE);
+  it(
+    'with ai, @ai-sdk/openai-compatible and vitest installed, typechecks every TypeScript block of the README and the guides (and the real-agent app)',
+    async () => {
+      await npmInstall(app, [
+        `ai@${repoVersionOf('ai')}`,
+        `@ai-sdk/openai-compatible@${repoVersionOf('@ai-sdk/openai-compatible')}`,
+        `vitest@${repoVersionOf('vitest')}`,
+      ]);
+      const blocks = packageDocBlocks(installed);
+      expect([...new Set(blocks.map((block) => block.file))]).toEqual(
+        expect.arrayContaining([
+          'README.md',
+          'docs/guides/cli.md',
+          'docs/guides/getting-started.md',
+          'docs/guides/real-agents.md',
+          'docs/guides/testing.md',
+        ]),
+      );
+      write('blocks/globals.d.ts', blockPrelude(PACKAGE_NAME));
+      for (const block of blocks) write(`blocks/${blockFileName(block)}`, `${block.code}\n\nexport {};\n`);
+      write('fake-openai.ts', FAKE_SERVER);
+      write('real-agent.ts', REAL_AGENT);
+      // One tsc run for the blocks and the real-agent app of the next test.
+      write('tsconfig.docs.json', consumerTsconfig(['blocks/**/*.ts', 'real-agent.ts', 'fake-openai.ts'], { dom: true }));
+      const checked = await typecheck(app, 'tsconfig.docs.json');
+      expect(checked.errors).toEqual([]);
+      await expectOnlyTheirOwnErrors(checked.thirdParty, ['xstate', 'ai', '@ai-sdk/openai-compatible'], { dom: true });
+    },
+    10 * MINUTE,
+  );
 
-  it('runs a child on an OpenAI-compatible server through openAICompatibleAgent', async () => {
-    // Compiled with the doc blocks above (tsconfig.docs.json).
-    const result = await runOk(process.execPath, ['out/real-agent.js'], app);
-    expect(JSON.parse(result.stdout.trim())).toMatchObject({ status: 'completed', result: 'Four.' });
-  }, 5 * MINUTE);
+  it(
+    'runs a child on an OpenAI-compatible server through openAICompatibleAgent',
+    async () => {
+      // Compiled with the doc blocks above (tsconfig.docs.json).
+      const result = await runOk(process.execPath, ['out/real-agent.js'], app);
+      expect(JSON.parse(result.stdout.trim())).toMatchObject({ status: 'completed', result: 'Four.' });
+    },
+    5 * MINUTE,
+  );
 
-  it('runs the installed bin: `npx sprout --version` and `npx sprout demo --json` (wire events on stdout, one completion per child)', async () => {
-    const version = await runOk('npx', ['--offline', '--no-install', 'sprout', '--version'], app);
-    expect(version.stdout.trim()).toBe(`sprout ${(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string }).version}`);
-    const demo = await runOk('npx', ['--offline', '--no-install', 'sprout', 'demo', '--json', '--children', '3', '--seed', '7', '--db', join(work, 'demo.db')], app);
-    const envelopes = demo.stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number; event: { type: string; run_id?: string } });
-    expect(envelopes.map((envelope) => envelope.seq)).toEqual(envelopes.map((_, i) => i + 1));
-    const completions = envelopes.filter((envelope) => envelope.event.type === 'sub_session_completed');
-    expect(completions).toHaveLength(3);
-    expect(new Set(completions.map((envelope) => envelope.event.run_id)).size).toBe(3);
-  }, 5 * MINUTE);
+  it(
+    'runs the installed bin: `npx sprout --version` and `npx sprout demo --json` (wire events on stdout, one completion per child)',
+    async () => {
+      const version = await runOk('npx', ['--offline', '--no-install', 'sprout', '--version'], app);
+      expect(version.stdout.trim()).toBe(
+        `sprout ${(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string }).version}`,
+      );
+      const demo = await runOk(
+        'npx',
+        ['--offline', '--no-install', 'sprout', 'demo', '--json', '--children', '3', '--seed', '7', '--db', join(work, 'demo.db')],
+        app,
+      );
+      const envelopes = demo.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { seq: number; event: { type: string; run_id?: string } });
+      expect(envelopes.map((envelope) => envelope.seq)).toEqual(envelopes.map((_, i) => i + 1));
+      const completions = envelopes.filter((envelope) => envelope.event.type === 'sub_session_completed');
+      expect(completions).toHaveLength(3);
+      expect(new Set(completions.map((envelope) => envelope.event.run_id)).size).toBe(3);
+    },
+    5 * MINUTE,
+  );
 });
 
 /**
@@ -190,7 +264,10 @@ describe(`the packed ${PACKAGE_NAME}`, () => {
 async function expectOnlyTheirOwnErrors(thirdParty: readonly string[], packages: readonly string[], { dom = false } = {}): Promise<void> {
   if (thirdParty.length === 0) return;
   const name = `control-${dom ? 'dom' : 'es'}`;
-  write(`${name}.ts`, `${packages.map((pkg, i) => `import type * as m${i} from '${pkg}';\nexport type T${i} = typeof m${i};`).join('\n')}\n`);
+  write(
+    `${name}.ts`,
+    `${packages.map((pkg, i) => `import type * as m${i} from '${pkg}';\nexport type T${i} = typeof m${i};`).join('\n')}\n`,
+  );
   write(`tsconfig.${name}.json`, consumerTsconfig([`${name}.ts`], { dom }));
   const control = await typecheck(app, `tsconfig.${name}.json`);
   expect(control.errors).toEqual([]);

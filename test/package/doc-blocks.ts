@@ -48,7 +48,13 @@ export function tsBlocks(markdown: string, file: string): DocBlock[] {
 export function packageDocBlocks(packageRoot: string): DocBlock[] {
   const files = ['README.md'];
   const guides = join(packageRoot, 'docs', 'guides');
-  if (existsSync(guides)) files.push(...readdirSync(guides).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/guides/${name}`));
+  if (existsSync(guides))
+    files.push(
+      ...readdirSync(guides)
+        .filter((name) => name.endsWith('.md'))
+        .sort()
+        .map((name) => `docs/guides/${name}`),
+    );
   return files.flatMap((file) => tsBlocks(readFileSync(join(packageRoot, file), 'utf8'), file));
 }
 

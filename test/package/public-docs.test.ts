@@ -50,7 +50,11 @@ const fromPublicApi = (symbol: ts.Symbol): boolean =>
   });
 
 beforeAll(() => {
-  const config = ts.getParsedCommandLineOfConfigFile(`${root}tsconfig.json`, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    `${root}tsconfig.json`,
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  );
   if (!config) throw new Error('cannot read tsconfig.json');
   const program = ts.createProgram(Object.values(entries), { ...config.options, noEmit: true });
   checker = program.getTypeChecker();

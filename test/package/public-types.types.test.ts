@@ -28,7 +28,13 @@ type Same<A, B> = Equivalent<A, B> extends true ? Equivalent<KnownKeys<A>, Known
 /** Compiles only when `A` and `B` accept the same values and declare the same fields. */
 const same = <A, B>(..._proof: Same<A, B> extends true ? [] : [mismatch: { public: A; internal: B }]): true => true;
 /** Compiles only when every `A` is a `B` and both declare the same fields. */
-const accepts = <A, B>(..._proof: Assignable<A, B> extends true ? (Equivalent<KnownKeys<A>, KnownKeys<B>> extends true ? [] : [fieldsDiffer: { a: KnownKeys<A>; b: KnownKeys<B> }]) : [notAssignable: { a: A; b: B }]): true => true;
+const accepts = <A, B>(
+  ..._proof: Assignable<A, B> extends true
+    ? Equivalent<KnownKeys<A>, KnownKeys<B>> extends true
+      ? []
+      : [fieldsDiffer: { a: KnownKeys<A>; b: KnownKeys<B> }]
+    : [notAssignable: { a: A; b: B }]
+): true => true;
 
 type InternalEvent = Wire.AgentEvent;
 /** Per event tag: the public interface against the schema-inferred member. */

@@ -4,7 +4,8 @@ import type { AgentRuntime, ExecuteRequest } from '../../src/agents/agent-runtim
 import type { TestClock } from '../../src/testing/simulated-clock.js';
 
 /** A value an agent rejects (or throws) with. */
-export type Thrown = 'error' | 'string' | 'undefined' | 'null' | 'null-prototype' | 'throwing-toString' | 'number' | 'revoked-proxy' | 'abort-error';
+export type Thrown =
+  'error' | 'string' | 'undefined' | 'null' | 'null-prototype' | 'throwing-toString' | 'number' | 'revoked-proxy' | 'abort-error';
 
 /** What one `execute` call does. */
 export type AgentOutcome =
@@ -88,7 +89,15 @@ export class ChaosAgent implements AgentRuntime {
   execute(session: Session, request: ExecuteRequest): Promise<void> {
     const index = this.calls.length;
     const outcome = this.plan[index % this.plan.length] ?? { kind: 'complete', events: 1, waitMs: 0 };
-    const call: AgentCall = { index, sessionId: session.id, parentSessionId: session.parent_session_id, outcome, signal: request.signal, emittedBeforeSettle: 0, emitErrors: [] };
+    const call: AgentCall = {
+      index,
+      sessionId: session.id,
+      parentSessionId: session.parent_session_id,
+      outcome,
+      signal: request.signal,
+      emittedBeforeSettle: 0,
+      emitErrors: [],
+    };
     this.calls.push(call);
     this.#enter(call);
     request.signal.addEventListener('abort', () => this.#leave(call), { once: true });

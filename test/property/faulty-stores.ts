@@ -93,7 +93,10 @@ export class FaultyMemoryStore extends MemorySessionStore {
 
 /** A SQLite store with planned faults (still a SqliteSessionStore, so the SQLite event log is used). */
 export class FaultySqliteStore extends SqliteSessionStore {
-  constructor(path: string, readonly plan: FaultPlan) {
+  constructor(
+    path: string,
+    readonly plan: FaultPlan,
+  ) {
     super(path);
   }
   override load(id: string): Promise<Session | undefined> {

@@ -117,7 +117,9 @@ export function checkInvariants(o: Observed): string[] {
     checkSeq(`stream ${id} (live)`, live, out);
     const replay = o.replays.get(id) ?? [];
     if (!sameStream(live, replay)) {
-      out.push(`stream ${id}: a late replay (afterSeq 0, ${replay.length} events) differs from what a live subscriber saw (${live.length} events)`);
+      out.push(
+        `stream ${id}: a late replay (afterSeq 0, ${replay.length} events) differs from what a live subscriber saw (${live.length} events)`,
+      );
     }
   }
 
@@ -135,27 +137,33 @@ export function checkInvariants(o: Observed): string[] {
     const completion = completionOf(run);
     if (!completion) continue;
     const parent = [...run.sessions][0];
-    if (completion.parent_session_id !== parent) out.push(`${name}: completion names parent ${completion.parent_session_id} on stream ${parent}`);
+    if (completion.parent_session_id !== parent)
+      out.push(`${name}: completion names parent ${completion.parent_session_id} on stream ${parent}`);
     checkCompletion(o, run, completion, out);
   }
 
   // Limits, counted from the agent's side.
-  if (o.agent.maxActive > options.concurrency) out.push(`concurrency ${options.concurrency} exceeded: ${o.agent.maxActive} execute() calls at once`);
+  if (o.agent.maxActive > options.concurrency)
+    out.push(`concurrency ${options.concurrency} exceeded: ${o.agent.maxActive} execute() calls at once`);
   for (const [parent, max] of o.agent.maxActivePerParent) {
-    if (max > options.perParentConcurrency) out.push(`perParentConcurrency ${options.perParentConcurrency} exceeded under ${parent}: ${max} at once`);
+    if (max > options.perParentConcurrency)
+      out.push(`perParentConcurrency ${options.perParentConcurrency} exceeded under ${parent}: ${max} at once`);
   }
   for (const call of o.agent.calls) {
-    if (call.emitErrors.length > 0) out.push(`request.emit threw into the agent (${call.outcome.kind}): ${describeError(call.emitErrors[0])}`);
+    if (call.emitErrors.length > 0)
+      out.push(`request.emit threw into the agent (${call.outcome.kind}): ${describeError(call.emitErrors[0])}`);
   }
 
   // API promises.
   for (const { childSessionId, tracked } of o.enqueues) {
     if (!tracked.settled) out.push(`enqueue(${childSessionId}) never settled`);
     else if (tracked.error !== undefined) {
-      if (!(tracked.error instanceof SproutError)) out.push(`enqueue(${childSessionId}) rejected with a raw error: ${describeError(tracked.error)}`);
+      if (!(tracked.error instanceof SproutError))
+        out.push(`enqueue(${childSessionId}) rejected with a raw error: ${describeError(tracked.error)}`);
     } else if (tracked.value) {
       const run = runs.get(tracked.value.runId);
-      if (!run || run.childSessionId !== childSessionId) out.push(`enqueue(${childSessionId}) resolved ${show(tracked.value)} but no such run of that child was announced`);
+      if (!run || run.childSessionId !== childSessionId)
+        out.push(`enqueue(${childSessionId}) resolved ${show(tracked.value)} but no such run of that child was announced`);
     }
   }
   for (const { parentSessionId, tracked } of o.spawns) {
@@ -167,7 +175,8 @@ export function checkInvariants(o: Observed): string[] {
       }
     } else if (tracked.value) {
       const run = runs.get(tracked.value.runId);
-      if (!run || run.childSessionId !== tracked.value.childSessionId) out.push(`spawnChild(${parentSessionId}) resolved ${show(tracked.value)} but that run was not announced`);
+      if (!run || run.childSessionId !== tracked.value.childSessionId)
+        out.push(`spawnChild(${parentSessionId}) resolved ${show(tracked.value)} but that run was not announced`);
     }
   }
   o.cancels.forEach((tracked, i) => {
@@ -183,13 +192,17 @@ export function checkInvariants(o: Observed): string[] {
   for (const entry of o.cancelOnStart) {
     if (!entry.tracked || entry.runId === undefined) continue;
     if (!entry.tracked.settled || entry.tracked.value !== true) {
-      out.push(`cancel(${entry.childSessionId}) from a sub_session_started subscriber returned ${show(entry.tracked.value)} (run ${entry.runId} was just queued)`);
+      out.push(
+        `cancel(${entry.childSessionId}) from a sub_session_started subscriber returned ${show(entry.tracked.value)} (run ${entry.runId} was just queued)`,
+      );
     }
     const completion = runs.get(entry.runId) && completionOf(runs.get(entry.runId)!);
     // The reason is checked with every other cancelled run (a stop or cancelTree requested while the
     // enqueue still waited for queue room may have claimed the run first).
     if (completion && !failedFinalSave(completion) && completion.status !== 'cancelled') {
-      out.push(`run ${entry.runId} cancelled from a sub_session_started subscriber ended ${completion.status}/${completion.reason} (${completion.error})`);
+      out.push(
+        `run ${entry.runId} cancelled from a sub_session_started subscriber ended ${completion.status}/${completion.reason} (${completion.error})`,
+      );
     }
   }
   // A run cancelled while still queued (no heartbeat yet: running had not started) ends cancelled
@@ -199,18 +212,26 @@ export function checkInvariants(o: Observed): string[] {
     if (request.reason !== 'user') continue;
     if (request.answer?.value !== true) continue;
     const open = [...runs.values()].filter(
-      (run) => run.childSessionId === request.sessionId && run.started[0] !== undefined && run.started[0].index < request.at && !(run.completions[0] && run.completions[0].index < request.at),
+      (run) =>
+        run.childSessionId === request.sessionId &&
+        run.started[0] !== undefined &&
+        run.started[0].index < request.at &&
+        !(run.completions[0] && run.completions[0].index < request.at),
     );
     for (const run of open) {
       if (run.seen.some((s) => s.index < request.at && s.envelope.event.type === 'sub_session_heartbeat')) continue;
       const completion = completionOf(run);
       if (!completion || completion.status === 'cancelled' || completion.status === 'skipped' || failedFinalSave(completion)) continue;
-      out.push(`run ${run.runId} of ${run.childSessionId} was cancelled while queued (cancel() returned true) but ended ${completion.status} (${completion.error ?? ''})`);
+      out.push(
+        `run ${run.runId} of ${run.childSessionId} was cancelled while queued (cancel() returned true) but ended ${completion.status} (${completion.error ?? ''})`,
+      );
     }
   }
   for (const { label, tracked } of o.badInputs) {
     if (!tracked.settled || !(tracked.error instanceof SproutValidationError)) {
-      out.push(`${label}: expected a SproutValidationError, got ${tracked.settled ? (tracked.error === undefined ? 'success' : describeError(tracked.error)) : 'no answer'}`);
+      out.push(
+        `${label}: expected a SproutValidationError, got ${tracked.settled ? (tracked.error === undefined ? 'success' : describeError(tracked.error)) : 'no answer'}`,
+      );
     }
   }
   o.stops.forEach((tracked, i) => {
@@ -218,7 +239,9 @@ export function checkInvariants(o: Observed): string[] {
     else if (tracked.error !== undefined) out.push(`stop #${i} rejected: ${describeError(tracked.error)}`);
   });
   if (!o.lateEnqueue.settled || !(o.lateEnqueue.error instanceof SproutError) || o.lateEnqueue.error.code !== 'SCHEDULER_STOPPED') {
-    out.push(`enqueue after stop: expected SchedulerStoppedError, got ${o.lateEnqueue.settled ? describeError(o.lateEnqueue.error ?? o.lateEnqueue.value) : 'never settled'}`);
+    out.push(
+      `enqueue after stop: expected SchedulerStoppedError, got ${o.lateEnqueue.settled ? describeError(o.lateEnqueue.error ?? o.lateEnqueue.value) : 'never settled'}`,
+    );
   }
 
   const unknowable = (id: string): boolean => {
@@ -236,7 +259,8 @@ export function checkInvariants(o: Observed): string[] {
       const run = runs.get(entry.runId);
       const completion = run && completionOf(run);
       if (!completion || run.childSessionId !== entry.childSessionId) {
-        if (mustHaveEnded || (entry.status !== 'queued' && entry.status !== 'running')) out.push(`${label}: entry ${show(entry)} names no ended run of that child`);
+        if (mustHaveEnded || (entry.status !== 'queued' && entry.status !== 'running'))
+          out.push(`${label}: entry ${show(entry)} names no ended run of that child`);
         continue;
       }
       if (entry.status === 'queued' || entry.status === 'running') {
@@ -260,7 +284,8 @@ export function checkInvariants(o: Observed): string[] {
     // cannot be known any more: the store is all there is. Those waits are not checked.
     // Likewise a child whose latest run wrote no metadata (failed loading, or queued under a
     // foreign parent; DESIGN §4.1): F4 in the report, left unchecked.
-    if (options.retainEndedRuns !== undefined && o.children.some((id) => o.stored.get(id)?.parent_session_id === parent && unknowable(id))) continue;
+    if (options.retainEndedRuns !== undefined && o.children.some((id) => o.stored.get(id)?.parent_session_id === parent && unknowable(id)))
+      continue;
     if (!tracked.settled) out.push(`${label} never resolved`);
     else if (tracked.error !== undefined) out.push(`${label} rejected: ${describeError(tracked.error)}`);
     else checkEntries(label, tracked.value ?? [], true);
@@ -284,7 +309,8 @@ export function checkInvariants(o: Observed): string[] {
       } else if (latestWritten) {
         const expected = { last_run_status: latestWritten.status, last_run_id: latestWritten.run_id, last_run_error: latestWritten.error };
         const actual = { last_run_status: meta?.last_run_status, last_run_id: meta?.last_run_id, last_run_error: meta?.last_run_error };
-        if (show(expected) !== show(actual)) out.push(`child ${id}: metadata ${show(actual)} disagrees with its latest completion ${show(expected)}`);
+        if (show(expected) !== show(actual))
+          out.push(`child ${id}: metadata ${show(actual)} disagrees with its latest completion ${show(expected)}`);
       }
     }
     const child = o.getChild.get(id);
@@ -326,20 +352,35 @@ function checkCompletion(o: Observed, run: RunView, completion: Completion, out:
     const allowed = new Set<string>(requests.map((r) => r.reason));
     if (stopped) allowed.add('shutdown');
     if (allowed.size === 0) out.push(`${name}: cancelled (${completion.reason}) but nobody cancelled it or stopped the scheduler`);
-    else if (completion.reason === undefined || !allowed.has(completion.reason)) out.push(`${name}: cancelled with reason ${completion.reason}, requested: ${show([...allowed])}`);
-  } else if (completion.reason === 'user' || completion.reason === 'parent' || completion.reason === 'shutdown' || completion.reason === 'deleted') {
+    else if (completion.reason === undefined || !allowed.has(completion.reason))
+      out.push(`${name}: cancelled with reason ${completion.reason}, requested: ${show([...allowed])}`);
+  } else if (
+    completion.reason === 'user' ||
+    completion.reason === 'parent' ||
+    completion.reason === 'shutdown' ||
+    completion.reason === 'deleted'
+  ) {
     out.push(`${name}: status ${completion.status} with cancel reason ${completion.reason}`);
   }
-  if (completion.reason === 'timeout' && (options.maxRunMs === undefined || completion.error !== `child session timed out after ${options.maxRunMs} ms`)) {
+  if (
+    completion.reason === 'timeout' &&
+    (options.maxRunMs === undefined || completion.error !== `child session timed out after ${options.maxRunMs} ms`)
+  ) {
     out.push(`${name}: timeout completion ${show(completion)} with maxRunMs ${options.maxRunMs}`);
   }
-  if (completion.reason === 'idle' && (options.idleTimeoutMs === undefined || completion.error !== `child session idle for ${options.idleTimeoutMs} ms`)) {
+  if (
+    completion.reason === 'idle' &&
+    (options.idleTimeoutMs === undefined || completion.error !== `child session idle for ${options.idleTimeoutMs} ms`)
+  ) {
     out.push(`${name}: idle completion ${show(completion)} with idleTimeoutMs ${options.idleTimeoutMs}`);
   }
-  if ((completion.reason === 'timeout' || completion.reason === 'idle') && completion.status !== 'error') out.push(`${name}: ${completion.reason} with status ${completion.status}`);
+  if ((completion.reason === 'timeout' || completion.reason === 'idle') && completion.status !== 'error')
+    out.push(`${name}: ${completion.reason} with status ${completion.status}`);
   if (completion.reason === 'interrupted') out.push(`${name}: reason interrupted without a restart`);
-  if (completion.error?.includes('spawn job crashed') === true) out.push(`${name}: ended "${completion.error}" (nothing the case did may crash a job)`);
-  if (completion.status === 'skipped' && completion.error !== 'No pending message to execute') out.push(`${name}: skipped with error ${show(completion.error)}`);
+  if (completion.error?.includes('spawn job crashed') === true)
+    out.push(`${name}: ended "${completion.error}" (nothing the case did may crash a job)`);
+  if (completion.status === 'skipped' && completion.error !== 'No pending message to execute')
+    out.push(`${name}: skipped with error ${show(completion.error)}`);
   if (completion.status === 'completed') {
     const call = o.completionContexts.get(run.runId)?.resolvedCall;
     if (!call) out.push(`${name}: completed but the agent never resolved for ${run.childSessionId}`);
@@ -349,8 +390,10 @@ function checkCompletion(o: Observed, run: RunView, completion: Completion, out:
       if (call.outcome.kind === 'unencodable-event') out.push(`${name}: completed although the agent emitted an event JSON cannot encode`);
       const forwarded = run.seen.filter((s) => s.envelope.event.type === 'sub_session_event').length;
       const expected = call.emittedBeforeSettle + (call.outcome.kind === 'unencodable-event' ? 1 : 0);
-      if (call.outcome.kind !== 'unencodable-event' && forwarded !== expected) out.push(`${name}: ${forwarded} sub_session_event forwarded, the agent emitted ${expected} before it resolved`);
-      if (completion.result !== call.answer) out.push(`${name}: result ${show(completion.result)}, the agent answered ${show(call.answer)}`);
+      if (call.outcome.kind !== 'unencodable-event' && forwarded !== expected)
+        out.push(`${name}: ${forwarded} sub_session_event forwarded, the agent emitted ${expected} before it resolved`);
+      if (completion.result !== call.answer)
+        out.push(`${name}: result ${show(completion.result)}, the agent answered ${show(call.answer)}`);
     }
   }
 }
@@ -377,15 +420,18 @@ export interface RestartObserved {
 /** After a clean stop and a restart on the same SQLite file: nothing to recover, nothing doubled. */
 export function checkRestart(r: RestartObserved): string[] {
   const out: string[] = [];
-  if (!r.started.settled || r.started.error !== undefined) out.push(`restart: start() ${r.started.settled ? `rejected: ${describeError(r.started.error)}` : 'never settled'}`);
+  if (!r.started.settled || r.started.error !== undefined)
+    out.push(`restart: start() ${r.started.settled ? `rejected: ${describeError(r.started.error)}` : 'never settled'}`);
   for (const [id, after] of r.after) {
     const before = r.before.get(id) ?? [];
     checkSeq(`restart: stream ${id}`, after, out);
     if (!sameStream(before, after.slice(0, before.length))) out.push(`restart: stream ${id} replays differently after start()`);
     const global = after.map((envelope, index) => ({ index, sessionId: id, envelope }));
     for (const run of runsOf(global).values()) {
-      if (run.completions.length !== 1) out.push(`restart: run ${run.runId} of ${run.childSessionId} has ${run.completions.length} completions on ${id} after recovery`);
-      if (run.started.length !== 1) out.push(`restart: run ${run.runId} of ${run.childSessionId} has ${run.started.length} sub_session_started on ${id}`);
+      if (run.completions.length !== 1)
+        out.push(`restart: run ${run.runId} of ${run.childSessionId} has ${run.completions.length} completions on ${id} after recovery`);
+      if (run.started.length !== 1)
+        out.push(`restart: run ${run.runId} of ${run.childSessionId} has ${run.started.length} sub_session_started on ${id}`);
     }
   }
   if (r.leftOpen.length > 0) out.push(`restart: children still running/pending after recovery: ${show(r.leftOpen)}`);

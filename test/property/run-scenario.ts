@@ -21,7 +21,10 @@ import { GENERATED_PROTO_IDS, UNKNOWN_IDS, type Scenario } from './scenario.js';
 const BAD_INPUTS: readonly (readonly [string, (scheduler: SpawnScheduler, parent: string) => unknown])[] = (() => {
   const loose = (scheduler: SpawnScheduler): Record<string, (...args: unknown[]) => unknown> =>
     scheduler as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const call = (name: string, ...args: unknown[]) => (scheduler: SpawnScheduler): unknown => loose(scheduler)[name]!.apply(scheduler, args);
+  const call =
+    (name: string, ...args: unknown[]) =>
+    (scheduler: SpawnScheduler): unknown =>
+      loose(scheduler)[name]!.apply(scheduler, args);
   return [
     ['events(id, null)', (s, p) => call('events', p, null)(s)],
     ['events(id, { afterSeq: -1 })', (s, p) => call('events', p, { afterSeq: -1 })(s)],
@@ -151,27 +154,27 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   }
   function makeScheduler(): SpawnScheduler {
     return createSpawnScheduler({
-    store,
-    agent,
-    clock,
-    createId,
-    concurrency: options.concurrency,
-    perParentConcurrency: options.perParentConcurrency,
-    queueCapacity: options.queueCapacity,
-    heartbeatIntervalMs: options.heartbeatIntervalMs,
-    eventRetention: 1_000_000,
-    ...(options.maxRunMs === undefined ? {} : { maxRunMs: options.maxRunMs }),
-    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
-    ...(options.retainEndedRuns === undefined ? {} : { retainEndedRuns: options.retainEndedRuns }),
-    onDiagnostic: (diagnostic) => diagnostics.push(diagnostic),
-    ...(options.throwingObservers
-      ? {
-          // Throws on everything but actor creation (a throw there is reported on its own: F11).
-          inspect: (event: { type: string }) => {
-            if (event.type !== '@xstate.actor') throw new Error('inspection observer throws');
-          },
-        }
-      : {}),
+      store,
+      agent,
+      clock,
+      createId,
+      concurrency: options.concurrency,
+      perParentConcurrency: options.perParentConcurrency,
+      queueCapacity: options.queueCapacity,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      eventRetention: 1_000_000,
+      ...(options.maxRunMs === undefined ? {} : { maxRunMs: options.maxRunMs }),
+      ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+      ...(options.retainEndedRuns === undefined ? {} : { retainEndedRuns: options.retainEndedRuns }),
+      onDiagnostic: (diagnostic) => diagnostics.push(diagnostic),
+      ...(options.throwingObservers
+        ? {
+            // Throws on everything but actor creation (a throw there is reported on its own: F11).
+            inspect: (event: { type: string }) => {
+              if (event.type !== '@xstate.actor') throw new Error('inspection observer throws');
+            },
+          }
+        : {}),
     });
   }
   if (options.throwingObservers) {
@@ -231,11 +234,20 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
     }
   };
   const enqueue = (parentSessionId: string, childSessionId: string): void => {
-    enqueues.push({ childSessionId, tracked: track(attempt(() => scheduler.enqueue({ parentSessionId, childSessionId, model: 'test-model' })), now) });
+    enqueues.push({
+      childSessionId,
+      tracked: track(
+        attempt(() => scheduler.enqueue({ parentSessionId, childSessionId, model: 'test-model' })),
+        now,
+      ),
+    });
   };
 
   plan.armed = true;
-  const started = track(attempt(() => scheduler.start()), now);
+  const started = track(
+    attempt(() => scheduler.start()),
+    now,
+  );
   const violations: string[] = [];
   if (!(await driveUntil(clock, () => started.settled, 60_000, 5000))) violations.push('start() did not settle');
   else if (started.error !== undefined) violations.push(`start() rejected: ${describe(started.error)}`);
@@ -260,34 +272,51 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
         break;
       case 'spawn': {
         const parentSessionId = session(command.parent).id;
-        const tracked = track(attempt(() => scheduler.spawnChild(parentSessionId, { title: 'spawned', prompt: 'go' })), now);
+        const tracked = track(
+          attempt(() => scheduler.spawnChild(parentSessionId, { title: 'spawned', prompt: 'go' })),
+          now,
+        );
         spawns.push({ parentSessionId, tracked });
         break;
       }
       case 'cancel': {
-        const target = command.spawned && spawnedIds.length > 0 ? spawnedIds[command.session % spawnedIds.length]! : child(command.session).id;
+        const target =
+          command.spawned && spawnedIds.length > 0 ? spawnedIds[command.session % spawnedIds.length]! : child(command.session).id;
         const request: CancelRequest = { sessionId: target, reason: 'user', at: now() };
         cancelRequests.push(request);
-        request.answer = track(attempt(() => scheduler.cancel(target)), now);
+        request.answer = track(
+          attempt(() => scheduler.cancel(target)),
+          now,
+        );
         cancels.push(request.answer);
         break;
       }
       case 'cancel-tree': {
         const target = session(command.parent).id;
         cancelRequests.push({ sessionId: target, reason: 'parent', at: now() });
-        cancelTrees.push(track(attempt(() => scheduler.cancelTree(target)), now));
+        cancelTrees.push(
+          track(
+            attempt(() => scheduler.cancelTree(target)),
+            now,
+          ),
+        );
         break;
       }
       case 'cancel-on-start': {
         const s = child(command.session);
-        const entry: { childSessionId: string; runId?: string; tracked?: Tracked<boolean>; request?: CancelRequest } = { childSessionId: s.id };
+        const entry: { childSessionId: string; runId?: string; tracked?: Tracked<boolean>; request?: CancelRequest } = {
+          childSessionId: s.id,
+        };
         cancelOnStart.push(entry);
         const subscription = scheduler.events(parentId(s)).subscribe(({ event }) => {
           if (entry.tracked || event.type !== 'sub_session_started' || event.child_session_id !== s.id) return;
           entry.runId = event.run_id;
           const request: CancelRequest = { sessionId: s.id, reason: 'user', at: now() };
           cancelRequests.push(request);
-          entry.tracked = track(attempt(() => scheduler.cancel(s.id)), now);
+          entry.tracked = track(
+            attempt(() => scheduler.cancel(s.id)),
+            now,
+          );
           request.answer = entry.tracked;
           entry.request = request;
           queueMicrotask(() => subscription.unsubscribe());
@@ -296,7 +325,14 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
       }
       case 'wait': {
         const parentSessionId = session(command.parent).id;
-        waits.push({ parentSessionId, policy: command.policy, tracked: track(attempt(() => scheduler.waitForChildren(parentSessionId, { policy: command.policy })), now) });
+        waits.push({
+          parentSessionId,
+          policy: command.policy,
+          tracked: track(
+            attempt(() => scheduler.waitForChildren(parentSessionId, { policy: command.policy })),
+            now,
+          ),
+        });
         break;
       }
       case 'throwing-subscriber': {
@@ -311,12 +347,23 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
       }
       case 'bad-input': {
         const [label, call] = BAD_INPUTS[command.call % BAD_INPUTS.length]!;
-        badInputs.push({ label, tracked: track(attempt(() => Promise.resolve(call(scheduler, parentId(child(0))))), now) });
+        badInputs.push({
+          label,
+          tracked: track(
+            attempt(() => Promise.resolve(call(scheduler, parentId(child(0))))),
+            now,
+          ),
+        });
         break;
       }
       case 'stop':
         stopRequestedAt ??= now();
-        stops.push(track(attempt(() => scheduler.stop({ mode: command.mode })), now));
+        stops.push(
+          track(
+            attempt(() => scheduler.stop({ mode: command.mode })),
+            now,
+          ),
+        );
         break;
       case 'advance':
         await advance(clock, command.ms, { rounds: 4 });
@@ -350,10 +397,15 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   if (!quietReached && !canHang) {
     const { started: s, completed: c } = runIds();
     const open = [...s].filter((id) => !c.has(id));
-    violations.push(`runs still open after 600 s of simulated time with no hanging agent or store: ${open.slice(0, 5).join(', ')}${enqueues.some((e) => !e.tracked.settled) ? ' (and enqueue() calls not settled)' : ''}`);
+    violations.push(
+      `runs still open after 600 s of simulated time with no hanging agent or store: ${open.slice(0, 5).join(', ')}${enqueues.some((e) => !e.tracked.settled) ? ' (and enqueue() calls not settled)' : ''}`,
+    );
   }
   stopRequestedAt ??= now();
-  const finalStop = track(attempt(() => scheduler.stop({ mode: 'cancel' })), now);
+  const finalStop = track(
+    attempt(() => scheduler.stop({ mode: 'cancel' })),
+    now,
+  );
   stops.push(finalStop);
   if (!(await driveUntil(clock, () => finalStop.settled, 600_000, 10_000))) {
     violations.push('stop({ mode: "cancel" }) did not resolve within 600 s of simulated time');
@@ -361,15 +413,24 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   const atStop = global.length;
   const { started: startedAtStop, completed: completedAtStop } = runIds();
   if (finalStop.settled) {
-    for (const runId of startedAtStop) if (!completedAtStop.has(runId)) violations.push(`stop() resolved before run ${runId} published its completion`);
+    for (const runId of startedAtStop)
+      if (!completedAtStop.has(runId)) violations.push(`stop() resolved before run ${runId} published its completion`);
   }
   // Heartbeats and everything else stop: nothing more arrives while time passes.
   await advance(clock, 3 * options.heartbeatIntervalMs + 30_000, { rounds: 4 });
   const after = global.slice(atStop);
   if (finalStop.settled && after.length > 0) {
-    violations.push(`${after.length} event(s) after stop() resolved: ${after.slice(0, 3).map((s) => `${s.sessionId}#${s.envelope.seq} ${s.envelope.event.type}`).join(', ')}`);
+    violations.push(
+      `${after.length} event(s) after stop() resolved: ${after
+        .slice(0, 3)
+        .map((s) => `${s.sessionId}#${s.envelope.seq} ${s.envelope.event.type}`)
+        .join(', ')}`,
+    );
   }
-  const lateEnqueue = track(attempt(() => scheduler.enqueue({ parentSessionId: seeded[0]!.id, childSessionId: seeded.at(-1)!.id, model: 'm' })), now);
+  const lateEnqueue = track(
+    attempt(() => scheduler.enqueue({ parentSessionId: seeded[0]!.id, childSessionId: seeded.at(-1)!.id, model: 'm' })),
+    now,
+  );
   await flushMicrotasks(4);
 
   // Queries after the end, against what the streams said.
@@ -377,11 +438,29 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   plan.armed = false;
   const children = [...parentOf.keys()].filter((id) => parentOf.get(id) !== undefined);
   const getChild = new Map<string, Tracked<ChildStatus | undefined>>();
-  for (const id of children) getChild.set(id, track(attempt(() => scheduler.getChild(id)), now));
+  for (const id of children)
+    getChild.set(
+      id,
+      track(
+        attempt(() => scheduler.getChild(id)),
+        now,
+      ),
+    );
   const finalWaits = new Map<string, Tracked<ChildRunSummary[]>>();
   for (const parent of new Set(children.map((id) => parentOf.get(id)!))) {
-    const ofParent = children.filter((id) => parentOf.get(id) === parent && global.some((s) => s.envelope.event.type === 'sub_session_started' && s.envelope.event.child_session_id === id));
-    if (ofParent.length > 0) finalWaits.set(parent, track(attempt(() => scheduler.waitForChildren(parent, { childSessionIds: ofParent })), now));
+    const ofParent = children.filter(
+      (id) =>
+        parentOf.get(id) === parent &&
+        global.some((s) => s.envelope.event.type === 'sub_session_started' && s.envelope.event.child_session_id === id),
+    );
+    if (ofParent.length > 0)
+      finalWaits.set(
+        parent,
+        track(
+          attempt(() => scheduler.waitForChildren(parent, { childSessionIds: ofParent })),
+          now,
+        ),
+      );
   }
   const stored = new Map<string, Session | undefined>();
   for (const id of children) {
@@ -395,7 +474,10 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   const replays = new Map<string, SessionEventEnvelope[]>();
   for (const id of streams.keys()) {
     const list: SessionEventEnvelope[] = [];
-    scheduler.events(id, { afterSeq: 0 }).subscribe((envelope) => list.push(envelope)).unsubscribe();
+    scheduler
+      .events(id, { afterSeq: 0 })
+      .subscribe((envelope) => list.push(envelope))
+      .unsubscribe();
     replays.set(id, list);
   }
 
@@ -442,7 +524,10 @@ async function restartOn(path: string, streamIds: readonly string[]): Promise<st
     const scheduler = createSpawnScheduler({ store, agent, clock, eventRetention: 1_000_000 });
     for (const id of streamIds) {
       const list: SessionEventEnvelope[] = [];
-      scheduler.events(id, { afterSeq: 0 }).subscribe((envelope) => list.push(envelope)).unsubscribe();
+      scheduler
+        .events(id, { afterSeq: 0 })
+        .subscribe((envelope) => list.push(envelope))
+        .unsubscribe();
       before.set(id, list);
     }
     const after = new Map<string, SessionEventEnvelope[]>();
@@ -451,10 +536,16 @@ async function restartOn(path: string, streamIds: readonly string[]): Promise<st
       after.set(id, list);
       scheduler.events(id, { afterSeq: 0 }).subscribe((envelope) => list.push(envelope));
     }
-    const started = track(attempt(() => scheduler.start()), () => 0);
+    const started = track(
+      attempt(() => scheduler.start()),
+      () => 0,
+    );
     await driveUntil(clock, () => started.settled, 60_000, 5000);
     const leftOpen = await store.listByRunStatus(['running', 'pending']);
-    const stopped = track(attempt(() => scheduler.stop({ mode: 'cancel' })), () => 0);
+    const stopped = track(
+      attempt(() => scheduler.stop({ mode: 'cancel' })),
+      () => 0,
+    );
     await driveUntil(clock, () => stopped.settled, 600_000, 10_000);
     return checkRestart({ before, after, started, leftOpen: leftOpen.map((s) => s.id) });
   } finally {

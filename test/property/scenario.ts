@@ -6,7 +6,13 @@ import type { StoreFault } from './faulty-stores.js';
 export const PROTO_IDS = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'] as const;
 const SESSION_IDS = [...PROTO_IDS, 'root', 'a', 'b', 'c'] as const;
 /** Ids `createId` hands out first (also `Object.prototype` names, never used by seeded sessions). */
-export const GENERATED_PROTO_IDS = ['isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__'] as const;
+export const GENERATED_PROTO_IDS = [
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupSetter__',
+] as const;
 /** Ids of sessions that never exist. */
 export const UNKNOWN_IDS = ['ghost', '__lookupGetter__'] as const;
 
@@ -64,48 +70,68 @@ export interface Scenario {
 }
 
 const thrownArb: fc.Arbitrary<Thrown> = fc.constantFrom(
-  'error', 'string', 'undefined', 'null', 'null-prototype', 'throwing-toString', 'number', 'revoked-proxy', 'abort-error',
+  'error',
+  'string',
+  'undefined',
+  'null',
+  'null-prototype',
+  'throwing-toString',
+  'number',
+  'revoked-proxy',
+  'abort-error',
 );
 
 const waitArb = fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 3, arbitrary: fc.integer({ min: 1, max: 4000 }) });
 
 /** One agent call's behaviour. */
-export const agentOutcomeArb = (thrown: fc.Arbitrary<Thrown> = thrownArb): fc.Arbitrary<AgentOutcome> => fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('complete' as const), events: fc.nat({ max: 4 }), waitMs: waitArb }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('reject' as const), thrown, events: fc.nat({ max: 3 }), waitMs: waitArb }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('throw-sync' as const), thrown }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('hang' as const), ignoreAbort: fc.boolean(), events: fc.nat({ max: 2 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalid-event' as const), waitMs: waitArb }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unencodable-event' as const), waitMs: waitArb }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('emit-after-resolve' as const), events: fc.integer({ min: 1, max: 3 }), delayMs: fc.nat({ max: 2000 }) }) },
-);
+export const agentOutcomeArb = (thrown: fc.Arbitrary<Thrown> = thrownArb): fc.Arbitrary<AgentOutcome> =>
+  fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('complete' as const), events: fc.nat({ max: 4 }), waitMs: waitArb }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('reject' as const), thrown, events: fc.nat({ max: 3 }), waitMs: waitArb }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('throw-sync' as const), thrown }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('hang' as const), ignoreAbort: fc.boolean(), events: fc.nat({ max: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalid-event' as const), waitMs: waitArb }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('unencodable-event' as const), waitMs: waitArb }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('emit-after-resolve' as const),
+        events: fc.integer({ min: 1, max: 3 }),
+        delayMs: fc.nat({ max: 2000 }),
+      }),
+    },
+  );
 
 const storeFaultArb: fc.Arbitrary<StoreFault> = fc.constantFrom('reject', 'throw', 'hang', 'garbage');
 
-const sessionsArb = (ids: readonly string[]): fc.Arbitrary<SeededSession[]> => fc
-  .tuple(
-    fc.shuffledSubarray([...ids], { minLength: 3, maxLength: 7 }),
-    fc.integer({ min: 1, max: 2 }),
-    fc.array(fc.tuple(fc.nat(), fc.boolean()), { minLength: 7, maxLength: 7 }),
-  )
-  .map(([ids, roots, shape]) =>
-    ids.map((id, i) => {
-      const [parentPick, notPending] = shape[i] ?? [0, false];
-      // Mostly pending children; about one in six has already been answered.
-      return i < roots ? { id, parent: undefined, pending: true } : { id, parent: parentPick % i, pending: !(notPending && parentPick % 6 === 0) };
-    }),
-  );
+const sessionsArb = (ids: readonly string[]): fc.Arbitrary<SeededSession[]> =>
+  fc
+    .tuple(
+      fc.shuffledSubarray([...ids], { minLength: 3, maxLength: 7 }),
+      fc.integer({ min: 1, max: 2 }),
+      fc.array(fc.tuple(fc.nat(), fc.boolean()), { minLength: 7, maxLength: 7 }),
+    )
+    .map(([ids, roots, shape]) =>
+      ids.map((id, i) => {
+        const [parentPick, notPending] = shape[i] ?? [0, false];
+        // Mostly pending children; about one in six has already been answered.
+        return i < roots
+          ? { id, parent: undefined, pending: true }
+          : { id, parent: parentPick % i, pending: !(notPending && parentPick % 6 === 0) };
+      }),
+    );
 
-const optionsArb = (throwingObservers: boolean): fc.Arbitrary<ScenarioOptions> => fc.record({
-  concurrency: fc.integer({ min: 1, max: 4 }),
-  perParentConcurrency: fc.integer({ min: 1, max: 4 }),
-  queueCapacity: fc.integer({ min: 1, max: 6 }),
-  heartbeatIntervalMs: fc.integer({ min: 500, max: 5000 }),
-  maxRunMs: fc.option(fc.integer({ min: 200, max: 20_000 }), { nil: undefined }),
-  idleTimeoutMs: fc.option(fc.integer({ min: 200, max: 20_000 }), { nil: undefined }),
-  retainEndedRuns: fc.option(fc.constantFrom(0, 1, 3), { nil: undefined, freq: 4 }),
-  throwingObservers: throwingObservers ? fc.boolean() : fc.constant(false),
-});
+const optionsArb = (throwingObservers: boolean): fc.Arbitrary<ScenarioOptions> =>
+  fc.record({
+    concurrency: fc.integer({ min: 1, max: 4 }),
+    perParentConcurrency: fc.integer({ min: 1, max: 4 }),
+    queueCapacity: fc.integer({ min: 1, max: 6 }),
+    heartbeatIntervalMs: fc.integer({ min: 500, max: 5000 }),
+    maxRunMs: fc.option(fc.integer({ min: 200, max: 20_000 }), { nil: undefined }),
+    idleTimeoutMs: fc.option(fc.integer({ min: 200, max: 20_000 }), { nil: undefined }),
+    retainEndedRuns: fc.option(fc.constantFrom(0, 1, 3), { nil: undefined, freq: 4 }),
+    throwingObservers: throwingObservers ? fc.boolean() : fc.constant(false),
+  });
 
 const ref = fc.nat({ max: 20 });
 
@@ -118,7 +144,14 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('cancel' as const), session: ref, spawned: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('cancel-tree' as const), parent: ref }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('cancel-on-start' as const), session: ref }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('wait' as const), parent: ref, policy: fc.constantFrom('all' as const, 'any' as const, 'first-error' as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('wait' as const),
+      parent: ref,
+      policy: fc.constantFrom('all' as const, 'any' as const, 'first-error' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('throwing-subscriber' as const), session: ref }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('bad-input' as const), call: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('stop' as const), mode: fc.constantFrom('drain' as const, 'cancel' as const) }) },
@@ -151,14 +184,22 @@ export function scenarioArb(features: Partial<ScenarioFeatures> = {}): fc.Arbitr
     options: optionsArb(features.throwingObservers !== false),
     sessions: sessionsArb(features.protoIds === false ? ['root', 'a', 'b', 'c', 'd', 'e', 'f'] : SESSION_IDS),
     agent: fc.array(outcomeArb, { minLength: 1, maxLength: 6 }),
-    storeFaults: features.storeFaults === false ? fc.constant([]) : fc.array(fc.tuple(fc.nat({ max: 40 }), features.faultKinds ? fc.constantFrom(...features.faultKinds) : storeFaultArb), { maxLength: 3 }),
+    storeFaults:
+      features.storeFaults === false
+        ? fc.constant([])
+        : fc.array(fc.tuple(fc.nat({ max: 40 }), features.faultKinds ? fc.constantFrom(...features.faultKinds) : storeFaultArb), {
+            maxLength: 3,
+          }),
     startGarbage:
       features.startGarbage === false
         ? fc.constant(undefined)
-        : fc.option(fc.constantFrom(undefined, null, 7, [null], 'x').map((value) => ({ value })), { nil: undefined, freq: 8 }),
-    commands: fc.array(
-      features.withoutCommands ? commandArb.filter((c) => !(features.withoutCommands ?? []).includes(c.op)) : commandArb,
-      { minLength: 1, maxLength: 25 },
-    ),
+        : fc.option(
+            fc.constantFrom(undefined, null, 7, [null], 'x').map((value) => ({ value })),
+            { nil: undefined, freq: 8 },
+          ),
+    commands: fc.array(features.withoutCommands ? commandArb.filter((c) => !(features.withoutCommands ?? []).includes(c.op)) : commandArb, {
+      minLength: 1,
+      maxLength: 25,
+    }),
   });
 }

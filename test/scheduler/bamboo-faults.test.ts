@@ -90,10 +90,14 @@ describe('Bamboo faults Sprout must not have', () => {
   it('fault: stale runs overwrite newer ones', async () => {
     const clock = createTestClock();
     const registry = createRunRegistry();
-    registry.trigger.queued({ record: { runId: 'old', childSessionId: 'c', parentSessionId: 'root', status: 'queued', enqueuedAt: 0, eventsSeen: 0 } });
+    registry.trigger.queued({
+      record: { runId: 'old', childSessionId: 'c', parentSessionId: 'root', status: 'queued', enqueuedAt: 0, eventsSeen: 0 },
+    });
     registry.trigger.reserve({ childSessionId: 'c', runId: 'old', at: 0 });
     registry.trigger.ended({ childSessionId: 'c', runId: 'old', status: 'error', eventsSeen: 0, at: 1 });
-    registry.trigger.queued({ record: { runId: 'new', childSessionId: 'c', parentSessionId: 'root', status: 'queued', enqueuedAt: 2, eventsSeen: 0 } });
+    registry.trigger.queued({
+      record: { runId: 'new', childSessionId: 'c', parentSessionId: 'root', status: 'queued', enqueuedAt: 2, eventsSeen: 0 },
+    });
     registry.trigger.reserve({ childSessionId: 'c', runId: 'new', at: 3 });
     // The stale run reports again: the registry ignores it.
     registry.trigger.ended({ childSessionId: 'c', runId: 'old', status: 'completed', eventsSeen: 9, at: 4 });
@@ -120,9 +124,11 @@ describe('Bamboo faults Sprout must not have', () => {
     await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
     await h.until(() => h.completions().length === 1);
     const forwarded = h.rootEvents.filter((e) => e.event.type === 'sub_session_event' && e.event.event.type === 'token');
-    expect(forwarded.slice(0, 500).map((e) => (e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? e.event.event.content : ''))).toEqual(
-      burst.map((s) => (s.emit.type === 'token' ? s.emit.content : '')),
-    );
+    expect(
+      forwarded
+        .slice(0, 500)
+        .map((e) => (e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? e.event.event.content : '')),
+    ).toEqual(burst.map((s) => (s.emit.type === 'token' ? s.emit.content : '')));
     expect(h.rootEvents.at(-1)?.event.type).toBe('sub_session_completed');
   });
 
@@ -139,7 +145,10 @@ describe('Bamboo faults Sprout must not have', () => {
       }
       return now();
     };
-    const h = await createHarness({ agent: scriptedAgent({ clock, script: [{ hang: true }] }), scheduler: { clock, heartbeatIntervalMs: 1000 } });
+    const h = await createHarness({
+      agent: scriptedAgent({ clock, script: [{ hang: true }] }),
+      scheduler: { clock, heartbeatIntervalMs: 1000 },
+    });
     const { childSessionId } = await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
     await h.settle();
     failNext = true;
@@ -189,7 +198,9 @@ describe('Bamboo faults Sprout must not have', () => {
     const h = await createHarness({ store, seed: [], start: false });
     const report = await h.scheduler.start();
     expect(report.interrupted).toEqual(['was-running']);
-    expect(h.completions()).toEqual([expect.objectContaining({ child_session_id: 'was-running', run_id: 'r-old', status: 'error', reason: 'interrupted' })]);
+    expect(h.completions()).toEqual([
+      expect.objectContaining({ child_session_id: 'was-running', run_id: 'r-old', status: 'error', reason: 'interrupted' }),
+    ]);
     expect((await store.load('was-running'))?.metadata.last_run_status).toBe('error');
   });
 

@@ -36,7 +36,12 @@ describe('cancel', () => {
     expect(h.agent.calls).toHaveLength(1);
     await h.scheduler.cancel(queued.childSessionId);
     await h.until(() => h.completions().length === 1);
-    expect(h.completions()[0]).toMatchObject({ child_session_id: queued.childSessionId, status: 'cancelled', reason: 'user', run_id: queued.runId });
+    expect(h.completions()[0]).toMatchObject({
+      child_session_id: queued.childSessionId,
+      status: 'cancelled',
+      reason: 'user',
+      run_id: queued.runId,
+    });
     expect(typesFor(h.rootEvents, queued.childSessionId)).toEqual(['sub_session_started', 'sub_session_completed']);
     expect((await h.store.load(queued.childSessionId))?.metadata.last_run_status).toBe('cancelled');
     expect(h.agent.calls.map((c) => c.sessionId)).toEqual([first.childSessionId]);
@@ -62,11 +67,20 @@ describe('cancel', () => {
     await h.settle();
     await expect(h.scheduler.cancelTree('a')).resolves.toBe(1);
     await h.until(() => events.some((e) => e.event.type === 'sub_session_completed'));
-    expect(events.find((e) => e.event.type === 'sub_session_completed')?.event).toMatchObject({ child_session_id: 'b', status: 'cancelled', reason: 'parent' });
+    expect(events.find((e) => e.event.type === 'sub_session_completed')?.event).toMatchObject({
+      child_session_id: 'b',
+      status: 'cancelled',
+      reason: 'parent',
+    });
     expect((await h.scheduler.getChild('a'))?.status).toBe('running');
     await expect(h.scheduler.cancelTree('root')).resolves.toBe(2);
     await h.until(() => h.completions().length === 2);
-    expect(h.completions().map((c) => [c.child_session_id, c.status, c.reason]).sort()).toEqual([
+    expect(
+      h
+        .completions()
+        .map((c) => [c.child_session_id, c.status, c.reason])
+        .sort(),
+    ).toEqual([
       ['a', 'cancelled', 'parent'],
       ['other', 'cancelled', 'parent'],
     ]);

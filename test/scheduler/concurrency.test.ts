@@ -50,7 +50,12 @@ describe('perParentConcurrency', () => {
     const h = await createHarness({
       agent: { script: [{ wait: 1000 }] },
       scheduler: { concurrency: 10, perParentConcurrency: 2 },
-      seed: [rootSession(), rootSession('root2'), ...ofRoot.map((id) => childSession(id)), ...ofRoot2.map((id) => childSession(id, 'root2'))],
+      seed: [
+        rootSession(),
+        rootSession('root2'),
+        ...ofRoot.map((id) => childSession(id)),
+        ...ofRoot2.map((id) => childSession(id, 'root2')),
+      ],
     });
     const root2Events = h.eventsOf('root2');
     // root's children first, so that root2's would wait behind them in a plain FIFO.
@@ -58,7 +63,8 @@ describe('perParentConcurrency', () => {
     for (const id of ofRoot2) await h.scheduler.enqueue(jobFor(id, 'root2'));
     await h.settle();
 
-    const running = (prefix: string) => h.agent.calls.filter((call) => call.sessionId.startsWith(prefix) && call.settledAt === undefined).length;
+    const running = (prefix: string) =>
+      h.agent.calls.filter((call) => call.sessionId.startsWith(prefix) && call.settledAt === undefined).length;
     expect(running('a')).toBe(2);
     expect(running('b')).toBe(2);
     expect(h.agent.active).toBe(4);
@@ -92,7 +98,12 @@ describe('perParentConcurrency', () => {
     const h = await createHarness({
       agent: { script: [{ wait: 1000 }] },
       scheduler: { concurrency: 3, perParentConcurrency: 2 },
-      seed: [rootSession(), rootSession('root2'), ...ofRoot.map((id) => childSession(id)), ...ofRoot2.map((id) => childSession(id, 'root2'))],
+      seed: [
+        rootSession(),
+        rootSession('root2'),
+        ...ofRoot.map((id) => childSession(id)),
+        ...ofRoot2.map((id) => childSession(id, 'root2')),
+      ],
     });
     const root2Events = h.eventsOf('root2');
     for (const id of ofRoot) await h.scheduler.enqueue(jobFor(id));

@@ -6,9 +6,7 @@ import { createTraceRecorder } from '../../src/testing/trace-recorder.js';
 import { childSession, createHarness, rootSession, typesFor } from '../support/harness.js';
 import { completionsIn, jobFor } from '../support/batch-b.js';
 
-type AppEvent =
-  | { type: 'app.spawn'; requestId: string; runId: string; job: SpawnJob }
-  | { type: 'app.cancel'; childSessionId: string };
+type AppEvent = { type: 'app.spawn'; requestId: string; runId: string; job: SpawnJob } | { type: 'app.cancel'; childSessionId: string };
 
 /** A bigger application machine that invokes the provided scheduler machine as `spawner`. */
 function appMachine(scheduler: SpawnScheduler) {
@@ -18,17 +16,27 @@ function appMachine(scheduler: SpawnScheduler) {
     invoke: { id: 'spawner', src: scheduler.logic, input: scheduler.input },
     on: {
       'app.spawn': {
-        actions: sendTo('spawner', ({ event }) => ({ type: 'scheduler.enqueue' as const, requestId: event.requestId, runId: event.runId, job: event.job })),
+        actions: sendTo('spawner', ({ event }) => ({
+          type: 'scheduler.enqueue' as const,
+          requestId: event.requestId,
+          runId: event.runId,
+          job: event.job,
+        })),
       },
       'app.cancel': {
-        actions: sendTo('spawner', ({ event }) => ({ type: 'scheduler.cancel' as const, childSessionIds: [event.childSessionId], reason: 'parent' as const })),
+        actions: sendTo('spawner', ({ event }) => ({
+          type: 'scheduler.cancel' as const,
+          childSessionIds: [event.childSessionId],
+          reason: 'parent' as const,
+        })),
       },
     },
   });
 }
 
 const spawnerOf = (app: AnyActorRef): AnyActorRef => (app.getSnapshot() as { children: Record<string, AnyActorRef> }).children.spawner!;
-const childrenOf = (ref: AnyActorRef): Record<string, AnyActorRef> => (ref.getSnapshot() as { children: Record<string, AnyActorRef> }).children;
+const childrenOf = (ref: AnyActorRef): Record<string, AnyActorRef> =>
+  (ref.getSnapshot() as { children: Record<string, AnyActorRef> }).children;
 
 describe('embedding the scheduler machine in a bigger XState system', () => {
   it('runs a child enqueued by the parent machine, with its events on scheduler.events()', async () => {
@@ -43,7 +51,12 @@ describe('embedding the scheduler machine in a bigger XState system', () => {
     expect(spawner.getSnapshot()).toMatchObject({ status: 'active', value: 'accepting' });
 
     app.send({ type: 'app.spawn', requestId: 'r1', runId: 'run-1', job: jobFor('c1') });
-    expect(h.rootEvents[0]?.event).toEqual({ type: 'sub_session_started', parent_session_id: 'root', child_session_id: 'c1', run_id: 'run-1' });
+    expect(h.rootEvents[0]?.event).toEqual({
+      type: 'sub_session_started',
+      parent_session_id: 'root',
+      child_session_id: 'c1',
+      run_id: 'run-1',
+    });
     await h.settle();
 
     // The job actor is a child of the embedded scheduler, in the app's system.
@@ -65,7 +78,9 @@ describe('embedding the scheduler machine in a bigger XState system', () => {
     const ids = trace.actorIds();
     expect(ids).toEqual(expect.arrayContaining(['app', 'spawner', 'job-0', 'loadChild', 'agent', 'saveFinal']));
     expect(trace.events.every((entry) => entry.rootId === app.sessionId)).toBe(true);
-    expect(trace.stateValuesOf('job-0')).toEqual(expect.arrayContaining(['loading', 'reserving', 'markingRunning', 'finalizing', 'completed']));
+    expect(trace.stateValuesOf('job-0')).toEqual(
+      expect.arrayContaining(['loading', 'reserving', 'markingRunning', 'finalizing', 'completed']),
+    );
     expect(trace.entriesOf('spawner', '@xstate.event').map((e) => [e.eventType, e.sourceId])).toEqual(
       expect.arrayContaining([
         ['scheduler.enqueue', 'app'],
@@ -107,7 +122,11 @@ describe('embedding the scheduler machine in a bigger XState system', () => {
   });
 
   it('the facade reads the embedded runs from the shared registry', async () => {
-    const h = await createHarness({ start: false, agent: { script: [{ wait: 1000 }], answer: 'A' }, seed: [rootSession(), childSession('c1')] });
+    const h = await createHarness({
+      start: false,
+      agent: { script: [{ wait: 1000 }], answer: 'A' },
+      seed: [rootSession(), childSession('c1')],
+    });
     const app = createActor(appMachine(h.scheduler), { clock: h.clock }).start();
     app.send({ type: 'app.spawn', requestId: 'r1', runId: 'run-1', job: jobFor('c1') });
     await h.settle();

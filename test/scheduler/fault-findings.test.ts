@@ -48,7 +48,10 @@ class HangingStore extends MemorySessionStore {
 describe('1. ids that are Object.prototype names', () => {
   it.each(PROTO_NAMES)('parent and child id %s: runs start, dedupe and cancel work', async (name) => {
     const child = `${name}`;
-    const h = await createHarness({ agent: { script: [{ wait: 1000 }] }, seed: [rootSession(name), childSession(child, name), rootSession('root'), childSession('c2', 'root')] });
+    const h = await createHarness({
+      agent: { script: [{ wait: 1000 }] },
+      seed: [rootSession(name), childSession(child, name), rootSession('root'), childSession('c2', 'root')],
+    });
     const first = await h.scheduler.enqueue(jobFor(child, name));
     const again = await h.scheduler.enqueue(jobFor(child, name));
     expect(again).toEqual({ runId: first.runId, deduplicated: true });
@@ -72,7 +75,17 @@ describe('2. values String() cannot convert, throwing inspectors and getters', (
   })();
   const nasty: [string, () => unknown][] = [
     ['Object.create(null)', () => Object.create(null) as unknown],
-    ['a throwing toString', () => ({ toString: () => { throw new Error('no'); }, toJSON: () => { throw new Error('no'); } })],
+    [
+      'a throwing toString',
+      () => ({
+        toString: () => {
+          throw new Error('no');
+        },
+        toJSON: () => {
+          throw new Error('no');
+        },
+      }),
+    ],
     ['a revoked Proxy', () => revoked],
   ];
   it.each(nasty)('an agent rejecting with %s ends its run in error; stop() resolves', async (_name, value) => {
@@ -134,7 +147,13 @@ describe('3. recovery on SQLite is driven by runs opened and not closed', () => 
     for (const session of seed) await store.save(structuredClone(session));
     const clock = createTestClock();
     let id = 0;
-    const scheduler = createSpawnScheduler({ store, agent: scriptedAgent({ clock, script: [{ hang: true }] }), clock, concurrency: 1, createId: () => `a-${++id}` });
+    const scheduler = createSpawnScheduler({
+      store,
+      agent: scriptedAgent({ clock, script: [{ hang: true }] }),
+      clock,
+      concurrency: 1,
+      createId: () => `a-${++id}`,
+    });
     await scheduler.start();
     return { store, scheduler, clock };
   }
@@ -154,7 +173,11 @@ describe('3. recovery on SQLite is driven by runs opened and not closed', () => 
     const scheduler = createSpawnScheduler({ store, agent: scriptedAgent({ clock }), clock, recover, createId: () => `b-${++id}` });
     const root = collect(scheduler.events('root', { afterSeq: 0 }));
     const report = await scheduler.start();
-    await runUntil(() => scheduler.actor.getSnapshot().context.queue.length === 0 && Object.keys(scheduler.actor.getSnapshot().context.active).length === 0, { clock, maxMs: 600_000, stepMs: 1000 });
+    await runUntil(
+      () =>
+        scheduler.actor.getSnapshot().context.queue.length === 0 && Object.keys(scheduler.actor.getSnapshot().context.active).length === 0,
+      { clock, maxMs: 600_000, stepMs: 1000 },
+    );
     return { store, scheduler, root: root.envelopes, report };
   }
 
@@ -342,7 +365,12 @@ describe('7. a store that never answers cannot wedge a run', () => {
     await h.advance(10);
     const stopped = track(h.scheduler.stop({ mode: 'cancel' }));
     await h.until(stopped.settled);
-    expect(h.completions()).toEqual([expect.objectContaining({ status: 'error', error: 'failed to save child session: the store did not answer before the cancelled run had to end' })]);
+    expect(h.completions()).toEqual([
+      expect.objectContaining({
+        status: 'error',
+        error: 'failed to save child session: the store did not answer before the cancelled run had to end',
+      }),
+    ]);
   });
 
   it('stop({ mode: "cancel" }) does not wait out the grace: it resolves with a hung load and no clock step', async () => {
@@ -390,11 +418,17 @@ describe('8. timer options beyond 2^31 - 1 ms', () => {
     ['idleTimeoutMs', 2 ** 31],
     ['cancelGraceMs', 2 ** 40],
   ])('%s: %d is refused with SproutValidationError', (option, value) => {
-    expect(() => createSpawnScheduler({ store: new MemorySessionStore(), agent: scriptedAgent(), [option]: value })).toThrow(SproutValidationError);
+    expect(() => createSpawnScheduler({ store: new MemorySessionStore(), agent: scriptedAgent(), [option]: value })).toThrow(
+      SproutValidationError,
+    );
   });
 
   it('2^31 - 1 is accepted and does not fire early', async () => {
-    const h = await createHarness({ agent: { script: [{ wait: 10_000 }] }, scheduler: { maxRunMs: 2 ** 31 - 1, heartbeatIntervalMs: 2 ** 31 - 1 }, seed: [rootSession(), childSession('c')] });
+    const h = await createHarness({
+      agent: { script: [{ wait: 10_000 }] },
+      scheduler: { maxRunMs: 2 ** 31 - 1, heartbeatIntervalMs: 2 ** 31 - 1 },
+      seed: [rootSession(), childSession('c')],
+    });
     await h.scheduler.enqueue(jobFor('c'));
     await h.until(() => h.completions().length === 1);
     expect(h.completions()[0]?.status).toBe('completed');
@@ -403,15 +437,18 @@ describe('8. timer options beyond 2^31 - 1 ms', () => {
 });
 
 describe('9. listByRunStatus returning garbage', () => {
-  it.each([undefined, null, 7, 'x', [null], [{ id: 1 }]])('%j: start() resolves, the problem is reported, enqueue works', async (garbage) => {
-    const store = new MemorySessionStore();
-    store.listByRunStatus = () => Promise.resolve(garbage as never);
-    const h = await createHarness({ store, start: false, seed: [rootSession(), childSession('c')] });
-    await expect(h.scheduler.start()).resolves.toMatchObject({ failed: [] });
-    expect(h.diagnostics).toContainEqual(expect.objectContaining({ kind: 'recovery_failed' }));
-    await h.scheduler.enqueue(jobFor('c'));
-    await h.until(() => h.completions().length === 1);
-  });
+  it.each([undefined, null, 7, 'x', [null], [{ id: 1 }]])(
+    '%j: start() resolves, the problem is reported, enqueue works',
+    async (garbage) => {
+      const store = new MemorySessionStore();
+      store.listByRunStatus = () => Promise.resolve(garbage as never);
+      const h = await createHarness({ store, start: false, seed: [rootSession(), childSession('c')] });
+      await expect(h.scheduler.start()).resolves.toMatchObject({ failed: [] });
+      expect(h.diagnostics).toContainEqual(expect.objectContaining({ kind: 'recovery_failed' }));
+      await h.scheduler.enqueue(jobFor('c'));
+      await h.until(() => h.completions().length === 1);
+    },
+  );
 });
 
 describe('10/11. cancel from a subscriber; stop after a crash', () => {
@@ -439,7 +476,11 @@ describe('10/11. cancel from a subscriber; stop after a crash', () => {
       }
       return now();
     };
-    const h = await createHarness({ agent: scriptedAgent({ clock, script: [{ hang: true }] }), scheduler: { clock, heartbeatIntervalMs: 1000 }, seed: [rootSession(), childSession('c')] });
+    const h = await createHarness({
+      agent: scriptedAgent({ clock, script: [{ hang: true }] }),
+      scheduler: { clock, heartbeatIntervalMs: 1000 },
+      seed: [rootSession(), childSession('c')],
+    });
     await h.scheduler.enqueue(jobFor('c'));
     await h.settle();
     crash = true;
@@ -456,7 +497,8 @@ describe('12/13. a failed final save; spawnChild refused by stop', () => {
     await store.save(rootSession());
     await store.save(childSession('c'));
     const save = store.save.bind(store);
-    store.save = (session) => (session.id === 'c' && session.metadata.last_run_status === 'error' ? Promise.reject(new Error('disk')) : save(session));
+    store.save = (session) =>
+      session.id === 'c' && session.metadata.last_run_status === 'error' ? Promise.reject(new Error('disk')) : save(session);
     const clock = createTestClock();
     const s1 = createSpawnScheduler({ store, agent: { execute: () => Promise.reject(new Error('model down')) }, clock });
     await s1.start();
@@ -495,11 +537,14 @@ describe('12/13. a failed final save; spawnChild refused by stop', () => {
 describe('14/15/16. emit, afterSeq and bad arguments', () => {
   it.each([
     ['a BigInt', () => ({ type: 'tool_start', tool_call_id: 't', tool_name: 'x', arguments: { n: 10n } })],
-    ['a cycle', () => {
-      const args: Record<string, unknown> = {};
-      args.self = args;
-      return { type: 'tool_start', tool_call_id: 't', tool_name: 'x', arguments: args };
-    }],
+    [
+      'a cycle',
+      () => {
+        const args: Record<string, unknown> = {};
+        args.self = args;
+        return { type: 'tool_start', tool_call_id: 't', tool_name: 'x', arguments: args };
+      },
+    ],
   ])('14. emit() of an event with %s never throws; the run fails with a clear error (memory and SQLite)', async (_name, make) => {
     for (const store of [new MemorySessionStore(), new SqliteSessionStore(tempDb())]) {
       const thrown: unknown[] = [];

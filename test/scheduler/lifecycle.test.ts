@@ -4,7 +4,10 @@ import { childSession, createHarness, rootSession, typesFor } from '../support/h
 describe('one run, start to finish', () => {
   it('spawns a child, streams started → heartbeat → events → completion with the answer', async () => {
     const h = await createHarness({
-      agent: { script: [{ tokens: 'Hello world', chunk: 5 }, { wait: 12_000 }, { tool: { name: 'search', args: { q: 'x' }, result: 'ok' } }], answer: 'The answer is 42' },
+      agent: {
+        script: [{ tokens: 'Hello world', chunk: 5 }, { wait: 12_000 }, { tool: { name: 'search', args: { q: 'x' }, result: 'ok' } }],
+        answer: 'The answer is 42',
+      },
       scheduler: { heartbeatIntervalMs: 5000 },
     });
     const { childSessionId, runId } = await h.scheduler.spawnChild('root', { title: 'Research', prompt: 'Find X' });
@@ -20,7 +23,12 @@ describe('one run, start to finish', () => {
     expect(types.filter((t) => t === 'sub_session_heartbeat')).toHaveLength(3);
 
     const forwarded = h.rootEvents.flatMap((e) => (e.event.type === 'sub_session_event' ? [e.event.event] : []));
-    expect(forwarded.filter((e) => e.type === 'token').map((e) => (e.type === 'token' ? e.content : '')).join('')).toBe('Hello world');
+    expect(
+      forwarded
+        .filter((e) => e.type === 'token')
+        .map((e) => (e.type === 'token' ? e.content : ''))
+        .join(''),
+    ).toBe('Hello world');
     expect(forwarded.map((e) => e.type)).toEqual(expect.arrayContaining(['tool_start', 'tool_complete', 'complete']));
 
     const completion = h.completions()[0];
@@ -57,7 +65,14 @@ describe('one run, start to finish', () => {
       model: 'small-model',
     });
     const child = await h.store.load(childSessionId);
-    expect(child).toMatchObject({ kind: 'child', parent_session_id: 'root', root_session_id: 'root', spawn_depth: 1, model: 'small-model', title: 'Review' });
+    expect(child).toMatchObject({
+      kind: 'child',
+      parent_session_id: 'root',
+      root_session_id: 'root',
+      spawn_depth: 1,
+      model: 'small-model',
+      title: 'Review',
+    });
     expect(child?.messages.map((m) => m.role)).toEqual(['system', 'user']);
     expect(child?.messages[0]?.content).toContain('reviewer');
     expect(child?.messages[0]?.content).toContain('code quality');
@@ -76,7 +91,9 @@ describe('one run, start to finish', () => {
   });
 
   it('waitForChildren resolves with every child result (policy all) and getChild reads the store for unknown runs', async () => {
-    const h = await createHarness({ agent: { script: (session) => [{ wait: session.title === 'slow' ? 9000 : 1000 }], answer: (s) => `answer of ${s.title}` } });
+    const h = await createHarness({
+      agent: { script: (session) => [{ wait: session.title === 'slow' ? 9000 : 1000 }], answer: (s) => `answer of ${s.title}` },
+    });
     const a = await h.scheduler.spawnChild('root', { title: 'fast', prompt: 'x' });
     const b = await h.scheduler.spawnChild('root', { title: 'slow', prompt: 'y' });
     const waiting = h.scheduler.waitForChildren('root');

@@ -14,8 +14,14 @@ function assertRunOrdering(events: readonly SessionEventEnvelope[]): void {
   }
   for (const [runId, types] of byRun) {
     expect(types[0], `run ${runId} starts with sub_session_started`).toBe('sub_session_started');
-    expect(types.filter((t) => t === 'sub_session_started'), `run ${runId}: one start`).toHaveLength(1);
-    expect(types.filter((t) => t === 'sub_session_completed'), `run ${runId}: exactly one completion`).toHaveLength(1);
+    expect(
+      types.filter((t) => t === 'sub_session_started'),
+      `run ${runId}: one start`,
+    ).toHaveLength(1);
+    expect(
+      types.filter((t) => t === 'sub_session_completed'),
+      `run ${runId}: exactly one completion`,
+    ).toHaveLength(1);
     expect(types.at(-1), `run ${runId}: nothing after the completion`).toBe('sub_session_completed');
   }
 }
@@ -43,7 +49,9 @@ describe('exactly one completion per run, on every path', () => {
   });
 
   it('agent rejects', async () => {
-    const { completion } = await runOne(await createHarness({ agent: { script: [{ tokens: 'x' }, { wait: 100 }, { fail: 'model overloaded' }] } }));
+    const { completion } = await runOne(
+      await createHarness({ agent: { script: [{ tokens: 'x' }, { wait: 100 }, { fail: 'model overloaded' }] } }),
+    );
     expect(completion).toMatchObject({ status: 'error', error: 'model overloaded' });
   });
 
@@ -53,14 +61,20 @@ describe('exactly one completion per run, on every path', () => {
   });
 
   it('agent ignores the abort signal and never settles, ended by the idle timeout', async () => {
-    const { completion } = await runOne(await createHarness({ agent: { script: [{ ignoreAbort: true }, { hang: true }] }, scheduler: { idleTimeoutMs: 5000 } }));
+    const { completion } = await runOne(
+      await createHarness({ agent: { script: [{ ignoreAbort: true }, { hang: true }] }, scheduler: { idleTimeoutMs: 5000 } }),
+    );
     expect(completion).toMatchObject({ status: 'error', reason: 'idle' });
   });
 
   it('agent emits after it resolved: the late events are dropped and reported, never forwarded', async () => {
-    const h = await createHarness({ agent: { script: [{ tokens: 'done' }, { emitAfterResolve: [{ type: 'token', content: 'LATE' }], delay: 10 }] } });
+    const h = await createHarness({
+      agent: { script: [{ tokens: 'done' }, { emitAfterResolve: [{ type: 'token', content: 'LATE' }], delay: 10 }] },
+    });
     await runOne(h);
-    const contents = h.rootEvents.flatMap((e) => (e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? [e.event.event.content] : []));
+    const contents = h.rootEvents.flatMap((e) =>
+      e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? [e.event.event.content] : [],
+    );
     expect(contents).not.toContain('LATE');
     expect(h.diagnostics).toContainEqual(expect.objectContaining({ kind: 'late_event' }));
   });
@@ -93,7 +107,11 @@ describe('exactly one completion per run, on every path', () => {
 
 describe('ordering', () => {
   it('every child event is forwarded before the completion, in emit order, with increasing seq', async () => {
-    const h = await createHarness({ agent: { script: [{ tokens: 'one two three four five six' }, { tool: { name: 't', args: {}, result: 1 } }, { tokens: 'last words' }] } });
+    const h = await createHarness({
+      agent: {
+        script: [{ tokens: 'one two three four five six' }, { tool: { name: 't', args: {}, result: 1 } }, { tokens: 'last words' }],
+      },
+    });
     const { childSessionId } = await runOne(h);
     const child = await h.store.load(childSessionId);
     expect(child?.metadata.last_run_status).toBe('completed');
@@ -101,7 +119,9 @@ describe('ordering', () => {
     const completionSeq = h.rootEvents.find((e) => e.event.type === 'sub_session_completed')?.seq ?? 0;
     expect(forwarded.length).toBeGreaterThan(8);
     expect(forwarded.every((e) => e.seq < completionSeq)).toBe(true);
-    const tokens = forwarded.flatMap((e) => (e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? [e.event.event.content] : []));
+    const tokens = forwarded.flatMap((e) =>
+      e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? [e.event.event.content] : [],
+    );
     expect(tokens.join('')).toContain('last words');
   });
 

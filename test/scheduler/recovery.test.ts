@@ -50,7 +50,13 @@ describe('recovery on start (recover: interrupt, the default)', () => {
     expect(completions).toHaveLength(2);
     expect(completions.map((c) => c.child_session_id).sort()).toEqual(['c-pending', 'c-running']);
     for (const completion of completions) {
-      expect(completion).toMatchObject({ type: 'sub_session_completed', parent_session_id: 'root', status: 'error', reason: 'interrupted', error: INTERRUPTED_ERROR });
+      expect(completion).toMatchObject({
+        type: 'sub_session_completed',
+        parent_session_id: 'root',
+        status: 'error',
+        reason: 'interrupted',
+        error: INTERRUPTED_ERROR,
+      });
     }
     expect(completions.find((c) => c.child_session_id === 'c-running')?.run_id).toBe('old-c-running');
     expect(completions.find((c) => c.child_session_id === 'c-pending')?.run_id).toEqual(expect.any(String));
@@ -61,7 +67,12 @@ describe('recovery on start (recover: interrupt, the default)', () => {
   it('publishes each completion on its own parent', async () => {
     const h = await createHarness({
       start: false,
-      seed: [rootSession(), rootSession('root2'), childWithStatus('a', 'running'), childWithStatus('b', 'running', { parent_session_id: 'root2' })],
+      seed: [
+        rootSession(),
+        rootSession('root2'),
+        childWithStatus('a', 'running'),
+        childWithStatus('b', 'running', { parent_session_id: 'root2' }),
+      ],
     });
     const root2 = h.eventsOf('root2');
     await h.scheduler.start();
@@ -161,7 +172,10 @@ describe('stores without listByRunStatus', () => {
     const inner = new MemorySessionStore();
     const store: SessionStore = {
       ...plainStore(inner),
-      save: (session) => (session.id === 'c-running' && session.metadata.last_run_status === 'error' ? Promise.reject(new Error('disk full')) : inner.save(session)),
+      save: (session) =>
+        session.id === 'c-running' && session.metadata.last_run_status === 'error'
+          ? Promise.reject(new Error('disk full'))
+          : inner.save(session),
       listByRunStatus: (statuses) => inner.listByRunStatus(statuses),
     };
     const h = await createHarness({ start: false, store, seed: seed() });

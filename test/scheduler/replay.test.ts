@@ -26,7 +26,9 @@ describe('replay of retained events', () => {
     expect(envelopes.at(-1)?.event).toMatchObject({ type: 'sub_session_completed', status: 'completed', result: 'done' });
     const types = envelopes.map((e) => e.event.type);
     expect(types.filter((t) => t === 'sub_session_heartbeat')).toHaveLength(2);
-    const tokens = envelopes.flatMap((e) => (e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? [e.event.event.content] : []));
+    const tokens = envelopes.flatMap((e) =>
+      e.event.type === 'sub_session_event' && e.event.event.type === 'token' ? [e.event.event.content] : [],
+    );
     expect(tokens.join('')).toBe('one two three');
   });
 
@@ -99,7 +101,11 @@ describe('replay of retained events', () => {
     const { envelopes } = collect(h.scheduler.events('root', { afterSeq: 0 }));
     const firstRetained = total - 4;
     expect(envelopes).toHaveLength(6);
-    expect(envelopes[0]).toEqual({ seq: firstRetained - 1, sessionId: 'root', event: { type: 'stream_truncated', first_retained_seq: firstRetained } });
+    expect(envelopes[0]).toEqual({
+      seq: firstRetained - 1,
+      sessionId: 'root',
+      event: { type: 'stream_truncated', first_retained_seq: firstRetained },
+    });
     expect(envelopes.slice(1)).toEqual(h.rootEvents.slice(total - 5));
     expect(seqs(envelopes.slice(1))).toEqual(range(firstRetained, total));
 
@@ -204,7 +210,10 @@ describe('misbehaving subscribers', () => {
   });
 
   it('a subscriber that unsubscribes during replay (take) gets nothing more', async () => {
-    const h = await createHarness({ agent: { script: [{ tokens: 'a b c d' }, { wait: 1000 }] }, seed: [rootSession(), childSession('c1')] });
+    const h = await createHarness({
+      agent: { script: [{ tokens: 'a b c d' }, { wait: 1000 }] },
+      seed: [rootSession(), childSession('c1')],
+    });
     await h.scheduler.enqueue(jobFor('c1'));
     await h.settle();
     const got: number[] = [];

@@ -3,7 +3,10 @@ import { createHarness, typesFor } from '../support/harness.js';
 
 describe('time limits (named delays on the actor clock)', () => {
   it('maxRunMs ends a run that runs too long: error, reason timeout, exact text', async () => {
-    const h = await createHarness({ agent: { script: [{ tokens: 'busy', every: 1000 }, { hang: true }] }, scheduler: { maxRunMs: 30_000 } });
+    const h = await createHarness({
+      agent: { script: [{ tokens: 'busy', every: 1000 }, { hang: true }] },
+      scheduler: { maxRunMs: 30_000 },
+    });
     const { childSessionId } = await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
     await h.advance(29_999);
     expect(h.completions()).toHaveLength(0);
@@ -16,7 +19,10 @@ describe('time limits (named delays on the actor clock)', () => {
   });
 
   it('idleTimeoutMs ends a run with no child event for that long: error, reason idle, exact text', async () => {
-    const h = await createHarness({ agent: { script: [{ tokens: 'one' }, { wait: 2000 }, { tokens: 'two' }, { hang: true }] }, scheduler: { idleTimeoutMs: 10_000 } });
+    const h = await createHarness({
+      agent: { script: [{ tokens: 'one' }, { wait: 2000 }, { tokens: 'two' }, { hang: true }] },
+      scheduler: { idleTimeoutMs: 10_000 },
+    });
     await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
     // Last event at t=2000: idle fires at exactly t=12000, not at t=10000.
     await h.advance(11_999);
@@ -36,7 +42,10 @@ describe('time limits (named delays on the actor clock)', () => {
   });
 
   it('heartbeats: first at once, then every interval, carrying events_seen and last_event_at; none after the end', async () => {
-    const h = await createHarness({ agent: { script: [{ wait: 1500 }, { tokens: 'a b c' }, { wait: 2000 }] }, scheduler: { heartbeatIntervalMs: 1000 } });
+    const h = await createHarness({
+      agent: { script: [{ wait: 1500 }, { tokens: 'a b c' }, { wait: 2000 }] },
+      scheduler: { heartbeatIntervalMs: 1000 },
+    });
     const { childSessionId } = await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
     await h.until(() => h.completions().length === 1);
     await h.advance(10_000);

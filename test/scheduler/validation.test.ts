@@ -165,7 +165,9 @@ describe('not running', () => {
     // Before start() the message says what to do; it still begins with the contract's text.
     expect((error as SchedulerStoppedError).message).toBe('spawn scheduler is not running: call start() first');
     expect((error as SchedulerStoppedError).code).toBe('SCHEDULER_STOPPED');
-    await expect(h.scheduler.spawnChild('root', { title: 'T', prompt: 'p' })).rejects.toThrow('spawn scheduler is not running: call start() first');
+    await expect(h.scheduler.spawnChild('root', { title: 'T', prompt: 'p' })).rejects.toThrow(
+      'spawn scheduler is not running: call start() first',
+    );
     expect(await h.store.listChildren('root')).toHaveLength(1);
     expect(h.rootEvents).toEqual([]);
   });
@@ -222,7 +224,9 @@ describe('bad data inside a run', () => {
     expect(completionsIn(h.rootEvents, 'good')[0]).toMatchObject({ status: 'completed', result: 'answer' });
 
     // The invalid event itself is never forwarded; the valid ones before it are.
-    const forwarded = h.rootEvents.flatMap((e) => (e.event.type === 'sub_session_event' && e.event.child_session_id === 'bad' ? [e.event.event] : []));
+    const forwarded = h.rootEvents.flatMap((e) =>
+      e.event.type === 'sub_session_event' && e.event.child_session_id === 'bad' ? [e.event.event] : [],
+    );
     expect(forwarded.every((e) => e.type === 'token')).toBe(true);
     expect(forwarded.length).toBeGreaterThan(0);
     const stored = await h.store.load('bad');
@@ -268,7 +272,9 @@ describe('bad data inside a run', () => {
 
   it('a session in the store that fails the schema ends the run in error naming the session, writing nothing', async () => {
     const inner = new MemorySessionStore();
-    const store = plainStore(inner, (id, loaded) => (id === 'broken' ? { ...(loaded as object), spawn_depth: 'deep', messages: 'none' } : loaded));
+    const store = plainStore(inner, (id, loaded) =>
+      id === 'broken' ? { ...(loaded as object), spawn_depth: 'deep', messages: 'none' } : loaded,
+    );
     const h = await createHarness({
       store,
       agent: { script: [{ wait: 1000 }] },

@@ -14,7 +14,9 @@ describe('Sprout API /v1 on a real server', () => {
   it('health, create a root (201 + Location), list, read', async () => {
     t = await startTestServer();
     expect((await api(`${t.url}/v1/health`)).body).toMatchObject({ ok: true, dialect: 'sub_session' });
-    const created = await api<{ session: Session }>(`${t.url}/v1/sessions`, { body: { title: 'Plan the release', model: 'gpt-x', system_prompt: 'Be brief' } });
+    const created = await api<{ session: Session }>(`${t.url}/v1/sessions`, {
+      body: { title: 'Plan the release', model: 'gpt-x', system_prompt: 'Be brief' },
+    });
     expect(created.status).toBe(201);
     const root = created.body.session;
     expect(root).toMatchObject({ title: 'Plan the release', kind: 'root', root_session_id: root.id, spawn_depth: 0, model: 'gpt-x' });
@@ -32,17 +34,27 @@ describe('Sprout API /v1 on a real server', () => {
   it('spawns children (202 + Location), lists them by parent, reports status and waits for them', async () => {
     t = await startTestServer();
     const rootId = await createRoot(t.url);
-    const spawned = await api<{ childSessionId: string; runId: string }>(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: 'Research', prompt: 'Find X', responsibility: 'sources' } });
+    const spawned = await api<{ childSessionId: string; runId: string }>(`${t.url}/v1/sessions/${rootId}/children`, {
+      body: { title: 'Research', prompt: 'Find X', responsibility: 'sources' },
+    });
     expect(spawned.status).toBe(202);
     expect(spawned.headers.get('location')).toBe(`/v1/sessions/${spawned.body.childSessionId}`);
-    const second = await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: 'Check', prompt: 'Check Y' } });
-    const waited = await api<{ children: { childSessionId: string; status: string; result?: string }[] }>(`${t.url}/v1/sessions/${rootId}/wait?policy=all`);
+    const second = await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, {
+      body: { title: 'Check', prompt: 'Check Y' },
+    });
+    const waited = await api<{ children: { childSessionId: string; status: string; result?: string }[] }>(
+      `${t.url}/v1/sessions/${rootId}/wait?policy=all`,
+    );
     expect(waited.status).toBe(200);
     expect(waited.body.children.map((child) => child.status)).toEqual(['completed', 'completed']);
     expect(waited.body.children.find((child) => child.childSessionId === second.body.childSessionId)?.result).toBe('Answer for Check');
-    const status = await api<{ status: { status: string; runId: string; result: string } }>(`${t.url}/v1/sessions/${spawned.body.childSessionId}/status`);
+    const status = await api<{ status: { status: string; runId: string; result: string } }>(
+      `${t.url}/v1/sessions/${spawned.body.childSessionId}/status`,
+    );
     expect(status.body.status).toMatchObject({ status: 'completed', runId: spawned.body.runId, result: 'Answer for Research' });
-    const children = await api<{ sessions: { id: string; kind: string; metadata: Record<string, string> }[] }>(`${t.url}/v1/sessions?parent=${rootId}&kind=child`);
+    const children = await api<{ sessions: { id: string; kind: string; metadata: Record<string, string> }[] }>(
+      `${t.url}/v1/sessions?parent=${rootId}&kind=child`,
+    );
     expect(children.body.sessions.map((session) => session.metadata.last_run_status)).toEqual(['completed', 'completed']);
     expect((await api(`${t.url}/v1/sessions?kind=root`)).body).toMatchObject({ sessions: [expect.objectContaining({ id: rootId })] });
   });
@@ -52,7 +64,9 @@ describe('Sprout API /v1 on a real server', () => {
     const rootId = await createRoot(t.url);
     const unknown = await api<Problem>(`${t.url}/v1/sessions/ghost/children`, { body: { title: 'x', prompt: 'y' } });
     expect(unknown.status).toBe(404);
-    const bad = await api<Problem & { issues: { path: string[] }[] }>(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: '', prompt: 'y', extra: 1 } });
+    const bad = await api<Problem & { issues: { path: string[] }[] }>(`${t.url}/v1/sessions/${rootId}/children`, {
+      body: { title: '', prompt: 'y', extra: 1 },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.code).toBe('VALIDATION_FAILED');
     expect(bad.body.issues.length).toBeGreaterThan(0);
@@ -95,11 +109,15 @@ describe('Sprout API /v1 on a real server', () => {
     const rootId = await createRoot(t.url);
     await api(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: 'a', prompt: 'p' } });
     await api(`${t.url}/v1/sessions/${rootId}/wait`);
-    const first = await api<{ events: { seq: number; event: { type: string } }[]; next_after: number }>(`${t.url}/v1/sessions/${rootId}/events?limit=3`);
+    const first = await api<{ events: { seq: number; event: { type: string } }[]; next_after: number }>(
+      `${t.url}/v1/sessions/${rootId}/events?limit=3`,
+    );
     expect(first.body.events.map((event) => event.seq)).toEqual([1, 2, 3]);
     expect(first.body.events[0]?.event.type).toBe('sub_session_started');
     expect(first.body.next_after).toBe(3);
-    const rest = await api<{ events: { seq: number; event: { type: string } }[]; next_after: number }>(`${t.url}/v1/sessions/${rootId}/events?after=3&limit=1000`);
+    const rest = await api<{ events: { seq: number; event: { type: string } }[]; next_after: number }>(
+      `${t.url}/v1/sessions/${rootId}/events?after=3&limit=1000`,
+    );
     expect(rest.body.events[0]?.seq).toBe(4);
     expect(rest.body.events.at(-1)?.event.type).toBe('sub_session_completed');
     expect((await api(`${t.url}/v1/sessions/${rootId}/events?after=-1`)).status).toBe(422);

@@ -26,11 +26,18 @@ describe.each(['sub_session', 'sub_agent'] as const)('Bamboo-compatible API /api
     expect(heartbeats).toBeGreaterThan(0);
     const types = new Set(events.map((event) => event.type));
     expect([...types].sort()).toEqual([`${dialect}_completed`, `${dialect}_event`, `${dialect}_heartbeat`, `${dialect}_started`].sort());
-    const inner = events.filter((event) => event.type === `${dialect}_event`).map((event) => event.event as { type: string; result?: unknown; usage?: unknown });
+    const inner = events
+      .filter((event) => event.type === `${dialect}_event`)
+      .map((event) => event.event as { type: string; result?: unknown; usage?: unknown });
     expect(inner.find((event) => event.type === 'tool_complete')?.result).toEqual({ success: true, result: '{"hits":3}' });
     const usage = inner.find((event) => event.type === 'complete')?.usage as Record<string, unknown>;
     expect(['prompt_tokens', 'completion_tokens', 'total_tokens'].map((key) => typeof usage[key])).toEqual(['number', 'number', 'number']);
-    expect(events.filter((event) => event.type === `${dialect}_completed`).map((event) => event.status).sort()).toEqual(['completed', 'error']);
+    expect(
+      events
+        .filter((event) => event.type === `${dialect}_completed`)
+        .map((event) => event.status)
+        .sort(),
+    ).toEqual(['completed', 'error']);
     expect(stream.text()).not.toMatch(/^(id|event|retry):/m);
   });
 
@@ -57,12 +64,16 @@ describe.each(['sub_session', 'sub_agent'] as const)('Bamboo-compatible API /api
   it('stop, sessions, session, history and delete in Bamboo shapes', async () => {
     t = await startTestServer({ server: { dialect } });
     const rootId = await createRoot(t.url);
-    const child = await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: 'hang', prompt: '[hang]' } });
+    const child = await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, {
+      body: { title: 'hang', prompt: '[hang]' },
+    });
     const childId = child.body.childSessionId;
     const list = await api<{ sessions: unknown[] }>(`${t.url}/api/v1/sessions`);
     expect(list.body.sessions).toHaveLength(2);
     for (const summary of list.body.sessions) expect(bambooSummarySchema.safeParse(summary).success).toBe(true);
-    expect(list.body.sessions).toContainEqual(expect.objectContaining({ id: childId, kind: 'child', parent_session_id: rootId, spawn_depth: 1, message_count: 2 }));
+    expect(list.body.sessions).toContainEqual(
+      expect.objectContaining({ id: childId, kind: 'child', parent_session_id: rootId, spawn_depth: 1, message_count: 2 }),
+    );
     expect((await api(`${t.url}/api/v1/sessions/${childId}`)).body).toMatchObject({ session: { id: childId, kind: 'child' } });
     const history = await api<{ session_id: string; messages: { role: string }[] }>(`${t.url}/api/v1/history/${childId}`);
     expect(history.body.session_id).toBe(childId);
@@ -73,14 +84,16 @@ describe.each(['sub_session', 'sub_agent'] as const)('Bamboo-compatible API /api
     expect(stopped.body.success).toBe(true);
     expect(typeof stopped.body.message).toBe('string');
     await api(`${t.url}/v1/sessions/${rootId}/wait`);
-    expect((await t.scheduler.getChild(childId))).toMatchObject({ status: 'cancelled', reason: 'user' });
+    expect(await t.scheduler.getChild(childId)).toMatchObject({ status: 'cancelled', reason: 'user' });
     const again = await api<{ success: boolean; message: unknown }>(`${t.url}/api/v1/stop/${childId}`, { method: 'POST' });
     expect(again.status).toBe(404);
     expect(again.body.success).toBe(false);
     expect(typeof again.body.message).toBe('string');
     expect((await api(`${t.url}/api/v1/stop/ghost`, { method: 'POST' })).status).toBe(404);
 
-    const second = await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: 'hang2', prompt: '[hang]' } });
+    const second = await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, {
+      body: { title: 'hang2', prompt: '[hang]' },
+    });
     const deleted = await api(`${t.url}/api/v1/sessions/${rootId}`, { method: 'DELETE' });
     expect(deleted.status).toBe(200);
     expect(deleted.body).toMatchObject({ success: true });

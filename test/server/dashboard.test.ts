@@ -17,7 +17,11 @@ const agent = () =>
     script: (session) =>
       (session.messages.at(-1)?.content ?? '').includes('[hang]')
         ? [{ tokens: 'Crawling the archive', every: 20 }, { tool: { name: 'crawl_site', args: { depth: 5 }, duration: 600_000 } }]
-        : [{ tokens: 'Reading the sources one by one now', every: 25, reasoning: true }, { tool: { name: 'web_search', args: { q: session.title }, result: '4 results', duration: 300 } }, { tokens: 'Four sources agree on this', every: 25 }],
+        : [
+            { tokens: 'Reading the sources one by one now', every: 25, reasoning: true },
+            { tool: { name: 'web_search', args: { q: session.title }, result: '4 results', duration: 300 } },
+            { tokens: 'Four sources agree on this', every: 25 },
+          ],
     answer: (session) => `Four sources agree on ${session.title}`,
   });
 
@@ -31,10 +35,16 @@ describe.skipIf(executablePath === undefined)('dashboard in real Chromium', () =
     const tmp = tempDir();
     cleanups.push(() => tmp.remove());
     const path = tmp.file('dashboard.db');
-    let t: TestServer = await startTestServer({ store: new SqliteSessionStore({ path }), agent: agent(), scheduler: { heartbeatIntervalMs: 200 }, server: { retryMs: 200 } });
+    let t: TestServer = await startTestServer({
+      store: new SqliteSessionStore({ path }),
+      agent: agent(),
+      scheduler: { heartbeatIntervalMs: 200 },
+      server: { retryMs: 200 },
+    });
     cleanups.push(() => t.close());
     const rootId = await createRoot(t.url, 'Release checklist');
-    const spawn = async (title: string, prompt: string) => (await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, { body: { title, prompt } })).body.childSessionId;
+    const spawn = async (title: string, prompt: string) =>
+      (await api<{ childSessionId: string }>(`${t.url}/v1/sessions/${rootId}/children`, { body: { title, prompt } })).body.childSessionId;
     const survey = await spawn('Survey sources', 'Find sources');
     const licences = await spawn('Check licences', 'Check them');
     const crawl = await spawn('Crawl archive', '[hang] crawl everything');
@@ -58,7 +68,9 @@ describe.skipIf(executablePath === undefined)('dashboard in real Chromium', () =
     // The running child: its row and the job statechart show the live `running` state.
     await row(crawl).click();
     await page.locator('[data-testid="job-chart"] g.state.active[data-state-id="spawnJob.running"]').waitFor({ timeout: 60_000 });
-    await page.locator('[data-testid="scheduler-chart"] g.state.active[data-state-id="spawnScheduler.accepting"]').waitFor({ timeout: 60_000 });
+    await page
+      .locator('[data-testid="scheduler-chart"] g.state.active[data-state-id="spawnScheduler.accepting"]')
+      .waitFor({ timeout: 60_000 });
     expect(await row(crawl).locator('[data-testid="job-state"]').textContent()).toBe('running');
     mkdirSync(ARTIFACTS, { recursive: true });
     const shot = `${ARTIFACTS}dashboard.png`;
@@ -76,7 +88,13 @@ describe.skipIf(executablePath === undefined)('dashboard in real Chromium', () =
     const lastBefore = Number(await conn.getAttribute('data-last-id'));
     const port = t.port;
     await t.close('drain');
-    t = await startTestServer({ store: new SqliteSessionStore({ path }), agent: agent(), port, scheduler: { heartbeatIntervalMs: 200 }, server: { retryMs: 200 } });
+    t = await startTestServer({
+      store: new SqliteSessionStore({ path }),
+      agent: agent(),
+      port,
+      scheduler: { heartbeatIntervalMs: 200 },
+      server: { retryMs: 200 },
+    });
     cleanups.push(() => t.close());
     const after = await spawn('After restart', 'Find more');
     await row(after).and(page.locator('[data-status="completed"]')).waitFor({ timeout: 60_000 });

@@ -69,7 +69,10 @@ describe('server security', () => {
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     const other = await fetch(`${t.url}/v1/health`, { headers: { origin: 'http://evil.example' } });
     expect(other.headers.get('access-control-allow-origin')).not.toBe('http://evil.example');
-    const preflight = await fetch(`${t.url}/v1/sessions`, { method: 'OPTIONS', headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' } });
+    const preflight = await fetch(`${t.url}/v1/sessions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' },
+    });
     expect(preflight.status).toBe(204);
   });
 
@@ -99,7 +102,10 @@ describe('server security on a wildcard bind', () => {
       const auth = { authorization: `Bearer ${TOKEN}` };
       const ok = await fetch(`http://127.0.0.1:${t.port}/v1/health`, { headers: auth });
       expect(ok.status).toBe(200);
-      const address = Object.values(networkInterfaces()).flat().find((entry) => entry?.family === 'IPv4')?.address ?? '127.0.0.1';
+      const address =
+        Object.values(networkInterfaces())
+          .flat()
+          .find((entry) => entry?.family === 'IPv4')?.address ?? '127.0.0.1';
       expect((await rawGetWith(t.port, '/v1/health', `${address}:${t.port}`, auth)).status).toBe(200);
       expect((await rawGetWith(t.port, '/v1/health', `evil.example:${t.port}`, auth)).status).toBe(421);
     } finally {

@@ -8,7 +8,10 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Starts `sprout serve` from the sources (as `npm start` runs the CLI) and collects its output. */
 function startServe(args: readonly string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const watchers = new Set<() => void>();
@@ -51,15 +54,24 @@ describe('sprout serve (process)', () => {
     const rootId = await createRoot(url);
     const stream = await openSse(`${url}/v1/sessions/${rootId}/events`);
     cleanups.push(() => stream.close());
-    const running = await api<{ childSessionId: string }>(`${url}/v1/sessions/${rootId}/children`, { body: { title: 'Survey', prompt: 'Find sources' } });
-    const queued = await api<{ childSessionId: string }>(`${url}/v1/sessions/${rootId}/children`, { body: { title: 'Later', prompt: 'Wait your turn' } });
+    const running = await api<{ childSessionId: string }>(`${url}/v1/sessions/${rootId}/children`, {
+      body: { title: 'Survey', prompt: 'Find sources' },
+    });
+    const queued = await api<{ childSessionId: string }>(`${url}/v1/sessions/${rootId}/children`, {
+      body: { title: 'Later', prompt: 'Wait your turn' },
+    });
     await stream.until((parse) => parse.frames.some((frame) => frame.event === 'sub_session_heartbeat'));
     serve.child.kill('SIGTERM');
     const parsed = await stream.ended;
-    const completions = parsed.frames.filter((frame) => frame.event === 'sub_session_completed').map((frame) => JSON.parse(frame.data) as { child_session_id: string; status: string; reason?: string });
+    const completions = parsed.frames
+      .filter((frame) => frame.event === 'sub_session_completed')
+      .map((frame) => JSON.parse(frame.data) as { child_session_id: string; status: string; reason?: string });
     expect(completions).toHaveLength(2);
     expect(completions.find((event) => event.child_session_id === running.body.childSessionId)).toMatchObject({ status: 'completed' });
-    expect(completions.find((event) => event.child_session_id === queued.body.childSessionId)).toMatchObject({ status: 'cancelled', reason: 'shutdown' });
+    expect(completions.find((event) => event.child_session_id === queued.body.childSessionId)).toMatchObject({
+      status: 'cancelled',
+      reason: 'shutdown',
+    });
     expect(parsed.frames.at(-1)?.event).toBe('sub_session_completed');
     expect(await serve.exited).toBe(0);
   });

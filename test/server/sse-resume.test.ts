@@ -115,7 +115,11 @@ describe('SSE through the web-standard fetch handler (no node:http)', () => {
       const rootId = await createRoot(t.url);
       await api(`${t.url}/v1/sessions/${rootId}/children`, { body: { title: 'a', prompt: 'p' } });
       await api(`${t.url}/v1/sessions/${rootId}/wait`);
-      const response = await t.server.fetch(new Request(`http://127.0.0.1:${t.port}/v1/sessions/${rootId}/events`, { headers: { accept: 'text/event-stream', 'last-event-id': '2' } }));
+      const response = await t.server.fetch(
+        new Request(`http://127.0.0.1:${t.port}/v1/sessions/${rootId}/events`, {
+          headers: { accept: 'text/event-stream', 'last-event-id': '2' },
+        }),
+      );
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const reader = response.body!.getReader();
       const decoder = new TextDecoder();

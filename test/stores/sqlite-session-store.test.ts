@@ -128,7 +128,10 @@ describe('SqliteSessionStore', () => {
       corrupt(store, 'c2', '{not json');
       corrupt(store, 'c3', JSON.stringify({ ...child('c3', 'p'), kind: 'alien' }));
 
-      const error = await store.load('c2').then(() => undefined, (e: unknown) => e);
+      const error = await store.load('c2').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(InvalidSessionDataError);
       expect(error).toMatchObject({ code: 'INVALID_SESSION_DATA', sessionId: 'c2' });
       expect((error as Error).message).toContain('c2');

@@ -7,7 +7,13 @@ import { completionsOf } from '../../src/streams/operators/completions-of.js';
 import { replayThenLive } from '../../src/streams/operators/replay-then-live.js';
 
 const env = (seq: number, event: AgentEvent): SessionEventEnvelope => ({ seq, sessionId: 'p', event });
-const started = (child: string, run: string): AgentEvent => ({ type: 'sub_session_started', parent_session_id: 'p', child_session_id: child, run_id: run, title: `T ${child}` });
+const started = (child: string, run: string): AgentEvent => ({
+  type: 'sub_session_started',
+  parent_session_id: 'p',
+  child_session_id: child,
+  run_id: run,
+  title: `T ${child}`,
+});
 const token = (child: string, run: string): AgentEvent => ({
   type: 'sub_session_event',
   parent_session_id: 'p',
@@ -54,13 +60,10 @@ describe('replayThenLive', () => {
   it('an item published while the replay is read is buffered and delivered once, in order', () => {
     const live$ = new Subject<{ seq: number }>();
     const seen: number[] = [];
-    replayThenLive(
-      () => {
-        live$.next({ seq: 3 }); // arrives during the read
-        return [{ seq: 1 }, { seq: 2 }, { seq: 3 }];
-      },
-      live$,
-    ).subscribe((item) => seen.push(item.seq));
+    replayThenLive(() => {
+      live$.next({ seq: 3 }); // arrives during the read
+      return [{ seq: 1 }, { seq: 2 }, { seq: 3 }];
+    }, live$).subscribe((item) => seen.push(item.seq));
     live$.next({ seq: 3 });
     live$.next({ seq: 4 });
     expect(seen).toEqual([1, 2, 3, 4]);
@@ -69,12 +72,9 @@ describe('replayThenLive', () => {
   it('a failing replay errors the stream and unsubscribes from live', () => {
     const live$ = new Subject<{ seq: number }>();
     let error: unknown;
-    replayThenLive(
-      () => {
-        throw new Error('log offline');
-      },
-      live$,
-    ).subscribe({ error: (e: unknown) => (error = e) });
+    replayThenLive(() => {
+      throw new Error('log offline');
+    }, live$).subscribe({ error: (e: unknown) => (error = e) });
     expect((error as Error).message).toBe('log offline');
     expect(live$.observed).toBe(false);
   });
@@ -83,7 +83,12 @@ describe('replayThenLive', () => {
 describe('completionsOf', () => {
   it('keeps the completions (of one child when asked), unwrapped (marbles)', () => {
     marbles().run(({ cold, expectObservable }) => {
-      const source$ = cold('abcd|', { a: env(1, started('c1', 'r1')), b: env(2, token('c1', 'r1')), c: env(3, done('c1', 'r1')), d: env(4, done('c2', 'r2')) });
+      const source$ = cold('abcd|', {
+        a: env(1, started('c1', 'r1')),
+        b: env(2, token('c1', 'r1')),
+        c: env(3, done('c1', 'r1')),
+        d: env(4, done('c2', 'r2')),
+      });
       expectObservable(source$.pipe(completionsOf())).toBe('--cd|', { c: done('c1', 'r1'), d: done('c2', 'r2') });
       expectObservable(source$.pipe(completionsOf('c2'))).toBe('---d|', { d: done('c2', 'r2') });
     });
@@ -102,13 +107,25 @@ describe('childProgress', () => {
         e: env(5, done('c1', 'r1')),
       });
       const rows$ = source$.pipe(childProgress(() => scheduler.now()));
-      const row = (over: object) => new Map([['c1', { childSessionId: 'c1', runId: 'r1', title: 'T c1', tokens: 0, toolCalls: 0, eventsSeen: 0, queuedAt: 0, ...over }]]);
+      const row = (over: object) =>
+        new Map([
+          ['c1', { childSessionId: 'c1', runId: 'r1', title: 'T c1', tokens: 0, toolCalls: 0, eventsSeen: 0, queuedAt: 0, ...over }],
+        ]);
       expectObservable(rows$).toBe('a-b-c-d-e|', {
         a: row({ state: 'queued' }),
         b: row({ state: 'running', startedAt: 2, lastHeartbeatAt: 2 }),
         c: row({ state: 'running', startedAt: 2, lastHeartbeatAt: 2, tokens: 1, eventsSeen: 1 }),
         d: row({ state: 'running', startedAt: 2, lastHeartbeatAt: 2, tokens: 1, eventsSeen: 2, toolCalls: 1, activeTool: 'search' }),
-        e: row({ state: 'completed', startedAt: 2, lastHeartbeatAt: 2, tokens: 1, eventsSeen: 2, toolCalls: 1, endedAt: 8, result: 'answer' }),
+        e: row({
+          state: 'completed',
+          startedAt: 2,
+          lastHeartbeatAt: 2,
+          tokens: 1,
+          eventsSeen: 2,
+          toolCalls: 1,
+          endedAt: 8,
+          result: 'answer',
+        }),
       });
     });
   });

@@ -105,7 +105,10 @@ describe('SqliteEventLog', () => {
       store.database.prepare("UPDATE events SET json = '{oops' WHERE seq = 2").run();
       store.database.prepare(`UPDATE events SET json = '{"type":"token"}' WHERE seq = 3`).run();
       expect(seqs(log, 'a', 0)).toEqual([1, 4]);
-      expect(reported.map((e) => e.message)).toEqual([expect.stringMatching(/session a .*event seq 2/), expect.stringMatching(/event seq 3/)]);
+      expect(reported.map((e) => e.message)).toEqual([
+        expect.stringMatching(/session a .*event seq 2/),
+        expect.stringMatching(/event seq 3/),
+      ]);
       expect(log.invalidRows).toHaveLength(2);
     });
   });

@@ -30,8 +30,13 @@ function request(model = 'model-x'): { request: ExecuteRequest; events: AgentEve
 function track(promise: Promise<void>): { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } {
   const status: { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } = { state: 'pending' };
   promise.then(
-    () => { status.state = 'resolved'; },
-    (error: unknown) => { status.state = 'rejected'; status.error = error; },
+    () => {
+      status.state = 'resolved';
+    },
+    (error: unknown) => {
+      status.state = 'rejected';
+      status.error = error;
+    },
   );
   return status;
 }
@@ -77,7 +82,14 @@ describe('scriptedAgent ordering', () => {
 
   it('splits tokens by chunk size, spaces them `every` ms apart, and emits reasoning tokens', async () => {
     const clock = createTestClock();
-    const agent = scriptedAgent({ clock, script: [{ tokens: 'abcde', chunk: 2, every: 10 }, { tokens: 'hm', reasoning: true }], answer: null });
+    const agent = scriptedAgent({
+      clock,
+      script: [
+        { tokens: 'abcde', chunk: 2, every: 10 },
+        { tokens: 'hm', reasoning: true },
+      ],
+      answer: null,
+    });
     const { request: req, events } = request();
     const status = track(agent.execute(session(), req));
     expect(events).toEqual([{ type: 'token', content: 'ab' }]);
@@ -95,7 +107,11 @@ describe('scriptedAgent ordering', () => {
   });
 
   it('reports a failing tool with tool_error and a tool message, and keeps going', async () => {
-    const agent = scriptedAgent({ clock: createTestClock(), script: [{ tool: { name: 'fetch', id: 't1', error: 'offline' } }], answer: 'ok' });
+    const agent = scriptedAgent({
+      clock: createTestClock(),
+      script: [{ tool: { name: 'fetch', id: 't1', error: 'offline' } }],
+      answer: 'ok',
+    });
     const s = session();
     const { request: req, events } = request();
     await agent.execute(s, req);
@@ -215,7 +231,9 @@ describe('scriptedAgent failures', () => {
     const req: ExecuteRequest = {
       model: 'm',
       signal: new AbortController().signal,
-      emit: () => { if (resolved) throw new Error('run is over'); },
+      emit: () => {
+        if (resolved) throw new Error('run is over');
+      },
     };
     await agent.execute(session(), req);
     resolved = true;
@@ -227,7 +245,11 @@ describe('scriptedAgent failures', () => {
 describe('scriptedAgent scripts and answers', () => {
   it('appends `Done: <title>` by default, a custom answer, or none', async () => {
     const clock = createTestClock();
-    for (const [answer, expected] of [[undefined, 'Done: Research'], [(s: Session) => `answer for ${s.id}`, 'answer for child-1'], [null, 'go']] as const) {
+    for (const [answer, expected] of [
+      [undefined, 'Done: Research'],
+      [(s: Session) => `answer for ${s.id}`, 'answer for child-1'],
+      [null, 'go'],
+    ] as const) {
       const s = session();
       await scriptedAgent({ clock, ...(answer === undefined ? {} : { answer }) }).execute(s, request().request);
       expect(s.messages.at(-1)!.content).toBe(expected);
@@ -237,7 +259,12 @@ describe('scriptedAgent scripts and answers', () => {
   it('streams the answer as tokens when no script is given', async () => {
     const { request: req, events } = request();
     await scriptedAgent({ clock: createTestClock(), answer: 'All done' }).execute(session(), req);
-    expect(events.filter((e) => e.type === 'token').map((e) => e.content).join('')).toBe('All done');
+    expect(
+      events
+        .filter((e) => e.type === 'token')
+        .map((e) => e.content)
+        .join(''),
+    ).toBe('All done');
   });
 
   it('prefers per-session scripts, then the script function', async () => {
@@ -245,7 +272,10 @@ describe('scriptedAgent scripts and answers', () => {
     const agent = scriptedAgent({
       clock: createTestClock(),
       scripts: { special: [{ fail: 'special fails' }] },
-      script: (s, req) => { seen.push(`${s.id}/${req.model}`); return [{ tokens: s.id }]; },
+      script: (s, req) => {
+        seen.push(`${s.id}/${req.model}`);
+        return [{ tokens: s.id }];
+      },
     });
     await expect(agent.execute(session('special'), request().request)).rejects.toThrow('special fails');
     const { request: req, events } = request('model-y');

@@ -93,7 +93,13 @@ describe('runUntil', () => {
   it('advances until the predicate holds and returns the simulated ms that passed', async () => {
     const clock = createTestClock();
     let ready = false;
-    clock.setTimeout(() => void Promise.resolve().then(() => { ready = true; }), 1234);
+    clock.setTimeout(
+      () =>
+        void Promise.resolve().then(() => {
+          ready = true;
+        }),
+      1234,
+    );
     await expect(runUntil(() => ready, { clock, maxMs: 5000 })).resolves.toBe(1234);
     expect(clock.now()).toBe(1234);
   });

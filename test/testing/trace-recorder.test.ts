@@ -26,7 +26,15 @@ describe('createTraceRecorder', () => {
     expect(trace.stateValuesOf('toggle-1')).toEqual(['off', 'on', 'off']);
     expect(trace.stateValuesOf('toggle-1', { microsteps: true })).toEqual(['off', 'on', 'passing', 'off']);
     const entry: TraceEntry | undefined = trace.entriesOf('toggle-1', '@xstate.snapshot')[1];
-    expect(entry).toEqual({ type: '@xstate.snapshot', actorId: 'toggle-1', sessionId: actor.sessionId, rootId: actor.sessionId, eventType: 'flip', value: 'on', status: 'active' });
+    expect(entry).toEqual({
+      type: '@xstate.snapshot',
+      actorId: 'toggle-1',
+      sessionId: actor.sessionId,
+      rootId: actor.sessionId,
+      eventType: 'flip',
+      value: 'on',
+      status: 'active',
+    });
     expect(trace.actionTypesOf('toggle-1')).toEqual(['tick']);
   });
 

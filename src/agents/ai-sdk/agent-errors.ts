@@ -59,7 +59,11 @@ export class MissingPeerDependencyError extends SproutError {
   readonly packageName: string;
 
   constructor(packageName: string, range: string, cause: unknown) {
-    super('MISSING_PEER_DEPENDENCY', `the AI SDK agent needs the optional peer dependency '${packageName}' (npm install ${packageName}@${range}): ${messageOf(cause)}`, { cause });
+    super(
+      'MISSING_PEER_DEPENDENCY',
+      `the AI SDK agent needs the optional peer dependency '${packageName}' (npm install ${packageName}@${range}): ${messageOf(cause)}`,
+      { cause },
+    );
     this.packageName = packageName;
   }
 }
@@ -88,7 +92,8 @@ function describeProviderError(error: unknown): { text: string; statusCode: numb
       // The server said yes, then the response broke (cut stream, unreadable body): the cause says how.
       return { text: `the HTTP ${like.statusCode} response${where} broke off: ${withCauses(error)}`, statusCode: undefined };
     }
-    const body = typeof like.responseBody === 'string' && like.responseBody.trim() !== '' ? ` — response body: ${excerpt(like.responseBody)}` : '';
+    const body =
+      typeof like.responseBody === 'string' && like.responseBody.trim() !== '' ? ` — response body: ${excerpt(like.responseBody)}` : '';
     return { text: `HTTP ${like.statusCode}${where}: ${withCauses(error)}${body}`, statusCode: like.statusCode };
   }
   return { text: withCauses(error), statusCode: undefined };
@@ -96,11 +101,13 @@ function describeProviderError(error: unknown): { text: string; statusCode: numb
 
 /** `Name: message (cause: Name: message …)`, at most a few levels deep. */
 function withCauses(error: unknown, depth = 0): string {
-  const head = error instanceof Error && !['Error', 'AI_APICallError'].includes(error.name) ? `${error.name}: ${messageOf(error)}` : messageOf(error);
+  const head =
+    error instanceof Error && !['Error', 'AI_APICallError'].includes(error.name) ? `${error.name}: ${messageOf(error)}` : messageOf(error);
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause === undefined || depth >= 3) return head;
   // Skip a cause the message already quotes (the AI SDK often copies it in).
-  if (head.includes(messageOf(cause))) return cause instanceof Error && cause.cause !== undefined ? `${head} (cause: ${withCauses(cause.cause, depth + 1)})` : head;
+  if (head.includes(messageOf(cause)))
+    return cause instanceof Error && cause.cause !== undefined ? `${head} (cause: ${withCauses(cause.cause, depth + 1)})` : head;
   return `${head} (cause: ${withCauses(cause, depth + 1)})`;
 }
 

@@ -48,13 +48,21 @@ const DEFAULT_MAX_STEPS = 8;
 const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
 
 const optionsSchema = z.object({
-  model: z.custom<AiSdkModel>((v) => typeof v === 'function' || typeof v === 'string' || isObject(v), 'expected a LanguageModel or a function (modelName) => LanguageModel'),
+  model: z.custom<AiSdkModel>(
+    (v) => typeof v === 'function' || typeof v === 'string' || isObject(v),
+    'expected a LanguageModel or a function (modelName) => LanguageModel',
+  ),
   tools: z.record(z.string(), z.custom<ToolSet[string]>(isObject, 'expected an AI SDK tool')).optional(),
   system: z.string().optional(),
   maxSteps: z.number().int().positive().optional(),
   callSettings: z.custom<CallSettings>(isObject, 'expected an object').optional(),
   providerOptions: z.custom<object>(isObject, 'expected an object').optional(),
-  clock: z.custom<Pick<SproutClock, 'now'>>((v) => isObject(v) && typeof (v as { now?: unknown }).now === 'function', 'expected a clock with now()').optional(),
+  clock: z
+    .custom<Pick<SproutClock, 'now'>>(
+      (v) => isObject(v) && typeof (v as { now?: unknown }).now === 'function',
+      'expected a clock with now()',
+    )
+    .optional(),
   generateId: z.custom<() => string>((v) => typeof v === 'function', 'expected a function').optional(),
 });
 

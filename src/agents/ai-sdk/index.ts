@@ -8,4 +8,11 @@ export { AgentAbortedError, AgentProviderError, MissingPeerDependencyError } fro
 export { toModelMessages } from './to-model-messages.js';
 export type { StoredToolCall } from './to-model-messages.js';
 export { spawnSessionTool, waitChildrenTool, sproutTools, MissingParentSessionError } from './sprout-tools.js';
-export type { SproutToolOptions, SproutToolContext, SproutAiTool, SpawnSessionInput, WaitChildrenInput, WaitChildrenEntry } from './sprout-tools.js';
+export type {
+  SproutToolOptions,
+  SproutToolContext,
+  SproutAiTool,
+  SpawnSessionInput,
+  WaitChildrenInput,
+  WaitChildrenEntry,
+} from './sprout-tools.js';

@@ -70,7 +70,8 @@ export function openAICompatibleAgent(options: OpenAICompatibleAgentOptions): Ag
     ...agentOptions,
     model: async (modelName) => {
       const id = modelName === '' ? defaultModel : modelName;
-      if (id === undefined) throw new AgentProviderError('model provider failed: the job names no model and openAICompatibleAgent has no defaultModel');
+      if (id === undefined)
+        throw new AgentProviderError('model provider failed: the job names no model and openAICompatibleAgent has no defaultModel');
       return (await loadProvider()).chatModel(id);
     },
   });

@@ -67,7 +67,9 @@ export type SpawnSessionInput = z.infer<typeof spawnInputSchema>;
  * @example
  * const agent = aiSdkAgent({ model, tools: { spawn_session: spawnSessionTool({ scheduler }), wait_children: waitChildrenTool({ scheduler }) } });
  */
-export function spawnSessionTool(options: SproutToolOptions): SproutAiTool<SpawnSessionInput, { child_session_id: string; run_id: string; status: 'queued' }> {
+export function spawnSessionTool(
+  options: SproutToolOptions,
+): SproutAiTool<SpawnSessionInput, { child_session_id: string; run_id: string; status: 'queued' }> {
   return {
     description:
       'Start a child agent session in the background for a well-defined sub-task. Returns immediately with the child session id; call wait_children to get its answer.',
@@ -88,7 +90,10 @@ export function spawnSessionTool(options: SproutToolOptions): SproutAiTool<Spawn
 }
 
 const waitInputSchema = z.strictObject({
-  policy: z.enum(['all', 'any', 'first-error']).optional().describe('all (default): every child ended; any: the first ended; first-error: all ended or one failed'),
+  policy: z
+    .enum(['all', 'any', 'first-error'])
+    .optional()
+    .describe('all (default): every child ended; any: the first ended; first-error: all ended or one failed'),
   child_session_ids: z.array(z.string().min(1)).max(1000).optional().describe('Children to wait for (default: every child still running)'),
 });
 /** Input of `wait_children`. */
@@ -141,7 +146,10 @@ export function waitChildrenTool(options: SproutToolOptions): SproutAiTool<WaitC
  * @example
  * const agent = aiSdkAgent({ model, tools: sproutTools({ scheduler }) });
  */
-export function sproutTools(options: SproutToolOptions): { spawn_session: ReturnType<typeof spawnSessionTool>; wait_children: ReturnType<typeof waitChildrenTool> } {
+export function sproutTools(options: SproutToolOptions): {
+  spawn_session: ReturnType<typeof spawnSessionTool>;
+  wait_children: ReturnType<typeof waitChildrenTool>;
+} {
   const shared = { ...options, spawned: options.spawned ?? new Map<string, string[]>() };
   return { spawn_session: spawnSessionTool(shared), wait_children: waitChildrenTool(shared) };
 }

@@ -67,7 +67,14 @@ function toToolMessage(message: Message, toolNames: Map<string, string>): ToolMo
   const isError = message['is_error'] === true;
   return {
     role: 'tool',
-    content: [{ type: 'tool-result', toolCallId, toolName, output: isError ? { type: 'error-text', value: message.content } : { type: 'text', value: message.content } }],
+    content: [
+      {
+        type: 'tool-result',
+        toolCallId,
+        toolName,
+        output: isError ? { type: 'error-text', value: message.content } : { type: 'text', value: message.content },
+      },
+    ],
   };
 }
 

@@ -16,7 +16,10 @@ const require = createRequire(import.meta.url);
 /** The directory of an installed package (walks up from its entry point: not every package exports `./package.json`). */
 function packageDir(name: string): string {
   let dir = dirname(require.resolve(name));
-  while (!existsSync(join(dir, 'package.json')) || (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name !== name) {
+  while (
+    !existsSync(join(dir, 'package.json')) ||
+    (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name !== name
+  ) {
     const parent = dirname(dir);
     if (parent === dir) throw new StoreUnavailableError(`package ${name} not found for the dashboard`);
     dir = parent;
@@ -46,7 +49,10 @@ export function dashboardAssets(): Map<string, DashboardAsset> {
   add('elk.bundled.js', join(packageDir('elkjs'), 'lib/elk.bundled.js'));
   const encoder = new TextEncoder();
   for (const name of CLIENT_FILE_NAMES) {
-    files.set(name, { body: encoder.encode(CLIENT_BUNDLE[name] ?? ''), contentType: name.endsWith('.css') ? 'text/css; charset=utf-8' : JS });
+    files.set(name, {
+      body: encoder.encode(CLIENT_BUNDLE[name] ?? ''),
+      contentType: name.endsWith('.css') ? 'text/css; charset=utf-8' : JS,
+    });
   }
   cache = files;
   return files;

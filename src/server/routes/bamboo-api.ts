@@ -29,13 +29,17 @@ export function bambooRoutes(ctx: ServerContext): Hono {
     const id = sessionIdParam(c);
     if (!(await load(id))) return c.json({ error: 'Session not found', session_id: id }, 404);
     const afterSeq = c.req.query('after') === undefined ? undefined : resumePoint(c);
-    return streamSse(c, {
-      source: scheduler.events(id, afterSeq === undefined ? {} : { afterSeq }),
-      frame: (envelope) => bambooFrame(envelope, dialect),
-      comment: 'heartbeat',
-      pingMs: ctx.options.pingIntervalMs,
-      streams: ctx.streams,
-    }, { direct: ctx.options.cors === undefined });
+    return streamSse(
+      c,
+      {
+        source: scheduler.events(id, afterSeq === undefined ? {} : { afterSeq }),
+        frame: (envelope) => bambooFrame(envelope, dialect),
+        comment: 'heartbeat',
+        pingMs: ctx.options.pingIntervalMs,
+        streams: ctx.streams,
+      },
+      { direct: ctx.options.cors === undefined },
+    );
   });
 
   app.post('/stop/:id', async (c) => {

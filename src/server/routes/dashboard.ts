@@ -4,7 +4,9 @@ import { dashboardAssets } from '../dashboard/assets.js';
 import { HttpProblem } from '../problem.js';
 import type { ServerContext } from '../server-context.js';
 
-const IMPORT_MAP = JSON.stringify({ imports: { preact: '/assets/preact.mjs', 'preact/hooks': '/assets/hooks.mjs', htm: '/assets/htm.mjs' } });
+const IMPORT_MAP = JSON.stringify({
+  imports: { preact: '/assets/preact.mjs', 'preact/hooks': '/assets/hooks.mjs', htm: '/assets/htm.mjs' },
+});
 const IMPORT_MAP_HASH = createHash('sha256').update(IMPORT_MAP).digest('base64');
 
 const PAGE = `<!doctype html>
@@ -44,7 +46,11 @@ export function dashboardRoutes(_ctx: ServerContext): Hono {
   app.get('/assets/:name', (c) => {
     const asset = dashboardAssets().get(c.req.param('name'));
     if (!asset) throw new HttpProblem(404, 'NOT_FOUND', 'no such asset');
-    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': asset.contentType, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': asset.contentType,
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+    });
   });
   return app;
 }

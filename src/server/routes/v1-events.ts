@@ -6,7 +6,10 @@ import { sessionIdParam, type ServerContext } from '../server-context.js';
 import { sproutFrame } from '../sse-frames.js';
 import { streamSse } from '../sse-node.js';
 
-const seqSchema = z.string().regex(/^\d{1,15}$/, 'must be a non-negative integer').transform(Number);
+const seqSchema = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be a non-negative integer')
+  .transform(Number);
 const pageQuerySchema = z.object({ after: seqSchema.optional(), limit: seqSchema.pipe(z.number().int().min(1).max(1000)).optional() });
 
 /** True when the client asked for an event stream. */
@@ -19,7 +22,8 @@ export function resumePoint(c: Context): number | undefined {
   const raw = c.req.header('last-event-id') ?? c.req.query('after');
   if (raw === undefined || raw.trim() === '') return undefined;
   const parsed = seqSchema.safeParse(raw.trim());
-  if (!parsed.success) throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid resume point ${JSON.stringify(raw)}: must be a non-negative integer`);
+  if (!parsed.success)
+    throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid resume point ${JSON.stringify(raw)}: must be a non-negative integer`);
   return parsed.data;
 }
 
@@ -44,14 +48,18 @@ export function eventRoutes(ctx: ServerContext): Hono {
     if (!(await store.load(id))) throw new HttpProblem(404, 'SESSION_NOT_FOUND', `session ${id} not found`);
     if (wantsEventStream(c)) {
       const afterSeq = resumePoint(c) ?? 0;
-      return streamSse(c, {
-        source: scheduler.events(id, { afterSeq }),
-        frame: sproutFrame,
-        preamble: `retry: ${ctx.options.retryMs}\n\n`,
-        comment: 'ping',
-        pingMs: ctx.options.pingIntervalMs,
-        streams: ctx.streams,
-      }, { direct: ctx.options.cors === undefined });
+      return streamSse(
+        c,
+        {
+          source: scheduler.events(id, { afterSeq }),
+          frame: sproutFrame,
+          preamble: `retry: ${ctx.options.retryMs}\n\n`,
+          comment: 'ping',
+          pingMs: ctx.options.pingIntervalMs,
+          streams: ctx.streams,
+        },
+        { direct: ctx.options.cors === undefined },
+      );
     }
     const parsed = pageQuerySchema.safeParse(c.req.query());
     if (!parsed.success) throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid query: ${parsed.error.issues[0]?.message ?? ''}`);

@@ -33,7 +33,11 @@ export function runRoutes(ctx: ServerContext): Hono {
       of(encodeFrame(`event: runs\ndata: ${JSON.stringify(snapshot)}\n\n`)),
       (tracker?.changes$ ?? NEVER).pipe(map((run) => encodeFrame(`event: run\ndata: ${JSON.stringify(run)}\n\n`))),
     );
-    return streamSse(c, { source, frame: (bytes) => bytes, comment: 'ping', pingMs: ctx.options.pingIntervalMs, streams: ctx.streams }, { direct: ctx.options.cors === undefined });
+    return streamSse(
+      c,
+      { source, frame: (bytes) => bytes, comment: 'ping', pingMs: ctx.options.pingIntervalMs, streams: ctx.streams },
+      { direct: ctx.options.cors === undefined },
+    );
   });
   return app;
 }

@@ -58,7 +58,8 @@ export function sessionRoutes(ctx: ServerContext): Hono {
       root_session_id: id,
       spawn_depth: 0,
       model: body.model ?? ctx.options.defaultModel,
-      messages: body.system_prompt === undefined ? [] : [{ id: ctx.createId(), role: 'system', content: body.system_prompt, created_at: now }],
+      messages:
+        body.system_prompt === undefined ? [] : [{ id: ctx.createId(), role: 'system', content: body.system_prompt, created_at: now }],
       metadata: {},
       created_at: now,
       updated_at: now,
@@ -83,7 +84,8 @@ export function sessionRoutes(ctx: ServerContext): Hono {
     const id = sessionIdParam(c);
     const brief = await readJson(c, childBriefSchema);
     await mustLoad(id);
-    if (isQueueFull(scheduler)) throw new HttpProblem(429, 'QUEUE_FULL', 'the spawn queue is full; retry later', { headers: { 'retry-after': '1' } });
+    if (isQueueFull(scheduler))
+      throw new HttpProblem(429, 'QUEUE_FULL', 'the spawn queue is full; retry later', { headers: { 'retry-after': '1' } });
     const { childSessionId, runId } = await scheduler.spawnChild(id, brief);
     c.header('location', `/v1/sessions/${childSessionId}`);
     return c.json({ childSessionId, runId }, 202);

@@ -109,5 +109,8 @@ export function reduceChildProgress(snapshot: ChildProgressSnapshot, { event }: 
  * scheduler.events('root', { afterSeq: 0 }).pipe(childProgress(Date.now)).subscribe((rows) => render([...rows.values()]));
  */
 export function childProgress(now: () => number): OperatorFunction<SessionEventEnvelope, ChildProgressSnapshot> {
-  return scan((snapshot: ChildProgressSnapshot, envelope: SessionEventEnvelope) => reduceChildProgress(snapshot, envelope, now()), new Map() as ChildProgressSnapshot);
+  return scan(
+    (snapshot: ChildProgressSnapshot, envelope: SessionEventEnvelope) => reduceChildProgress(snapshot, envelope, now()),
+    new Map() as ChildProgressSnapshot,
+  );
 }

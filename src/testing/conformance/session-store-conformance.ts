@@ -76,14 +76,19 @@ export function describeSessionStoreConformance(
       }
     });
   describe(`SessionStore conformance: ${name}`, () => {
-
     describe('save and load', () => {
       it('round-trips messages, metadata and unknown extra fields', async () => {
         const session = makeSession('s1', {
           metadata: { last_run_status: 'pending', note: 'kept' },
           bamboo_extra: { nested: [1, 'two', null] },
         });
-        session.messages.push({ id: 'm3', role: 'assistant', content: 'ok', created_at: '2026-01-01T00:00:02.000Z', tool_calls: [{ id: 't1' }] });
+        session.messages.push({
+          id: 'm3',
+          role: 'assistant',
+          content: 'ok',
+          created_at: '2026-01-01T00:00:02.000Z',
+          tool_calls: [{ id: 't1' }],
+        });
         await store.save(session);
         const loaded = await store.load('s1');
         expect(loaded).toEqual({ ...session, version: 1 });
@@ -241,10 +246,18 @@ export function describeSessionStoreConformance(
         a.title = 'from a';
         b.title = 'from b';
         await store.save(a);
-        const error = await store.save(b).then(() => undefined, (e: unknown) => e);
+        const error = await store.save(b).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(error instanceof SessionConflictError).toBe(true);
         const conflict = error as SessionConflictError;
-        expect([conflict.code, conflict.sessionId, conflict.expectedVersion, conflict.actualVersion]).toEqual(['SESSION_CONFLICT', 's1', 1, 2]);
+        expect([conflict.code, conflict.sessionId, conflict.expectedVersion, conflict.actualVersion]).toEqual([
+          'SESSION_CONFLICT',
+          's1',
+          1,
+          2,
+        ]);
         expect(b.version).toBe(1);
         const stored = (await store.load('s1'))!;
         expect(stored.title).toBe('from a');

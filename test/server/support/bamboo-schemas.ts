@@ -19,7 +19,11 @@ export function bambooEventSchema(dialect: 'sub_session' | 'sub_agent'): z.ZodTy
     z.strictObject({ type: z.literal('tool_error'), tool_call_id: z.string(), error: z.string() }),
     z.strictObject({
       type: z.literal('complete'),
-      usage: z.looseObject({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative(), total_tokens: z.number().int().nonnegative() }),
+      usage: z.looseObject({
+        prompt_tokens: z.number().int().nonnegative(),
+        completion_tokens: z.number().int().nonnegative(),
+        total_tokens: z.number().int().nonnegative(),
+      }),
     }),
     z.strictObject({ type: z.literal('error'), message: z.string() }),
     z.strictObject({ type: z.literal(`${p}_started`), ...ids, title: z.string().optional() }),
@@ -39,7 +43,16 @@ export function bambooEventSchema(dialect: 'sub_session' | 'sub_agent'): z.ZodTy
       result: z.string().max(4000).optional(),
     }),
   ];
-  const event: z.ZodType = z.union([...leaf, z.strictObject({ type: z.literal(`${p}_event`), ...ids, get event() { return event; } })]);
+  const event: z.ZodType = z.union([
+    ...leaf,
+    z.strictObject({
+      type: z.literal(`${p}_event`),
+      ...ids,
+      get event() {
+        return event;
+      },
+    }),
+  ]);
   return event;
 }
 
@@ -67,7 +80,10 @@ export const bambooSummarySchema = z.strictObject({
  * Bamboo's SSE framing, strictly: the body is a sequence of `data: <json>\n\n` frames and
  * `: heartbeat\n\n` comments, nothing else (no `id:`, no `event:`, no multi-line data).
  */
-export function parseBambooFrames(text: string, dialect: 'sub_session' | 'sub_agent'): { events: { type: string; [key: string]: unknown }[]; heartbeats: number } {
+export function parseBambooFrames(
+  text: string,
+  dialect: 'sub_session' | 'sub_agent',
+): { events: { type: string; [key: string]: unknown }[]; heartbeats: number } {
   const schema = bambooEventSchema(dialect);
   const events: { type: string; [key: string]: unknown }[] = [];
   let heartbeats = 0;
@@ -81,7 +97,10 @@ export function parseBambooFrames(text: string, dialect: 'sub_session' | 'sub_ag
     if (!block.startsWith('data: ') || block.includes('\n')) throw new Error(`not a Bamboo frame: ${JSON.stringify(block.slice(0, 200))}`);
     const json: unknown = JSON.parse(block.slice(6));
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new Error(`frame fails Bamboo's schema (${dialect}): ${block.slice(0, 300)} — ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(
+        `frame fails Bamboo's schema (${dialect}): ${block.slice(0, 300)} — ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+      );
     events.push(json as { type: string; [key: string]: unknown });
   }
   return { events, heartbeats };

@@ -101,10 +101,17 @@ export function tempDir(prefix = 'sprout-server-'): { dir: string; file: (name: 
 }
 
 /** JSON request helper: returns status, headers and parsed body. */
-export async function api<T = Record<string, unknown>>(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: T }> {
+export async function api<T = Record<string, unknown>>(
+  url: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: T }> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(url, { method: init.method ?? (init.body === undefined ? 'GET' : 'POST'), headers, ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }) });
+  const response = await fetch(url, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers,
+    ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+  });
   const text = await response.text();
   let body: unknown = text;
   try {
@@ -125,5 +132,16 @@ export async function createRoot(url: string, title = 'Root', headers: Record<st
 /** Saves a root directly in a store. */
 export async function saveRoot(store: SessionStore, id: string): Promise<void> {
   const now = toRfc3339(Date.now());
-  await store.save({ id, title: 'Root', kind: 'root', root_session_id: id, spawn_depth: 0, model: 'm', messages: [], metadata: {}, created_at: now, updated_at: now });
+  await store.save({
+    id,
+    title: 'Root',
+    kind: 'root',
+    root_session_id: id,
+    spawn_depth: 0,
+    model: 'm',
+    messages: [],
+    metadata: {},
+    created_at: now,
+    updated_at: now,
+  });
 }

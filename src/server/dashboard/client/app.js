@@ -145,34 +145,76 @@ function App() {
   return html`<div class="layout">
     <header>
       <h1>Sprout</h1>
-      <label>root <select data-testid="root-picker" value=${rootId ?? ''} onChange=${(e) => (setRootId(e.currentTarget.value), setSelected(undefined))}>
-        ${roots.map((root) => html`<option value=${root.id}>${root.title} · ${root.id.slice(0, 8)}</option>`)}
-      </select></label>
-      <span class=${`conn ${conn.state}`} data-testid="conn" data-state=${conn.state} data-last-id=${conn.lastId ?? ''} data-gaps=${conn.gaps} data-duplicates=${conn.duplicates} data-reconnects=${conn.reconnects}>
-        ${conn.state} · last id ${conn.lastId ?? '—'} · ${conn.events} events · gaps ${conn.gaps} · duplicates ${conn.duplicates} · reconnects ${conn.reconnects}
+      <label
+        >root
+        <select
+          data-testid="root-picker"
+          value=${rootId ?? ''}
+          onChange=${(e) => (setRootId(e.currentTarget.value), setSelected(undefined))}
+        >
+          ${roots.map((root) => html`<option value=${root.id}>${root.title} · ${root.id.slice(0, 8)}</option>`)}
+        </select></label
+      >
+      <span
+        class=${`conn ${conn.state}`}
+        data-testid="conn"
+        data-state=${conn.state}
+        data-last-id=${conn.lastId ?? ''}
+        data-gaps=${conn.gaps}
+        data-duplicates=${conn.duplicates}
+        data-reconnects=${conn.reconnects}
+      >
+        ${conn.state} · last id ${conn.lastId ?? '—'} · ${conn.events} events · gaps ${conn.gaps} · duplicates ${conn.duplicates} ·
+        reconnects ${conn.reconnects}
       </span>
     </header>
     <section class="left">
       <h2>Sessions</h2>
       ${treeSessions.length === 0 ? html`<p class="empty">No sessions yet. Create one with <code>POST /v1/sessions</code>.</p>` : null}
-      <${SessionTree} sessions=${treeSessions} rows=${rows} statesOf=${statesOf} selected=${selectedId} onSelect=${setSelected} onCancel=${cancel} now=${now} />
-      <h2>Events ${selectedId && selectedId !== rootId ? html`<small>of ${rows.get(selectedId)?.title ?? selectedId}</small>` : html`<small>of the root stream</small>`}</h2>
+      <${SessionTree}
+        sessions=${treeSessions}
+        rows=${rows}
+        statesOf=${statesOf}
+        selected=${selectedId}
+        onSelect=${setSelected}
+        onCancel=${cancel}
+        now=${now}
+      />
+      <h2>
+        Events
+        ${selectedId && selectedId !== rootId ? html`<small>of ${rows.get(selectedId)?.title ?? selectedId}</small>` : html`<small>of the root stream</small>`}
+      </h2>
       <ol class="tail" data-testid="tail">
         ${tail.map((entry) => html`<li><span class="seq">${entry.seq}</span> <span class="type">${entry.type}</span> ${entry.text}</li>`)}
       </ol>
     </section>
     <section class="right">
-      ${selectedRow
-        ? html`<div class="detail" data-testid="detail">
-            <strong>${selectedRow.title}</strong> · run ${selectedRow.runId.slice(0, 8)} · <span data-testid="detail-status">${selectedRow.status}</span>
-            ${selectedRow.answer ? html`<p class="answer">${selectedRow.answer}</p>` : null}
-            ${selectedRow.error ? html`<p class="error">${selectedRow.error}</p>` : null}
-          </div>`
-        : html`<div class="detail">Select a child to highlight its run in the job machine.</div>`}
-      ${machines
-        ? html`<${Statechart} graph=${machines.job} active=${activeJob} title=${`job machine${selectedRow ? ` · ${selectedRow.title}` : ''}${runStates.tracked ? '' : ' (states from events)'}`} testid="job-chart" />
-            <${Statechart} graph=${machines.scheduler} active=${runStates.scheduler} title="scheduler machine" testid="scheduler-chart" />`
-        : html`<p>Loading machine definitions…</p>`}
+      ${
+        selectedRow
+          ? html`<div class="detail" data-testid="detail">
+              <strong>${selectedRow.title}</strong> · run ${selectedRow.runId.slice(0, 8)} ·
+              <span data-testid="detail-status">${selectedRow.status}</span>
+              ${selectedRow.answer ? html`<p class="answer">${selectedRow.answer}</p>` : null}
+              ${selectedRow.error ? html`<p class="error">${selectedRow.error}</p>` : null}
+            </div>`
+          : html`<div class="detail">Select a child to highlight its run in the job machine.</div>`
+      }
+      ${
+        machines
+          ? html`<${Statechart}
+                graph=${machines.job}
+                active=${activeJob}
+                title=${`job machine${selectedRow ? ` · ${selectedRow.title}` : ''}${runStates.tracked ? '' : ' (states from events)'}`}
+                testid="job-chart"
+              />
+              <${Statechart}
+                graph=${machines.scheduler}
+                active=${runStates.scheduler}
+                title="scheduler machine"
+                testid="scheduler-chart"
+              />`
+          : html`<p>Loading machine definitions…</p>`
+      }
     </section>
   </div>`;
 }

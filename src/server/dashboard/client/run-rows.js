@@ -33,7 +33,22 @@ export function applyEvent(model, seq, event, now) {
   if (!id) return model;
   let row = model.rows.get(id);
   if (event.type === 'sub_session_started') {
-    row = { childSessionId: id, runId: event.run_id, title: event.title ?? id, status: 'queued', tokens: 0, tools: 0, queuedAt: now, startedAt: undefined, endedAt: undefined, lastHeartbeatAt: undefined, answer: undefined, error: undefined, reason: undefined, tail: [] };
+    row = {
+      childSessionId: id,
+      runId: event.run_id,
+      title: event.title ?? id,
+      status: 'queued',
+      tokens: 0,
+      tools: 0,
+      queuedAt: now,
+      startedAt: undefined,
+      endedAt: undefined,
+      lastHeartbeatAt: undefined,
+      answer: undefined,
+      error: undefined,
+      reason: undefined,
+      tail: [],
+    };
     model.rows.set(id, row);
     return model;
   }

@@ -15,7 +15,8 @@ export function stateLabel(states) {
 function RunCells({ row, states, now }) {
   if (!row) return null;
   const elapsed = row.startedAt === undefined ? undefined : (row.endedAt ?? now) - row.startedAt;
-  const beat = row.lastHeartbeatAt === undefined || row.endedAt !== undefined ? '—' : `${duration(Math.max(0, now - row.lastHeartbeatAt))} ago`;
+  const beat =
+    row.lastHeartbeatAt === undefined || row.endedAt !== undefined ? '—' : `${duration(Math.max(0, now - row.lastHeartbeatAt))} ago`;
   return html`<span class="cells">
     <span class="job-state" data-testid="job-state">${stateLabel(states)}</span>
     <span>${row.tokens} tok</span>
@@ -42,7 +43,12 @@ export function SessionTree({ sessions, rows, statesOf, selected, onSelect, onCa
     const live = status === 'queued' || status === 'running';
     const kids = children.get(session.id) ?? [];
     return html`<li>
-      <div class=${`node ${selected === session.id ? 'selected' : ''}`} data-testid=${`session-${session.id}`} data-status=${status} onClick=${() => onSelect(session.id)}>
+      <div
+        class=${`node ${selected === session.id ? 'selected' : ''}`}
+        data-testid=${`session-${session.id}`}
+        data-status=${status}
+        onClick=${() => onSelect(session.id)}
+      >
         <span class=${`badge ${status}`} data-testid="status">${status}</span>
         <span class="title">${session.title}</span>
         <${RunCells} row=${row} states=${row ? statesOf(row) : []} now=${now} />
@@ -54,13 +60,21 @@ export function SessionTree({ sessions, rows, statesOf, selected, onSelect, onCa
           ${kids.length > 0 ? html`<button data-testid=${`cancel-tree-${session.id}`} onClick=${(e) => (e.stopPropagation(), onCancel(session.id, true))}>cancel tree</button>` : null}
         </span>
       </div>
-      ${kids.length > 0 ? html`<ul>${kids.map(node)}</ul>` : null}
+      ${
+        kids.length > 0
+          ? html`<ul>
+              ${kids.map(node)}
+            </ul>`
+          : null
+      }
     </li>`;
   };
   const roots = sessions.filter((session) => session.kind === 'root' || !sessions.some((other) => other.id === session.parent_session_id));
-  return html`<ul class="tree" data-testid="tree">${roots.map(node)}</ul>`;
+  return html`<ul class="tree" data-testid="tree">
+    ${roots.map(node)}
+  </ul>`;
 }
 
 function statusOfMetadata(value) {
-  return value === 'pending' ? 'queued' : value ?? 'unknown';
+  return value === 'pending' ? 'queued' : (value ?? 'unknown');
 }

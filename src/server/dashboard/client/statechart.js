@@ -24,7 +24,10 @@ function toElkGraph(graph) {
     const elk = { id: node.id, labels: [{ text: node.key }] };
     if (children.length > 0) {
       elk.children = children.map(build);
-      elk.layoutOptions = { 'elk.padding': '[top=26,left=12,bottom=12,right=12]', 'elk.direction': node.type === 'parallel' ? 'RIGHT' : 'DOWN' };
+      elk.layoutOptions = {
+        'elk.padding': '[top=26,left=12,bottom=12,right=12]',
+        'elk.direction': node.type === 'parallel' ? 'RIGHT' : 'DOWN',
+      };
     } else {
       elk.width = Math.max(70, node.key.length * CHAR + 26);
       elk.height = 28;
@@ -49,7 +52,12 @@ function toElkGraph(graph) {
     children: [top],
     edges: graph.edges
       .filter((edge) => edge.source !== edge.target)
-      .map((edge) => ({ id: edge.id, sources: [edge.source], targets: [edge.target], ...(withLabels ? { labels: [{ text: edge.label, width: edge.label.length * LABEL_CHAR, height: 11 }] } : {}) })),
+      .map((edge) => ({
+        id: edge.id,
+        sources: [edge.source],
+        targets: [edge.target],
+        ...(withLabels ? { labels: [{ text: edge.label, width: edge.label.length * LABEL_CHAR, height: 11 }] } : {}),
+      })),
   };
 }
 
@@ -80,7 +88,10 @@ export function Statechart({ graph, active, title, testid }) {
   const [error, setError] = useState(undefined);
   useEffect(() => {
     let live = true;
-    layout(graph).then((result) => live && setLaid(result), (cause) => live && setError(String(cause)));
+    layout(graph).then(
+      (result) => live && setLaid(result),
+      (cause) => live && setError(String(cause)),
+    );
     return () => {
       live = false;
     };
@@ -96,24 +107,44 @@ export function Statechart({ graph, active, title, testid }) {
   return html`<figure class="statechart" data-testid=${testid} data-active=${active.join(' ')}>
     <figcaption>${title}</figcaption>
     <svg viewBox=${`0 0 ${width} ${height}`} width=${width} height=${height} role="img" aria-label=${title}>
-      <defs><marker id=${`arrow-${testid}`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" /></marker></defs>
+      <defs>
+        <marker id=${`arrow-${testid}`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
+        </marker>
+      </defs>
       ${nodes.map((node) => {
         const info = kinds.get(node.id);
         const compound = (node.children ?? []).length > 0;
-        const cls = ['state', compound ? 'compound' : 'atomic', info?.type === 'final' ? 'final' : '', info?.type === 'parallel' ? 'parallel' : '', activeSet.has(node.id) ? 'active' : ''].join(' ');
+        const cls = [
+          'state',
+          compound ? 'compound' : 'atomic',
+          info?.type === 'final' ? 'final' : '',
+          info?.type === 'parallel' ? 'parallel' : '',
+          activeSet.has(node.id) ? 'active' : '',
+        ].join(' ');
         return html`<g class=${cls} data-state-id=${node.id}>
           <rect x=${node.x} y=${node.y} width=${node.width} height=${node.height} rx="7" />
           ${info?.type === 'final' ? html`<rect class="inner" x=${node.x + 3} y=${node.y + 3} width=${node.width - 6} height=${node.height - 6} rx="5" />` : null}
-          <text x=${compound ? node.x + 10 : node.x + node.width / 2} y=${compound ? node.y + 17 : node.y + node.height / 2 + 4} text-anchor=${compound ? 'start' : 'middle'}>${info?.initial ? '→ ' : ''}${node.labels?.[0]?.text ?? ''}</text>
+          <text
+            x=${compound ? node.x + 10 : node.x + node.width / 2}
+            y=${compound ? node.y + 17 : node.y + node.height / 2 + 4}
+            text-anchor=${compound ? 'start' : 'middle'}
+            >${info?.initial ? '→ ' : ''}${node.labels?.[0]?.text ?? ''}</text
+          >
         </g>`;
       })}
-      ${(laid.edges ?? []).map((edge) => html`<g class="edge">
-        ${(edge.sections ?? []).map((section) => {
-          const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
-          return html`<polyline points=${points.map((p) => `${p.x},${p.y}`).join(' ')} marker-end=${`url(#arrow-${testid})`}><title>${labels.get(edge.id) ?? ''}</title></polyline>`;
-        })}
-        ${(edge.labels ?? []).map((label) => html`<text class="edge-label" x=${label.x} y=${label.y + 9}>${label.text}</text>`)}
-      </g>`)}
+      ${(laid.edges ?? []).map(
+        (edge) =>
+          html`<g class="edge">
+            ${(edge.sections ?? []).map((section) => {
+              const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
+              return html`<polyline points=${points.map((p) => `${p.x},${p.y}`).join(' ')} marker-end=${`url(#arrow-${testid})`}
+                ><title>${labels.get(edge.id) ?? ''}</title></polyline
+              >`;
+            })}
+            ${(edge.labels ?? []).map((label) => html`<text class="edge-label" x=${label.x} y=${label.y + 9}>${label.text}</text>`)}
+          </g>`,
+      )}
     </svg>
   </figure>`;
 }
