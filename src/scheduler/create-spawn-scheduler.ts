@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { createActor, type InspectionEvent } from 'xstate';
-import { findRunOfChild } from '../../machines/scheduler.plan.js';
-import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
-import { METADATA_KEYS, type Session } from '../../machines/session.schema.js';
+import { METADATA_KEYS } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toRfc3339, toSproutClock } from '../clock.js';
-import {
-  SchedulerStoppedError,
-  SessionNotFoundError,
-  SpawnDepthExceededError,
-  SproutValidationError,
-  UnknownChildError,
-  EventLogError,
-} from '../errors.js';
+import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import { MemoryEventLog } from '../streams/memory-event-log.js';
@@ -24,18 +15,19 @@ import { SqliteSessionStore } from '../stores/sqlite-session-store.js';
 import { SessionEventHub } from '../streams/session-event-hub.js';
 import { buildChildSession } from './build-child-session.js';
 import { createJobLogic } from './create-job-logic.js';
+import { EnqueueRequests } from './enqueue-requests.js';
+import { provideSchedulerLogic } from './provide-scheduler-logic.js';
+import { createSchedulerQueries } from './scheduler-queries.js';
+import { stopSchedulerActor } from './stop-scheduler-actor.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession } from './persist-run.js';
 import { recoverInterruptedRuns, type RecoveryReport } from './recover-interrupted-runs.js';
 import { type RunBook } from './run-completion.js';
-import { endCrashedRun } from './end-crashed-run.js';
 import { createRunRegistry, getRun, isLive } from './run-registry.js';
 import type { RunTracker } from './run-tracker.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
 import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, stopArgsSchema, waitArgsSchema } from './scheduler-args.js';
-import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from './child-status.js';
-import { findDescendantsInFlight } from './find-descendants.js';
-import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
+import { waitForRuns } from './wait-for-children.js';
 import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
 
 export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './spawn-scheduler.js';
@@ -131,75 +123,10 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     mirrorChildEvents: opts.mirrorChildEvents,
     report,
   });
-  const pending = new Map<string, { resolve: (result: EnqueueResult) => void; reject: (error: Error) => void }>();
-  /** Runs whose `sub_session_started` could not be written: their enqueue rejects with this. */
-  const unannounced = new Map<string, EventLogError>();
+  const requests = new EnqueueRequests();
   /** Completions of crashed jobs still being written (`stop()` waits for them). */
   const crashEnds = new Set<Promise<void>>();
-
-  const logic = schedulerMachine.provide({
-    actors: { spawnJob: jobLogic },
-    actions: {
-      publishStarted: ({ self }, { run }) => {
-        registry.trigger.queued({
-          record: {
-            runId: run.runId,
-            childSessionId: run.job.childSessionId,
-            parentSessionId: run.job.parentSessionId,
-            title: run.title,
-            status: 'queued',
-            enqueuedAt: clock.now(),
-            eventsSeen: 0,
-          },
-        });
-        const published = hub.publish(run.job.parentSessionId, {
-          type: 'sub_session_started',
-          parent_session_id: run.job.parentSessionId,
-          child_session_id: run.job.childSessionId,
-          ...(run.title === undefined ? {} : { title: run.title }),
-          run_id: run.runId,
-        });
-        if (published !== undefined) return;
-        // Never announced: the run is dropped (no completion either) and its enqueue rejects.
-        registry.trigger.ended({
-          childSessionId: run.job.childSessionId,
-          runId: run.runId,
-          status: 'cancelled',
-          eventsSeen: 0,
-          at: clock.now(),
-          error: 'never announced',
-        });
-        unannounced.set(run.runId, new EventLogError(`could not publish sub_session_started for run ${run.runId}`));
-        self.send({ type: 'scheduler.discard', runIds: [run.runId] });
-      },
-      resolveEnqueue: (_, { requestId, runId, deduplicated }) => {
-        const waiter = pending.get(requestId);
-        pending.delete(requestId);
-        const failure = unannounced.get(runId);
-        if (failure && !deduplicated) {
-          unannounced.delete(runId);
-          waiter?.reject(failure);
-          return;
-        }
-        waiter?.resolve(deduplicated ? { runId, deduplicated: true } : { runId });
-      },
-      rejectEnqueue: (_, { requestId }) => {
-        const waiter = pending.get(requestId);
-        pending.delete(requestId);
-        waiter?.reject(new SchedulerStoppedError());
-      },
-      jobEnded: (_, { runId }) => {
-        book.completed.delete(runId);
-        book.trackers.get(runId)?.close();
-      },
-      jobCrashed: (_, { runId, parentSessionId, childSessionId, error }) => {
-        report({ kind: 'job_crashed', runId, childSessionId, error });
-        const ending = endCrashedRun(book, opts.store, { parentSessionId, childSessionId, model: '' }, runId, error, report);
-        crashEnds.add(ending);
-        void ending.finally(() => crashEnds.delete(ending));
-      },
-    },
-  });
+  const logic = provideSchedulerLogic({ book, store: opts.store, jobLogic, requests, crashEnds, report });
 
   const input: SchedulerInput = {
     concurrency: opts.concurrency,
@@ -228,58 +155,14 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
 
   const enqueueInternal = async (job: SpawnJob, title?: string, runId: string = createId()): Promise<EnqueueResult> => {
     assertRunning();
-    return new Promise<EnqueueResult>((resolve, reject) => {
-      const requestId = createId();
-      pending.set(requestId, { resolve, reject });
-      actor.send({ type: 'scheduler.enqueue', requestId, runId, job, title });
-    });
+    const requestId = createId();
+    const answer = requests.wait(requestId);
+    actor.send({ type: 'scheduler.enqueue', requestId, runId, job, title });
+    return answer;
   };
 
-  /** True while the child has a queued, waiting or running run (registry first: it is set before publish). */
-  const hasRun = (childSessionId: string): boolean =>
-    isLive(getRun(registry, childSessionId)) || findRunOfChild(actor.getSnapshot().context, childSessionId) !== undefined;
-
-  /**
-   * A child's status from the store. A stored `pending` / `running` that this scheduler has no run
-   * for is stale (the run ended before it could write metadata, e.g. a load failure, and its
-   * record was evicted): the last completion of that child on its parent's retained stream says
-   * how it really ended.
-   */
-  const storedStatus = (session: Session): ChildStatus => {
-    const summary = childSummaryFromSession(session);
-    if ((summary.status !== 'queued' && summary.status !== 'running') || !session.parent_session_id || hasRun(session.id)) return summary;
-    const { envelopes } = hub.log.read(session.parent_session_id, 0);
-    for (let i = envelopes.length - 1; i >= 0; i--) {
-      const event = envelopes[i]?.event;
-      if (event?.type !== 'sub_session_completed' || event.child_session_id !== session.id) continue;
-      const ended: ChildStatus = { ...summary, runId: event.run_id, status: event.status };
-      delete ended.error;
-      delete ended.result;
-      if (event.error !== undefined) ended.error = event.error;
-      if (event.reason !== undefined) ended.reason = event.reason;
-      if (event.result !== undefined) ended.result = event.result;
-      return ended;
-    }
-    return summary;
-  };
-
-  /** Ends, without their store call, the jobs of a cancelling stop that still wait on one. */
-  const abandonWaitingJobs = (): void => {
-    if (actor.getSnapshot().status !== 'active') return;
-    for (const job of Object.values(actor.getSnapshot().children)) {
-      if (job && job.getSnapshot().status === 'active') job.send({ type: 'job.abandon' });
-    }
-  };
-
-  const descendantsInFlight = async (sessionId: string): Promise<Set<string>> => {
-    const found = await findDescendantsInFlight(actor.getSnapshot().context, opts.store, sessionId);
-    // Runs announced in this very turn (e.g. from a subscriber of sub_session_started) are in the
-    // registry before the scheduler's context.
-    for (const record of registry.getSnapshot().context.runs.values()) {
-      if (isLive(record) && record.parentSessionId === sessionId) found.add(record.childSessionId);
-    }
-    return found;
-  };
+  const queries = createSchedulerQueries({ book, store: opts.store, context: () => actor.getSnapshot().context });
+  const { hasRun } = queries;
 
   const scheduler: SpawnScheduler = {
     actor,
@@ -316,29 +199,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       }
       if (stopped && mode === 'drain') return stopped;
       phase = 'stopped';
-      stopped = new Promise<void>((resolve) => {
-        const finish = () => {
-          // A crashed job's completion is written after its actor ended: wait for it too.
-          void Promise.allSettled([...crashEnds]).then(() => resolve());
-        };
-        const done = () => actor.getSnapshot().status !== 'active';
-        if (done()) return finish();
-        const subscription = actor.subscribe({
-          next: () => {
-            if (done()) {
-              subscription.unsubscribe();
-              finish();
-            }
-          },
-          error: () => finish(),
-          complete: () => finish(),
-        });
-        actor.send({ type: 'scheduler.stop', mode });
-        // Shutdown does not wait out the cancel grace: once the event loop has run every store
-        // call that answers at once (memory, SQLite), a job still waiting on its store is ended
-        // without it. This is an event-loop turn, not a time budget.
-        if (mode === 'cancel') setImmediate(abandonWaitingJobs);
-      });
+      stopped = stopSchedulerActor(actor, mode, crashEnds);
       return stopped;
     },
 
@@ -413,14 +274,14 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
 
     async cancelTree(sessionId) {
       const id = parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id');
-      const targets = await descendantsInFlight(id);
+      const targets = await queries.descendantsInFlight(id);
       if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'parent' });
       return targets.size;
     },
 
     async deleteSession(sessionId) {
       const id = parseArgs(sessionIdSchema, sessionId, 'deleteSession() session id');
-      const targets = await descendantsInFlight(id);
+      const targets = await queries.descendantsInFlight(id);
       const own = hasRun(id) ? getRun(registry, id)?.runId : undefined;
       if (hasRun(id)) targets.add(id);
       if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'deleted' });
@@ -429,37 +290,12 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     },
 
     async getChild(childSessionId) {
-      const id = parseArgs(sessionIdSchema, childSessionId, 'getChild() child session id');
-      const record = getRun(registry, id);
-      if (record) return childStatusFromRecord(record, book.trackers.get(record.runId));
-      const session = await loadValidSession(opts.store, id);
-      return session ? storedStatus(session) : undefined;
+      return queries.getChild(parseArgs(sessionIdSchema, childSessionId, 'getChild() child session id'));
     },
 
     async waitForChildren(parentSessionId, waitOptions) {
       const parsed = parseArgs(waitArgsSchema, { parentSessionId, options: waitOptions }, 'waitForChildren() arguments');
-      const policy = parsed.options?.policy ?? 'all';
-      let ids = parsed.options?.childSessionIds;
-      if (!ids) {
-        ids = [...registry.getSnapshot().context.runs.values()]
-          .filter((record) => record.parentSessionId === parsed.parentSessionId && isLive(record))
-          .map((record) => record.childSessionId);
-      }
-      const fixed = new Map<string, ChildRunSummary>();
-      for (const id of ids) {
-        if (getRun(registry, id)) continue;
-        const session = await loadValidSession(opts.store, id);
-        if (!session) throw new UnknownChildError(id);
-        const { childSessionId, runId, status, error, result } = storedStatus(session);
-        fixed.set(id, {
-          childSessionId,
-          runId,
-          status,
-          ...(error === undefined ? {} : { error }),
-          ...(result === undefined ? {} : { result }),
-        });
-      }
-      return waitForRuns(book, ids, policy, fixed);
+      return queries.waitForChildren(parsed.parentSessionId, parsed.options?.policy ?? 'all', parsed.options?.childSessionIds);
     },
   };
   return scheduler;
