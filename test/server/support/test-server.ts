@@ -107,11 +107,21 @@ export async function api<T = Record<string, unknown>>(
 ): Promise<{ status: number; headers: Headers; body: T }> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(url, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers,
-    ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
-  });
+  const request = () =>
+    fetch(url, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers,
+      ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+    });
+  let response: Response;
+  try {
+    response = await request();
+  } catch (error) {
+    // After a server restart on the same port, fetch's pool may hand out a keep-alive socket the
+    // old server closed ("other side closed"): the request never reached a server, so send it again.
+    if ((error as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw error;
+    response = await request();
+  }
   const text = await response.text();
   let body: unknown = text;
   try {
