@@ -4,7 +4,7 @@ import type { JobLimits, SpawnJob, SpawnJobOutput } from './spawn-job.events.js'
 
 /**
  * The longest delay a timer can take: 2³¹ − 1 ms (about 24.8 days). Node and browsers fire a
- * longer `setTimeout` after ~1 ms, so longer limits are refused, never silently shortened.
+ * longer timer after ~1 ms, so longer limits are refused, never silently shortened.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

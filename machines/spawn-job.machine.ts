@@ -49,6 +49,22 @@ function required<TOutput, TInput>(name: string) {
 }
 
 /**
+ * What every store phase (`loading`, `skipping`, `reserving`, `markingRunning`) does with the
+ * outside events: a cancel is recorded and arms its grace; `job.abandon` (the grace ran out) ends
+ * the job `cancelled` without the store call; `job.discard` ends it silently; `job.timeout`
+ * (`maxRunMs`) ends it in `error` — or `cancelled` when a cancel was requested first.
+ */
+const storePhaseEvents = {
+  'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
+  'job.discard': { target: 'discarded', actions: 'assignDiscarded' },
+  'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+  'job.timeout': [
+    { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
+    { target: 'error', actions: 'assignTimedOut' },
+  ],
+} as const;
+
+/**
  * The spawn-job machine: one run of one child session, from loading it to publishing its
  * completion. Pure: every effect is a named actor, action, guard or delay that `src/` provides
  * with `spawnJobMachine.provide(...)`. Child events do not pass through this machine; it only
@@ -94,6 +110,8 @@ export const spawnJobMachine = setup({
     armCancelGrace: () => {},
     /** Runtime: the job reached a final state: clear its timers. */
     closeJob: () => {},
+    /** The outcome of a run that was never announced. */
+    assignDiscarded: assign({ outcome: { status: 'discarded' as const } }),
     /** Records the first cancel request (a later one does not change its reason). */
     recordCancel: assign({
       cancelRequest: ({ context, event }) =>
@@ -156,16 +174,7 @@ export const spawnJobMachine = setup({
   states: {
     loading: {
       entry: 'openJob',
-      on: {
-        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
-        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
-        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
-        'job.timeout': [
-          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-          { target: 'error', actions: 'assignTimedOut' },
-        ],
-      },
+      on: storePhaseEvents,
       invoke: {
         id: 'loadChild',
         src: 'loadChild',
@@ -229,16 +238,7 @@ export const spawnJobMachine = setup({
       },
     },
     skipping: {
-      on: {
-        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
-        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
-        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
-        'job.timeout': [
-          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-          { target: 'error', actions: 'assignTimedOut' },
-        ],
-      },
+      on: storePhaseEvents,
       invoke: {
         id: 'saveSkipped',
         src: 'saveSession',
@@ -253,16 +253,7 @@ export const spawnJobMachine = setup({
       },
     },
     reserving: {
-      on: {
-        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
-        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
-        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
-        'job.timeout': [
-          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-          { target: 'error', actions: 'assignTimedOut' },
-        ],
-      },
+      on: storePhaseEvents,
       invoke: {
         id: 'reserveRun',
         src: 'reserveRun',
@@ -283,16 +274,7 @@ export const spawnJobMachine = setup({
       },
     },
     markingRunning: {
-      on: {
-        'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
-        'job.discard': { target: 'discarded', actions: assign({ outcome: { status: 'discarded' } }) },
-        'job.abandon': { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-        // A cancel requested first decides the outcome, even when the deadline fires before the grace.
-        'job.timeout': [
-          { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
-          { target: 'error', actions: 'assignTimedOut' },
-        ],
-      },
+      on: storePhaseEvents,
       invoke: {
         id: 'saveRunning',
         src: 'saveSession',
