@@ -83,13 +83,13 @@ export type { ChildProgressRow, ChildProgressSnapshot, ChildProgressState, Seque
 
 // ── Ports and their adapters ───────────────────────────────────────────────────────────────────
 export type { SessionStore, AgentRuntime, ExecuteRequest, EventLog, EventLogReadResult, OpenRun } from './api/ports.js';
-export { MemorySessionStore } from './stores/memory-session-store.js';
-export { SqliteSessionStore } from './stores/sqlite-session-store.js';
-export type { SqliteSessionStoreOptions, SqliteDatabase } from './stores/sqlite-session-store.js';
-export { MemoryEventLog } from './streams/memory-event-log.js';
-export type { MemoryEventLogOptions } from './streams/memory-event-log.js';
-export { SqliteEventLog } from './streams/sqlite-event-log.js';
-export type { SqliteEventLogOptions } from './streams/sqlite-event-log.js';
+export { MemorySessionStore } from './adapters/memory/memory-session-store.js';
+export { SqliteSessionStore } from './adapters/sqlite/sqlite-session-store.js';
+export type { SqliteSessionStoreOptions, SqliteDatabase } from './adapters/sqlite/sqlite-session-store.js';
+export { MemoryEventLog } from './adapters/memory/memory-event-log.js';
+export type { MemoryEventLogOptions } from './adapters/memory/memory-event-log.js';
+export { SqliteEventLog } from './adapters/sqlite/sqlite-event-log.js';
+export type { SqliteEventLogOptions } from './adapters/sqlite/sqlite-event-log.js';
 
 // ── Agents on a real model (Vercel AI SDK; `ai` and `@ai-sdk/openai-compatible` are optional peers)
 export { aiSdkAgent, openAICompatibleAgent } from './api/ai-sdk-agents.js';

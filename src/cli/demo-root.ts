@@ -1,5 +1,5 @@
 import type { Session } from '../../machines/session.schema.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import type { DemoPlan } from './demo-plan.js';
 
 /**

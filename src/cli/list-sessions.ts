@@ -1,5 +1,5 @@
 import { METADATA_KEYS, sessionSchema, type Session } from '../../machines/session.schema.js';
-import type { SqliteSessionStore } from '../stores/sqlite-session-store.js';
+import type { SqliteSessionStore } from '../adapters/sqlite/sqlite-session-store.js';
 
 /** One row of `sprout status`. */
 export interface SessionListing {

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { StoreUnavailableError } from '../errors.js';
-import { SqliteSessionStore } from '../stores/sqlite-session-store.js';
-import { SqliteEventLog } from '../streams/sqlite-event-log.js';
+import { SqliteSessionStore } from '../adapters/sqlite/sqlite-session-store.js';
+import { SqliteEventLog } from '../adapters/sqlite/sqlite-event-log.js';
 import { CliUsageError, oneLine } from './cli-error.js';
 import { probeDatabase, refuseForeignDatabase } from './probe-database.js';
 

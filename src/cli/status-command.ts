@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RecoveryReport } from '../scheduler/recover-interrupted-runs.js';
-import { SQLITE_MIGRATIONS } from '../stores/sqlite-session-store.js';
+import { SQLITE_MIGRATIONS } from '../adapters/sqlite/sqlite-session-store.js';
 import { excerpt } from './child-progress.js';
 import { acquireDbLease, readDbOwner, type DbOwner } from './db-lease.js';
 import type { TextOut } from './demo-view.js';

@@ -4,7 +4,7 @@ import type { ReserveResult, SaveSessionInput, SpawnJob, SpawnJobEvent } from '.
 import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession, persistRun } from './persist-run.js';
 import { publishCompletion, type RunBook } from './run-completion.js';

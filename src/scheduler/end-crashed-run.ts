@@ -1,5 +1,5 @@
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession, persistRun } from './persist-run.js';
 import { claimCompletion, emitCompletion, type RunBook } from './run-completion.js';

@@ -1,6 +1,6 @@
 import type { SchedulerContext } from '../../machines/scheduler.events.js';
 import { childrenInFlight } from '../../machines/scheduler.plan.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 
 /**
  * Every descendant of `sessionId` (children, grandchildren, …) that has a queued, waiting or

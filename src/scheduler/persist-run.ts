@@ -2,9 +2,9 @@ import { METADATA_KEYS, sessionSchema, type Session } from '../../machines/sessi
 import type { SaveSessionInput } from '../../machines/spawn-job.events.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { InvalidSessionDataError, SessionConflictError } from '../errors.js';
-import { MemorySessionStore } from '../stores/memory-session-store.js';
-import type { SessionStore } from '../stores/session-store.js';
-import { SqliteSessionStore } from '../stores/sqlite-session-store.js';
+import { MemorySessionStore } from '../adapters/memory/memory-session-store.js';
+import type { SessionStore } from '../api/ports.js';
+import { SqliteSessionStore } from '../adapters/sqlite/sqlite-session-store.js';
 
 /** How many times a save is retried after an optimistic-concurrency conflict. */
 export const MAX_CONFLICT_RETRIES = 5;

@@ -1,5 +1,5 @@
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import type { JobLogic } from './create-job-logic.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { endCrashedRun } from './end-crashed-run.js';

@@ -5,7 +5,7 @@ import { METADATA_KEYS, runStatusMetadataSchema, sessionSchema, type Session } f
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
 import { finalAnswerOf, hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
 import type { SproutClock } from '../clock.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import type { OpenRun } from '../streams/event-log.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';

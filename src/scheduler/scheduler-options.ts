@@ -5,7 +5,7 @@ import type { AgentRuntime } from '../agents/agent-runtime.js';
 import type { Clock } from '../clock.js';
 import { SproutValidationError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import type { AgentRuntime as PublicAgentRuntime, EventLog as PublicEventLog, SessionStore as PublicSessionStore } from '../api/ports.js';
 

@@ -2,7 +2,7 @@ import type { SchedulerContext } from '../../machines/scheduler.events.js';
 import { findRunOfChild } from '../../machines/scheduler.plan.js';
 import type { Session } from '../../machines/session.schema.js';
 import { UnknownChildError } from '../errors.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from './child-status.js';
 import { findDescendantsInFlight } from './find-descendants.js';
 import { loadValidSession } from './persist-run.js';

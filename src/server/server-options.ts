@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { SpawnScheduler } from '../scheduler/spawn-scheduler.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 import type { RunStateTracker } from './run-states.js';
 
 /** Names of the sub-session events on the Bamboo API: the seed's `sub_session_*` or today's `sub_agent_*`. */

@@ -1,5 +1,5 @@
 import { sessionSchema, type Session } from '../../machines/session.schema.js';
-import type { SessionStore } from '../stores/session-store.js';
+import type { SessionStore } from '../api/ports.js';
 
 /** A store that can list every session (e.g. a {@link SqliteSessionStore} through its `database`). */
 interface SqlBacked {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { openAICompatibleAgent } from '../../src/agents/ai-sdk/index.js';
 import { createSpawnScheduler, type SpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { rootSession } from '../support/harness.js';
 
 // End to end: a child runs on a real OpenAI-compatible HTTP server on 127.0.0.1 (server-sent

@@ -8,7 +8,7 @@ import { aiSdkAgent, spawnSessionTool, sproutTools, waitChildrenTool } from '../
 import { systemClock } from '../../src/clock.js';
 import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
 import type { SpawnScheduler } from '../../src/scheduler/spawn-scheduler.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 
 type Part = LanguageModelV3StreamPart;

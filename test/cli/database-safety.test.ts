@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
+import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { runCli, tempDb } from './cli-process.js';
 
 const tablesOf = (path: string): string[] => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
 import { INTERRUPTED_ERROR } from '../../src/scheduler/recover-interrupted-runs.js';
-import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
+import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 import { createTestClock, flushMicrotasks } from '../../src/testing/simulated-clock.js';
 

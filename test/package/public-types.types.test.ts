@@ -17,7 +17,7 @@ import type { schedulerOptionsSchema } from '../../src/scheduler/scheduler-optio
 import type * as RunRegistry from '../../src/scheduler/run-registry.js';
 import type * as WaitInternal from '../../src/scheduler/wait-for-children.js';
 import type * as EventLogPort from '../../src/streams/event-log.js';
-import type * as StorePort from '../../src/stores/session-store.js';
+import type * as StorePort from '../../src/api/ports.js';
 
 /** The declared (non-index-signature) keys of T. */
 type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };

@@ -1,6 +1,6 @@
 import type { RunStatusMetadata, Session } from '../../machines/session.schema.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
-import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
+import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 
 /** What an injected store fault does to one call. */
 export type StoreFault = 'reject' | 'throw' | 'hang' | 'garbage';

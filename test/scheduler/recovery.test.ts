@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Session } from '../../machines/session.schema.js';
 import { INTERRUPTED_ERROR } from '../../src/scheduler/recover-interrupted-runs.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 import { childSession, createHarness, rootSession } from '../support/harness.js';
 import { completionsIn, plainStore } from '../support/batch-b.js';
 

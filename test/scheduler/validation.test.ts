@@ -3,7 +3,7 @@ import type { AgentEvent } from '../../machines/agent-event.events.js';
 import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
 import type { SpawnSchedulerOptions } from '../../src/scheduler/scheduler-options.js';
 import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError } from '../../src/errors.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 import { createTestClock } from '../../src/testing/simulated-clock.js';
 import { childSession, createHarness, rootSession } from '../support/harness.js';

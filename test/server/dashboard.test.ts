@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
+import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 import { chromiumPath, launchChromium } from './support/chromium.js';
 import { api, createRoot, startTestServer, tempDir, type TestServer } from './support/test-server.js';

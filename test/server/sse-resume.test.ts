@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
+import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { openSse, parseSse, type SseFrame } from './support/sse-parser.js';
 import { api, createRoot, startTestServer, tempDir, type TestServer } from './support/test-server.js';
 

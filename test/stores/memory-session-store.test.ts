@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { SproutValidationError } from '../../src/errors.js';
 import type { Session } from '../../machines/session.schema.js';
 import { describeSessionStoreConformance, makeSession } from '../conformance/session-store.conformance.js';

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidSessionDataError, SessionConflictError, StoreUnavailableError } from '../../src/errors.js';
-import { SQLITE_MIGRATIONS, SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
-import type { SqliteSessionStoreOptions } from '../../src/stores/sqlite-session-store.js';
+import { SQLITE_MIGRATIONS, SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
+import type { SqliteSessionStoreOptions } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { describeSessionStoreConformance, makeSession } from '../conformance/session-store.conformance.js';
 
 const child = (id: string, parent: string, createdAt = '2026-01-01T00:00:00.000Z') =>

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vitest from 'vitest';
-import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
-import { MemoryEventLog } from '../../src/streams/memory-event-log.js';
-import { SqliteEventLog } from '../../src/streams/sqlite-event-log.js';
+import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
+import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
+import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import { describeEventLogConformance } from '../../src/testing/conformance/event-log-conformance.js';
 
 describeEventLogConformance('MemoryEventLog', ({ retention }) => Promise.resolve({ log: new MemoryEventLog({ retention }) }), vitest);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentEvent } from '../../machines/agent-event.events.js';
 import { SproutValidationError } from '../../src/errors.js';
-import { MemoryEventLog } from '../../src/streams/memory-event-log.js';
+import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
 
 const token = (content: string): AgentEvent => ({ type: 'token', content });
 const seqs = (log: MemoryEventLog, sessionId: string, afterSeq: number) => log.read(sessionId, afterSeq).envelopes.map((e) => e.seq);

@@ -6,9 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentEvent } from '../../machines/agent-event.events.js';
 import type { InvalidSessionDataError } from '../../src/errors.js';
 import { SproutValidationError, StoreUnavailableError } from '../../src/errors.js';
-import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js';
-import { MAX_PENDING, SqliteEventLog } from '../../src/streams/sqlite-event-log.js';
-import type { SqliteEventLogOptions } from '../../src/streams/sqlite-event-log.js';
+import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
+import { MAX_PENDING, SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
+import type { SqliteEventLogOptions } from '../../src/adapters/sqlite/sqlite-event-log.js';
 
 const token = (content: string): AgentEvent => ({ type: 'token', content });
 const seqs = (log: SqliteEventLog, sessionId: string, afterSeq: number) => log.read(sessionId, afterSeq).envelopes.map((e) => e.seq);

@@ -1,7 +1,7 @@
 import type { Observable, Subscription } from 'rxjs';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 
 /** The `sub_session_completed` members of a stream. */
 export type Completion = Extract<AgentEvent, { type: 'sub_session_completed' }>;

@@ -1,5 +1,5 @@
 import type { Session } from '../../machines/session.schema.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 /** A memory store whose `load` / `save` fail on demand (to test store failures). */
 export class FlakyStore extends MemorySessionStore {

@@ -3,8 +3,8 @@ import type { Session } from '../../machines/session.schema.js';
 import { createSpawnScheduler, type SpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
 import type { SpawnSchedulerOptions } from '../../src/scheduler/scheduler-options.js';
 import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 import { scriptedAgent, type ScriptedAgent, type ScriptedAgentOptions } from '../../src/testing/scripted-agent.js';
 import { advance, createTestClock, flushMicrotasks, runUntil, type TestClock } from '../../src/testing/simulated-clock.js';
 

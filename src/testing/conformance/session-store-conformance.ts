@@ -1,6 +1,6 @@
 import type { Session } from '../../../machines/session.schema.js';
 import { SessionConflictError, SproutValidationError } from '../../errors.js';
-import type { SessionStore } from '../../stores/session-store.js';
+import type { SessionStore } from '../../api/ports.js';
 import type { ConformanceTestApi } from './test-api.js';
 
 /** What a conformance run needs: a fresh, empty store and a way to dispose of it. */

@@ -10,9 +10,9 @@ import { createSproutServer, type SproutServer } from '../../../src/server/creat
 import { listenSproutServer, type ListeningSproutServer } from '../../../src/server/listen-sprout-server.js';
 import { createRunStateTracker, type RunStateTracker } from '../../../src/server/run-states.js';
 import type { SproutServerOptions } from '../../../src/server/server-options.js';
-import { MemorySessionStore } from '../../../src/stores/memory-session-store.js';
-import type { SessionStore } from '../../../src/stores/session-store.js';
-import { SqliteSessionStore } from '../../../src/stores/sqlite-session-store.js';
+import { MemorySessionStore } from '../../../src/adapters/memory/memory-session-store.js';
+import type { SessionStore } from '../../../src/api/ports.js';
+import { SqliteSessionStore } from '../../../src/adapters/sqlite/sqlite-session-store.js';
 import { scriptedAgent, type ScriptStep } from '../../../src/testing/scripted-agent.js';
 
 /** A short real-clock script: a few tokens, one tool call, the answer. */

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { agentEventSchema } from '../../machines/agent-event.events.js';
-import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import { InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../errors.js';
-import { SqliteSessionStore, migrateSqliteSchema } from '../stores/sqlite-session-store.js';
-import type { SqliteDatabase } from '../stores/sqlite-session-store.js';
-import type { EventLog, EventLogReadResult, OpenRun } from './event-log.js';
-import { ledgerChange, type LedgerChange } from './ledger-change.js';
+import { agentEventSchema } from '../../../machines/agent-event.events.js';
+import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
+import { InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
+import { SqliteSessionStore, migrateSqliteSchema } from './sqlite-session-store.js';
+import type { SqliteDatabase } from './sqlite-session-store.js';
+import type { EventLog, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
+import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
 
 /**
  * Options of {@link SqliteEventLog}.

@@ -1,7 +1,7 @@
-import { sessionSchema } from '../../machines/session.schema.js';
-import type { RunStatusMetadata, Session } from '../../machines/session.schema.js';
-import { SessionConflictError, SproutValidationError } from '../errors.js';
-import type { SessionStore } from './session-store.js';
+import { sessionSchema } from '../../../machines/session.schema.js';
+import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
+import { SessionConflictError, SproutValidationError } from '../../errors.js';
+import type { SessionStore } from '../../api/ports.js';
 
 /**
  * A {@link SessionStore} kept in process memory: for tests, demos and single-process embedding.

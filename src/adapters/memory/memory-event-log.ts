@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import { SproutValidationError } from '../errors.js';
-import type { EventLog, EventLogReadResult, OpenRun } from './event-log.js';
-import { ledgerChange } from './ledger-change.js';
+import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
+import { SproutValidationError } from '../../errors.js';
+import type { EventLog, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
+import { ledgerChange } from '../../streams/ledger-change.js';
 
 /**
  * Options of {@link MemoryEventLog}.

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { sessionSchema } from '../../machines/session.schema.js';
-import type { RunStatusMetadata, Session } from '../../machines/session.schema.js';
-import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError, StoreUnavailableError } from '../errors.js';
-import type { SessionStore } from './session-store.js';
+import { sessionSchema } from '../../../machines/session.schema.js';
+import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
+import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
+import type { SessionStore } from '../../api/ports.js';
 
 /**
  * A better-sqlite3 connection.
