@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentEvent } from '../machines/agent-event.events.js';
 import type { Session } from '../machines/session.schema.js';
-import type { SessionStore } from '../src/stores/session-store.js';
-import { MemorySessionStore } from '../src/stores/memory-session-store.js';
-import { SqliteSessionStore } from '../src/stores/sqlite-session-store.js';
+import type { SessionStore } from '../src/api/ports.js';
+import { MemorySessionStore } from '../src/adapters/memory/memory-session-store.js';
+import { SqliteSessionStore } from '../src/adapters/sqlite/sqlite-session-store.js';
 import type { EventLog } from '../src/streams/event-log.js';
-import { MemoryEventLog } from '../src/streams/memory-event-log.js';
-import { SqliteEventLog } from '../src/streams/sqlite-event-log.js';
+import { MemoryEventLog } from '../src/adapters/memory/memory-event-log.js';
+import { SqliteEventLog } from '../src/adapters/sqlite/sqlite-event-log.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sprout-bench-'));
 const session = (id: string): Session => ({

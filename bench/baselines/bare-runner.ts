@@ -10,7 +10,7 @@ import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-even
 import type { Session } from '../../machines/session.schema.js';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
 import type { AgentRuntime } from '../../src/agents/agent-runtime.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 
 /** Options of {@link BareRunner}. */
 export interface BareRunnerOptions {

@@ -7,7 +7,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Session } from '../../machines/session.schema.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 
 interface IndexEntry {
   title: string;

@@ -7,7 +7,7 @@ import type { AgentEvent } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
 import type { AgentRuntime } from '../../src/agents/agent-runtime.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 
 const EPOCH = '2026-01-01T00:00:00.000Z';
 

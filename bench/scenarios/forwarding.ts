@@ -11,7 +11,7 @@ import { floodAgent, jobOf, ROOT_ID, seedStore } from '../lib/fixtures.js';
 import { sample } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
 import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 /** One child flooding its parent; resolves with events/s as the two subscribers saw them. */
 export async function sproutForwarding(count: number): Promise<{ eventsPerSec: number; received: [number, number] }> {

@@ -1,7 +1,7 @@
 /**
  * lifecycle: N jobs through the full lifecycle (memory store, an agent that emits 10 tokens and
  * answers), concurrency 64, against the bare baseline (same work, no XState).
- * Target: ≥ 10,000 jobs/s and ≥ 0.35 × bare.
+ * Target: Sprout / bare ≥ 0.30 × in the same run; Sprout's jobs/s is reported (info).
  */
 import type { InspectionEvent } from 'xstate';
 import { BareRunner } from '../baselines/bare-runner.js';
@@ -11,8 +11,8 @@ import { sample } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
 import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
 import type { AgentRuntime } from '../../src/agents/agent-runtime.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 
 /** Concurrency of the lifecycle runs (the figure). */
 export const LIFECYCLE_CONCURRENCY = 64;
@@ -110,7 +110,6 @@ export async function lifecycle(config: BenchConfig): Promise<ScenarioOutput> {
         metric: 'Sprout throughput',
         unit: 'jobs/s',
         samples: runs.map((r) => r.sprout),
-        target: { op: '>=', value: 10_000 },
       },
       { scenario: 'lifecycle', metric: 'bare baseline throughput', unit: 'jobs/s', samples: runs.map((r) => r.bare) },
       {
@@ -118,7 +117,7 @@ export async function lifecycle(config: BenchConfig): Promise<ScenarioOutput> {
         metric: 'Sprout / bare',
         unit: 'x',
         samples: runs.map((r) => r.sprout / r.bare),
-        target: { op: '>=', value: 0.35 },
+        target: { op: '>=', value: 0.3 },
       },
     ],
     notes: [

@@ -12,7 +12,7 @@ import { ROOT_ID, rootSession, tokenAgent } from '../lib/fixtures.js';
 import { heapAfterGc } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
 import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 const MB = 1024 * 1024;
 

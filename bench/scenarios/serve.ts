@@ -17,7 +17,7 @@ import type { AgentRuntime } from '../../src/agents/agent-runtime.js';
 import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
 import { createSproutServer } from '../../src/server/create-sprout-server.js';
 import { listenSproutServer } from '../../src/server/listen-sprout-server.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 const BATCH = 50;
 const CONTENT = 'token ';

@@ -13,7 +13,7 @@ import { sample } from '../lib/stats.js';
 import type { BenchConfig, Metric, ScenarioOutput } from '../lib/types.js';
 import { sproutLifecycle } from './lifecycle.js';
 import type { Session } from '../../machines/session.schema.js';
-import type { SessionStore } from '../../src/stores/session-store.js';
+import type { SessionStore } from '../../src/api/ports.js';
 
 type SqliteStore = SessionStore & { close(): void };
 type SqliteCtor = new (target: string) => SqliteStore;
@@ -21,9 +21,9 @@ type SqliteCtor = new (target: string) => SqliteStore;
 /** Loads `SqliteSessionStore`, or says why it cannot be used. */
 async function loadSqlite(dir: string): Promise<SqliteCtor | string> {
   try {
-    const module = (await import('../../src/stores/sqlite-session-store.js')) as { SqliteSessionStore?: SqliteCtor };
+    const module = (await import('../../src/adapters/sqlite/sqlite-session-store.js')) as { SqliteSessionStore?: SqliteCtor };
     const Ctor = module.SqliteSessionStore;
-    if (typeof Ctor !== 'function') return 'src/stores/sqlite-session-store.ts exports no SqliteSessionStore';
+    if (typeof Ctor !== 'function') return 'src/adapters/sqlite/sqlite-session-store.ts exports no SqliteSessionStore';
     const probe = new Ctor(join(dir, 'probe.db'));
     await probe.save(childSession('probe'));
     if ((await probe.load('probe'))?.id !== 'probe') return 'SqliteSessionStore did not load what it saved';

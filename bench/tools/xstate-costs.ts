@@ -13,7 +13,7 @@ import { spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import { toRfc3339 } from '../../src/clock.js';
 import { loadValidSession } from '../../src/scheduler/persist-run.js';
 import { createRunRegistry } from '../../src/scheduler/run-registry.js';
-import { MemorySessionStore } from '../../src/stores/memory-session-store.js';
+import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { childSession, jobOf } from '../lib/fixtures.js';
 import { collect, median } from '../lib/stats.js';
 
