@@ -115,7 +115,8 @@ export type { TraceEntry, TraceRecorder, TraceRecorderOptions, StateValuesOption
 
 /**
  * The conformance suites every `SessionStore` and `EventLog` adapter must pass (DESIGN §6), for
- * any test framework with `describe` / `it` / `expect` (Vitest and Jest fit as they are).
+ * any test framework with `describe` / `it` / `expect` (Vitest and Jest fit as they are). Both
+ * suites await every call, so synchronous and asynchronous adapters fit.
  *
  * @example
  * import * as vitest from 'vitest';
@@ -125,9 +126,22 @@ export type { TraceEntry, TraceRecorder, TraceRecorderOptions, StateValuesOption
 export { describeSessionStoreConformance, describeEventLogConformance, makeSession } from './conformance/index.js';
 
 /**
- * Types of the conformance suites: the adapter factories and the slice of a test framework they use.
+ * The conformance suite of an `EventLog` that keeps a run ledger (`capabilities.runLedger`,
+ * `openRuns()`): runs opened by `sub_session_started`, closed by their `sub_session_completed`,
+ * oldest first, surviving a reopen when the log is durable.
+ *
+ * @example
+ * import * as vitest from 'vitest';
+ * describeRunLedgerConformance('MyLog', async ({ retention }) => ({ log: new MyLog({ retention }), reopen: () => reopenMyLog() }), vitest);
+ */
+export { describeRunLedgerConformance } from './conformance/index.js';
+
+/**
+ * Types of the conformance suites: the adapter factories, what an event-log factory returns, and
+ * the slice of a test framework they use.
  *
  * @example
  * const create: CreateSessionStore = async () => ({ store: new MemorySessionStore() });
+ * const createLog: CreateEventLog = async ({ retention }): Promise<EventLogUnderTest> => ({ log: new MemoryEventLog({ retention }) });
  */
-export type { CreateSessionStore, CreateEventLog, ConformanceTestApi, ConformanceExpect } from './conformance/index.js';
+export type { CreateSessionStore, CreateEventLog, EventLogUnderTest, ConformanceTestApi, ConformanceExpect } from './conformance/index.js';

@@ -1,4 +1,5 @@
 /** Conformance suites for adapter authors: run them from your adapter's tests. */
 export { describeSessionStoreConformance, makeSession, type CreateSessionStore } from './session-store-conformance.js';
-export { describeEventLogConformance, type CreateEventLog } from './event-log-conformance.js';
+export { describeEventLogConformance, type CreateEventLog, type EventLogUnderTest } from './event-log-conformance.js';
+export { describeRunLedgerConformance } from './run-ledger-conformance.js';
 export type { ConformanceTestApi, ConformanceExpect } from './test-api.js';

@@ -1,9 +1,15 @@
-import type { Session } from '../../../machines/session.schema.js';
+import { sessionSchema, type Session } from '../../../machines/session.schema.js';
+import type { AgentEvent } from '../../../machines/agent-event.events.js';
 import { SessionConflictError, SproutValidationError } from '../../errors.js';
 import type { SessionStore } from '../../api/ports.js';
 import type { ConformanceTestApi } from './test-api.js';
 
-/** What a conformance run needs: a fresh, empty store and a way to dispose of it. */
+/**
+ * What a conformance run needs: a fresh, empty store and a way to dispose of it.
+ *
+ * @example
+ * const create: CreateSessionStore = async () => ({ store: new MemorySessionStore() });
+ */
 export type CreateSessionStore = () => Promise<{ store: SessionStore; cleanup?: () => Promise<void> | void }>;
 
 /**
@@ -48,9 +54,12 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 /**
  * The suite every {@link SessionStore} adapter must pass (DESIGN §2 port plus Sprout's
- * optimistic concurrency), including the optional `listByRunStatus` (its tests fail, not skip,
- * for an adapter without it unless `{ listByRunStatus: false }` says it has none). Pass your test
- * framework's `describe`, `it` and `expect` (Vitest and Jest fit as they are).
+ * optimistic concurrency), including the optional members: `listByRunStatus` is tested whenever
+ * the store has it, and its tests fail, not skip, when it is missing while the store declares
+ * `capabilities.runStatusIndex` (or unless `{ listByRunStatus: false }` says it has none on
+ * purpose); `capabilities.validatedLoads` is checked (each load a fresh, schema-valid copy);
+ * `openEventLog`, when present, must return a working event log. Pass your test framework's
+ * `describe`, `it` and `expect` (Vitest and Jest fit as they are).
  *
  * @example
  * import * as vitest from 'vitest';
@@ -60,12 +69,12 @@ export function describeSessionStoreConformance(
   name: string,
   create: CreateSessionStore,
   t: ConformanceTestApi,
-  capabilities: { listByRunStatus?: boolean } = {},
+  options: { listByRunStatus?: boolean } = {},
 ): void {
   const { describe, expect } = t;
   let store: SessionStore;
   /** A test with a fresh store, disposed of afterwards. */
-  const it = (title: string, body: () => Promise<void>): void =>
+  const it = (title: string, body: () => Promise<void> | void): void =>
     t.it(title, async () => {
       const made = await create();
       store = made.store;
@@ -194,31 +203,115 @@ export function describeSessionStoreConformance(
     });
 
     describe('listByRunStatus', () => {
+      /** The store's listByRunStatus, or `undefined` when it has none on purpose; fails when it should have one. */
+      const listByRunStatus = (): SessionStore['listByRunStatus'] => {
+        if (typeof store.listByRunStatus === 'function') return store.listByRunStatus.bind(store);
+        if (store.capabilities?.runStatusIndex === true) {
+          throw new Error('the store declares capabilities.runStatusIndex but has no listByRunStatus()');
+        }
+        if (options.listByRunStatus === false) return undefined;
+        throw new Error('the store has no listByRunStatus() (pass { listByRunStatus: false } to the suite if that is intended)');
+      };
+
       it('returns child sessions whose last_run_status is one of the statuses', async () => {
-        if (capabilities.listByRunStatus === false) return;
-        if (!store.listByRunStatus) throw new Error('adapter has no listByRunStatus (pass { listByRunStatus: false } if that is intended)');
+        const list = listByRunStatus();
+        if (!list) return;
         await store.save(makeSession('root', { metadata: { last_run_status: 'running' } }));
         await store.save(child('running', 'root', { metadata: { last_run_status: 'running' }, created_at: '2026-01-02T00:00:00.000Z' }));
         await store.save(child('pending', 'root', { metadata: { last_run_status: 'pending' } }));
         await store.save(child('done', 'root', { metadata: { last_run_status: 'completed' } }));
         await store.save(child('fresh', 'root'));
-        const found = await store.listByRunStatus(['running', 'pending']);
+        const found = await list(['running', 'pending']);
         expect(found.map((s) => s.id)).toEqual(['pending', 'running']);
-        expect(await store.listByRunStatus([])).toEqual([]);
-        expect(await store.listByRunStatus(['error'])).toEqual([]);
+        expect(found[0]).toEqual({ ...child('pending', 'root', { metadata: { last_run_status: 'pending' } }), version: 1 });
+        expect(await list([])).toEqual([]);
+        expect(await list(['error'])).toEqual([]);
       });
 
       it('follows status changes and deletes', async () => {
-        if (capabilities.listByRunStatus === false) return;
-        if (!store.listByRunStatus) throw new Error('adapter has no listByRunStatus (pass { listByRunStatus: false } if that is intended)');
+        const list = listByRunStatus();
+        if (!list) return;
         const c = child('c1', 'root', { metadata: { last_run_status: 'running' } });
         await store.save(c);
         c.metadata.last_run_status = 'completed';
         await store.save(c);
-        expect(await store.listByRunStatus(['running'])).toEqual([]);
-        expect((await store.listByRunStatus(['completed'])).map((s) => s.version)).toEqual([2]);
+        expect(await list(['running'])).toEqual([]);
+        expect((await list(['completed'])).map((s) => s.version)).toEqual([2]);
         await store.delete('c1');
-        expect(await store.listByRunStatus(['completed'])).toEqual([]);
+        expect(await list(['completed'])).toEqual([]);
+      });
+
+      it('returns copies', async () => {
+        const list = listByRunStatus();
+        if (!list) return;
+        await store.save(child('c1', 'root', { metadata: { last_run_status: 'running' } }));
+        const [first] = await list(['running']);
+        first!.metadata.last_run_status = 'completed';
+        expect((await list(['running'])).map((s) => s.id)).toEqual(['c1']);
+        expect((await store.load('c1'))!.metadata.last_run_status).toBe('running');
+      });
+    });
+
+    describe('capabilities', () => {
+      it('declares its capabilities as booleans, or not at all', () => {
+        const capabilities = store.capabilities;
+        if (capabilities === undefined) return;
+        expect(typeof capabilities).toBe('object');
+        for (const key of ['validatedLoads', 'runStatusIndex'] as const) {
+          expect(capabilities[key] === undefined || typeof capabilities[key] === 'boolean').toBe(true);
+        }
+      });
+
+      it('validatedLoads: every load is a fresh copy that passes the session schema', async () => {
+        if (store.capabilities?.validatedLoads !== true) return; // nothing promised: the scheduler validates and copies itself
+        const session = makeSession('s1', { metadata: { last_run_status: 'running', note: 'kept' }, extra: { deep: [1] } });
+        await store.save(session);
+        const first = (await store.load('s1'))!;
+        const second = (await store.load('s1'))!;
+        // The scheduler uses a validated load as its working copy as is: it must be schema-valid and its own.
+        expect(sessionSchema.safeParse(first).success).toBe(true);
+        expect(first).toEqual({ ...session, version: 1 });
+        expect(first).not.toBe(second);
+        expect(first.messages).not.toBe(second.messages);
+        expect(first.metadata).not.toBe(second.metadata);
+        first.messages[0]!.content = 'mutated';
+        first.messages.push({ id: 'x', role: 'user', content: 'x', created_at: '2026-01-01T00:00:09.000Z' });
+        first.metadata.note = 'changed';
+        ((first as Record<string, unknown>).extra as { deep: number[] }).deep.push(2);
+        first.title = 'mutated';
+        expect(second).toEqual({ ...session, version: 1 });
+        expect(await store.load('s1')).toEqual({ ...session, version: 1 });
+      });
+    });
+
+    describe('openEventLog', () => {
+      it('when present, returns a working event log (append assigns seq per session, read returns it)', async () => {
+        if (typeof store.openEventLog !== 'function') return; // optional: the scheduler then keeps events in memory
+        const errors: unknown[] = [];
+        const log = store.openEventLog({ retention: 10, onError: (error) => errors.push(error) });
+        try {
+          expect(typeof log.capabilities.durable).toBe('boolean');
+          expect(typeof log.capabilities.runLedger).toBe('boolean');
+          const event = (content: string): AgentEvent => ({ type: 'token', content });
+          expect(await log.append('a', event('1'))).toEqual({ seq: 1, sessionId: 'a', event: event('1') });
+          expect((await log.append('a', event('2'))).seq).toBe(2);
+          expect((await log.append('b', event('1'))).seq).toBe(1);
+          expect(await log.read('a', 1)).toEqual({
+            envelopes: [{ seq: 2, sessionId: 'a', event: event('2') }],
+            firstRetainedSeq: 1,
+            lastSeq: 2,
+          });
+          expect((await log.read('a', 0)).envelopes.map((e) => e.seq)).toEqual([1, 2]);
+          expect(await log.read('nobody', 0)).toEqual({ envelopes: [], firstRetainedSeq: undefined, lastSeq: 0 });
+          await log.flush?.();
+          // The sessions are untouched by the log, and the log by the sessions.
+          await store.save(makeSession('a'));
+          expect((await store.load('a'))!.version).toBe(1);
+          expect((await log.read('a', 0)).lastSeq).toBe(2);
+        } finally {
+          await log.close?.();
+        }
+        expect(errors).toEqual([]);
       });
     });
 

@@ -13,7 +13,14 @@ export interface ConformanceTestApi {
   expect: ConformanceExpect;
 }
 
-/** The matchers the suites use. */
+/**
+ * The matchers the suites use, with Vitest's and Jest's meaning: `toBe` is `Object.is`, `toEqual`
+ * is deep equality that ignores properties whose value is `undefined` (`{ a: 1, b: undefined }`
+ * equals `{ a: 1 }`). A failed match throws.
+ *
+ * @example
+ * const expect: ConformanceExpect = vitest.expect;
+ */
 export type ConformanceExpect = (actual: unknown) => {
   toBe(expected: unknown): void;
   toEqual(expected: unknown): void;
