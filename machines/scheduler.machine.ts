@@ -7,6 +7,7 @@ import { spawnJobMachine } from './spawn-job.machine.js';
 
 /** Parameters of the runtime actions the scheduler machine calls. */
 export interface SchedulerActionParams {
+  recordAccepted: { run: QueuedRun };
   publishStarted: { run: QueuedRun };
   resolveEnqueue: { requestId: string; runId: string; deduplicated: boolean };
   rejectEnqueue: { requestId: string };
@@ -34,6 +35,8 @@ export const schedulerMachine = setup({
   },
   actors: { spawnJob: spawnJobMachine },
   actions: {
+    /** Runtime: record a run accepted while the queue is full (announced once it gets room). */
+    recordAccepted: (_, _params: SchedulerActionParams['recordAccepted']) => {},
     /** Runtime: record the queued run and publish `sub_session_started` on the parent. */
     publishStarted: (_, _params: SchedulerActionParams['publishStarted']) => {},
     /** Runtime: resolve the `enqueue` call. */
@@ -162,6 +165,9 @@ function run(plan: Plan, enqueue: Enqueue): void {
   enqueue.assign(plan.context as never);
   for (const effect of plan.effects) {
     switch (effect.kind) {
+      case 'accepted':
+        enqueue({ type: 'recordAccepted', params: { run: effect.run } } as never);
+        break;
       case 'started':
         enqueue({ type: 'publishStarted', params: { run: effect.run } } as never);
         break;

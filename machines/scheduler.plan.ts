@@ -8,6 +8,7 @@ import type { SpawnJobInput } from './spawn-job.events.js';
  * testable without an actor.
  */
 export type SchedulerEffect =
+  | { kind: 'accepted'; run: QueuedRun }
   | { kind: 'started'; run: QueuedRun }
   | { kind: 'enqueued'; requestId: string; runId: string; deduplicated: boolean }
   | { kind: 'rejected'; requestId: string }
@@ -160,7 +161,10 @@ export function planEnqueue(context: SchedulerContext, request: WaitingEnqueue):
     return { context, effects: [{ kind: 'enqueued', requestId: request.requestId, runId: existing, deduplicated: true }] };
   }
   if (context.queue.length >= context.queueCapacity || context.waiting.length > 0) {
-    return planDispatch({ context: { ...context, waiting: [...context.waiting, request] }, effects: [] });
+    return planDispatch({
+      context: { ...context, waiting: [...context.waiting, request] },
+      effects: [{ kind: 'accepted', run: toQueued(request) }],
+    });
   }
   const run = toQueued(request);
   return planDispatch({

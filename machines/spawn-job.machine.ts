@@ -88,7 +88,7 @@ export const spawnJobMachine = setup({
     output: {} as SpawnJobOutput,
   },
   actors: {
-    loadChild: required<Session | undefined, { childSessionId: string }>('loadChild'),
+    loadChild: required<Session | undefined, { childSessionId: string; runId: string }>('loadChild'),
     reserveRun: required<ReserveResult, { job: SpawnJob; runId: string }>('reserveRun'),
     saveSession: required<void, SaveSessionInput>('saveSession'),
     runAgent: required<void, { session: Session; job: SpawnJob; runId: string }>('runAgent'),
@@ -178,7 +178,7 @@ export const spawnJobMachine = setup({
       invoke: {
         id: 'loadChild',
         src: 'loadChild',
-        input: ({ context }) => ({ childSessionId: context.job.childSessionId }),
+        input: ({ context }) => ({ childSessionId: context.job.childSessionId, runId: context.runId }),
         onDone: [
           // A cancel requested before the load answered wins: the job never really started.
           {

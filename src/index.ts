@@ -14,7 +14,7 @@
  */
 
 // ── The scheduler ──────────────────────────────────────────────────────────────────────────────
-export { createSpawnScheduler } from './scheduler/create-spawn-scheduler.js';
+export { createSpawnScheduler } from './create-spawn-scheduler.js';
 export type { SpawnScheduler } from './scheduler/spawn-scheduler.js';
 export type { SpawnSchedulerOptions } from './scheduler/scheduler-options.js';
 export type {
@@ -82,7 +82,18 @@ export { childProgress, reduceChildProgress, completionsOf, replayThenLive } fro
 export type { ChildProgressRow, ChildProgressSnapshot, ChildProgressState, Sequenced } from './streams/operators/index.js';
 
 // ── Ports and their adapters ───────────────────────────────────────────────────────────────────
-export type { SessionStore, AgentRuntime, ExecuteRequest, EventLog, EventLogReadResult, OpenRun } from './api/ports.js';
+export type {
+  SessionStore,
+  SessionStoreCapabilities,
+  CompanionEventLogOptions,
+  AgentRuntime,
+  ExecuteRequest,
+  EventLog,
+  EventLogCapabilities,
+  EventLogReadResult,
+  OpenRun,
+  MaybePromise,
+} from './api/ports.js';
 export { MemorySessionStore } from './adapters/memory/memory-session-store.js';
 export { SqliteSessionStore } from './adapters/sqlite/sqlite-session-store.js';
 export type { SqliteSessionStoreOptions, SqliteDatabase } from './adapters/sqlite/sqlite-session-store.js';

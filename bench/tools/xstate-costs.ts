@@ -12,7 +12,7 @@ import type { ReserveResult, SaveSessionInput, SpawnJob } from '../../machines/s
 import { spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import { toRfc3339 } from '../../src/clock.js';
 import { loadValidSession } from '../../src/scheduler/persist-run.js';
-import { createRunRegistry } from '../../src/scheduler/run-registry.js';
+import { RunLedger } from '../../src/scheduler/run-ledger.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { childSession, jobOf } from '../lib/fixtures.js';
 import { collect, median } from '../lib/stats.js';
@@ -76,7 +76,7 @@ const callbackChain = setup({ actors: { worker } }).createMachine({
 const session = childSession('child-0');
 const instantJob = spawnJobMachine.provide({
   actors: {
-    loadChild: fromPromise<Session | undefined, { childSessionId: string }>(() =>
+    loadChild: fromPromise<Session | undefined, { childSessionId: string; runId: string }>(() =>
       Promise.resolve({ ...session, messages: [...session.messages], metadata: {} }),
     ),
     reserveRun: fromPromise<ReserveResult, { job: SpawnJob; runId: string }>(() => Promise.resolve({ reserved: true })),
@@ -136,16 +136,14 @@ await store.save(stored);
 row('MemorySessionStore.load (structuredClone)', await perCall(50_000, () => store.load('s')));
 row('loadValidSession on a memory store (load + zod parse)', await perCall(50_000, () => loadValidSession(store, 's')));
 row('MemorySessionStore.save (zod parse + structuredClone + indexes)', await perCall(50_000, () => store.save(stored)));
-const registry = createRunRegistry();
+const ledger = new RunLedger({ now: () => 0 });
 row(
-  'run registry (@xstate/store) trigger.queued + reserve + ended',
+  'run ledger (plain Maps) queue + reserve + end',
   await perCall(50_000, (i) => {
     const childSessionId = `c${i}`;
-    registry.trigger.queued({
-      record: { runId: `r${i}`, childSessionId, parentSessionId: 'p', status: 'queued', enqueuedAt: 0, eventsSeen: 0 },
-    });
-    registry.trigger.reserve({ childSessionId, runId: `r${i}`, at: 1 });
-    registry.trigger.ended({ childSessionId, runId: `r${i}`, status: 'completed', eventsSeen: 0, at: 2 });
+    ledger.queue({ runId: `r${i}`, childSessionId, parentSessionId: 'p', announced: true });
+    ledger.reserve(childSessionId, `r${i}`, 'p');
+    ledger.end({ childSessionId, runId: `r${i}`, status: 'completed' });
   }),
 );
 row('crypto.randomUUID', await perCall(200_000, () => randomUUID()));

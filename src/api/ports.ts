@@ -5,6 +5,46 @@
 import type { AgentEvent, RunStatusMetadata, Session, SessionEventEnvelope } from './wire-types.js';
 
 /**
+ * A value or a promise of it. The ports' methods may answer either way: an in-process adapter
+ * (memory, better-sqlite3) answers at once and keeps the hot path free of promise turns; a
+ * networked one (PostgreSQL, Redis) returns a promise. Sprout handles both and keeps the order.
+ *
+ * @example
+ * const lastSeq = async (log: EventLog, id: string) => (await log.read(id, Number.MAX_SAFE_INTEGER)).lastSeq;
+ */
+export type MaybePromise<T> = T | PromiseLike<T>;
+
+/**
+ * What a {@link SessionStore} declares about itself, so the scheduler never has to ask which
+ * adapter it is (`instanceof`).
+ *
+ * @example
+ * const capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true };
+ */
+export interface SessionStoreCapabilities {
+  /**
+   * `load` returns a fresh copy already checked against the session schema, so the scheduler
+   * skips checking it again. Leave it unset for a store whose data may come from elsewhere.
+   */
+  readonly validatedLoads?: boolean;
+  /** `listByRunStatus` is implemented (crash recovery from stored run status is possible). */
+  readonly runStatusIndex?: boolean;
+}
+
+/**
+ * Options the scheduler passes to {@link SessionStore.openEventLog}.
+ *
+ * @example
+ * const options: CompanionEventLogOptions = { retention: 1000, onError: (error) => console.error(error) };
+ */
+export interface CompanionEventLogOptions {
+  /** Envelopes kept per session for replay. */
+  retention: number;
+  /** Gets a failure of a background write (a batched flush). */
+  onError(error: unknown): void;
+}
+
+/**
  * Where sessions live. `save` replaces the whole session. Adapters may check `session.version`
  * for optimistic concurrency (throwing `SessionConflictError`) and then write the new version
  * back into the object they were given. Every adapter should pass the conformance suite.
@@ -28,6 +68,14 @@ export interface SessionStore {
    * `start()`). Optional: a store without it gets no recovery.
    */
   listByRunStatus?(statuses: readonly RunStatusMetadata[]): Promise<Session[]>;
+  /** What this store declares about itself (absent: nothing is assumed). */
+  readonly capabilities?: SessionStoreCapabilities;
+  /**
+   * An event log kept in the same database, so events, `seq` and the run ledger live (and
+   * survive) where the sessions do. The scheduler uses it when no `eventLog` option is given;
+   * without it the scheduler keeps events in memory.
+   */
+  openEventLog?(options: CompanionEventLogOptions): EventLog;
 }
 
 /**
@@ -100,27 +148,54 @@ export interface OpenRun {
 }
 
 /**
+ * What an {@link EventLog} declares about itself; the scheduler reads these instead of asking
+ * which adapter it is.
+ *
+ * @example
+ * const capabilities: EventLogCapabilities = { durable: true, runLedger: true, batched: true };
+ */
+export interface EventLogCapabilities {
+  /** Appended events (and `seq`) survive a restart of the process. */
+  readonly durable: boolean;
+  /**
+   * `openRuns` is implemented and written in the same write as the events (atomically), so crash
+   * recovery can be driven by the runs opened and not closed. Only trusted when `durable` too.
+   */
+  readonly runLedger: boolean;
+  /** Appends are grouped and written together (group commit); `flush` writes what is pending. */
+  readonly batched?: boolean;
+}
+
+/**
  * The per-session event log behind `scheduler.events()`: assigns `seq` (1, 2, 3, … per session,
  * never repeated, also across restarts for a durable log) and retains a bounded tail for replay.
- * Synchronous on purpose: publishing happens on the forwarding hot path and must keep order.
+ *
+ * Every method may answer at once or with a promise ({@link MaybePromise}). Sprout keeps each
+ * session's order either way: live subscribers get envelopes in `seq` order once the log has
+ * accepted them, never an event the log refused. A log may batch appends and write them later
+ * (`batched`), as long as what it returned is readable at once and events are written in the order
+ * they were appended (a run's completion is never durable before its events).
  *
  * @example
  * const log: EventLog = new MemoryEventLog({ retention: 1000 });
- * const envelope = log.append('root', { type: 'token', content: 'hi' }); // { seq: 1, sessionId: 'root', event }
+ * const envelope = await log.append('root', { type: 'token', content: 'hi' }); // { seq: 1, sessionId: 'root', event }
  */
 export interface EventLog {
+  /** What this log declares about itself. */
+  readonly capabilities: EventLogCapabilities;
   /** Assigns the next `seq` of the session to the event, retains it, and returns the envelope. */
-  append(sessionId: string, event: AgentEvent): SessionEventEnvelope;
+  append(sessionId: string, event: AgentEvent): MaybePromise<SessionEventEnvelope>;
   /** The retained events of the session after `afterSeq`. */
-  read(sessionId: string, afterSeq: number): EventLogReadResult;
+  read(sessionId: string, afterSeq: number): MaybePromise<EventLogReadResult>;
   /**
-   * Runs announced on this log and not yet completed, oldest first, maintained by `append` in
-   * the same write as the events. Optional: a log without it gets recovery from the stored run
-   * status only.
+   * Runs announced on this log and not yet completed, in the order they were announced on each
+   * parent's stream (by `startedSeq`; the order across parents is the adapter's): the durable run ledger,
+   * maintained by `append` in the same write as the events (`sub_session_started` opens a run,
+   * its `sub_session_completed` closes it). Implemented when `capabilities.runLedger` is true.
    */
-  openRuns?(): OpenRun[];
-  /** True when appended events survive a restart (the scheduler's recovery then trusts `openRuns`). */
-  readonly durable?: boolean;
-  /** Releases resources (closes files). Idempotent. */
-  close?(): void;
+  openRuns?(): MaybePromise<OpenRun[]>;
+  /** Writes appends still pending (a `batched` log). */
+  flush?(): MaybePromise<void>;
+  /** Flushes, then releases resources (closes files and connections). Idempotent. */
+  close?(): MaybePromise<void>;
 }

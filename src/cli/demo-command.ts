@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createSpawnScheduler, type SpawnScheduler } from '../scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler, type SpawnScheduler } from '../create-spawn-scheduler.js';
 import { systemClock, toRfc3339 } from '../clock.js';
 import { SchedulerStoppedError } from '../errors.js';
 import { scriptedAgent } from '../testing/scripted-agent.js';

@@ -1,5 +1,5 @@
 import type { RecoveryReport } from '../scheduler/recover-interrupted-runs.js';
-import { createSpawnScheduler } from '../scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../create-spawn-scheduler.js';
 import type { OpenDatabase } from './open-database.js';
 
 /**

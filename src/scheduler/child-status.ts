@@ -2,7 +2,7 @@ import type { CompletionReason } from '../../machines/agent-event.events.js';
 import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
 import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
 import { toRfc3339 } from '../clock.js';
-import type { RunRecord, RunStatus } from './run-registry.js';
+import type { RunRecord, RunStatus } from './run-ledger.js';
 import { summarize, type ChildRunSummary } from './wait-for-children.js';
 
 /** What `getChild` returns: the child's latest run. Times are RFC 3339 UTC. */

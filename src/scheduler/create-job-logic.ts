@@ -1,4 +1,4 @@
-import { fromPromise } from 'xstate';
+import { fromPromise, type AnyActorRef } from 'xstate';
 import type { Session } from '../../machines/session.schema.js';
 import type { ReserveResult, SaveSessionInput, SpawnJob, SpawnJobEvent } from '../../machines/spawn-job.events.js';
 import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
@@ -8,7 +8,7 @@ import type { SessionStore } from '../api/ports.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession, persistRun } from './persist-run.js';
 import { publishCompletion, type RunBook } from './run-completion.js';
-import { getRun } from './run-registry.js';
+import type { RunLedger } from './run-ledger.js';
 import { RunTracker } from './run-tracker.js';
 
 /** What the job machine's implementations need. */
@@ -39,14 +39,20 @@ function abortError(reason: unknown): Error {
 
 /**
  * The spawn-job machine with Sprout's implementations plugged in (`machine.provide`): store
- * access, the registry reservation, the agent run with its event forwarding, heartbeats and the
- * exactly-once completion.
+ * access, the reservation in the run ledger, the agent run with its event forwarding, heartbeats
+ * and the exactly-once completion. A job writes to the ledger of the scheduler actor that spawned
+ * it (a job created on its own uses one shared ledger of this logic).
  *
  * @example
- * const jobLogic = createJobLogic({ store, agent, tools: undefined, hub, registry, clock, trackers: new Map(), completed: new Set(), report });
+ * const jobLogic = createJobLogic({ store, agent, tools: undefined, hub, clock, ledgers: new RunLedgers({ now: clock.now }), report });
  */
 export function createJobLogic(deps: JobLogicDeps) {
-  const { store, agent, hub, registry, clock, trackers } = deps;
+  const { store, agent, hub, clock, ledgers } = deps;
+  /** The owner of the ledger of jobs created without a scheduler actor as their parent. */
+  const standalone = {};
+  const ledgerOf = (self: AnyActorRef): RunLedger => ledgers.of(self._parent ?? standalone);
+  /** The ledger of the job that invoked a promise actor. */
+  const jobLedger = (self: AnyActorRef): RunLedger => (self._parent ? ledgerOf(self._parent) : ledgers.of(standalone));
   const timers = new Map<string, JobTimers>();
   const clearTimers = (runId: string): void => {
     const entry = timers.get(runId);
@@ -59,25 +65,27 @@ export function createJobLogic(deps: JobLogicDeps) {
   const sendIfActive = (self: { getSnapshot(): { status: string }; send(event: SpawnJobEvent): void }, event: SpawnJobEvent) => {
     if (self.getSnapshot().status === 'active') self.send(event);
   };
-  const isCurrentRun = (childSessionId: string, runId: string) => () => {
-    const record = getRun(registry, childSessionId);
-    return record === undefined || record.runId === runId;
-  };
 
   return spawnJobMachine.provide({
     actors: {
-      loadChild: fromPromise<Session | undefined, { childSessionId: string }>(({ input }) => loadValidSession(store, input.childSessionId)),
-      reserveRun: fromPromise<ReserveResult, { job: SpawnJob; runId: string }>(({ input }) => {
-        const { job, runId } = input;
-        registry.trigger.reserve({ childSessionId: job.childSessionId, runId, parentSessionId: job.parentSessionId, at: clock.now() });
-        const record = getRun(registry, job.childSessionId);
-        return Promise.resolve({ reserved: record?.runId === runId && record.status === 'running' });
+      loadChild: fromPromise<Session | undefined, { childSessionId: string; runId: string }>(async ({ input, self }) => {
+        // With an asynchronous log, nothing of the run starts before its announcement is written
+        // (a refused one discards the job meanwhile).
+        const announcement = jobLedger(self).announcement(input.runId);
+        if (announcement) await announcement;
+        return loadValidSession(store, input.childSessionId);
       }),
-      saveSession: fromPromise<void, SaveSessionInput>(({ input }) =>
-        persistRun(store, input, isCurrentRun(input.session.id, input.runId), clock),
-      ),
-      runAgent: fromPromise<void, { session: Session; job: SpawnJob; runId: string }>(({ input, signal }) => {
-        const tracker = trackers.get(input.runId);
+      reserveRun: fromPromise<ReserveResult, { job: SpawnJob; runId: string }>(({ input, self }) => {
+        const { job, runId } = input;
+        const reserved = jobLedger(self).reserve(job.childSessionId, runId, job.parentSessionId);
+        return Promise.resolve({ reserved });
+      }),
+      saveSession: fromPromise<void, SaveSessionInput>(({ input, self }) => {
+        const ledger = jobLedger(self);
+        return persistRun(store, input, () => ledger.isCurrent(input.session.id, input.runId), clock);
+      }),
+      runAgent: fromPromise<void, { session: Session; job: SpawnJob; runId: string }>(({ input, signal, self }) => {
+        const tracker = jobLedger(self).tracker(input.runId);
         return new Promise<void>((resolve, reject) => {
           const controller = new AbortController();
           // An invalid event ends the run: reject now and abort the agent (XState does not abort
@@ -118,9 +126,8 @@ export function createJobLogic(deps: JobLogicDeps) {
       }),
     },
     actions: {
-      openRun: ({ context }) => {
-        trackers.set(
-          context.runId,
+      openRun: ({ context, self }) => {
+        ledgerOf(self).track(
           new RunTracker(
             context.job,
             context.runId,
@@ -131,13 +138,13 @@ export function createJobLogic(deps: JobLogicDeps) {
           ),
         );
       },
-      closeRun: ({ context }) => {
-        trackers.get(context.runId)?.close();
+      closeRun: ({ context, self }) => {
+        ledgerOf(self).tracker(context.runId)?.close();
       },
-      publishHeartbeat: ({ context }) => {
-        const tracker = trackers.get(context.runId);
+      publishHeartbeat: ({ context, self }) => {
+        const tracker = ledgerOf(self).tracker(context.runId);
         if (!tracker?.isOpen) return;
-        hub.publish(context.job.parentSessionId, {
+        void hub.publish(context.job.parentSessionId, {
           type: 'sub_session_heartbeat',
           parent_session_id: context.job.parentSessionId,
           child_session_id: context.job.childSessionId,
@@ -147,8 +154,8 @@ export function createJobLogic(deps: JobLogicDeps) {
           ...(tracker.lastEventAt === undefined ? {} : { last_event_at: toRfc3339(tracker.lastEventAt) }),
         });
       },
-      publishCompletion: ({ context }) => {
-        publishCompletion(deps, context.job, context.runId, context.outcome ?? NO_OUTCOME);
+      publishCompletion: ({ context, self }) => {
+        publishCompletion(hub, ledgerOf(self), context.job, context.runId, context.outcome ?? NO_OUTCOME);
       },
       reportDuplicate: ({ context }) => {
         deps.report({ kind: 'duplicate_run', runId: context.runId, childSessionId: context.job.childSessionId });
@@ -173,14 +180,14 @@ export function createJobLogic(deps: JobLogicDeps) {
     },
     guards: {
       isIdle: ({ context }) => {
-        const tracker = trackers.get(context.runId);
+        const tracker = ledgers.tracker(context.runId, context.job.childSessionId);
         const limit = context.limits.idleTimeoutMs ?? 0;
         return !tracker || clock.now() - tracker.lastProgressAt() >= limit;
       },
     },
     delays: {
       idleTimeout: ({ context }) => {
-        const tracker = trackers.get(context.runId);
+        const tracker = ledgers.tracker(context.runId, context.job.childSessionId);
         const limit = context.limits.idleTimeoutMs ?? 0;
         if (!tracker) return limit;
         return Math.max(0, limit - (clock.now() - tracker.lastProgressAt()));

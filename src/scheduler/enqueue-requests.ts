@@ -12,6 +12,8 @@ import type { EnqueueResult } from './spawn-scheduler.js';
 export class EnqueueRequests {
   readonly #waiting = new Map<string, { resolve: (result: EnqueueResult) => void; reject: (error: Error) => void }>();
   readonly #unannounced = new Map<string, EventLogError>();
+  /** Announcements still being written by an asynchronous log, by run id. */
+  readonly #announcing = new Map<string, Promise<void>>();
 
   /** A promise for the answer to request `requestId`. */
   wait(requestId: string): Promise<EnqueueResult> {
@@ -23,8 +25,22 @@ export class EnqueueRequests {
     this.#unannounced.set(runId, new EventLogError(`could not publish sub_session_started for run ${runId}`));
   }
 
+  /** The run's `sub_session_started` is being written (an asynchronous log): its answer waits for it. */
+  announcing(runId: string, written: Promise<void>): void {
+    this.#announcing.set(runId, written);
+    void written.finally(() => {
+      if (this.#announcing.get(runId) === written) this.#announcing.delete(runId);
+    });
+  }
+
   /** The machine queued (or deduplicated) the request. */
   resolve(requestId: string, runId: string, deduplicated: boolean): void {
+    const pending = deduplicated ? undefined : this.#announcing.get(runId);
+    if (pending) {
+      void pending.then(() => this.resolve(requestId, runId, deduplicated));
+      this.#announcing.delete(runId);
+      return;
+    }
     const waiter = this.#take(requestId);
     const failure = this.#unannounced.get(runId);
     if (failure && !deduplicated) {

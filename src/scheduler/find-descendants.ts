@@ -1,22 +1,23 @@
-import type { SchedulerContext } from '../../machines/scheduler.events.js';
-import { childrenInFlight } from '../../machines/scheduler.plan.js';
 import type { SessionStore } from '../api/ports.js';
+import { isLive, type RunRecord } from './run-ledger.js';
 
 /**
  * Every descendant of `sessionId` (children, grandchildren, …) that has a queued, waiting or
- * running run. Walks the tree through the store's `listChildren` and the scheduler's own view of
- * its runs, so a descendant whose parent run already ended is still found.
+ * running run. Walks the tree through the store's `listChildren` and the run ledgers' live runs,
+ * so a descendant whose parent run already ended is still found.
  *
  * @example
- * const ids = await findDescendantsInFlight(actor.getSnapshot().context, store, 'root');
+ * const ids = await findDescendantsInFlight(ledgers.records(), store, 'root');
  */
-export async function findDescendantsInFlight(context: SchedulerContext, store: SessionStore, sessionId: string): Promise<Set<string>> {
-  const inFlight = childrenInFlight(context);
+export async function findDescendantsInFlight(runs: Iterable<RunRecord>, store: SessionStore, sessionId: string): Promise<Set<string>> {
+  const inFlight = new Set<string>();
   const childrenOf = new Map<string, Set<string>>();
-  for (const run of [...context.queue, ...context.waiting, ...Object.values(context.active)]) {
-    const siblings = childrenOf.get(run.job.parentSessionId) ?? new Set<string>();
-    siblings.add(run.job.childSessionId);
-    childrenOf.set(run.job.parentSessionId, siblings);
+  for (const run of runs) {
+    if (!isLive(run)) continue;
+    inFlight.add(run.childSessionId);
+    const siblings = childrenOf.get(run.parentSessionId) ?? new Set<string>();
+    siblings.add(run.childSessionId);
+    childrenOf.set(run.parentSessionId, siblings);
   }
   const found = new Set<string>();
   const seen = new Set<string>([sessionId]);

@@ -2,9 +2,7 @@ import { METADATA_KEYS, sessionSchema, type Session } from '../../machines/sessi
 import type { SaveSessionInput } from '../../machines/spawn-job.events.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { InvalidSessionDataError, SessionConflictError } from '../errors.js';
-import { MemorySessionStore } from '../adapters/memory/memory-session-store.js';
 import type { SessionStore } from '../api/ports.js';
-import { SqliteSessionStore } from '../adapters/sqlite/sqlite-session-store.js';
 
 /** How many times a save is retried after an optimistic-concurrency conflict. */
 export const MAX_CONFLICT_RETRIES = 5;
@@ -18,8 +16,9 @@ export const MAX_CONFLICT_RETRIES = 5;
 export async function loadValidSession(store: SessionStore, id: string): Promise<Session | undefined> {
   const raw: unknown = await store.load(id);
   if (raw === undefined || raw === null) return undefined;
-  // Sprout's own stores validate (memory: on save; SQLite: on load) and return fresh copies.
-  if (store instanceof MemorySessionStore || store instanceof SqliteSessionStore) return raw as Session;
+  // A store that declares validated loads (Sprout's memory and SQLite stores) returns fresh,
+  // checked copies: no second parse on the hot path.
+  if (store.capabilities?.validatedLoads === true) return raw as Session;
   const parsed = sessionSchema.safeParse(raw);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');

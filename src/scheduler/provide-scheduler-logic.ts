@@ -1,3 +1,4 @@
+import type { AnyActorRef } from 'xstate';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SessionStore } from '../api/ports.js';
 import type { JobLogic } from './create-job-logic.js';
@@ -19,8 +20,10 @@ export interface SchedulerLogicDeps {
 
 /**
  * The scheduler machine with Sprout's implementations plugged in (`machine.provide`): the job
- * logic, announcing a queued run (`sub_session_started`, or dropping it unannounced when the log
- * refuses it), answering `enqueue` calls, and ending crashed jobs.
+ * logic, recording accepted and queued runs in the actor's own run ledger, announcing a queued
+ * run (`sub_session_started`, or dropping it unannounced when the log refuses it), answering
+ * `enqueue` calls, and ending crashed jobs. Each actor created from this logic gets its own
+ * ledger (`book.ledgers.of(self)`), so embedded copies never share run state.
  *
  * @example
  * const logic = provideSchedulerLogic({ book, store, jobLogic, requests: new EnqueueRequests(), crashEnds: new Set(), report });
@@ -28,51 +31,65 @@ export interface SchedulerLogicDeps {
 export function provideSchedulerLogic(deps: SchedulerLogicDeps) {
   const { book, requests } = deps;
   const report = (diagnostic: SchedulerDiagnostic): void => deps.report(diagnostic);
-  const { registry, hub, clock } = book;
+  const { hub, ledgers } = book;
+  const ledgerOf = (self: AnyActorRef) => ledgers.of(self);
   return schedulerMachine.provide({
     actors: { spawnJob: deps.jobLogic },
     actions: {
-      publishStarted: ({ self }, { run }) => {
-        registry.trigger.queued({
-          record: {
-            runId: run.runId,
-            childSessionId: run.job.childSessionId,
-            parentSessionId: run.job.parentSessionId,
-            title: run.title,
-            status: 'queued',
-            enqueuedAt: clock.now(),
-            eventsSeen: 0,
-          },
-        });
-        const published = hub.publish(run.job.parentSessionId, {
-          type: 'sub_session_started',
-          parent_session_id: run.job.parentSessionId,
-          child_session_id: run.job.childSessionId,
-          ...(run.title === undefined ? {} : { title: run.title }),
-          run_id: run.runId,
-        });
-        if (published !== undefined) return;
-        // Never announced: the run is dropped (no completion either) and its enqueue rejects.
-        registry.trigger.ended({
-          childSessionId: run.job.childSessionId,
+      recordAccepted: ({ self }, { run }) => {
+        ledgerOf(self).queue({
           runId: run.runId,
-          status: 'cancelled',
-          eventsSeen: 0,
-          at: clock.now(),
-          error: 'never announced',
+          childSessionId: run.job.childSessionId,
+          parentSessionId: run.job.parentSessionId,
+          title: run.title,
+          announced: false,
         });
-        requests.unannounced(run.runId);
-        self.send({ type: 'scheduler.discard', runIds: [run.runId] });
+      },
+      publishStarted: ({ self }, { run }) => {
+        const ledger = ledgerOf(self);
+        const { job, runId } = run;
+        ledger.queue({
+          runId,
+          childSessionId: job.childSessionId,
+          parentSessionId: job.parentSessionId,
+          title: run.title,
+          announced: true,
+        });
+        const unannounced = (): void => {
+          // Never announced: the run is dropped (no completion either) and its enqueue rejects.
+          ledger.drop(job.childSessionId, runId);
+          requests.unannounced(runId);
+          self.send({ type: 'scheduler.discard', runIds: [runId] });
+        };
+        const published = hub.publish(job.parentSessionId, {
+          type: 'sub_session_started',
+          parent_session_id: job.parentSessionId,
+          child_session_id: job.childSessionId,
+          ...(run.title === undefined ? {} : { title: run.title }),
+          run_id: runId,
+        });
+        if (published === undefined) unannounced();
+        else if (published instanceof Promise) {
+          // An asynchronous log: the enqueue answer waits for the announcement to be written.
+          const written = published.then((envelope) => {
+            if (envelope === undefined) unannounced();
+          });
+          ledger.announcing(runId, written);
+          requests.announcing(runId, written);
+        }
       },
       resolveEnqueue: (_, { requestId, runId, deduplicated }) => requests.resolve(requestId, runId, deduplicated),
       rejectEnqueue: (_, { requestId }) => requests.reject(requestId),
-      jobEnded: (_, { runId }) => {
-        book.completed.delete(runId);
-        book.trackers.get(runId)?.close();
-      },
-      jobCrashed: (_, { runId, parentSessionId, childSessionId, error }) => {
+      jobEnded: ({ self }, { runId }) => ledgerOf(self).release(runId),
+      jobCrashed: ({ self }, { runId, parentSessionId, childSessionId, error }) => {
         report({ kind: 'job_crashed', runId, childSessionId, error });
-        const ending = endCrashedRun(book, deps.store, { parentSessionId, childSessionId, model: '' }, runId, error, (d) => report(d));
+        const ending = endCrashedRun(
+          { hub, ledger: ledgerOf(self), store: deps.store, clock: book.clock },
+          { parentSessionId, childSessionId, model: '' },
+          runId,
+          error,
+          (d) => report(d),
+        );
         deps.crashEnds.add(ending);
         void ending.finally(() => deps.crashEnds.delete(ending));
       },

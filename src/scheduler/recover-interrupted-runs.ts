@@ -53,8 +53,8 @@ const openRunSchema = z.object({
  * The run id of the child's last `sub_session_started` still retained on the parent's stream
  * (used only with a log that keeps no ledger).
  */
-function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, childSessionId: string): string | undefined {
-  const { envelopes } = hub.log.read(parentSessionId, 0);
+async function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, childSessionId: string): Promise<string | undefined> {
+  const { envelopes } = await hub.log.read(parentSessionId, 0);
   for (let i = envelopes.length - 1; i >= 0; i--) {
     const event = envelopes[i]?.event;
     if (event?.type === 'sub_session_started' && event.child_session_id === childSessionId) return event.run_id;
@@ -107,7 +107,8 @@ function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, repor
 export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<RecoveryReport> {
   const result: RecoveryReport = { interrupted: [], requeued: [], completed: [], failed: [] };
   const log = deps.hub.log;
-  const ledger = log.durable === true && typeof log.openRuns === 'function';
+  // Capabilities, not adapter classes, decide: a durable log that keeps the run ledger drives recovery.
+  const ledger = log.capabilities.durable && log.capabilities.runLedger && typeof log.openRuns === 'function';
   const store = deps.store;
   const handled = new Set<string>();
   if (ledger) {
@@ -144,7 +145,7 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
         continue;
       }
       const runId =
-        (ledger ? undefined : lastStartedRunId(deps.hub, parentSessionId, session.id)) ??
+        (ledger ? undefined : await lastStartedRunId(deps.hub, parentSessionId, session.id)) ??
         session.metadata[METADATA_KEYS.runId] ??
         `recovered-${session.id}`;
       await persistRun(
@@ -155,7 +156,7 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
       );
       // With a ledger, no open run means the parent has nothing to hear: it never heard of this
       // run, or it already got its completion (only the final save had failed).
-      if (!ledger) publishInterrupted(deps.hub, parentSessionId, session.id, runId);
+      if (!ledger) await publishInterrupted(deps.hub, parentSessionId, session.id, runId);
       result.interrupted.push(session.id);
     } catch (error) {
       deps.report({ kind: 'recovery_failed', childSessionId: session.id, error });
@@ -186,7 +187,7 @@ async function closeOpenRun(deps: RecoveryDeps, run: OpenRun, result: RecoveryRe
     if (error !== undefined) event.error = error;
     const answer = storedStatus.data === 'completed' ? finalAnswerOf(session) : undefined;
     if (answer !== undefined) event.result = answer;
-    deps.hub.publish(run.parentSessionId, event);
+    await deps.hub.publish(run.parentSessionId, event);
     result.completed.push(run.childSessionId);
     return;
   }
@@ -200,7 +201,7 @@ async function closeOpenRun(deps: RecoveryDeps, run: OpenRun, result: RecoveryRe
     }
   }
   // The run is closed even when its child could not be saved: exactly one completion per run.
-  publishInterrupted(deps.hub, run.parentSessionId, run.childSessionId, run.runId);
+  await publishInterrupted(deps.hub, run.parentSessionId, run.childSessionId, run.runId);
   if (!saved) {
     result.failed.push(run.childSessionId);
     return;
@@ -218,8 +219,8 @@ async function closeOpenRun(deps: RecoveryDeps, run: OpenRun, result: RecoveryRe
   result.interrupted.push(run.childSessionId);
 }
 
-function publishInterrupted(hub: SessionEventHub, parentSessionId: string, childSessionId: string, runId: string): void {
-  hub.publish(parentSessionId, {
+async function publishInterrupted(hub: SessionEventHub, parentSessionId: string, childSessionId: string, runId: string): Promise<void> {
+  await hub.publish(parentSessionId, {
     type: 'sub_session_completed',
     parent_session_id: parentSessionId,
     child_session_id: childSessionId,

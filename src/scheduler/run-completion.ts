@@ -1,69 +1,40 @@
-import type { Subject } from 'rxjs';
 import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
 import { outcomeFields, type JobOutcome, type SpawnJob } from '../../machines/spawn-job.events.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
-import type { RunRegistry } from './run-registry.js';
-import type { RunTracker } from './run-tracker.js';
-import type { ChildRunSummary } from './wait-for-children.js';
+import type { RunLedger } from './run-ledger.js';
+import type { RunLedgers } from './run-ledgers.js';
 
-/** The shared, mutable state of one scheduler's runs, outside the machines. */
+/** What one scheduler's runs share outside the machines: the streams, the clock, the run ledgers. */
 export interface RunBook {
   hub: SessionEventHub;
-  registry: RunRegistry;
   clock: SproutClock;
-  /** Live trackers of runs in `running`, by run id. */
-  trackers: Map<string, RunTracker>;
-  /** Runs whose completion was published and whose job actor has not ended yet. */
-  completed: Set<string>;
-  /** Every run's end, as it is published (what `waitForChildren` pins runs by). */
-  ended$: Subject<ChildRunSummary & { reason?: SubSessionCompletedEvent['reason'] }>;
+  ledgers: RunLedgers;
 }
 
 /** Statuses that end a run without a completion (nothing was announced or another run owns it). */
 const silent = (status: JobOutcome['status']): status is 'duplicate' | 'discarded' => status === 'duplicate' || status === 'discarded';
 
 /**
- * Ends a run for the outside world, exactly once: records the end in the registry (keyed by
- * child and run, so a stale run cannot overwrite a newer one), then publishes
+ * Ends a run for the outside world, exactly once: claims the end in the run's ledger, records it
+ * there (keyed by child and run, so a stale run cannot overwrite a newer one), then publishes
  * `sub_session_completed` on the parent. Returns false when this run's completion was already
  * published.
  *
  * @example
- * publishCompletion(book, job, 'r1', { status: 'completed', result: 'done' });
+ * publishCompletion(hub, ledger, job, 'r1', { status: 'completed', result: 'done' });
  */
-export function publishCompletion(book: RunBook, job: SpawnJob, runId: string, outcome: JobOutcome): boolean {
-  if (silent(outcome.status) || !claimCompletion(book, runId)) return false;
-  emitCompletion(book, job, runId, outcome);
+export function publishCompletion(hub: SessionEventHub, ledger: RunLedger, job: SpawnJob, runId: string, outcome: JobOutcome): boolean {
+  if (silent(outcome.status) || !ledger.claimEnd(runId)) return false;
+  emitCompletion(hub, ledger, job, runId, outcome);
   return true;
 }
 
-/** Claims the right to publish a run's completion; false when it was claimed before. */
-export function claimCompletion(book: RunBook, runId: string): boolean {
-  if (book.completed.has(runId)) return false;
-  book.completed.add(runId);
-  return true;
-}
-
-/** Records the end and publishes the completion of a run whose completion was claimed. */
-export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outcome: JobOutcome): void {
+/** Records the end and publishes the completion of a run whose end was claimed. */
+export function emitCompletion(hub: SessionEventHub, ledger: RunLedger, job: SpawnJob, runId: string, outcome: JobOutcome): void {
   const status = outcome.status;
   if (silent(status)) return;
   const { error, reason, result } = outcomeFields(outcome);
-  const tracker = book.trackers.get(runId);
-  tracker?.close();
-  book.trackers.delete(runId);
-  book.registry.trigger.ended({
-    childSessionId: job.childSessionId,
-    runId,
-    status,
-    error,
-    reason,
-    result,
-    eventsSeen: tracker?.eventsSeen ?? 0,
-    lastEventAt: tracker?.lastEventAt,
-    at: book.clock.now(),
-  });
   const event: SubSessionCompletedEvent = {
     type: 'sub_session_completed',
     parent_session_id: job.parentSessionId,
@@ -74,10 +45,7 @@ export function emitCompletion(book: RunBook, job: SpawnJob, runId: string, outc
   if (error !== undefined) event.error = error;
   if (reason !== undefined) event.reason = reason;
   if (result !== undefined) event.result = result;
-  book.hub.publish(job.parentSessionId, event);
-  const summary: ChildRunSummary & { reason?: SubSessionCompletedEvent['reason'] } = { childSessionId: job.childSessionId, runId, status };
-  if (error !== undefined) summary.error = error;
-  if (reason !== undefined) summary.reason = reason;
-  if (result !== undefined) summary.result = result;
-  book.ended$.next(summary);
+  // The ledger first: a subscriber of the completion that asks "is this child running?" hears no.
+  ledger.end({ childSessionId: job.childSessionId, runId, status, error, reason, result });
+  void hub.publish(job.parentSessionId, event);
 }

@@ -106,7 +106,7 @@ export class RunTracker {
         this.#fail?.(new InvalidAgentEventError(checked.error));
         return;
       }
-      if (this.#mirror) this.#hub.publish(this.job.childSessionId, checked.event);
+      if (this.#mirror) void this.#hub.publish(this.job.childSessionId, checked.event);
       const published = this.#hub.publish(this.job.parentSessionId, {
         type: 'sub_session_event',
         parent_session_id: this.job.parentSessionId,

@@ -1,5 +1,3 @@
-import type { SchedulerContext } from '../../machines/scheduler.events.js';
-import { findRunOfChild } from '../../machines/scheduler.plan.js';
 import type { Session } from '../../machines/session.schema.js';
 import { UnknownChildError } from '../errors.js';
 import type { SessionStore } from '../api/ports.js';
@@ -7,33 +5,30 @@ import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from
 import { findDescendantsInFlight } from './find-descendants.js';
 import { loadValidSession } from './persist-run.js';
 import type { RunBook } from './run-completion.js';
-import { getRun, isLive } from './run-registry.js';
+import { isLive } from './run-ledger.js';
 import { waitForRuns, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
 
 /** What the queries read. */
 export interface SchedulerQueryDeps {
   book: RunBook;
   store: SessionStore;
-  /** The scheduler machine's current context (its queue and active runs). */
-  context(): SchedulerContext;
 }
 
 /**
- * The scheduler's read side, answered from the run registry first and the store second:
- * "is this child running, and which run?" (`hasRun`), `getChild`, `waitForChildren` and the
+ * The scheduler's read side, answered from the run ledgers first and the store second:
+ * "is this child running, and which run?" (`liveRun`), `getChild`, `waitForChildren` and the
  * descendants `cancelTree` / `deleteSession` reach.
  *
  * @example
- * const queries = createSchedulerQueries({ book, store, context: () => actor.getSnapshot().context });
+ * const queries = createSchedulerQueries({ book, store });
  * if (queries.hasRun('child-1')) actor.send({ type: 'scheduler.cancel', childSessionIds: ['child-1'], reason: 'user' });
  */
 export function createSchedulerQueries(deps: SchedulerQueryDeps) {
   const { book, store } = deps;
-  const { registry, hub } = book;
+  const { ledgers, hub } = book;
 
-  /** True while the child has a queued, waiting or running run (registry first: it is set before publish). */
-  const hasRun = (childSessionId: string): boolean =>
-    isLive(getRun(registry, childSessionId)) || findRunOfChild(deps.context(), childSessionId) !== undefined;
+  /** True while the child has a queued, waiting or running run (the ledger records it before it is announced). */
+  const hasRun = (childSessionId: string): boolean => ledgers.liveRun(childSessionId) !== undefined;
 
   /**
    * A child's status from the store. A stored `pending` / `running` that this scheduler has no run
@@ -41,10 +36,10 @@ export function createSchedulerQueries(deps: SchedulerQueryDeps) {
    * record was evicted): the last completion of that child on its parent's retained stream says
    * how it really ended.
    */
-  const storedStatus = (session: Session): ChildStatus => {
+  const storedStatus = async (session: Session): Promise<ChildStatus> => {
     const summary = childSummaryFromSession(session);
     if ((summary.status !== 'queued' && summary.status !== 'running') || !session.parent_session_id || hasRun(session.id)) return summary;
-    const { envelopes } = hub.log.read(session.parent_session_id, 0);
+    const { envelopes } = await hub.log.read(session.parent_session_id, 0);
     for (let i = envelopes.length - 1; i >= 0; i--) {
       const event = envelopes[i]?.event;
       if (event?.type !== 'sub_session_completed' || event.child_session_id !== session.id) continue;
@@ -64,19 +59,13 @@ export function createSchedulerQueries(deps: SchedulerQueryDeps) {
 
     /** Every descendant of a session with a queued, waiting or running run. */
     async descendantsInFlight(sessionId: string): Promise<Set<string>> {
-      const found = await findDescendantsInFlight(deps.context(), store, sessionId);
-      // Runs announced in this very turn (e.g. from a subscriber of sub_session_started) are in the
-      // registry before the scheduler's context.
-      for (const record of registry.getSnapshot().context.runs.values()) {
-        if (isLive(record) && record.parentSessionId === sessionId) found.add(record.childSessionId);
-      }
-      return found;
+      return findDescendantsInFlight(ledgers.records(), store, sessionId);
     },
 
     /** The child's latest run: from the registry, else from the store. */
     async getChild(childSessionId: string): Promise<ChildStatus | undefined> {
-      const record = getRun(registry, childSessionId);
-      if (record) return childStatusFromRecord(record, book.trackers.get(record.runId));
+      const record = ledgers.runOf(childSessionId);
+      if (record) return childStatusFromRecord(record, ledgers.tracker(record.runId, childSessionId));
       const session = await loadValidSession(store, childSessionId);
       return session ? storedStatus(session) : undefined;
     },
@@ -85,15 +74,15 @@ export function createSchedulerQueries(deps: SchedulerQueryDeps) {
     async waitForChildren(parentSessionId: string, policy: WaitPolicy, childSessionIds?: readonly string[]): Promise<ChildRunSummary[]> {
       const ids =
         childSessionIds ??
-        [...registry.getSnapshot().context.runs.values()]
+        [...ledgers.records()]
           .filter((record) => record.parentSessionId === parentSessionId && isLive(record))
           .map((record) => record.childSessionId);
       const fixed = new Map<string, ChildRunSummary>();
       for (const id of ids) {
-        if (getRun(registry, id)) continue;
+        if (ledgers.runOf(id)) continue;
         const session = await loadValidSession(store, id);
         if (!session) throw new UnknownChildError(id);
-        const { childSessionId, runId, status, error, result } = storedStatus(session);
+        const { childSessionId, runId, status, error, result } = await storedStatus(session);
         fixed.set(id, {
           childSessionId,
           runId,
@@ -102,7 +91,7 @@ export function createSchedulerQueries(deps: SchedulerQueryDeps) {
           ...(result === undefined ? {} : { result }),
         });
       }
-      return waitForRuns(book, ids, policy, fixed);
+      return waitForRuns(ledgers, ids, policy, fixed);
     },
   };
 }

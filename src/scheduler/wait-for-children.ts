@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { isTerminal } from '../../machines/run-status.js';
-import type { RunRecord, RunRegistry, RunStatus } from './run-registry.js';
+import type { RunEnd, RunRecord, RunStatus } from './run-ledger.js';
 
 /** When `waitForChildren` resolves: all ended, any ended, or the first error (or all ended). */
 export type WaitPolicy = 'all' | 'any' | 'first-error';
@@ -38,26 +38,24 @@ export function policyHolds(policy: WaitPolicy, runs: readonly ChildRunSummary[]
  * for queue room). The pinned run's own end — status, error, reason and result, as published —
  * is what the summary reports, even when the child is queued again before the wait resolves or
  * the ended run was already evicted from memory (`retainEndedRuns`). `fixed` holds summaries of
- * children the registry does not know (read from the store).
+ * children the run ledgers do not know (read from the store).
  *
  * @example
- * const runs = await waitForRuns(book, ['c1', 'c2'], 'all', new Map());
+ * const runs = await waitForRuns(ledgers, ['c1', 'c2'], 'all', new Map());
  */
 export function waitForRuns(
-  book: { registry: RunRegistry; ended$: Observable<ChildRunSummary & { reason?: unknown }> },
+  ledgers: { runOf(childSessionId: string): RunRecord | undefined; ended$: Observable<RunEnd>; changed$: Observable<RunRecord> },
   childSessionIds: readonly string[],
   policy: WaitPolicy,
   fixed: ReadonlyMap<string, ChildRunSummary>,
 ): Promise<ChildRunSummary[]> {
-  const { registry } = book;
   const pinned = new Map<string, string>();
   const outcomes = new Map<string, ChildRunSummary>();
   const wanted = new Set(childSessionIds);
-  const runs = () => registry.getSnapshot().context.runs;
   const pin = (): void => {
     for (const id of childSessionIds) {
       if (pinned.has(id)) continue;
-      const record = runs().get(id);
+      const record = ledgers.runOf(id);
       const known = fixed.get(id);
       // A child known only from the store counts as ended once the store says so.
       if (!record || (known && isEnded(known.status))) continue;
@@ -72,7 +70,7 @@ export function waitForRuns(
       if (runId === undefined) return known ?? { childSessionId: id, runId: '', status: 'queued' };
       const outcome = outcomes.get(runId);
       if (outcome) return outcome;
-      const record = runs().get(id);
+      const record = ledgers.runOf(id);
       if (record && record.runId === runId) return summarize(record);
       return { childSessionId: id, runId, status: 'queued' };
     });
@@ -87,19 +85,21 @@ export function waitForRuns(
       const summaries = current();
       if (!policyHolds(policy, summaries)) return;
       endedSubscription.unsubscribe();
-      registrySubscription.unsubscribe();
+      changedSubscription.unsubscribe();
       resolve(summaries);
     };
-    const endedSubscription = book.ended$.subscribe((summary) => {
+    const endedSubscription = ledgers.ended$.subscribe((summary) => {
       if (!wanted.has(summary.childSessionId)) return;
       const known = fixed.get(summary.childSessionId);
       if (!pinned.has(summary.childSessionId) && !(known && isEnded(known.status))) pinned.set(summary.childSessionId, summary.runId);
       if (pinned.get(summary.childSessionId) !== summary.runId) return;
-      const { reason: _reason, ...outcome } = summary;
+      const outcome: ChildRunSummary = { childSessionId: summary.childSessionId, runId: summary.runId, status: summary.status };
+      if (summary.error !== undefined) outcome.error = summary.error;
+      if (summary.result !== undefined) outcome.result = summary.result;
       outcomes.set(summary.runId, outcome);
       check();
     });
-    const registrySubscription = registry.subscribe(() => {
+    const changedSubscription = ledgers.changed$.subscribe(() => {
       pin();
       check();
     });

@@ -5,7 +5,7 @@ import type { CliIo } from '../cli/cli-io.js';
 import { acquireDbLease } from '../cli/db-lease.js';
 import { openDatabase } from '../cli/open-database.js';
 import { systemClock } from '../clock.js';
-import { createSpawnScheduler } from '../scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../create-spawn-scheduler.js';
 import { createSproutServer } from './create-sprout-server.js';
 import { listenSproutServer } from './listen-sprout-server.js';
 import { createRunStateTracker } from './run-states.js';

@@ -4,7 +4,7 @@ import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { openAICompatibleAgent } from '../../src/agents/ai-sdk/index.js';
-import { createSpawnScheduler, type SpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler, type SpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { rootSession } from '../support/harness.js';
 

@@ -69,6 +69,35 @@ describe('import graph of src/ and machines/', () => {
     expect(outside).toEqual([]);
   });
 
+  it('the scheduler and the streams import no adapter (src/adapters/ is reached only from the composition root, CLI and server)', () => {
+    const core = [join(root, 'src/scheduler'), join(root, 'src/streams'), join(root, 'src/api')];
+    const adapters = join(root, 'src/adapters');
+    const leaks = [...graph]
+      .filter(([file]) => core.some((dir) => file.startsWith(dir)))
+      .flatMap(([file, imports]) =>
+        imports.filter((target) => target.startsWith(adapters)).map((target) => `${show(file)} → ${show(target)}`),
+      );
+    expect(leaks).toEqual([]);
+  });
+
+  it('no adapter class is tested with instanceof outside its own folder', () => {
+    const adapterClasses = files
+      .filter((file) => file.startsWith(join(root, 'src/adapters')))
+      .flatMap((file) =>
+        [...readFileSync(file, 'utf8').matchAll(/export class (\w+)/g)].map((match) => ({ name: match[1] as string, file })),
+      );
+    expect(adapterClasses.map((entry) => entry.name)).toEqual(
+      expect.arrayContaining(['MemorySessionStore', 'MemoryEventLog', 'SqliteSessionStore', 'SqliteEventLog']),
+    );
+    const found = files.flatMap((file) => {
+      const text = readFileSync(file, 'utf8');
+      return adapterClasses
+        .filter((entry) => dirname(entry.file) !== dirname(file) && new RegExp(`instanceof\\s+${entry.name}\\b`).test(text))
+        .map((entry) => `${show(file)}: instanceof ${entry.name}`);
+    });
+    expect(found).toEqual([]);
+  });
+
   it('the cycle finder finds a cycle', () => {
     const cyclic = new Map([
       ['a', ['b']],

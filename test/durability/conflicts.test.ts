@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { SessionConflictError } from '../../src/errors.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import type { SessionStore } from '../../src/api/ports.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 import { createTestClock, runUntil } from '../../src/testing/simulated-clock.js';

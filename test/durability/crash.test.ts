@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { INTERRUPTED_ERROR } from '../../src/scheduler/recover-interrupted-runs.js';
 import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';

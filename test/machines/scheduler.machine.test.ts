@@ -64,7 +64,8 @@ describe('scheduler machine', () => {
     const full = sendAll(start({ concurrency: 1, queueCapacity: 1 }), [enqueueEvent('a'), enqueueEvent('b')]);
     expect(types(full.actions)).toEqual(['publishStarted', 'resolveEnqueue']);
     const waitingStep = send(full.snapshot, enqueueEvent('c'));
-    expect(waitingStep.actions).toEqual([]);
+    // Only recorded (in the run ledger): no announcement and no answer until the queue has room.
+    expect(types(waitingStep.actions)).toEqual(['recordAccepted']);
     expect(waitingStep.snapshot.context.waiting.map((run) => run.runId)).toEqual(['run-c']);
   });
 

@@ -97,13 +97,13 @@ describe('planEnqueue', () => {
     expect(afterA.context.perParent).toEqual({ A: 1, C: 1 });
   });
 
-  it('a full queue makes enqueue wait (no started, no resolve) and admits waiters in order as room opens', () => {
+  it('a full queue makes enqueue wait (accepted only: no started, no resolve) and admits waiters in order as room opens', () => {
     const { context, plans } = enqueueAll(emptyContext({ concurrency: 1, queueCapacity: 2 }), ['a', 'b', 'c', 'd', 'e']);
     expect(activeRuns(context)).toEqual(['run-a']);
     expect(queued(context)).toEqual(['run-b', 'run-c']);
     expect(waiting(context)).toEqual(['run-d', 'run-e']);
-    expect(plans[3]?.effects).toEqual([]);
-    expect(plans[4]?.effects).toEqual([]);
+    expect(plans[3]?.effects.map((effect) => effect.kind)).toEqual(['accepted']);
+    expect(plans[4]?.effects.map((effect) => effect.kind)).toEqual(['accepted']);
 
     const afterA = end(context, 'a');
     expect(kinds(afterA)).toEqual(['stopJob', 'spawn', 'started', 'enqueued']);

@@ -40,11 +40,11 @@ function expectNoSave(allActions: JobStep['actions']): void {
 }
 
 describe('spawn-job machine: loading', () => {
-  it('starts in loading and invokes loadChild with the child id', () => {
+  it('starts in loading and invokes loadChild with the child id and run id', () => {
     const { snapshot, actions } = start();
     expect(snapshot.value).toBe('loading');
     expect(snapshot.context).toMatchObject({ job, runId: RUN, limits: { heartbeatIntervalMs: 5000 } });
-    expect(spawned(actions).get('loadChild')).toEqual({ src: 'loadChild', input: { childSessionId: CHILD } });
+    expect(spawned(actions).get('loadChild')).toEqual({ src: 'loadChild', input: { childSessionId: CHILD, runId: RUN } });
     expect(types(actions)).not.toContain('publishCompletion');
   });
 

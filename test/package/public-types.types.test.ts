@@ -14,7 +14,7 @@ import type * as AgentPort from '../../src/agents/agent-runtime.js';
 import type * as Public from '../../src/index.js';
 import type * as ChildStatusInternal from '../../src/scheduler/child-status.js';
 import type { schedulerOptionsSchema } from '../../src/scheduler/scheduler-options.js';
-import type * as RunRegistry from '../../src/scheduler/run-registry.js';
+import type * as RunLedger from '../../src/scheduler/run-ledger.js';
 import type * as WaitInternal from '../../src/scheduler/wait-for-children.js';
 import type * as EventLogPort from '../../src/streams/event-log.js';
 import type * as StorePort from '../../src/api/ports.js';
@@ -66,7 +66,7 @@ describe('public types', () => {
       same<Public.SpawnBrief, z.input<typeof JobSchemas.spawnBriefSchema>>(),
       same<Public.ChildRunSummary, WaitInternal.ChildRunSummary>(),
       same<Public.ChildStatus, ChildStatusInternal.ChildStatus>(),
-      same<Public.RunStatus, RunRegistry.RunStatus>(),
+      same<Public.RunStatus, RunLedger.RunStatus>(),
       same<Public.WaitPolicy, WaitInternal.WaitPolicy>(),
       // Every option the schema takes is declared, and every declared option passes the schema's types.
       accepts<Public.SpawnSchedulerOptions, z.input<typeof schedulerOptionsSchema>>(),

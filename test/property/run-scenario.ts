@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
-import { createSpawnScheduler, type SpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler, type SpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
 import type { ChildStatus } from '../../src/scheduler/child-status.js';
 import type { ChildRunSummary } from '../../src/scheduler/wait-for-children.js';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Subject } from 'rxjs';
 import { createActor, toPromise } from 'xstate';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createJobLogic } from '../../src/scheduler/create-job-logic.js';
 import { persistRun } from '../../src/scheduler/persist-run.js';
-import { createRunRegistry, getRun } from '../../src/scheduler/run-registry.js';
+import { RunLedger } from '../../src/scheduler/run-ledger.js';
+import { RunLedgers } from '../../src/scheduler/run-ledgers.js';
 import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
@@ -55,7 +55,6 @@ describe('Bamboo faults Sprout must not have', () => {
     const store = new MemorySessionStore();
     await store.save(rootSession());
     await store.save(childSession('c'));
-    const registry = createRunRegistry();
     const hub = new SessionEventHub(new MemoryEventLog(), () => {});
     const published: AgentEvent[] = [];
     hub.events$('root').subscribe(({ event }) => published.push(event));
@@ -65,11 +64,8 @@ describe('Bamboo faults Sprout must not have', () => {
       agent: scriptedAgent({ clock, script: [{ hang: true }] }),
       tools: undefined,
       hub,
-      registry,
       clock,
-      trackers: new Map(),
-      completed: new Set(),
-      ended$: new Subject(),
+      ledgers: new RunLedgers({ now: () => clock.now() }),
       report: (d) => diagnostics.push(d),
     });
     const job = { parentSessionId: 'root', childSessionId: 'c', model: 'm' };
@@ -89,19 +85,15 @@ describe('Bamboo faults Sprout must not have', () => {
 
   it('fault: stale runs overwrite newer ones', async () => {
     const clock = createTestClock();
-    const registry = createRunRegistry();
-    registry.trigger.queued({
-      record: { runId: 'old', childSessionId: 'c', parentSessionId: 'root', status: 'queued', enqueuedAt: 0, eventsSeen: 0 },
-    });
-    registry.trigger.reserve({ childSessionId: 'c', runId: 'old', at: 0 });
-    registry.trigger.ended({ childSessionId: 'c', runId: 'old', status: 'error', eventsSeen: 0, at: 1 });
-    registry.trigger.queued({
-      record: { runId: 'new', childSessionId: 'c', parentSessionId: 'root', status: 'queued', enqueuedAt: 2, eventsSeen: 0 },
-    });
-    registry.trigger.reserve({ childSessionId: 'c', runId: 'new', at: 3 });
-    // The stale run reports again: the registry ignores it.
-    registry.trigger.ended({ childSessionId: 'c', runId: 'old', status: 'completed', eventsSeen: 9, at: 4 });
-    expect(getRun(registry, 'c')).toMatchObject({ runId: 'new', status: 'running' });
+    const ledger = new RunLedger({ now: () => clock.now() });
+    ledger.queue({ runId: 'old', childSessionId: 'c', parentSessionId: 'root', announced: true });
+    expect(ledger.reserve('c', 'old', 'root')).toBe(true);
+    ledger.end({ childSessionId: 'c', runId: 'old', status: 'error' });
+    ledger.queue({ runId: 'new', childSessionId: 'c', parentSessionId: 'root', announced: true });
+    expect(ledger.reserve('c', 'new', 'root')).toBe(true);
+    // The stale run reports again: the ledger ignores it.
+    ledger.end({ childSessionId: 'c', runId: 'old', status: 'completed' });
+    expect(ledger.runOf('c')).toMatchObject({ runId: 'new', status: 'running' });
 
     // A stale save keeps the newer run's metadata and everybody's messages.
     const store = new MemorySessionStore();
@@ -112,7 +104,7 @@ describe('Bamboo faults Sprout must not have', () => {
     newer.messages.push({ id: 'n1', role: 'assistant', content: 'from the new run', created_at: 'x' });
     await store.save(newer);
     staleCopy.messages.push({ id: 's1', role: 'assistant', content: 'from the stale run', created_at: 'x' });
-    await persistRun(store, { session: staleCopy, runId: 'old', status: 'completed' }, () => getRun(registry, 'c')?.runId === 'old', clock);
+    await persistRun(store, { session: staleCopy, runId: 'old', status: 'completed' }, () => ledger.isCurrent('c', 'old'), clock);
     const stored = (await store.load('c'))!;
     expect(stored.metadata).toMatchObject({ last_run_status: 'running', last_run_id: 'new' });
     expect(stored.messages.map((m) => m.id)).toEqual(['c-s', 'c-u', 'n1', 's1']);

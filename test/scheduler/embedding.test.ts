@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, createMachine, sendTo, type AnyActorRef } from 'xstate';
 import type { SpawnJob } from '../../machines/spawn-job.events.js';
-import type { SpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import type { SpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { createTraceRecorder } from '../../src/testing/trace-recorder.js';
 import { childSession, createHarness, rootSession, typesFor } from '../support/harness.js';
 import { completionsIn, jobFor } from '../support/batch-b.js';
@@ -121,7 +121,7 @@ describe('embedding the scheduler machine in a bigger XState system', () => {
     expect((await h.store.load('c1'))?.metadata.last_run_status).toBe('cancelled');
   });
 
-  it('the facade reads the embedded runs from the shared registry', async () => {
+  it('the facade reads the embedded runs from their run ledger', async () => {
     const h = await createHarness({
       start: false,
       agent: { script: [{ wait: 1000 }], answer: 'A' },
@@ -135,5 +135,32 @@ describe('embedding the scheduler machine in a bigger XState system', () => {
     await h.advance(1000);
     expect(await waiting).toEqual([{ childSessionId: 'c1', runId: 'run-1', status: 'completed', result: 'A' }]);
     expect(completionsIn(h.rootEvents)).toHaveLength(1);
+  });
+
+  it('two embedded copies of scheduler.logic carry their own state: limits and dedupe are per copy', async () => {
+    const h = await createHarness({
+      start: false,
+      agent: { script: [{ wait: 1000 }], answer: 'A' },
+      seed: [rootSession(), childSession('c1'), childSession('c2')],
+      scheduler: { concurrency: 1 },
+    });
+    const first = createActor(appMachine(h.scheduler), { clock: h.clock }).start();
+    const second = createActor(appMachine(h.scheduler), { clock: h.clock }).start();
+    first.send({ type: 'app.spawn', requestId: 'r1', runId: 'run-1', job: jobFor('c1') });
+    // Concurrency 1 holds per copy: the second copy starts its own run at once.
+    // (An embedder picks its run ids: they may repeat across copies.)
+    second.send({ type: 'app.spawn', requestId: 'r1', runId: 'run-1', job: jobFor('c2') });
+    await h.settle();
+    expect(h.agent.active).toBe(2);
+    expect(Object.keys(childrenOf(spawnerOf(first)))).toEqual(['job-0']);
+    expect(Object.keys(childrenOf(spawnerOf(second)))).toEqual(['job-0']);
+    // The facade sees the runs of both copies.
+    expect(await h.scheduler.getChild('c1')).toMatchObject({ runId: 'run-1', status: 'running' });
+    expect(await h.scheduler.getChild('c2')).toMatchObject({ runId: 'run-1', status: 'running' });
+    await h.advance(1000);
+    // Each copy claims its own run's completion: neither suppresses the other's.
+    await h.until(() => h.completions().length === 2);
+    const ended = h.completions().map((c) => c.child_session_id);
+    expect(ended.sort()).toEqual(['c1', 'c2']);
   });
 });

@@ -10,7 +10,7 @@ import type { AgentEvent } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import type { AgentRuntime } from '../../src/agents/agent-runtime.js';
 import { EventLogError, SchedulerStoppedError, SproutValidationError } from '../../src/errors.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { INTERRUPTED_ERROR } from '../../src/scheduler/recover-interrupted-runs.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
@@ -317,6 +317,7 @@ describe('5/6. diagnostics subscribers and event logs that throw', () => {
     const inner = new MemoryEventLog();
     let refuse = true;
     const log: EventLog = {
+      capabilities: { durable: false, runLedger: false },
       append: (sessionId, event: AgentEvent) => {
         if (refuse && event.type === 'sub_session_started') throw new Error('disk full');
         return inner.append(sessionId, event);

@@ -6,27 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidSessionDataError, SessionConflictError, StoreUnavailableError } from '../../src/errors.js';
 import { SQLITE_MIGRATIONS, SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import type { SqliteSessionStoreOptions } from '../../src/adapters/sqlite/sqlite-session-store.js';
-import { describeSessionStoreConformance, makeSession } from '../conformance/session-store.conformance.js';
+import { makeSession } from '../conformance/session-store.conformance.js';
 
 const child = (id: string, parent: string, createdAt = '2026-01-01T00:00:00.000Z') =>
   makeSession(id, { kind: 'child', parent_session_id: parent, created_at: createdAt, metadata: { last_run_status: 'pending' } });
-
-describeSessionStoreConformance('SqliteSessionStore (file)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sprout-sqlite-conformance-'));
-  const store = new SqliteSessionStore({ path: join(dir, 'sessions.db') });
-  return Promise.resolve({
-    store,
-    cleanup: () => {
-      store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-});
-
-describeSessionStoreConformance('SqliteSessionStore (:memory:)', () => {
-  const store = new SqliteSessionStore(':memory:');
-  return Promise.resolve({ store, cleanup: () => store.close() });
-});
 
 describe('SqliteSessionStore', () => {
   let dir: string;

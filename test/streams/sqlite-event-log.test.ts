@@ -156,6 +156,19 @@ describe('SqliteEventLog', () => {
       expect(rowCount(store, 'a')).toBe(1);
     });
 
+    it('with batch: false a refused append is never written and gives its seq back', () => {
+      const { store, log } = openLog({ batch: false });
+      store.database.exec(
+        "CREATE TRIGGER fail BEFORE INSERT ON events WHEN NEW.json LIKE '%refuse%' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+      );
+      expect(log.append('a', token('1')).seq).toBe(1);
+      expect(() => log.append('a', token('refuse me'))).toThrow(StoreUnavailableError);
+      expect(log.append('a', token('2')).seq).toBe(2);
+      expect(seqs(log, 'a', 0)).toEqual([1, 2]);
+      expect(rowCount(store, 'a')).toBe(2);
+      expect(log.read('a', 0).envelopes.map((e) => e.event)).toEqual([token('1'), token('2')]);
+    });
+
     it('flushes synchronously once MAX_PENDING appends are queued', () => {
       const { store, log } = openLog({ retention: MAX_PENDING * 2 });
       for (let i = 0; i < MAX_PENDING; i++) log.append('a', token('t'));

@@ -1,6 +1,6 @@
 import type { SessionEventEnvelope, AgentEvent } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
-import { createSpawnScheduler, type SpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler, type SpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import type { SpawnSchedulerOptions } from '../../src/scheduler/scheduler-options.js';
 import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';

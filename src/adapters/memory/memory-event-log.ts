@@ -50,8 +50,8 @@ export class MemoryEventLog implements EventLog {
   readonly #capacity: number;
   readonly #sessions = new Map<string, SessionRing>();
   readonly #openRuns = new Map<string, OpenRun>();
-  /** Nothing survives the process. */
-  readonly durable = false;
+  /** Nothing survives the process; the run ledger is kept (for `openRuns`) but not durable. */
+  readonly capabilities = { durable: false, runLedger: true } as const;
 
   constructor(options: MemoryEventLogOptions = {}) {
     const parsed = optionsSchema.safeParse(options);
@@ -74,8 +74,10 @@ export class MemoryEventLog implements EventLog {
     const seq = ++stream.lastSeq;
     const envelope: SessionEventEnvelope = { seq, sessionId, event };
     const change = ledgerChange(sessionId, seq, event);
-    if (change?.kind === 'open') this.#openRuns.set(change.run.runId, change.run);
-    else if (change?.kind === 'close') this.#openRuns.delete(change.runId);
+    if (change?.kind === 'open') {
+      // A repeated announcement of the same run keeps the first one (as SQLite's INSERT OR IGNORE does).
+      if (!this.#openRuns.has(change.run.runId)) this.#openRuns.set(change.run.runId, change.run);
+    } else if (change?.kind === 'close') this.#openRuns.delete(change.runId);
     const capacity = this.#capacity;
     if (capacity === 0) return envelope;
     if (seq <= capacity) stream.ring.push(envelope);

@@ -1,7 +1,7 @@
 import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { SessionConflictError, SproutValidationError } from '../../errors.js';
-import type { SessionStore } from '../../api/ports.js';
+import type { SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
 
 /**
  * A {@link SessionStore} kept in process memory: for tests, demos and single-process embedding.
@@ -24,6 +24,8 @@ import type { SessionStore } from '../../api/ports.js';
  * await store.save(session);              // version 1 matches: stored version becomes 2
  */
 export class MemorySessionStore implements SessionStore {
+  /** Loads are validated copies (checked on save); `listByRunStatus` is indexed. */
+  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true };
   readonly #sessions = new Map<string, Session>();
   /** parent_session_id → ids of its children. */
   readonly #childrenByParent = new Map<string, Set<string>>();

@@ -2,9 +2,25 @@ import { z } from 'zod';
 import { agentEventSchema } from '../../../machines/agent-event.events.js';
 import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
 import { InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
-import { SqliteSessionStore, migrateSqliteSchema } from './sqlite-session-store.js';
-import type { SqliteDatabase } from './sqlite-session-store.js';
-import type { EventLog, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
+import { migrateSqliteSchema, type SqliteDatabase } from './sqlite-schema.js';
+
+/**
+ * An open SQLite database that an event log can share: what `SqliteSessionStore` offers (its
+ * connection, migrated, and a hook that runs before it closes).
+ *
+ * @example
+ * const log = new SqliteEventLog(new SqliteSessionStore({ path: 'sprout.db' }));
+ */
+export interface SqliteDatabaseOwner {
+  /** The connection, already migrated to the latest schema. */
+  readonly database: SqliteDatabase;
+  /** Registers a hook that runs before the connection closes. */
+  beforeClose(hook: () => void): void;
+}
+
+const isOwner = (source: SqliteDatabaseOwner | SqliteDatabase): source is SqliteDatabaseOwner =>
+  typeof (source as Partial<SqliteDatabaseOwner>).beforeClose === 'function' && 'database' in source;
+import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
 import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
 
 /**
@@ -85,8 +101,8 @@ export class SqliteEventLog implements EventLog {
   readonly #streams = new Map<string, Stream>();
   #pending: PendingRow[] = [];
   #ledger: LedgerChange[] = [];
-  /** Appended events survive a restart. */
-  readonly durable = true;
+  /** Durable, keeps the run ledger in the same transaction as the events, group-commits appends. */
+  readonly capabilities: EventLogCapabilities;
   readonly #dirty = new Map<string, Stream>();
   readonly #invalidRows: InvalidSessionDataError[] = [];
   #flushQueued = false;
@@ -94,13 +110,14 @@ export class SqliteEventLog implements EventLog {
   readonly #stmt;
   readonly #writeTx;
 
-  constructor(source: SqliteSessionStore | SqliteDatabase, options: SqliteEventLogOptions = {}) {
+  constructor(source: SqliteDatabaseOwner | SqliteDatabase, options: SqliteEventLogOptions = {}) {
     const parsed = optionsSchema.safeParse({ retention: options.retention, batch: options.batch });
     if (!parsed.success) throw new SproutValidationError('SqliteEventLog options', parsed.error.issues);
     this.#options = options;
     this.#retention = parsed.data.retention ?? 1000;
     this.#batch = parsed.data.batch ?? true;
-    if (source instanceof SqliteSessionStore) {
+    this.capabilities = { durable: true, runLedger: true, batched: this.#batch };
+    if (isOwner(source)) {
       this.#db = source.database;
       source.beforeClose(() => this.close());
     } else {
@@ -177,8 +194,23 @@ export class SqliteEventLog implements EventLog {
     const change = ledgerChange(sessionId, seq, event);
     if (change) this.#ledger.push(change);
     this.#dirty.set(sessionId, stream);
-    if (!this.#batch || this.#pending.length >= MAX_PENDING) this.flush();
-    else if (!this.#flushQueued) {
+    if (!this.#batch) {
+      try {
+        this.flush();
+      } catch (error) {
+        // Refused means not written, ever: every append flushes in this mode, so what is queued is
+        // this one event. Take it back out and give its seq back.
+        this.#pending = [];
+        this.#ledger = [];
+        this.#dirty.clear();
+        stream.lastSeq = seq - 1;
+        throw error;
+      }
+    } else if (this.#pending.length >= MAX_PENDING) {
+      // A full batch is written now; when that fails, the batch stays queued (retried by the next
+      // flush) like any background flush, and the failure goes to onError.
+      this.#backgroundFlush();
+    } else if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#backgroundFlush());
     }

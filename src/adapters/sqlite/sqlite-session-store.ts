@@ -4,15 +4,11 @@ import Database from 'better-sqlite3';
 import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
-import type { SessionStore } from '../../api/ports.js';
+import type { CompanionEventLogOptions, EventLog, SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
+import { SqliteEventLog } from './sqlite-event-log.js';
+import { migrateSqliteSchema, type SqliteDatabase } from './sqlite-schema.js';
 
-/**
- * A better-sqlite3 connection.
- *
- * @example
- * const db: SqliteDatabase = new Database('sprout.db');
- */
-export type SqliteDatabase = Database.Database;
+export { SQLITE_MIGRATIONS, migrateSqliteSchema, type SqliteDatabase } from './sqlite-schema.js';
 
 /**
  * Options of {@link SqliteSessionStore}: either a file `path` (or `':memory:'`) that the store
@@ -34,87 +30,6 @@ export type SqliteSessionStoreOptions = ({ path: string; database?: never } | { 
   /** Run `PRAGMA quick_check` on open, so a corrupt file fails now, not mid-run. @default true */
   checkOnOpen?: boolean;
 };
-
-/**
- * The schema, one migration per entry, applied in order on open. `PRAGMA user_version` holds how
- * many have run. 1: sessions; 2: the events and event_seqs tables of `SqliteEventLog`; 3: its
- * `open_runs` ledger (runs announced with `sub_session_started` and not yet completed), seeded
- * from the events already stored. Append only: never edit a shipped migration.
- *
- * @example
- * db.pragma('user_version', { simple: true }) === SQLITE_MIGRATIONS.length; // fully migrated
- */
-export const SQLITE_MIGRATIONS: readonly string[] = [
-  `CREATE TABLE sessions (
-     id TEXT PRIMARY KEY NOT NULL,
-     kind TEXT NOT NULL,
-     parent_session_id TEXT,
-     root_session_id TEXT NOT NULL,
-     spawn_depth INTEGER NOT NULL,
-     last_run_status TEXT,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL,
-     version INTEGER NOT NULL,
-     json TEXT NOT NULL
-   ) STRICT;
-   CREATE INDEX sessions_by_parent ON sessions (parent_session_id, created_at, id);
-   CREATE INDEX sessions_by_root ON sessions (root_session_id);
-   CREATE INDEX sessions_by_run_status ON sessions (last_run_status);
-   CREATE INDEX sessions_by_kind ON sessions (kind);`,
-  `CREATE TABLE events (
-     session_id TEXT NOT NULL,
-     seq INTEGER NOT NULL,
-     json TEXT NOT NULL,
-     PRIMARY KEY (session_id, seq)
-   ) WITHOUT ROWID, STRICT;
-   CREATE TABLE event_seqs (
-     session_id TEXT PRIMARY KEY NOT NULL,
-     last_seq INTEGER NOT NULL
-   ) WITHOUT ROWID, STRICT;`,
-  `CREATE TABLE open_runs (
-     run_id TEXT PRIMARY KEY NOT NULL,
-     parent_session_id TEXT NOT NULL,
-     child_session_id TEXT NOT NULL,
-     title TEXT,
-     started_seq INTEGER NOT NULL
-   ) WITHOUT ROWID, STRICT;
-   INSERT OR IGNORE INTO open_runs (run_id, parent_session_id, child_session_id, title, started_seq)
-     SELECT json_extract(s.json, '$.run_id'), s.session_id, json_extract(s.json, '$.child_session_id'), json_extract(s.json, '$.title'), s.seq
-     FROM events s
-     WHERE json_valid(s.json) AND json_extract(s.json, '$.type') = 'sub_session_started'
-       AND typeof(json_extract(s.json, '$.run_id')) = 'text' AND typeof(json_extract(s.json, '$.child_session_id')) = 'text'
-       AND NOT EXISTS (
-         SELECT 1 FROM events c
-         WHERE c.session_id = s.session_id AND json_valid(c.json) AND json_extract(c.json, '$.type') = 'sub_session_completed'
-           AND json_extract(c.json, '$.run_id') = json_extract(s.json, '$.run_id')
-       );`,
-];
-
-/**
- * Brings `db` to the latest schema ({@link SQLITE_MIGRATIONS}), one `BEGIN IMMEDIATE`
- * transaction per migration (so two processes opening the same file do not race). Returns the
- * resulting `user_version`. Throws {@link StoreUnavailableError} for a file from a newer Sprout.
- *
- * @example
- * migrateSqliteSchema(new Database('sessions.db')); // 2
- */
-export function migrateSqliteSchema(db: SqliteDatabase): number {
-  const step = db.transaction((): boolean => {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > SQLITE_MIGRATIONS.length) {
-      throw new StoreUnavailableError(
-        `${db.name} has schema version ${current}, newer than the ${SQLITE_MIGRATIONS.length} this Sprout knows`,
-      );
-    }
-    const migration = SQLITE_MIGRATIONS[current];
-    if (migration === undefined) return false;
-    db.exec(migration);
-    db.pragma(`user_version = ${current + 1}`);
-    return true;
-  });
-  while (step.immediate());
-  return SQLITE_MIGRATIONS.length;
-}
 
 /** How many skipped rows {@link SqliteSessionStore.invalidRows} keeps (the most recent). */
 const INVALID_ROWS_KEPT = 100;
@@ -147,11 +62,14 @@ interface SessionRow {
  * store.close();
  */
 export class SqliteSessionStore implements SessionStore {
+  /** Loads are validated copies (checked on load); `listByRunStatus` is indexed. */
+  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true };
   readonly #db: SqliteDatabase;
   readonly #ownsDatabase: boolean;
   readonly #onInvalidRow: ((error: InvalidSessionDataError) => void) | undefined;
   readonly #invalidRows: InvalidSessionDataError[] = [];
   readonly #closeHooks: (() => void)[] = [];
+  #eventLog: SqliteEventLog | undefined;
   #closed = false;
   readonly #stmt;
   readonly #saveTx;
@@ -308,6 +226,20 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
+   * A durable {@link SqliteEventLog} in this store's database, so replay, `seq` and the run
+   * ledger survive a restart with the sessions (what the scheduler uses when given no log). The
+   * same log is returned on later calls (the first call's options win): one writer per database.
+   *
+   * @example
+   * const log = store.openEventLog({ retention: 1000, onError: console.error });
+   */
+  openEventLog(options: CompanionEventLogOptions): EventLog {
+    // One log per database: two would each count seq on their own and collide.
+    this.#eventLog ??= new SqliteEventLog(this, { retention: options.retention, onError: (error) => options.onError(error) });
+    return this.#eventLog;
+  }
+
+  /**
    * Registers `hook` to run when {@link close} is called, before the connection closes (an
    * event log sharing the connection flushes there).
    *
@@ -328,11 +260,18 @@ export class SqliteSessionStore implements SessionStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      for (const hook of this.#closeHooks.splice(0)) hook();
-    } finally {
-      if (this.#ownsDatabase) this.#db.close();
+    // Every hook runs even when one throws (each log flushes its own appends); the first failure
+    // is rethrown once the connection is closed.
+    let failure: { error: unknown } | undefined;
+    for (const hook of this.#closeHooks.splice(0)) {
+      try {
+        hook();
+      } catch (error) {
+        failure ??= { error };
+      }
     }
+    if (this.#ownsDatabase) this.#db.close();
+    if (failure) throw failure.error;
   }
 
   #decodeAll(rows: SessionRow[]): Session[] {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
 import { systemClock, toRfc3339 } from '../../../src/clock.js';
-import { createSpawnScheduler } from '../../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../../src/create-spawn-scheduler.js';
 import type { SpawnScheduler } from '../../../src/scheduler/spawn-scheduler.js';
 import type { SpawnSchedulerOptions } from '../../../src/scheduler/scheduler-options.js';
 import { createSproutServer, type SproutServer } from '../../../src/server/create-sprout-server.js';

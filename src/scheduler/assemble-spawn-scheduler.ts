@@ -2,29 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { createActor, type InspectionEvent } from 'xstate';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
-import { METADATA_KEYS } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
-import { toRfc3339, toSproutClock } from '../clock.js';
-import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError } from '../errors.js';
+import { toSproutClock } from '../clock.js';
+import { SchedulerStoppedError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
-import { MemoryEventLog } from '../adapters/memory/memory-event-log.js';
-import { SqliteEventLog } from '../adapters/sqlite/sqlite-event-log.js';
 import type { SessionStore } from '../api/ports.js';
-import { SqliteSessionStore } from '../adapters/sqlite/sqlite-session-store.js';
 import { SessionEventHub } from '../streams/session-event-hub.js';
-import { buildChildSession } from './build-child-session.js';
 import { createJobLogic } from './create-job-logic.js';
 import { EnqueueRequests } from './enqueue-requests.js';
 import { provideSchedulerLogic } from './provide-scheduler-logic.js';
 import { createSchedulerQueries } from './scheduler-queries.js';
+import { sessionEvents } from './session-events.js';
+import { spawnChild } from './spawn-child.js';
 import { stopSchedulerActor } from './stop-scheduler-actor.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
-import { loadValidSession } from './persist-run.js';
 import { recoverInterruptedRuns, type RecoveryReport } from './recover-interrupted-runs.js';
 import { type RunBook } from './run-completion.js';
-import { createRunRegistry, getRun, isLive } from './run-registry.js';
-import type { RunTracker } from './run-tracker.js';
+import { RunLedgers } from './run-ledgers.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
 import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, stopArgsSchema, waitArgsSchema } from './scheduler-args.js';
 import { waitForRuns } from './wait-for-children.js';
@@ -32,21 +27,26 @@ import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
 
 export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './spawn-scheduler.js';
 
+/** What the composition root plugs in: the defaults that are adapters (the scheduler imports none). */
+export interface SchedulerDefaults {
+  /** The event log when neither the `eventLog` option nor the store's `openEventLog` gives one. */
+  eventLog(retention: number): EventLog;
+}
+
 /**
- * The event log to use: the given one; a durable {@link SqliteEventLog} in the same file when the
- * store is a {@link SqliteSessionStore} (so replay and `seq` survive a restart); else memory.
+ * The event log to use: the given one; else the store's own (`openEventLog`: a durable log in the
+ * same database, so replay and `seq` survive a restart); else the default (memory).
  */
-function defaultEventLog(
+function chooseEventLog(
   given: EventLog | undefined,
   store: SessionStore,
   retention: number,
+  defaults: SchedulerDefaults,
   report: (diagnostic: SchedulerDiagnostic) => void,
 ): EventLog {
   if (given) return given;
-  if (store instanceof SqliteSessionStore) {
-    return new SqliteEventLog(store, { retention, onError: (error) => report({ kind: 'event_log_error', error }) });
-  }
-  return new MemoryEventLog({ retention });
+  const companion = store.openEventLog?.({ retention, onError: (error) => report({ kind: 'event_log_error', error }) });
+  return companion ?? defaults.eventLog(retention);
 }
 
 /** An inspection observer that can throw without disturbing any run (its errors are reported). */
@@ -72,18 +72,14 @@ function guardedInspect(
 }
 
 /**
- * Creates a spawn scheduler: an XState scheduler actor that spawns one job actor per child run,
- * with the child's events streamed to the parent as RxJS Observables. Nothing runs until
- * `start()`.
+ * Assembles a spawn scheduler from its parts (options, the event hub, the run ledgers, the
+ * provided machines, the actor, the queries, the stop protocol). `createSpawnScheduler` (the
+ * composition root) calls it with the default adapters.
  *
  * @example
- * const scheduler = createSpawnScheduler({ store: new MemorySessionStore(), agent: scriptedAgent({ script: [{ tokens: 'hi' }] }) });
- * await scheduler.start();
- * scheduler.events('root').subscribe(({ event }) => console.log(event.type));
- * const { childSessionId } = await scheduler.spawnChild('root', { title: 'Research', prompt: 'Find X' });
- * console.log(await scheduler.waitForChildren('root'));
+ * const scheduler = assembleSpawnScheduler(options, { eventLog: (retention) => new MemoryEventLog({ retention }) });
  */
-export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnScheduler {
+export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults: SchedulerDefaults): SpawnScheduler {
   const opts = parseSchedulerOptions(options);
   const clock = toSproutClock(opts.clock);
   const createId = opts.createId ?? randomUUID;
@@ -102,19 +98,12 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     diagnosticsSubject.next(diagnostic);
   };
   const hub = new SessionEventHub(
-    defaultEventLog(opts.eventLog, opts.store, opts.eventRetention, report),
+    chooseEventLog(opts.eventLog, opts.store, opts.eventRetention, defaults, report),
     (error) => report({ kind: 'subscriber_error', error }),
     (error) => report({ kind: 'event_log_error', error }),
   );
-  const registry = createRunRegistry({ retainEnded: opts.retainEndedRuns });
-  const book: RunBook = {
-    hub,
-    registry,
-    clock,
-    trackers: new Map<string, RunTracker>(),
-    completed: new Set<string>(),
-    ended$: new Subject(),
-  };
+  const ledgers = new RunLedgers({ now: () => clock.now(), retainEnded: opts.retainEndedRuns });
+  const book: RunBook = { hub, clock, ledgers };
   const jobLogic = createJobLogic({
     ...book,
     store: opts.store,
@@ -161,7 +150,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     return answer;
   };
 
-  const queries = createSchedulerQueries({ book, store: opts.store, context: () => actor.getSnapshot().context });
+  const queries = createSchedulerQueries({ book, store: opts.store });
   const { hasRun } = queries;
 
   const scheduler: SpawnScheduler = {
@@ -179,7 +168,7 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       ready = recoverInterruptedRuns({
         store: opts.store,
         mode: opts.recover,
-        isLive: (childSessionId) => isLive(getRun(registry, childSessionId)),
+        isLive: (childSessionId) => ledgers.liveRun(childSessionId) !== undefined,
         clock,
         hub,
         report,
@@ -215,53 +204,16 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
       parseArgs(sessionIdSchema, parentSessionId, 'parent session id');
       assertRunning();
       await ready;
-      const parent = await loadValidSession(opts.store, parentSessionId);
-      if (!parent) throw new SessionNotFoundError(parentSessionId, 'parent session');
-      const depth = parent.spawn_depth + 1;
-      if (depth > opts.maxDepth) throw new SpawnDepthExceededError(depth, opts.maxDepth);
-      assertRunning();
-      const child = buildChildSession({ id: createId(), parent, brief: parsedBrief, now: toRfc3339(clock.now()), newMessageId: createId });
-      // The run id is known before the child is saved, so a crash while it is queued can still
-      // be reported under the same run id that `sub_session_started` carried.
-      const plannedRunId = createId();
-      child.metadata[METADATA_KEYS.runId] = plannedRunId;
-      await opts.store.save(child);
-      try {
-        const { runId } = await enqueueInternal(
-          { parentSessionId, childSessionId: child.id, model: child.model },
-          child.title,
-          plannedRunId,
-        );
-        return { childSessionId: child.id, runId };
-      } catch (error) {
-        // Refused after the save (stopped meanwhile, or the start could not be published):
-        // nothing of this child may stay behind as `pending`.
-        try {
-          await opts.store.delete(child.id);
-        } catch (deleteError) {
-          report({ kind: 'recovery_failed', childSessionId: child.id, error: deleteError });
-        }
-        throw error;
-      }
+      return spawnChild(
+        { store: opts.store, clock, maxDepth: opts.maxDepth, createId, assertRunning, enqueue: enqueueInternal, report },
+        parentSessionId,
+        parsedBrief,
+      );
     },
 
     events(sessionId, eventOptions) {
       const { options: parsedOptions } = parseArgs(eventsArgsSchema, { sessionId, options: eventOptions }, 'events() arguments');
-      const afterSeq = parsedOptions?.afterSeq;
-      if (afterSeq !== undefined && afterSeq > 0) {
-        const lastSeq = hub.lastSeq(sessionId);
-        if (afterSeq > lastSeq) {
-          throw new SproutValidationError('events() arguments', [
-            {
-              code: 'custom',
-              path: ['options', 'afterSeq'],
-              message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`,
-              input: afterSeq,
-            },
-          ]);
-        }
-      }
-      return hub.events$(sessionId, afterSeq === undefined ? {} : { afterSeq });
+      return sessionEvents(hub, sessionId, parsedOptions?.afterSeq);
     },
 
     // eslint-disable-next-line @typescript-eslint/require-await -- async so that bad arguments reject
@@ -282,10 +234,10 @@ export function createSpawnScheduler(options: SpawnSchedulerOptions): SpawnSched
     async deleteSession(sessionId) {
       const id = parseArgs(sessionIdSchema, sessionId, 'deleteSession() session id');
       const targets = await queries.descendantsInFlight(id);
-      const own = hasRun(id) ? getRun(registry, id)?.runId : undefined;
-      if (hasRun(id)) targets.add(id);
+      const own = ledgers.liveRun(id)?.runId;
+      if (own !== undefined) targets.add(id);
       if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'deleted' });
-      if (hasRun(id) || own !== undefined) await waitForRuns(book, [id], 'all', new Map());
+      if (own !== undefined) await waitForRuns(ledgers, [id], 'all', new Map());
       return opts.store.delete(id);
     },
 

@@ -1,0 +1,83 @@
+import { Subject, type Observable } from 'rxjs';
+import { RunLedger, isLive, type RunEnd, type RunRecord } from './run-ledger.js';
+import type { RunTracker } from './run-tracker.js';
+
+/**
+ * The run ledgers of one scheduler's logic, one per scheduler actor: the facade's own actor and
+ * every copy of `scheduler.logic` embedded in an application each carry their own ledger (two
+ * embedded copies never share run state), while the facade's queries (`getChild`,
+ * `waitForChildren`, `cancel`) see the runs of all of them. Ends and changes of every ledger come
+ * out of one `ended$` / `changed$`.
+ *
+ * @example
+ * const ledgers = new RunLedgers({ now: () => clock.now() });
+ * const ledger = ledgers.of(schedulerActor); // created on first use
+ * ledgers.liveRun('child-1');                 // the child's live run in any ledger
+ */
+export class RunLedgers {
+  readonly #options: { now(): number; retainEnded?: number | undefined };
+  readonly #byOwner = new WeakMap<object, RunLedger>();
+  readonly #all = new Set<RunLedger>();
+  readonly #ended$ = new Subject<RunEnd>();
+  readonly #changed$ = new Subject<RunRecord>();
+
+  constructor(options: { now(): number; retainEnded?: number | undefined }) {
+    this.#options = options;
+  }
+
+  /** The ledger of a scheduler actor (any object standing for one), created on first use. */
+  of(owner: object): RunLedger {
+    let ledger = this.#byOwner.get(owner);
+    if (!ledger) {
+      ledger = new RunLedger({ ...this.#options, ended$: this.#ended$, changed$: this.#changed$ });
+      this.#byOwner.set(owner, ledger);
+      this.#all.add(ledger);
+    }
+    return ledger;
+  }
+
+  /** Every run's end, from every ledger. */
+  get ended$(): Observable<RunEnd> {
+    return this.#ended$;
+  }
+
+  /** Every change of a record, from every ledger. */
+  get changed$(): Observable<RunRecord> {
+    return this.#changed$;
+  }
+
+  /** The child's live run in any ledger. */
+  liveRun(childSessionId: string): RunRecord | undefined {
+    for (const ledger of this.#all) {
+      const record = ledger.liveRun(childSessionId);
+      if (record) return record;
+    }
+    return undefined;
+  }
+
+  /** The child's latest run: a live one first, else the one that ended last. */
+  runOf(childSessionId: string): RunRecord | undefined {
+    let latest: RunRecord | undefined;
+    for (const ledger of this.#all) {
+      const record = ledger.runOf(childSessionId);
+      if (!record) continue;
+      if (isLive(record)) return record;
+      if (!latest || (record.endedAt ?? 0) >= (latest.endedAt ?? 0)) latest = record;
+    }
+    return latest;
+  }
+
+  /** The forwarding side of a running run, in whichever ledger holds it (run ids chosen by embedders may repeat across copies). */
+  tracker(runId: string, childSessionId?: string): RunTracker | undefined {
+    for (const ledger of this.#all) {
+      const tracker = ledger.tracker(runId);
+      if (tracker && (childSessionId === undefined || tracker.job.childSessionId === childSessionId)) return tracker;
+    }
+    return undefined;
+  }
+
+  /** The latest run of every child, across the ledgers. */
+  *records(): IterableIterator<RunRecord> {
+    for (const ledger of this.#all) yield* ledger.records();
+  }
+}

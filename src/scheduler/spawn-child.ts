@@ -1,0 +1,65 @@
+import { METADATA_KEYS } from '../../machines/session.schema.js';
+import type { SpawnBrief, SpawnJob } from '../../machines/spawn-job.events.js';
+import type { SessionStore } from '../api/ports.js';
+import { toRfc3339, type SproutClock } from '../clock.js';
+import { SessionNotFoundError, SpawnDepthExceededError } from '../errors.js';
+import { buildChildSession } from './build-child-session.js';
+import type { SchedulerDiagnostic } from './diagnostics.js';
+import { loadValidSession } from './persist-run.js';
+import type { EnqueueResult } from './spawn-scheduler.js';
+
+/** What `spawnChild` needs from the scheduler. */
+export interface SpawnChildDeps {
+  store: SessionStore;
+  clock: SproutClock;
+  maxDepth: number;
+  createId(): string;
+  /** Throws `SchedulerStoppedError` unless the scheduler accepts work. */
+  assertRunning(): void;
+  /** Queues a run of the child under the given run id. */
+  enqueue(job: SpawnJob, title: string | undefined, runId: string): Promise<EnqueueResult>;
+  report(diagnostic: SchedulerDiagnostic): void;
+}
+
+/**
+ * `spawnChild` after its arguments were checked: loads the parent, checks the depth, saves the
+ * child session (with the run id it will run under, so a crash while it is queued is reported
+ * under the same run id `sub_session_started` carries), then queues its run. When the run is
+ * refused after the save (a stop, or an announcement the log refused), the child is deleted:
+ * nothing stays behind as `pending`.
+ *
+ * @example
+ * const { childSessionId, runId } = await spawnChild(deps, 'root', { title: 'Research', prompt: 'Find X' });
+ */
+export async function spawnChild(
+  deps: SpawnChildDeps,
+  parentSessionId: string,
+  brief: SpawnBrief,
+): Promise<{ childSessionId: string; runId: string }> {
+  const parent = await loadValidSession(deps.store, parentSessionId);
+  if (!parent) throw new SessionNotFoundError(parentSessionId, 'parent session');
+  const depth = parent.spawn_depth + 1;
+  if (depth > deps.maxDepth) throw new SpawnDepthExceededError(depth, deps.maxDepth);
+  deps.assertRunning();
+  const child = buildChildSession({
+    id: deps.createId(),
+    parent,
+    brief,
+    now: toRfc3339(deps.clock.now()),
+    newMessageId: () => deps.createId(),
+  });
+  const plannedRunId = deps.createId();
+  child.metadata[METADATA_KEYS.runId] = plannedRunId;
+  await deps.store.save(child);
+  try {
+    const { runId } = await deps.enqueue({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, plannedRunId);
+    return { childSessionId: child.id, runId };
+  } catch (error) {
+    try {
+      await deps.store.delete(child.id);
+    } catch (deleteError) {
+      deps.report({ kind: 'recovery_failed', childSessionId: child.id, error: deleteError });
+    }
+    throw error;
+  }
+}
