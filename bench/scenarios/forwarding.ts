@@ -10,7 +10,7 @@ import { rawForwarding } from '../baselines/raw-forwarding.js';
 import { floodAgent, jobOf, ROOT_ID, seedStore } from '../lib/fixtures.js';
 import { sample } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 /** One child flooding its parent; resolves with events/s as the two subscribers saw them. */

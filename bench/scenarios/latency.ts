@@ -14,7 +14,7 @@ import { countCompletions } from '../lib/completions.js';
 import { childId, jobOf, ROOT_ID, seedStore, tokenAgent, turnUntil } from '../lib/fixtures.js';
 import { median, percentile, sample } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 const CAP = 1024;

@@ -9,7 +9,7 @@ import { countCompletions } from '../lib/completions.js';
 import { jobOf, ROOT_ID, seedStore, tokenAgent } from '../lib/fixtures.js';
 import { sample } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import type { AgentRuntime } from '../../src/agents/agent-runtime.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import type { SessionStore } from '../../src/api/ports.js';

@@ -11,7 +11,7 @@ import { countCompletions } from '../lib/completions.js';
 import { ROOT_ID, rootSession, tokenAgent } from '../lib/fixtures.js';
 import { heapAfterGc } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 const MB = 1024 * 1024;

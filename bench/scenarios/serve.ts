@@ -14,7 +14,7 @@ import { openSseClients } from '../lib/sse-clients.js';
 import { sample } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
 import type { AgentRuntime } from '../../src/agents/agent-runtime.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { createSproutServer } from '../../src/server/create-sprout-server.js';
 import { listenSproutServer } from '../../src/server/listen-sprout-server.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';

@@ -17,7 +17,7 @@ import { heldAgent, jobOf, ROOT_ID, seedStore, turnUntil } from '../lib/fixtures
 import { HeapClock } from '../lib/heap-clock.js';
 import { heapAfterGc, median } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
-import { createSpawnScheduler } from '../../src/scheduler/create-spawn-scheduler.js';
+import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 
 const INTERVAL = 5000;
