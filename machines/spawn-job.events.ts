@@ -122,7 +122,29 @@ export interface SpawnJobContext {
  * - `job.discard`: the run was never announced; end silently (`discarded`).
  */
 export type SpawnJobEvent =
-  { type: 'job.cancel'; reason: CompletionReason } | { type: 'job.abandon' } | { type: 'job.timeout' } | { type: 'job.discard' };
+  | { type: 'job.cancel'; reason: CompletionReason }
+  | { type: 'job.abandon' }
+  | { type: 'job.timeout' }
+  | { type: 'job.discard' }
+  | SpawnJobResultEvent;
+
+/**
+ * What the runtime sends back when the I/O a state started (its entry action) settles: the job
+ * machine invokes no actors, so one job is one actor (no promise actor per phase).
+ */
+export type SpawnJobResultEvent =
+  /** `loadChild` answered: the child, or `undefined` when it does not exist. */
+  | { type: 'job.loaded'; session: Session | undefined }
+  | { type: 'job.loadFailed'; error: unknown }
+  /** `reserveRun` answered: whether this run now owns the child. */
+  | { type: 'job.reserved'; reserved: boolean }
+  | { type: 'job.reserveFailed'; error: unknown }
+  /** The save the current state started (`saveSkipped`, `saveRunning`, `saveFinal`) is written. */
+  | { type: 'job.saved' }
+  | { type: 'job.saveFailed'; error: unknown }
+  /** `runAgent`: the agent resolved or rejected (only heard in `running`). */
+  | { type: 'job.agentDone' }
+  | { type: 'job.agentFailed'; error: unknown };
 
 /** Input of the `saveSession` actor: the session plus the metadata to write on it. */
 export interface SaveSessionInput {

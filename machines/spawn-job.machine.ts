@@ -1,10 +1,9 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { Session } from './session.schema.js';
 import {
   describeCause,
   jobErrorText,
   type JobOutcome,
-  type ReserveResult,
   type SaveSessionInput,
   type SpawnJob,
   type SpawnJobContext,
@@ -38,14 +37,6 @@ export function finalAnswerOf(session: Session | undefined): string | undefined 
 /** True when the session's last message is a `user` message (there is work to do). */
 export function hasPendingUserMessage(session: Session): boolean {
   return session.messages.at(-1)?.role === 'user';
-}
-
-/**
- * An actor the runtime must provide (`spawnJobMachine.provide({ actors })`): typed with its real
- * input and output, and failing loudly when a runtime forgot it.
- */
-function required<TOutput, TInput>(name: string) {
-  return fromPromise<TOutput, TInput>(() => Promise.reject(new Error(`spawn-job actor "${name}" was not provided`)));
 }
 
 /**
@@ -87,19 +78,26 @@ export const spawnJobMachine = setup({
     input: {} as SpawnJobInput,
     output: {} as SpawnJobOutput,
   },
-  actors: {
-    loadChild: required<Session | undefined, { childSessionId: string; runId: string }>('loadChild'),
-    reserveRun: required<ReserveResult, { job: SpawnJob; runId: string }>('reserveRun'),
-    saveSession: required<void, SaveSessionInput>('saveSession'),
-    runAgent: required<void, { session: Session; job: SpawnJob; runId: string }>('runAgent'),
-  },
   actions: {
-    /** Runtime: start counting the run's events (entry of `running`). */
+    /** Runtime I/O: load the child and check its schema; answers `job.loaded` / `job.loadFailed`. */
+    loadChild: (_, _params: { childSessionId: string; runId: string }) => {},
+    /** Runtime I/O: claim the child for this run; answers `job.reserved` / `job.reserveFailed`. */
+    reserveRun: (_, _params: { job: SpawnJob; runId: string }) => {},
+    /** Runtime I/O: save the session marked `skipped`; answers `job.saved` / `job.saveFailed`. */
+    saveSkipped: (_, _params: SaveSessionInput) => {},
+    /** Runtime I/O: save the session marked `running`; answers `job.saved` / `job.saveFailed`. */
+    saveRunning: (_, _params: SaveSessionInput) => {},
+    /** Runtime I/O: save the session with its final status; answers `job.saved` / `job.saveFailed`. */
+    saveFinal: (_, _params: SaveSessionInput) => {},
+    /** Runtime I/O: run the agent; answers `job.agentDone` / `job.agentFailed`. */
+    runAgent: (_, _params: { session: Session; job: SpawnJob; runId: string }) => {},
+    /**
+     * Runtime: start forwarding the run's events and put it on the heartbeat wheel (the first
+     * `sub_session_heartbeat` at once, then one per interval) — entry of `running`.
+     */
     openRun: () => {},
-    /** Runtime: stop forwarding the run's events; late events are dropped (exit of `running`). */
+    /** Runtime: stop forwarding, take the run off the heartbeat wheel, abort an agent still running (exit of `running`). */
     closeRun: () => {},
-    /** Runtime: publish `sub_session_heartbeat` on the parent. */
-    publishHeartbeat: () => {},
     /** Runtime: record the end in the registry, then publish `sub_session_completed`. */
     publishCompletion: () => {},
     /** Runtime: note that this run lost the reservation to another run of the same child. */
@@ -151,14 +149,13 @@ export const spawnJobMachine = setup({
     isUnusableAndCancelled: ({ context }, params: { session: Session | undefined }) =>
       context.cancelRequest !== undefined &&
       (params.session === undefined || params.session.kind !== 'child' || params.session.parent_session_id !== context.job.parentSessionId),
-    isNotReserved: (_, params: { result: ReserveResult }) => !params.result.reserved,
+    isNotReserved: (_, params: { reserved: boolean }) => !params.reserved,
     hasIdleTimeout: ({ context }) => context.limits.idleTimeoutMs !== undefined,
     /** Runtime override: true when no child event arrived for `idleTimeoutMs`. */
     isIdle: () => true,
     outcomeIs: ({ context }, params: { status: JobOutcome['status'] }) => context.outcome?.status === params.status,
   },
   delays: {
-    heartbeatInterval: ({ context }) => context.limits.heartbeatIntervalMs,
     /** Runtime override: time left until the run has been idle for `idleTimeoutMs`. */
     idleTimeout: ({ context }) => context.limits.idleTimeoutMs ?? 0,
   },
@@ -173,31 +170,31 @@ export const spawnJobMachine = setup({
   initial: 'loading',
   states: {
     loading: {
-      entry: 'openJob',
-      on: storePhaseEvents,
-      invoke: {
-        id: 'loadChild',
-        src: 'loadChild',
-        input: ({ context }) => ({ childSessionId: context.job.childSessionId, runId: context.runId }),
-        onDone: [
+      entry: [
+        'openJob',
+        { type: 'loadChild', params: ({ context }) => ({ childSessionId: context.job.childSessionId, runId: context.runId }) },
+      ],
+      on: {
+        ...storePhaseEvents,
+        'job.loaded': [
           // A cancel requested before the load answered wins: the job never really started.
           {
-            guard: { type: 'isUnusableAndCancelled', params: ({ event }) => ({ session: event.output }) },
+            guard: { type: 'isUnusableAndCancelled', params: ({ event }) => ({ session: event.session }) },
             target: 'cancelled',
             actions: 'assignCancelled',
           },
           {
-            guard: { type: 'isMissing', params: ({ event }) => ({ session: event.output }) },
+            guard: { type: 'isMissing', params: ({ event }) => ({ session: event.session }) },
             target: 'error',
             actions: assign({ outcome: { status: 'error', code: 'CHILD_NOT_FOUND', error: jobErrorText.notFound } }),
           },
           {
-            guard: { type: 'isNotChild', params: ({ event }) => ({ session: event.output }) },
+            guard: { type: 'isNotChild', params: ({ event }) => ({ session: event.session }) },
             target: 'error',
             actions: assign({ outcome: { status: 'error', code: 'CHILD_NOT_KIND_CHILD', error: jobErrorText.notChild } }),
           },
           {
-            guard: { type: 'isWrongParent', params: ({ event }) => ({ session: event.output }) },
+            guard: { type: 'isWrongParent', params: ({ event }) => ({ session: event.session }) },
             target: 'error',
             actions: assign({
               outcome: ({ context }) => ({
@@ -210,19 +207,19 @@ export const spawnJobMachine = setup({
           {
             guard: 'isCancelRequested',
             target: 'reserving',
-            actions: assign({ session: ({ event }) => event.output }),
+            actions: assign({ session: ({ event }) => event.session }),
           },
           {
-            guard: { type: 'hasNoPendingMessage', params: ({ event }) => ({ session: event.output }) },
+            guard: { type: 'hasNoPendingMessage', params: ({ event }) => ({ session: event.session }) },
             target: 'skipping',
             actions: assign({
-              session: ({ event }) => event.output,
+              session: ({ event }) => event.session,
               outcome: { status: 'skipped', error: jobErrorText.noPendingMessage },
             }),
           },
-          { target: 'reserving', actions: assign({ session: ({ event }) => event.output }) },
+          { target: 'reserving', actions: assign({ session: ({ event }) => event.session }) },
         ],
-        onError: [
+        'job.loadFailed': [
           { guard: 'isCancelRequested', target: 'cancelled', actions: 'assignCancelled' },
           {
             target: 'error',
@@ -238,69 +235,67 @@ export const spawnJobMachine = setup({
       },
     },
     skipping: {
-      on: storePhaseEvents,
-      invoke: {
-        id: 'saveSkipped',
-        src: 'saveSession',
-        input: ({ context }) => ({
+      entry: {
+        type: 'saveSkipped',
+        params: ({ context }) => ({
           session: context.session as Session,
           runId: context.runId,
-          status: 'skipped',
+          status: 'skipped' as const,
           error: jobErrorText.noPendingMessage,
         }),
-        onDone: 'skipped',
-        onError: { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
+      },
+      on: {
+        ...storePhaseEvents,
+        'job.saved': 'skipped',
+        'job.saveFailed': { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
       },
     },
     reserving: {
-      on: storePhaseEvents,
-      invoke: {
-        id: 'reserveRun',
-        src: 'reserveRun',
-        input: ({ context }) => ({ job: context.job, runId: context.runId }),
-        onDone: [
+      entry: { type: 'reserveRun', params: ({ context }) => ({ job: context.job, runId: context.runId }) },
+      on: {
+        ...storePhaseEvents,
+        'job.reserved': [
           {
-            guard: { type: 'isNotReserved', params: ({ event }) => ({ result: event.output }) },
+            guard: { type: 'isNotReserved', params: ({ event }) => ({ reserved: event.reserved }) },
             target: 'duplicate',
             actions: assign({ outcome: { status: 'duplicate' } }),
           },
           { guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' },
           { target: 'markingRunning' },
         ],
-        onError: {
+        'job.reserveFailed': {
           target: 'error',
           actions: assign({ outcome: ({ event }) => ({ status: 'error', code: 'RESERVE_FAILED', error: describeCause(event.error) }) }),
         },
       },
     },
     markingRunning: {
-      on: storePhaseEvents,
-      invoke: {
-        id: 'saveRunning',
-        src: 'saveSession',
-        input: ({ context }) => ({ session: context.session as Session, runId: context.runId, status: 'running' }),
-        onDone: [{ guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' }, { target: 'running' }],
-        onError: { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
+      entry: {
+        type: 'saveRunning',
+        params: ({ context }) => ({ session: context.session as Session, runId: context.runId, status: 'running' as const }),
+      },
+      on: {
+        ...storePhaseEvents,
+        'job.saved': [{ guard: 'isCancelRequested', target: 'finalizing', actions: 'assignCancelled' }, { target: 'running' }],
+        'job.saveFailed': { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
       },
     },
     running: {
       type: 'parallel',
-      entry: 'openRun',
+      entry: [
+        'openRun',
+        { type: 'runAgent', params: ({ context }) => ({ session: context.session as Session, job: context.job, runId: context.runId }) },
+      ],
       exit: 'closeRun',
-      invoke: {
-        id: 'agent',
-        src: 'runAgent',
-        input: ({ context }) => ({ session: context.session as Session, job: context.job, runId: context.runId }),
-        onDone: {
+      on: {
+        'job.agentDone': {
           target: 'finalizing',
           actions: assign({ outcome: ({ context }) => ({ status: 'completed', result: finalAnswerOf(context.session) }) }),
         },
-        onError: {
+        'job.agentFailed': {
           target: 'finalizing',
           actions: assign({ outcome: ({ event }) => ({ status: 'error', code: 'AGENT_FAILED', error: describeCause(event.error) }) }),
         },
-      },
-      on: {
         'job.cancel': {
           target: 'finalizing',
           actions: [
@@ -314,15 +309,6 @@ export const spawnJobMachine = setup({
         'job.timeout': { target: 'finalizing', actions: 'assignTimedOut' },
       },
       states: {
-        heartbeat: {
-          initial: 'beating',
-          states: {
-            beating: {
-              entry: 'publishHeartbeat',
-              after: { heartbeatInterval: { target: 'beating', reenter: true } },
-            },
-          },
-        },
         idleWatch: {
           initial: 'checking',
           states: {
@@ -352,6 +338,15 @@ export const spawnJobMachine = setup({
       },
     },
     finalizing: {
+      entry: {
+        type: 'saveFinal',
+        params: ({ context }) => ({
+          session: context.session as Session,
+          runId: context.runId,
+          status: context.outcome?.status === 'completed' ? 'completed' : context.outcome?.status === 'cancelled' ? 'cancelled' : 'error',
+          error: context.outcome && 'error' in context.outcome ? context.outcome.error : undefined,
+        }),
+      },
       on: {
         'job.cancel': { actions: ['recordCancel', 'armCancelGrace'] },
         'job.abandon': [
@@ -369,22 +364,12 @@ export const spawnJobMachine = setup({
           { guard: { type: 'outcomeIs', params: { status: 'cancelled' } }, target: 'cancelled' },
           { target: 'error', actions: 'assignTimedOut' },
         ],
-      },
-      invoke: {
-        id: 'saveFinal',
-        src: 'saveSession',
-        input: ({ context }) => ({
-          session: context.session as Session,
-          runId: context.runId,
-          status: context.outcome?.status === 'completed' ? 'completed' : context.outcome?.status === 'cancelled' ? 'cancelled' : 'error',
-          error: context.outcome && 'error' in context.outcome ? context.outcome.error : undefined,
-        }),
-        onDone: [
+        'job.saved': [
           { guard: { type: 'outcomeIs', params: { status: 'completed' } }, target: 'completed' },
           { guard: { type: 'outcomeIs', params: { status: 'cancelled' } }, target: 'cancelled' },
           { target: 'error' },
         ],
-        onError: { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
+        'job.saveFailed': { target: 'error', actions: { type: 'assignSaveFailed', params: ({ event }) => ({ cause: event.error }) } },
       },
     },
     completed: { type: 'final', entry: ['closeJob', 'publishCompletion'] },

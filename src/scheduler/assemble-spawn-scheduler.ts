@@ -104,7 +104,10 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
   );
   const ledgers = new RunLedgers({ now: () => clock.now(), retainEnded: opts.retainEndedRuns });
   const book: RunBook = { hub, clock, ledgers };
+  /** Completions of crashed jobs still being written (`stop()` waits for them). */
+  const crashEnds = new Set<Promise<void>>();
   const jobLogic = createJobLogic({
+    crashEnds,
     ...book,
     store: opts.store,
     agent: opts.agent,
@@ -113,8 +116,6 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     report,
   });
   const requests = new EnqueueRequests();
-  /** Completions of crashed jobs still being written (`stop()` waits for them). */
-  const crashEnds = new Set<Promise<void>>();
   const logic = provideSchedulerLogic({ book, store: opts.store, jobLogic, requests, crashEnds, report });
 
   const input: SchedulerInput = {

@@ -1,6 +1,5 @@
-import { fromPromise, type AnyActorRef } from 'xstate';
-import type { Session } from '../../machines/session.schema.js';
-import type { ReserveResult, SaveSessionInput, SpawnJob, SpawnJobEvent } from '../../machines/spawn-job.events.js';
+import type { AnyActorRef } from 'xstate';
+import type { SaveSessionInput, SpawnJob, SpawnJobEvent } from '../../machines/spawn-job.events.js';
 import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
@@ -9,6 +8,8 @@ import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession, persistRun } from './persist-run.js';
 import { publishCompletion, type RunBook } from './run-completion.js';
 import type { RunLedger } from './run-ledger.js';
+import { endCrashedRun } from './end-crashed-run.js';
+import { HeartbeatWheel } from './heartbeat-wheel.js';
 import { RunTracker } from './run-tracker.js';
 
 /** What the job machine's implementations need. */
@@ -18,6 +19,8 @@ export interface JobLogicDeps extends RunBook {
   tools: unknown;
   /** Also publish each child event, as is, on the child's own stream. */
   mirrorChildEvents?: boolean;
+  /** Completions of crashed runs still being written (`stop()` waits for them). */
+  crashEnds?: Set<Promise<void>>;
   report(diagnostic: SchedulerDiagnostic): void;
 }
 
@@ -51,8 +54,6 @@ export function createJobLogic(deps: JobLogicDeps) {
   /** The owner of the ledger of jobs created without a scheduler actor as their parent. */
   const standalone = {};
   const ledgerOf = (self: AnyActorRef): RunLedger => ledgers.of(self._parent ?? standalone);
-  /** The ledger of the job that invoked a promise actor. */
-  const jobLedger = (self: AnyActorRef): RunLedger => (self._parent ? ledgerOf(self._parent) : ledgers.of(standalone));
   const timers = new Map<string, JobTimers>();
   const clearTimers = (runId: string): void => {
     const entry = timers.get(runId);
@@ -66,93 +67,137 @@ export function createJobLogic(deps: JobLogicDeps) {
     if (self.getSnapshot().status === 'active') self.send(event);
   };
 
+  const wheel = new HeartbeatWheel(clock);
+  /** Run ids are unique per scheduler actor; embedded copies may repeat them, so the child is part of the key. */
+  const runKey = (runId: string, childSessionId: string): string => `${runId}\n${childSessionId}`;
+  /** The abort controllers of agents still running, by run id (aborted when `running` is left). */
+  const agents = new Map<string, AbortController>();
+  type JobRef = AnyActorRef & { send(event: SpawnJobEvent): void };
+  /** Sends a result to a job actor unless it already ended (a late answer after an abandon or timeout). */
+  const answer = (self: AnyActorRef, event: SpawnJobEvent): void => {
+    if ((self.getSnapshot() as { status: string }).status === 'active') (self as JobRef).send(event);
+  };
+  const save = ({ self }: { self: AnyActorRef }, input: SaveSessionInput): void => {
+    const ledger = ledgerOf(self);
+    persistRun(store, input, () => ledger.isCurrent(input.session.id, input.runId), clock).then(
+      () => answer(self, { type: 'job.saved' }),
+      (error: unknown) => answer(self, { type: 'job.saveFailed', error }),
+    );
+  };
+  const crash = (self: AnyActorRef, job: SpawnJob, runId: string, error: unknown): void => {
+    deps.report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error });
+    const ending = endCrashedRun({ hub, ledger: ledgerOf(self), store, clock }, job, runId, error, (d) => deps.report(d));
+    deps.crashEnds?.add(ending);
+    void ending.finally(() => deps.crashEnds?.delete(ending));
+  };
+  const publishHeartbeat = (tracker: RunTracker): void => {
+    if (!tracker.isOpen) return;
+    const { job, runId } = tracker;
+    void hub.publish(job.parentSessionId, {
+      type: 'sub_session_heartbeat',
+      parent_session_id: job.parentSessionId,
+      child_session_id: job.childSessionId,
+      run_id: runId,
+      timestamp: toRfc3339(clock.now()),
+      events_seen: tracker.eventsSeen,
+      ...(tracker.lastEventAt === undefined ? {} : { last_event_at: toRfc3339(tracker.lastEventAt) }),
+    });
+  };
+
   return spawnJobMachine.provide({
-    actors: {
-      loadChild: fromPromise<Session | undefined, { childSessionId: string; runId: string }>(async ({ input, self }) => {
+    actions: {
+      loadChild: ({ self }, { childSessionId, runId }) => {
         // With an asynchronous log, nothing of the run starts before its announcement is written
         // (a refused one discards the job meanwhile).
-        const announcement = jobLedger(self).announcement(input.runId);
-        if (announcement) await announcement;
-        return loadValidSession(store, input.childSessionId);
-      }),
-      reserveRun: fromPromise<ReserveResult, { job: SpawnJob; runId: string }>(({ input, self }) => {
-        const { job, runId } = input;
-        const reserved = jobLedger(self).reserve(job.childSessionId, runId, job.parentSessionId);
-        return Promise.resolve({ reserved });
-      }),
-      saveSession: fromPromise<void, SaveSessionInput>(({ input, self }) => {
-        const ledger = jobLedger(self);
-        return persistRun(store, input, () => ledger.isCurrent(input.session.id, input.runId), clock);
-      }),
-      runAgent: fromPromise<void, { session: Session; job: SpawnJob; runId: string }>(({ input, signal, self }) => {
-        const tracker = jobLedger(self).tracker(input.runId);
-        return new Promise<void>((resolve, reject) => {
-          const controller = new AbortController();
-          // An invalid event ends the run: reject now and abort the agent (XState does not abort
-          // an actor that already failed).
-          tracker?.onFailure((error) => {
-            reject(error);
-            controller.abort(abortError(`run failed: ${error.message}`));
-          });
-          const onAbort = () => {
-            controller.abort(abortError(signal.reason));
-          };
-          if (signal.aborted) onAbort();
-          else signal.addEventListener('abort', onAbort, { once: true });
-          tracker?.onAbort(() => controller.abort(abortError('spawn job crashed')));
-          let running: Promise<void>;
-          try {
-            running = Promise.resolve(
-              agent.execute(input.session, {
-                model: input.job.model,
-                signal: controller.signal,
-                emit: tracker?.emit ?? (() => {}),
-                ...(deps.tools === undefined ? {} : { tools: deps.tools }),
-              }),
-            );
-          } catch (error) {
-            // Whatever was thrown goes to the machine as is: `describeCause` turns any value,
-            // even one `String()` cannot convert, into the run's error text.
-            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the raw value is the run's cause
-            reject(error);
-            return;
-          }
-          running.then(
-            () => resolve(),
-            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the raw value is the run's cause
-            (error: unknown) => reject(error),
-          );
-        });
-      }),
-    },
-    actions: {
-      openRun: ({ context, self }) => {
-        ledgerOf(self).track(
-          new RunTracker(
-            context.job,
-            context.runId,
-            hub,
-            () => clock.now(),
-            (diagnostic) => deps.report(diagnostic),
-            deps.mirrorChildEvents === true,
-          ),
+        const announcement = ledgerOf(self).announcement(runId);
+        const load = () => loadValidSession(store, childSessionId);
+        (announcement ? announcement.then(load) : load()).then(
+          (session) => answer(self, { type: 'job.loaded', session }),
+          (error: unknown) => answer(self, { type: 'job.loadFailed', error }),
         );
+      },
+      reserveRun: ({ self }, { job, runId }) => {
+        let reserved: boolean;
+        try {
+          reserved = ledgerOf(self).reserve(job.childSessionId, runId, job.parentSessionId);
+        } catch (error) {
+          answer(self, { type: 'job.reserveFailed', error });
+          return;
+        }
+        answer(self, { type: 'job.reserved', reserved });
+      },
+      saveSkipped: save,
+      saveRunning: save,
+      saveFinal: save,
+      runAgent: ({ self }, input) => {
+        const tracker = ledgerOf(self).tracker(input.runId);
+        const controller = new AbortController();
+        const key = runKey(input.runId, input.job.childSessionId);
+        agents.set(key, controller);
+        let settled = false;
+        const settle = (event: SpawnJobEvent): void => {
+          if (settled) return;
+          settled = true;
+          if (agents.get(key) === controller) agents.delete(key);
+          answer(self, event);
+        };
+        // An invalid event ends the run: fail it now and abort the agent.
+        tracker?.onFailure((error) => {
+          settle({ type: 'job.agentFailed', error });
+          controller.abort(abortError(`run failed: ${error.message}`));
+        });
+        tracker?.onAbort(() => controller.abort(abortError('spawn job crashed')));
+        let running: Promise<void>;
+        try {
+          running = Promise.resolve(
+            agent.execute(input.session, {
+              model: input.job.model,
+              signal: controller.signal,
+              emit: tracker?.emit ?? (() => {}),
+              ...(deps.tools === undefined ? {} : { tools: deps.tools }),
+            }),
+          );
+        } catch (error) {
+          // Whatever was thrown goes to the machine as is: `describeCause` turns any value,
+          // even one `String()` cannot convert, into the run's error text.
+          settle({ type: 'job.agentFailed', error });
+          return;
+        }
+        running.then(
+          () => settle({ type: 'job.agentDone' }),
+          (error: unknown) => settle({ type: 'job.agentFailed', error }),
+        );
+      },
+      openRun: ({ context, self }) => {
+        const tracker = new RunTracker(
+          context.job,
+          context.runId,
+          hub,
+          () => clock.now(),
+          (diagnostic) => deps.report(diagnostic),
+          deps.mirrorChildEvents === true,
+        );
+        ledgerOf(self).track(tracker);
+        const key = runKey(context.runId, context.job.childSessionId);
+        wheel.add(key, context.limits.heartbeatIntervalMs, () => {
+          try {
+            publishHeartbeat(tracker);
+          } catch (error) {
+            // The heartbeat runs outside the job actor: a throwing implementation (clock, log)
+            // ends the run as a crashed job would, exactly once, and aborts its agent.
+            wheel.remove(key);
+            crash(self, context.job, context.runId, error);
+          }
+        });
       },
       closeRun: ({ context, self }) => {
         ledgerOf(self).tracker(context.runId)?.close();
-      },
-      publishHeartbeat: ({ context, self }) => {
-        const tracker = ledgerOf(self).tracker(context.runId);
-        if (!tracker?.isOpen) return;
-        void hub.publish(context.job.parentSessionId, {
-          type: 'sub_session_heartbeat',
-          parent_session_id: context.job.parentSessionId,
-          child_session_id: context.job.childSessionId,
-          run_id: context.runId,
-          timestamp: toRfc3339(clock.now()),
-          events_seen: tracker.eventsSeen,
-          ...(tracker.lastEventAt === undefined ? {} : { last_event_at: toRfc3339(tracker.lastEventAt) }),
-        });
+        const key = runKey(context.runId, context.job.childSessionId);
+        wheel.remove(key);
+        // Leaving `running` before the agent settled (cancel, timeout, idle): abort it.
+        const controller = agents.get(key);
+        agents.delete(key);
+        controller?.abort(abortError('run aborted'));
       },
       publishCompletion: ({ context, self }) => {
         publishCompletion(hub, ledgerOf(self), context.job, context.runId, context.outcome ?? NO_OUTCOME);

@@ -2,7 +2,7 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
 
 /** One state of a machine graph. */
 export interface GraphNode {
-  /** Full state id (`spawnJob.running.heartbeat`). */
+  /** Full state id (`spawnJob.running.idleWatch`). */
   id: string;
   /** Its key in its parent (`heartbeat`). */
   key: string;

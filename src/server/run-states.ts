@@ -6,7 +6,7 @@ export interface RunState {
   runId: string;
   childSessionId: string;
   parentSessionId: string;
-  /** Active state node ids, outermost first (`spawnJob.running`, `spawnJob.running.heartbeat.beating`, …). */
+  /** Active state node ids, outermost first (`spawnJob.running`, `spawnJob.running.idleWatch.watching`, …). */
   states: string[];
   /** True once the job actor reached a final state. */
   done: boolean;

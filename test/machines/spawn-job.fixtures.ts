@@ -6,8 +6,10 @@ import { spawnJobMachine, type SpawnJobMachine } from '../../machines/spawn-job.
 
 /**
  * Helpers to step the spawn-job machine with the pure `initialTransition` / `transition`.
- * Invoked actors never run here: their results are fed back as the events XState would send
- * (`xstate.done.actor.<id>` / `xstate.error.actor.<id>`), and delays as `xstate.after.*` events.
+ * The machine invokes no actors: each state starts its I/O with an entry action (`loadChild`,
+ * `reserveRun`, `saveSkipped`, `saveRunning`, `runAgent`, `saveFinal`) and the runtime answers
+ * with an event (`job.loaded`, `job.saved`, …); here those answers are fed in by hand, and delays
+ * as `xstate.after.*` events.
  */
 
 export const PARENT = 'parent-1';
@@ -81,13 +83,22 @@ export function sendAll(
 
 export const types = (actions: readonly SeenAction[]): string[] => actions.map((action) => action.type);
 
-/** Params of every `xstate.spawnChild` action, keyed by the invoke id. */
+/** The I/O each state starts, by the id the invoked actors used to have, and the runtime action that starts it. */
+const IO_ACTIONS: Record<string, { id: string; src: string }> = {
+  loadChild: { id: 'loadChild', src: 'loadChild' },
+  reserveRun: { id: 'reserveRun', src: 'reserveRun' },
+  saveSkipped: { id: 'saveSkipped', src: 'saveSession' },
+  saveRunning: { id: 'saveRunning', src: 'saveSession' },
+  saveFinal: { id: 'saveFinal', src: 'saveSession' },
+  runAgent: { id: 'agent', src: 'runAgent' },
+};
+
+/** The I/O started by these actions (entry actions with their params), keyed by `loadChild`, `saveFinal`, `agent`, …. */
 export function spawned(actions: readonly SeenAction[]): Map<string, { src: unknown; input: unknown }> {
   const result = new Map<string, { src: unknown; input: unknown }>();
   for (const action of actions) {
-    if (action.type !== 'xstate.spawnChild') continue;
-    const params = action.params as { id: string; src: unknown; input: unknown };
-    result.set(params.id, { src: params.src, input: params.input });
+    const io = IO_ACTIONS[action.type];
+    if (io) result.set(io.id, { src: io.src, input: action.params });
   }
   return result;
 }
@@ -110,26 +121,24 @@ export const count = (actions: readonly SeenAction[], type: string): number => t
 
 /** The exact event types XState v5 uses for the machine's `after` transitions. */
 export const AFTER = {
-  heartbeat: 'xstate.after.heartbeatInterval.spawnJob.running.heartbeat.beating',
   idle: 'xstate.after.idleTimeout.spawnJob.running.idleWatch.watching',
 } as const;
 
-/** The events XState sends when the job's invoked actors settle. */
+/** The events the runtime sends when the I/O a state started settles. */
 export const ev = {
-  loaded: (session: Session | undefined) => ({ type: 'xstate.done.actor.loadChild', output: session, actorId: 'loadChild' }),
-  loadFailed: (error: unknown) => ({ type: 'xstate.error.actor.loadChild', error, actorId: 'loadChild' }),
-  reserved: (reserved: boolean) => ({ type: 'xstate.done.actor.reserveRun', output: { reserved }, actorId: 'reserveRun' }),
-  reserveFailed: (error: unknown) => ({ type: 'xstate.error.actor.reserveRun', error, actorId: 'reserveRun' }),
-  savedSkipped: () => ({ type: 'xstate.done.actor.saveSkipped', output: undefined, actorId: 'saveSkipped' }),
-  saveSkippedFailed: (error: unknown) => ({ type: 'xstate.error.actor.saveSkipped', error, actorId: 'saveSkipped' }),
-  savedRunning: () => ({ type: 'xstate.done.actor.saveRunning', output: undefined, actorId: 'saveRunning' }),
-  saveRunningFailed: (error: unknown) => ({ type: 'xstate.error.actor.saveRunning', error, actorId: 'saveRunning' }),
-  agentDone: () => ({ type: 'xstate.done.actor.agent', output: undefined, actorId: 'agent' }),
-  agentFailed: (error: unknown) => ({ type: 'xstate.error.actor.agent', error, actorId: 'agent' }),
-  savedFinal: () => ({ type: 'xstate.done.actor.saveFinal', output: undefined, actorId: 'saveFinal' }),
-  saveFinalFailed: (error: unknown) => ({ type: 'xstate.error.actor.saveFinal', error, actorId: 'saveFinal' }),
+  loaded: (session: Session | undefined) => ({ type: 'job.loaded', session }),
+  loadFailed: (error: unknown) => ({ type: 'job.loadFailed', error }),
+  reserved: (reserved: boolean) => ({ type: 'job.reserved', reserved }),
+  reserveFailed: (error: unknown) => ({ type: 'job.reserveFailed', error }),
+  savedSkipped: () => ({ type: 'job.saved' }),
+  saveSkippedFailed: (error: unknown) => ({ type: 'job.saveFailed', error }),
+  savedRunning: () => ({ type: 'job.saved' }),
+  saveRunningFailed: (error: unknown) => ({ type: 'job.saveFailed', error }),
+  agentDone: () => ({ type: 'job.agentDone' }),
+  agentFailed: (error: unknown) => ({ type: 'job.agentFailed', error }),
+  savedFinal: () => ({ type: 'job.saved' }),
+  saveFinalFailed: (error: unknown) => ({ type: 'job.saveFailed', error }),
   cancel: (reason: CompletionReason = 'user') => ({ type: 'job.cancel', reason }),
-  heartbeatTick: () => ({ type: AFTER.heartbeat }),
   timeout: () => ({ type: 'job.timeout' }) as const,
   abandon: () => ({ type: 'job.abandon' }) as const,
   discard: () => ({ type: 'job.discard' }) as const,

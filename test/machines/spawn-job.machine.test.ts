@@ -96,7 +96,8 @@ describe('spawn-job machine: loading', () => {
     expect(step.snapshot.value).toBe('reserving');
     expect(step.snapshot.context.session).toBe(session);
     expect(spawned(step.actions).get('reserveRun')).toEqual({ src: 'reserveRun', input: { job, runId: RUN } });
-    expect(types(step.actions)).toContain('xstate.stopChild');
+    // No actor per phase: nothing to stop when the load is done.
+    expect(types(step.actions)).not.toContain('xstate.stopChild');
   });
 });
 
@@ -227,18 +228,17 @@ describe('spawn-job machine: reserving', () => {
 describe('spawn-job machine: markingRunning', () => {
   const marking = () => sendAll(start().snapshot, [ev.loaded(childSession()), ev.reserved(true)]);
 
-  it('saved → running: openRun, agent invoked, first heartbeat at once, next one after the interval', () => {
+  it('saved → running: openRun (which puts the run on the heartbeat wheel), then the agent starts; no delayed event per heartbeat', () => {
     const step = send(marking().snapshot, ev.savedRunning());
-    expect(step.snapshot.value).toEqual({ running: { heartbeat: 'beating', idleWatch: 'unlimited' } });
+    expect(step.snapshot.value).toEqual({ running: { idleWatch: 'unlimited' } });
     const seen = types(step.actions);
     expect(seen).toContain('openRun');
-    expect(count(step.actions, 'publishHeartbeat')).toBe(1);
-    expect(seen.indexOf('openRun')).toBeLessThan(seen.indexOf('publishHeartbeat'));
+    expect(seen.indexOf('openRun')).toBeLessThan(seen.indexOf('runAgent'));
     expect(spawned(step.actions).get('agent')).toEqual({
       src: 'runAgent',
       input: { session: childSession(), job, runId: RUN },
     });
-    expect(delayed(step.actions)).toEqual([{ type: AFTER.heartbeat, delay: 5000 }]);
+    expect(delayed(step.actions)).toEqual([]);
   });
 
   it('a failed running-save ends in error with the save text, never starting the agent', () => {
@@ -258,7 +258,7 @@ describe('spawn-job machine: markingRunning', () => {
   it('job.cancel during markingRunning is deferred, then the run goes finalizing → cancelled', () => {
     const cancelledStep = send(marking().snapshot, ev.cancel('parent'));
     expect(cancelledStep.snapshot.value).toBe('markingRunning');
-    expect(types(cancelledStep.actions)).not.toContain('xstate.stopChild');
+    expect(types(cancelledStep.actions)).not.toContain('saveRunning');
     expect(cancelledStep.snapshot.context.cancelRequest).toEqual({ reason: 'parent' });
 
     const saved = send(cancelledStep.snapshot, ev.savedRunning());
@@ -279,25 +279,20 @@ describe('spawn-job machine: running', () => {
 
   it('with limits, the idle region is armed with its delay; the maxRun deadline was armed when the job began', () => {
     const run = toRunning(limited);
-    expect(run.snapshot.value).toEqual({ running: { heartbeat: 'beating', idleWatch: 'watching' } });
-    expect(delayed(run.actions)).toEqual([
-      { type: AFTER.heartbeat, delay: 5000 },
-      { type: AFTER.idle, delay: 50 },
-    ]);
+    expect(run.snapshot.value).toEqual({ running: { idleWatch: 'watching' } });
+    expect(delayed(run.actions)).toEqual([{ type: AFTER.idle, delay: 50 }]);
     // The deadline covers every phase: the runtime's `openJob` arms it on entry to `loading`.
     expect(types(start(limited).actions)).toContain('openJob');
   });
 
-  it('each heartbeat interval re-enters beating: publishHeartbeat again, timer re-armed, still running', () => {
-    let step: JobStep = toRunning();
-    for (let tick = 0; tick < 3; tick++) {
-      step = send(step.snapshot, ev.heartbeatTick());
-      expect(step.snapshot.matches({ running: { heartbeat: 'beating' } })).toBe(true);
-      expect(types(step.actions)).toEqual(['xstate.cancel', 'publishHeartbeat', 'xstate.raise']);
-      expect(cancelled(step.actions)).toEqual([AFTER.heartbeat]);
-      expect(delayed(step.actions)).toEqual([{ type: AFTER.heartbeat, delay: 5000 }]);
-    }
-    expect(types(step.actions)).not.toContain('closeRun');
+  it("heartbeats are not the machine's: no event of the wheel or timer reaches the job while it runs", () => {
+    const step: JobStep = toRunning();
+    expect(types(step.actions)).not.toContain('publishHeartbeat');
+    expect(step.snapshot.value).toEqual({ running: { idleWatch: 'unlimited' } });
+    // An unknown timer event changes nothing.
+    const after = send(step.snapshot, { type: 'xstate.after.heartbeatInterval.spawnJob.running.heartbeat.beating' });
+    expect(after.snapshot.value).toEqual(step.snapshot.value);
+    expect(after.actions).toEqual([]);
   });
 
   it('agent done → finalizing (closeRun, timers cancelled) → completed with the final answer', () => {
@@ -308,8 +303,7 @@ describe('spawn-job machine: running', () => {
     const finalizing = send(run.snapshot, ev.agentDone());
     expect(finalizing.snapshot.value).toBe('finalizing');
     expect(types(finalizing.actions)).toContain('closeRun');
-    expect(cancelled(finalizing.actions).sort()).toEqual([AFTER.heartbeat, AFTER.idle].sort());
-    expect(types(finalizing.actions)).not.toContain('publishHeartbeat');
+    expect(cancelled(finalizing.actions)).toEqual([AFTER.idle]);
     expect(spawned(finalizing.actions).get('saveFinal')).toEqual({
       src: 'saveSession',
       input: { session, runId: RUN, status: 'completed', error: undefined },
@@ -350,8 +344,8 @@ describe('spawn-job machine: running', () => {
     (reason) => {
       const finalizing = send(toRunning(limited).snapshot, ev.cancel(reason));
       expect(finalizing.snapshot.value).toBe('finalizing');
+      // closeRun aborts the agent (the runtime holds its AbortController).
       expect(types(finalizing.actions)).toContain('closeRun');
-      expect(types(finalizing.actions)).toContain('xstate.stopChild');
       expect(spawned(finalizing.actions).get('saveFinal')?.input).toMatchObject({ status: 'cancelled', error: undefined });
       const done = send(finalizing.snapshot, ev.savedFinal());
       expect(done.snapshot.value).toBe('cancelled');
@@ -396,7 +390,7 @@ describe('spawn-job machine: running', () => {
     const busy = spawnJobMachine.provide({ guards: { isIdle: () => false } });
     const run = toRunning(limited, childSession(), busy);
     const step = send(run.snapshot, ev.idleElapsed(), busy);
-    expect(step.snapshot.value).toEqual({ running: { heartbeat: 'beating', idleWatch: 'watching' } });
+    expect(step.snapshot.value).toEqual({ running: { idleWatch: 'watching' } });
     expect(types(step.actions)).toEqual(['xstate.cancel', 'xstate.raise']);
     expect(cancelled(step.actions)).toEqual([AFTER.idle]);
     expect(delayed(step.actions)).toEqual([{ type: AFTER.idle, delay: 50 }]);
@@ -436,18 +430,18 @@ describe('spawn-job machine: finalizing', () => {
 
   it('late events after a final state change nothing and emit nothing', () => {
     const done = sendAll(toRunning().snapshot, [ev.agentDone(), ev.savedFinal()]);
-    const late = sendAll(done.snapshot, [ev.heartbeatTick(), ev.cancel('user'), ev.agentFailed(new Error('late')), ev.savedFinal()]);
+    const late = sendAll(done.snapshot, [ev.cancel('user'), ev.agentFailed(new Error('late')), ev.savedFinal()]);
     expect(late.snapshot.value).toBe('completed');
     expect(late.allActions).toEqual([]);
   });
 
   it('completion comes after closeRun and nothing of the run follows it', () => {
     const run = toRunning(jobInput({ maxRunMs: 10 }));
-    const all = sendAll(run.snapshot, [ev.heartbeatTick(), ev.agentDone(), ev.savedFinal()]).allActions;
+    const all = sendAll(run.snapshot, [ev.agentDone(), ev.savedFinal()]).allActions;
     const seen = types(all);
     const completion = seen.indexOf('publishCompletion');
+    // closeRun takes the run off the heartbeat wheel before the completion.
     expect(seen.lastIndexOf('closeRun')).toBeLessThan(completion);
-    expect(seen.lastIndexOf('publishHeartbeat')).toBeLessThan(completion);
     expect(completion).toBe(seen.length - 1);
   });
 });

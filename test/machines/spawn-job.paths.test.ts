@@ -28,7 +28,6 @@ const allEvents: AnyEventObject[] = [
   ev.savedFinal(),
   ev.saveFinalFailed('final boom'),
   ev.cancel('user'),
-  ev.heartbeatTick(),
   ev.timeout(),
   ev.abandon(),
   ev.discard(),
@@ -98,9 +97,9 @@ function checkCompletion(
   expect(completions).toBe(1);
   expect(types(run.actions)).toContain('publishCompletion');
   expect(types(run.allActions).at(-1)).toBe('publishCompletion');
-  // Nothing of the run (heartbeat, event window) follows the completion.
+  // Nothing of the run follows the completion: a run that ran was closed (off the heartbeat wheel) first.
   const seen = types(run.allActions);
-  expect(seen.lastIndexOf('publishHeartbeat')).toBeLessThan(seen.indexOf('publishCompletion'));
+  if (seen.includes('openRun')) expect(seen.lastIndexOf('closeRun')).toBeLessThan(seen.indexOf('publishCompletion'));
   expect(run.snapshot.output?.status).toBe(path.state.value);
 }
 
@@ -193,11 +192,15 @@ describe('spawn-job machine: generated paths', () => {
     for (const path of paths) checkCompletion(path, limitedInput);
   });
 
-  it('a path through the heartbeat loop still ends with one completion', () => {
-    const run = toRunning(limitedInput);
-    const after = sendAll(run.snapshot, [ev.heartbeatTick(), ev.heartbeatTick(), ev.cancel('user'), ev.heartbeatTick(), ev.savedFinal()]);
+  it('a path through the idle re-arm loop still ends with one completion', () => {
+    const run = toRunning(limitedInput, childSession(), busyMachine);
+    const after = sendAll(
+      run.snapshot,
+      [ev.idleElapsed(), ev.idleElapsed(), ev.cancel('user'), ev.idleElapsed(), ev.savedFinal()],
+      busyMachine,
+    );
     expect(after.snapshot.value).toBe('cancelled');
-    expect(count(after.allActions, 'publishHeartbeat')).toBe(2);
+    expect(count(after.allActions, 'closeRun')).toBe(1);
     expect(count(after.allActions, 'publishCompletion')).toBe(1);
   });
 });

@@ -32,8 +32,13 @@ describe('inspection', () => {
     const ids = trace.actorIds();
     expect(ids).toContain(scheduler.id);
     expect(ids).toContain('job-0');
-    // The job's own invoked actors are there too.
-    expect(ids).toEqual(expect.arrayContaining(['loadChild', 'reserveRun', 'saveRunning', 'agent', 'saveFinal']));
+    // One actor per run: the job's I/O is started by entry actions and answered with events, not
+    // by invoked promise actors.
+    expect(ids.filter((id) => id !== scheduler.id)).toEqual(['job-0']);
+    expect(trace.eventTypesOf('job-0')).toEqual(expect.arrayContaining(['job.loaded', 'job.reserved', 'job.saved', 'job.agentDone']));
+    expect(trace.actionTypesOf('job-0')).toEqual(
+      expect.arrayContaining(['loadChild', 'reserveRun', 'saveRunning', 'runAgent', 'saveFinal']),
+    );
 
     // Everything belongs to the scheduler's system.
     expect(trace.events.every((entry) => entry.rootId === scheduler.sessionId)).toBe(true);
@@ -47,7 +52,7 @@ describe('inspection', () => {
     expect(strings).toEqual(['loading', 'reserving', 'markingRunning', 'finalizing', 'completed']);
     const runningValues = jobValues.filter((v) => typeof v === 'object' && v !== null);
     expect(runningValues.length).toBeGreaterThan(0);
-    expect(runningValues[0]).toEqual({ running: { heartbeat: 'beating', idleWatch: 'unlimited' } });
+    expect(runningValues[0]).toEqual({ running: { idleWatch: 'unlimited' } });
     // `running` sits between markingRunning and finalizing.
     const markIndex = jobValues.indexOf('markingRunning');
     const finalIndex = jobValues.indexOf('finalizing');
@@ -56,7 +61,10 @@ describe('inspection', () => {
 
     // The scheduler spawned the job and heard it finish.
     expect(trace.eventTypesOf(scheduler.id)).toEqual(expect.arrayContaining(['scheduler.enqueue', 'xstate.done.actor.job-0']));
-    expect(trace.actionTypesOf('job-0')).toEqual(expect.arrayContaining(['openRun', 'publishHeartbeat', 'closeRun', 'publishCompletion']));
+    // Heartbeats come from the scheduler's heartbeat wheel, not from job transitions: they are on
+    // the event stream, not in the inspector.
+    expect(trace.actionTypesOf('job-0')).toEqual(expect.arrayContaining(['openRun', 'closeRun', 'publishCompletion']));
+    expect(h.rootEvents.some((envelope) => envelope.event.type === 'sub_session_heartbeat')).toBe(true);
   });
 
   it('shows skipped and cancelled ends too', async () => {

@@ -12,7 +12,7 @@ export function emptyModel() {
 export function derivedStates(row) {
   if (!row) return [];
   if (row.status === 'queued') return ['spawnJob.loading'];
-  if (row.status === 'running') return ['spawnJob.running', 'spawnJob.running.heartbeat', 'spawnJob.running.heartbeat.beating'];
+  if (row.status === 'running') return ['spawnJob.running', 'spawnJob.running.idleWatch'];
   return [`spawnJob.${row.status}`];
 }
 
