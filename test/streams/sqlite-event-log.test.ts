@@ -12,8 +12,8 @@ import type { SqliteEventLogOptions } from '../../src/adapters/sqlite/sqlite-eve
 
 const token = (content: string): AgentEvent => ({ type: 'token', content });
 const seqs = (log: SqliteEventLog, sessionId: string, afterSeq: number) => log.read(sessionId, afterSeq).envelopes.map((e) => e.seq);
-/** Lets the log's end-of-microtask flush run. */
-const microtask = () => Promise.resolve();
+/** Lets the log's group commit (once per event-loop turn, on setImmediate) run. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('SqliteEventLog', () => {
   let dir: string;
@@ -51,7 +51,7 @@ describe('SqliteEventLog', () => {
       const first = openLog({ retention: 2 });
       for (let i = 0; i < 25; i++) first.log.append('a', token(String(i)));
       first.log.append('zero', token('x'));
-      await microtask();
+      await nextTurn();
       first.store.close();
       const second = openLog({ retentionFor: (id) => (id === 'a' ? 2 : 0) });
       expect(second.log.append('a', token('next')).seq).toBe(26);
@@ -64,7 +64,7 @@ describe('SqliteEventLog', () => {
     it('returns the retained envelopes with seq > afterSeq, including ones not flushed yet', () => {
       const { store, log } = openLog();
       for (let i = 1; i <= 5; i++) log.append('a', token(String(i)));
-      expect(rowCount(store, 'a')).toBe(0); // still queued for the end of the microtask
+      expect(rowCount(store, 'a')).toBe(0); // still queued for the group commit at the end of this turn
       expect(seqs(log, 'a', 0)).toEqual([1, 2, 3, 4, 5]);
       expect(seqs(log, 'a', 3)).toEqual([4, 5]);
       expect(seqs(log, 'a', 5)).toEqual([]);
@@ -74,11 +74,11 @@ describe('SqliteEventLog', () => {
       expect(log.read('nobody', 0)).toEqual({ envelopes: [], firstRetainedSeq: undefined, lastSeq: 0 });
     });
 
-    it('writes the queued appends at the end of the microtask, in one batch', async () => {
+    it('writes the queued appends once per event-loop turn, in one batch', async () => {
       const { store, log } = openLog();
       log.append('a', token('1'));
       log.append('b', token('1'));
-      await microtask();
+      await nextTurn();
       expect(rowCount(store, 'a') + rowCount(store, 'b')).toBe(2);
     });
 
@@ -92,7 +92,7 @@ describe('SqliteEventLog', () => {
         event: { type: 'tool_start', tool_call_id: 't', tool_name: 'grep', arguments: { q: 'x' } },
       };
       const written = [first.log.append('p', token('a')), first.log.append('p', nested)];
-      await microtask();
+      await nextTurn();
       first.store.close();
       expect(openLog().log.read('p', 0)).toEqual({ envelopes: written, firstRetainedSeq: 1, lastSeq: 2 });
     });
@@ -101,7 +101,7 @@ describe('SqliteEventLog', () => {
       const reported: InvalidSessionDataError[] = [];
       const { store, log } = openLog({ onInvalidRow: (error) => reported.push(error) });
       for (let i = 1; i <= 4; i++) log.append('a', token(String(i)));
-      await microtask();
+      await nextTurn();
       store.database.prepare("UPDATE events SET json = '{oops' WHERE seq = 2").run();
       store.database.prepare(`UPDATE events SET json = '{"type":"token"}' WHERE seq = 3`).run();
       expect(seqs(log, 'a', 0)).toEqual([1, 4]);
@@ -118,7 +118,7 @@ describe('SqliteEventLog', () => {
       const { store, log } = openLog({ retention: 10 });
       for (let i = 1; i <= 1000; i++) {
         log.append('a', token(String(i)));
-        if (i % 7 === 0) await microtask();
+        if (i % 7 === 0) await nextTurn();
         expect(rowCount(store, 'a')).toBeLessThanOrEqual(10 + 1 + 7);
       }
       const { envelopes, firstRetainedSeq, lastSeq } = log.read('a', 0);
@@ -189,7 +189,7 @@ describe('SqliteEventLog', () => {
       store.database.exec("CREATE TRIGGER fail BEFORE INSERT ON events WHEN NEW.seq = 2 BEGIN SELECT RAISE(ABORT, 'boom'); END");
       log.append('a', token('1'));
       log.append('a', token('2'));
-      await microtask();
+      await nextTurn();
       expect(errors).toHaveLength(1);
       expect(errors[0]).toBeInstanceOf(StoreUnavailableError);
       expect(errors[0]!.message).toMatch(/boom/);
@@ -212,7 +212,7 @@ describe('SqliteEventLog', () => {
     it('leaves the database intact', async () => {
       const { store, log } = openLog({ retention: 5 });
       for (let i = 0; i < 300; i++) log.append(`s${i % 4}`, token(String(i)));
-      await microtask();
+      await nextTurn();
       expect(store.database.pragma('integrity_check', { simple: true })).toBe('ok');
     });
   });

@@ -35,8 +35,8 @@ export interface SqliteEventLogOptions {
   /** Per-session retention, asked once per session per process; overrides `retention`. @default undefined */
   retentionFor?: (sessionId: string) => number;
   /**
-   * `true`: appends are queued and written in one transaction at the end of the current
-   * microtask (or once {@link MAX_PENDING} are queued); `false`: every append is its own
+   * `true`: appends are queued and written in one transaction once per event-loop turn (group
+   * commit on `setImmediate`, in append order; or at once when {@link MAX_PENDING} are queued); `false`: every append is its own
    * transaction. Reads always see queued appends. @default true
    */
   batch?: boolean;
@@ -46,7 +46,7 @@ export interface SqliteEventLogOptions {
    */
   onInvalidRow?: (error: InvalidSessionDataError) => void;
   /**
-   * Called when a background (microtask) flush fails; the events stay queued and are retried
+   * Called when a background (group commit) flush fails; the events stay queued and are retried
    * by the next flush. @default rethrows the error asynchronously (an uncaught exception)
    */
   onError?: (error: StoreUnavailableError) => void;
@@ -90,7 +90,7 @@ interface PendingRow {
  * @example
  * const store = new SqliteSessionStore({ path: '.sprout/sessions.db' });
  * const log = new SqliteEventLog(store, { retention: 500 });
- * log.append('root', { type: 'token', content: 'hi' }); // { seq: 1, … }, written at the end of the microtask
+ * log.append('root', { type: 'token', content: 'hi' }); // { seq: 1, … }, written in this turn's group commit
  * log.read('root', 0).envelopes;                        // includes it already
  */
 export class SqliteEventLog implements EventLog {
@@ -211,8 +211,10 @@ export class SqliteEventLog implements EventLog {
       // flush) like any background flush, and the failure goes to onError.
       this.#backgroundFlush();
     } else if (!this.#flushQueued) {
+      // Group commit per event-loop turn: everything appended until the I/O phase goes in one
+      // transaction, in append order (a run's completion is never written before its events).
       this.#flushQueued = true;
-      queueMicrotask(() => this.#backgroundFlush());
+      setImmediate(() => this.#backgroundFlush());
     }
     return { seq, sessionId, event };
   }
