@@ -1,0 +1,327 @@
+import { sessionSchema } from '../../../machines/session.schema.js';
+import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
+import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError } from '../../errors.js';
+import type { CompanionEventLogOptions, SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
+import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
+import { PostgresEventLog } from './postgres-event-log.js';
+
+/**
+ * Options of {@link PostgresSessionStore}: how to reach the database (or a shared
+ * {@link PostgresDatabase}), plus what to do with stored rows that fail the session schema.
+ *
+ * @example
+ * const options: PostgresSessionStoreOptions = { connectionString: 'postgres://localhost/app', schema: 'sprout' };
+ */
+export interface PostgresSessionStoreOptions extends PostgresConnectionOptions {
+  /** A database (pool + schema) to share; it stays yours (the connection options are then ignored). */
+  database?: PostgresDatabase;
+  /**
+   * Called for every stored row that `listChildren` / `listByRunStatus` skipped because it is not
+   * a valid session. Skipped rows are also kept in {@link PostgresSessionStore.invalidRows}.
+   * @default undefined
+   */
+  onInvalidRow?: (error: InvalidSessionDataError) => void;
+}
+
+/** How many skipped rows {@link PostgresSessionStore.invalidRows} keeps (the most recent). */
+const INVALID_ROWS_KEPT = 100;
+
+interface SessionRow {
+  id: string;
+  version: number;
+  data: unknown;
+}
+
+/** The columns a save writes (`$1`…`$9` in this order) and their types. */
+const COLUMNS: readonly (readonly [string, string])[] = [
+  ['id', 'text'],
+  ['kind', 'text'],
+  ['parent_session_id', 'text'],
+  ['root_session_id', 'text'],
+  ['spawn_depth', 'integer'],
+  ['last_run_status', 'text'],
+  ['created_at', 'text'],
+  ['updated_at', 'text'],
+  ['data', 'jsonb'],
+];
+
+/**
+ * A durable {@link SessionStore} on PostgreSQL (node-postgres), in the table `sessions` of its
+ * schema (`schema` option, default `sprout`; created and migrated on first use). Sessions are
+ * stored as validated `jsonb` plus indexed columns (kind, parent, root, depth, `last_run_status`,
+ * timestamps, `version`).
+ *
+ * - Optimistic concurrency as the other stores, in one statement (`UPDATE … WHERE id = $1 AND
+ *   version = $2`, else `INSERT … ON CONFLICT DO NOTHING`): a stale save rejects with
+ *   {@link SessionConflictError}. Safe across processes and hosts.
+ * - `load` validates every row (`validatedLoads`): a row that is not a valid session rejects with
+ *   {@link InvalidSessionDataError}; the list methods skip it and report it (`onInvalidRow`).
+ * - An unreachable server or a lost connection rejects with `StoreUnavailableError` (the pool
+ *   reconnects by itself on the next call). `jsonb` cannot hold the character U+0000: a session
+ *   containing it is refused with {@link SproutValidationError}.
+ * - `openEventLog` gives a {@link PostgresEventLog} in the same schema, so events, `seq` and the run
+ *   ledger survive with the sessions.
+ *
+ * @example
+ * const store = new PostgresSessionStore({ connectionString: 'postgres://localhost/app', schema: 'sprout' });
+ * const scheduler = createSpawnScheduler({ store, agent }); // events go to the same schema
+ * await scheduler.start();
+ * // … later
+ * await scheduler.stop();
+ * await store.close();
+ */
+export class PostgresSessionStore implements SessionStore {
+  /** Loads are validated, fresh copies; `listByRunStatus` is indexed. */
+  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true };
+  readonly #db: PostgresDatabase;
+  readonly #ownsDatabase: boolean;
+  readonly #onInvalidRow: ((error: InvalidSessionDataError) => void) | undefined;
+  readonly #invalidRows: InvalidSessionDataError[] = [];
+  readonly #sql;
+  #eventLog: PostgresEventLog | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: PostgresSessionStoreOptions = {}) {
+    if (options.database) {
+      this.#db = options.database;
+      this.#ownsDatabase = false;
+    } else {
+      this.#db = new PostgresDatabase(options);
+      this.#ownsDatabase = true;
+    }
+    this.#onInvalidRow = options.onInvalidRow;
+    const table = `${this.#db.quoted}.sessions`;
+    const params = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(', ');
+    const names = COLUMNS.map(([name]) => name);
+    const assign = (from: (name: string, i: number) => string): string =>
+      names
+        .slice(1)
+        .map((name, i) => `${name} = ${from(name, i + 1)}`)
+        .join(', ');
+    this.#sql = {
+      load: `SELECT id, version, data FROM ${table} WHERE id = $1`,
+      // No version: last write wins (the caller did not read the session first).
+      upsert: `INSERT INTO ${table} (${names.join(', ')}, version) VALUES (${params}, 1)
+               ON CONFLICT (id) DO UPDATE SET ${assign((name) => `excluded.${name}`)}, version = ${table}.version + 1
+               RETURNING version`,
+      // A version: update that version, else insert when absent, else nothing (a conflict) — one statement.
+      save: `WITH updated AS (
+               UPDATE ${table} SET ${assign((_, i) => `$${i + 1}::${COLUMNS[i]![1]}`)}, version = version + 1
+               WHERE id = $1::text AND version = $10::integer RETURNING version
+             ), inserted AS (
+               INSERT INTO ${table} (${names.join(', ')}, version)
+               SELECT ${params}, 1 WHERE NOT EXISTS (SELECT 1 FROM updated)
+               ON CONFLICT (id) DO NOTHING RETURNING version
+             )
+             SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted`,
+      version: `SELECT version FROM ${table} WHERE id = $1`,
+      delete: `DELETE FROM ${table} WHERE id = $1 RETURNING 1 AS deleted`,
+      children: `SELECT id, version, data FROM ${table} WHERE parent_session_id = $1 ORDER BY created_at, id`,
+      byStatus: `SELECT id, version, data FROM ${table} WHERE kind = 'child' AND last_run_status = ANY($1::text[]) ORDER BY created_at, id`,
+    };
+  }
+
+  /**
+   * The database (pool and schema) this store uses, e.g. to open more logs on it.
+   *
+   * @example
+   * const log = new PostgresEventLog({ database: store.database, retention: 500 });
+   */
+  get database(): PostgresDatabase {
+    return this.#db;
+  }
+
+  /**
+   * Rows the list methods skipped as invalid (most recent {@link INVALID_ROWS_KEPT}), oldest first.
+   *
+   * @example
+   * for (const error of store.invalidRows) console.warn(error.message);
+   */
+  get invalidRows(): readonly InvalidSessionDataError[] {
+    return this.#invalidRows;
+  }
+
+  /**
+   * The stored session with its `version`, or `undefined`. Rejects with
+   * {@link InvalidSessionDataError} when the stored row is not a valid session.
+   *
+   * @example
+   * const session = await store.load('child-1');
+   */
+  async load(id: string): Promise<Session | undefined> {
+    const [row] = await this.#query<SessionRow>(this.#sql.load, [id], `loading session ${id}`);
+    if (row === undefined) return undefined;
+    const decoded = decodeRow(row);
+    if (decoded instanceof InvalidSessionDataError) throw decoded;
+    return decoded;
+  }
+
+  /**
+   * Validates and stores `session`, checking and bumping its `version` atomically; writes the new
+   * version back into `session`.
+   *
+   * @example
+   * await store.save(session); // rejects with SessionConflictError if someone saved in between
+   */
+  async save(session: Session): Promise<void> {
+    const parsed = sessionSchema.safeParse(session);
+    if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
+    const { version: expected, ...data } = parsed.data;
+    const json = toJson(data);
+    const row = [
+      data.id,
+      data.kind,
+      data.parent_session_id ?? null,
+      data.root_session_id,
+      data.spawn_depth,
+      data.metadata.last_run_status ?? null,
+      data.created_at,
+      data.updated_at,
+      json,
+    ];
+    const what = `saving session ${data.id}`;
+    if (expected === undefined) {
+      const [saved] = await this.#query<{ version: number }>(this.#sql.upsert, row, what);
+      session.version = saved!.version;
+      return;
+    }
+    const [result] = await this.#query<{ updated: number | null; inserted: number | null }>(this.#sql.save, [...row, expected], what);
+    const version = result?.updated ?? result?.inserted;
+    if (version !== null && version !== undefined) {
+      session.version = version;
+      return;
+    }
+    const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
+    throw new SessionConflictError(data.id, expected, current?.version);
+  }
+
+  /**
+   * Removes a session; resolves `true` when it existed.
+   *
+   * @example
+   * await store.delete('child-1');
+   */
+  async delete(id: string): Promise<boolean> {
+    return (await this.#query(this.#sql.delete, [id], `deleting session ${id}`)).length > 0;
+  }
+
+  /**
+   * The direct children of `parentSessionId`, sorted by `created_at`, then `id` (byte order).
+   * Invalid rows are skipped and reported.
+   *
+   * @example
+   * const children = await store.listChildren('root-1');
+   */
+  async listChildren(parentSessionId: string): Promise<Session[]> {
+    return this.#decodeAll(await this.#query<SessionRow>(this.#sql.children, [parentSessionId], `listing children of ${parentSessionId}`));
+  }
+
+  /**
+   * `kind: 'child'` sessions whose `metadata.last_run_status` is one of `statuses`, sorted by
+   * `created_at`, then `id`. Invalid rows are skipped and reported.
+   *
+   * @example
+   * const interrupted = await store.listByRunStatus(['running', 'pending']);
+   */
+  async listByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
+    if (statuses.length === 0) return [];
+    return this.#decodeAll(await this.#query<SessionRow>(this.#sql.byStatus, [[...statuses]], 'listing sessions by run status'));
+  }
+
+  /**
+   * The {@link PostgresEventLog} of this store's schema, so replay, `seq` and the run ledger
+   * survive a restart with the sessions (what the scheduler uses when given no log). The same log
+   * is returned on later calls (the first call's options win); {@link close} closes it.
+   *
+   * @example
+   * const log = store.openEventLog({ retention: 1000, onError: console.error });
+   */
+  openEventLog(options: CompanionEventLogOptions): PostgresEventLog {
+    this.#eventLog ??= new PostgresEventLog({
+      database: this.#db,
+      retention: options.retention,
+      onError: (error) => options.onError(error),
+    });
+    return this.#eventLog;
+  }
+
+  /**
+   * Closes the event log (writing what it has pending), then ends the pool when the store made it.
+   * Idempotent; later calls of the other methods reject with `StoreUnavailableError`.
+   *
+   * @example
+   * await store.close();
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      try {
+        await this.#eventLog?.close();
+      } finally {
+        if (this.#ownsDatabase) await this.#db.close();
+      }
+    })();
+    return this.#closed;
+  }
+
+  async #open(): Promise<void> {
+    if (this.#closed || this.#db.closed) throw this.#db.closedError();
+    await this.#db.ready();
+  }
+
+  async #query<R extends object>(text: string, values: unknown[], what: string): Promise<R[]> {
+    await this.#open();
+    try {
+      return await this.#db.query<R & Record<string, unknown>>(text, values, what);
+    } catch (error) {
+      // jsonb cannot hold U+0000 (SQLSTATE 22P05): the session is refused, not the store unavailable.
+      if ((error as { cause?: { code?: unknown } }).cause?.code === '22P05') {
+        throw new SproutValidationError('session', [
+          { code: 'custom', path: [], message: 'contains the character U+0000, which PostgreSQL jsonb cannot store' },
+        ]);
+      }
+      throw error instanceof SproutError ? error : this.#db.unavailable(error, what);
+    }
+  }
+
+  #decodeAll(rows: SessionRow[]): Session[] {
+    const sessions: Session[] = [];
+    for (const row of rows) {
+      const decoded = decodeRow(row);
+      if (decoded instanceof InvalidSessionDataError) this.#report(decoded);
+      else sessions.push(decoded);
+    }
+    return sessions;
+  }
+
+  #report(error: InvalidSessionDataError): void {
+    this.#invalidRows.push(error);
+    if (this.#invalidRows.length > INVALID_ROWS_KEPT) this.#invalidRows.shift();
+    try {
+      this.#onInvalidRow?.(error);
+    } catch {
+      // A throwing hook must not hide the valid rows.
+    }
+  }
+}
+
+/** Validates a stored row; returns the error instead of throwing it. */
+function decodeRow(row: SessionRow): Session | InvalidSessionDataError {
+  const parsed = sessionSchema.safeParse(row.data);
+  if (!parsed.success) {
+    const validation = new SproutValidationError('session', parsed.error.issues);
+    return new InvalidSessionDataError(row.id, validation.message, { cause: validation });
+  }
+  if (parsed.data.id !== row.id) return new InvalidSessionDataError(row.id, `stored JSON has id ${parsed.data.id}`);
+  return { ...parsed.data, version: row.version };
+}
+
+/** `JSON.stringify`, with a value it cannot encode (e.g. a BigInt) reported as invalid input. */
+function toJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    throw new SproutValidationError('session', [
+      { code: 'custom', path: [], message: `session is not JSON-serializable: ${error instanceof Error ? error.message : String(error)}` },
+    ]);
+  }
+}
