@@ -1,4 +1,5 @@
-import { Subject, type Observable } from 'rxjs';
+import { createStore } from '@xstate/store';
+import { Observable } from 'rxjs';
 import type { InspectionEvent } from 'xstate';
 
 /** The job-machine state of one run, as the scheduler's inspection reported it. */
@@ -28,6 +29,43 @@ export interface RunStateTracker {
   get(runId: string): RunState | undefined;
   /** Each change of a run's (or, with `runId: ''`, the scheduler's) active states. */
   readonly changes$: Observable<RunState>;
+  /**
+   * The same view as an `@xstate/store` store (context `{ scheduler, runs, last, version }`), for a UI
+   * that subscribes to snapshots (`view.subscribe(...)`, `useSelector(view, ...)`). Off the hot
+   * path: fed by inspection events only, and only when the tracker is the scheduler's `inspect`.
+   */
+  readonly view: RunStatesView;
+}
+
+/** The store behind a {@link RunStateTracker}: every tracked run by run id, the scheduler's states, a change counter. */
+export type RunStatesView = ReturnType<typeof createRunStatesView>;
+
+/** Creates the `@xstate/store` store a {@link RunStateTracker} keeps its view in. */
+function createRunStatesView(retain: number) {
+  return createStore({
+    context: { scheduler: [] as string[], runs: new Map<string, RunState>(), last: undefined as RunState | undefined, version: 0 },
+    on: {
+      scheduler: (context, event: { state: RunState }) => ({
+        ...context,
+        scheduler: event.state.states,
+        last: event.state,
+        version: context.version + 1,
+      }),
+      run: (context, event: { state: RunState }) => {
+        // The Map is updated in place (O(1) per change); `version` tells subscribers it changed.
+        const runs = context.runs;
+        runs.delete(event.state.runId);
+        runs.set(event.state.runId, event.state);
+        if (runs.size > retain) {
+          for (const [runId, run] of runs) {
+            if (runs.size <= retain) break;
+            if (run.done) runs.delete(runId);
+          }
+        }
+        return { ...context, last: event.state, version: context.version + 1 };
+      },
+    },
+  });
 }
 
 /** Options of {@link createRunStateTracker}. */
@@ -72,10 +110,7 @@ interface JobContextLike {
  * runStates.changes$.subscribe((run) => console.log(run.runId, run.states.at(-1)));
  */
 export function createRunStateTracker(options: RunStateTrackerOptions = {}): RunStateTracker {
-  const retain = options.retain ?? 2000;
-  const runs = new Map<string, RunState>();
-  const changes$ = new Subject<RunState>();
-  let scheduler: string[] = [];
+  const view = createRunStatesView(options.retain ?? 2000);
   const key = (states: readonly string[]): string => states.join('|');
 
   const inspect = (event: InspectionEvent): void => {
@@ -83,12 +118,13 @@ export function createRunStateTracker(options: RunStateTrackerOptions = {}): Run
     const snapshot = event.snapshot as { value?: unknown; status?: unknown; context?: JobContextLike; machine?: { id?: unknown } };
     const context = snapshot.context;
     if (context === undefined || context === null) return;
-    if (Array.isArray(context.queue)) {
+    const { scheduler, runs } = view.getSnapshot().context;
+    if (typeof context.runId !== 'string' && 'queue' in context) {
       const next = activeStateIds('spawnScheduler', snapshot.value);
-      if (key(next) !== key(scheduler)) {
-        scheduler = next;
-        changes$.next({ runId: '', childSessionId: '', parentSessionId: '', states: next, done: snapshot.status === 'done' });
-      }
+      if (key(next) === key(scheduler)) return;
+      view.trigger.scheduler({
+        state: { runId: '', childSessionId: '', parentSessionId: '', states: next, done: snapshot.status === 'done' },
+      });
       return;
     }
     if (typeof context.runId !== 'string' || typeof context.job?.childSessionId !== 'string') return;
@@ -96,28 +132,33 @@ export function createRunStateTracker(options: RunStateTrackerOptions = {}): Run
     const done = snapshot.status === 'done' || snapshot.status === 'error';
     const previous = runs.get(context.runId);
     if (previous && previous.done === done && key(previous.states) === key(states)) return;
-    const state: RunState = {
-      runId: context.runId,
-      childSessionId: context.job.childSessionId,
-      parentSessionId: typeof context.job.parentSessionId === 'string' ? context.job.parentSessionId : '',
-      states,
-      done,
-    };
-    runs.delete(context.runId);
-    runs.set(context.runId, state);
-    if (runs.size > retain) {
-      for (const [runId, run] of runs) {
-        if (runs.size <= retain) break;
-        if (run.done) runs.delete(runId);
-      }
-    }
-    changes$.next(state);
+    view.trigger.run({
+      state: {
+        runId: context.runId,
+        childSessionId: context.job.childSessionId,
+        parentSessionId: typeof context.job.parentSessionId === 'string' ? context.job.parentSessionId : '',
+        states,
+        done,
+      },
+    });
   };
 
   return {
     inspect,
-    snapshot: () => ({ scheduler: [...scheduler], runs: [...runs.values()] }),
-    get: (runId) => runs.get(runId),
-    changes$: changes$.asObservable(),
+    view,
+    snapshot: () => {
+      const { scheduler, runs } = view.getSnapshot().context;
+      return { scheduler: [...scheduler], runs: [...runs.values()] };
+    },
+    get: (runId) => view.getSnapshot().context.runs.get(runId),
+    changes$: new Observable<RunState>((subscriber) => {
+      let seen = view.getSnapshot().context.version;
+      const subscription = view.subscribe(({ context }) => {
+        if (context.version === seen || context.last === undefined) return;
+        seen = context.version;
+        subscriber.next(context.last);
+      });
+      return () => subscription.unsubscribe();
+    }),
   };
 }
