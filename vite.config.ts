@@ -9,6 +9,7 @@ export default defineConfig({
       // The package name (as the docs import it) and the DESIGN's short name, both to src/.
       { find: /^@sprout-agents\/sprout\/testing$/, replacement: here('./src/testing/index.ts') },
       { find: /^@sprout-agents\/sprout\/server$/, replacement: here('./src/server/index.ts') },
+      { find: /^@sprout-agents\/sprout\/postgres$/, replacement: here('./src/adapters/postgres/index.ts') },
       { find: /^@sprout-agents\/sprout$/, replacement: here('./src/index.ts') },
       { find: /^sprout\/testing$/, replacement: here('./src/testing/index.ts') },
       { find: /^sprout\/server$/, replacement: here('./src/server/index.ts') },

@@ -20,7 +20,7 @@ import {
  */
 export interface PostgresConnectionOptions {
   /** `postgres://user:password@host:5432/database`. @default the libpq environment variables */
-  connectionString?: string;
+  connectionString?: string | undefined;
   /**
    * More `pg.Pool` settings (`max`, `ssl`, `statement_timeout`, …), applied over Sprout's
    * defaults (`connectionTimeoutMillis: 10000`, `keepAlive: true`, `application_name: 'sprout'`).
