@@ -2,6 +2,7 @@ import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { SessionConflictError, SproutValidationError } from '../../errors.js';
 import type { SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
+import { clonePlain } from './clone-plain.js';
 
 /**
  * A {@link SessionStore} kept in process memory: for tests, demos and single-process embedding.
@@ -51,7 +52,7 @@ export class MemorySessionStore implements SessionStore {
   load(id: string): Promise<Session | undefined> {
     return settle(() => {
       const stored = this.#sessions.get(id);
-      return stored === undefined ? undefined : structuredClone(stored);
+      return stored === undefined ? undefined : clonePlain(stored);
     });
   }
 
@@ -131,7 +132,7 @@ export class MemorySessionStore implements SessionStore {
       const stored = this.#sessions.get(id);
       if (stored !== undefined) found.push(stored);
     }
-    return found.sort(byCreatedAtThenId).map((session) => structuredClone(session));
+    return found.sort(byCreatedAtThenId).map((session) => clonePlain(session));
   }
 
   #index(session: Session): void {
@@ -155,7 +156,7 @@ function settle<T>(fn: () => T): Promise<T> {
 /** A deep copy for storage; a session that cannot be cloned (e.g. holds a function) is invalid. */
 function cloneForStore(session: Session): Session {
   try {
-    return structuredClone(session);
+    return clonePlain(session);
   } catch (error) {
     const message = `session is not cloneable: ${error instanceof Error ? error.message : String(error)}`;
     throw new SproutValidationError('session', [{ code: 'custom', path: [], message }]);
