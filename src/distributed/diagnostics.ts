@@ -1,0 +1,45 @@
+import { Subject, type Observable } from 'rxjs';
+import type { SchedulerDiagnostic } from '../scheduler/diagnostics.js';
+import { GuardedObservable } from '../streams/guarded-observable.js';
+
+/**
+ * Something a distributed front door or worker wants you to know that is not a run's own outcome:
+ * a service went away (it reconnects), a run was put back in the queue for later, a run whose
+ * worker was lost was ended, a lease was lost, or a diagnostic of a worker's embedded scheduler.
+ */
+export type DistributedDiagnostic =
+  /** Redis or PostgreSQL failed (a connection dropped, a command was refused); connections reconnect on their own. */
+  | { kind: 'service_error'; error: unknown }
+  /** A run's job was put back in the queue, to be taken again in `delayMs`. */
+  | { kind: 'run_deferred'; runId: string; why: string; delayMs: number; error?: unknown }
+  /** A run whose worker was lost was ended (and, with `recover: 'requeue'`, its child queued again as `requeuedAs`). */
+  | { kind: 'run_recovered'; runId: string; childSessionId: string; status: string; requeuedAs?: string | undefined }
+  /** A running run lost its lease (its worker stalled longer than the lease, or Redis was away): limits may be exceeded briefly. */
+  | { kind: 'lease_lost'; runId: string; parentSessionId: string; what: 'owner' | 'slot' }
+  /** A diagnostic of a worker's embedded scheduler (subscriber errors, late events, …). */
+  | { kind: 'scheduler'; diagnostic: SchedulerDiagnostic };
+
+/** A diagnostics channel: `report` never throws; `diagnostics$` is hot and guarded. */
+export function createDiagnostics(hook: ((diagnostic: DistributedDiagnostic) => void) | undefined): {
+  diagnostics$: Observable<DistributedDiagnostic>;
+  report: (diagnostic: DistributedDiagnostic) => void;
+  complete: () => void;
+} {
+  const subject = new Subject<DistributedDiagnostic>();
+  const diagnostics$ = new GuardedObservable<DistributedDiagnostic>(
+    (subscriber) => subject.subscribe(subscriber),
+    () => {},
+  );
+  return {
+    diagnostics$,
+    report: (diagnostic) => {
+      try {
+        hook?.(diagnostic);
+      } catch {
+        // A failing hook must not break a worker.
+      }
+      subject.next(diagnostic);
+    },
+    complete: () => subject.complete(),
+  };
+}

@@ -1,0 +1,399 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { defer, from, switchMap, type Observable } from 'rxjs';
+import { z } from 'zod';
+import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
+import { METADATA_KEYS } from '../../machines/session.schema.js';
+import { spawnBriefSchema, spawnJobSchema, type SpawnBrief, type SpawnJob } from '../../machines/spawn-job.events.js';
+import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
+import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
+import type {
+  ChildRunSummary,
+  ChildStatus,
+  EnqueueResult,
+  EventsOptions,
+  SpawnChildResult,
+  WaitForChildrenOptions,
+} from '../api/scheduler-types.js';
+import { systemClock, toRfc3339 } from '../clock.js';
+import {
+  SchedulerStoppedError,
+  SessionNotFoundError,
+  SpawnDepthExceededError,
+  SproutValidationError,
+  UnknownChildError,
+} from '../errors.js';
+import { buildChildSession } from '../scheduler/build-child-session.js';
+import { childSummaryFromSession } from '../scheduler/child-status.js';
+import { loadValidSession } from '../scheduler/persist-run.js';
+import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, waitArgsSchema } from '../scheduler/scheduler-args.js';
+import { policyHolds } from '../scheduler/wait-for-children.js';
+import { closeRedis, openPostgres, openRedis, type PostgresConnection, type RedisConnection } from './connections.js';
+import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
+import { queueUnavailable } from './errors.js';
+import { RUN_QUEUE_NAME, redisKeys, validatePrefix } from './keys.js';
+import { storedEnd } from './lost-run.js';
+import { RedisScripts } from './redis-scripts.js';
+import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
+
+/** How long a cancel request is kept for a run that has not been taken yet (a week). */
+const CANCEL_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const frontDoorOptionsSchema = z.object({
+  prefix: z.string().default('sprout'),
+  concurrency: z.number().int().min(1).optional(),
+  maxDepth: z.number().int().min(0).default(4),
+  eventRetention: z.number().int().min(0).default(1000),
+  cancelTreeHoldMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(10 * 60_000),
+});
+
+/**
+ * Options of {@link createDistributedScheduler}.
+ *
+ * @example
+ * const options: DistributedSchedulerOptions = { redis: 'redis://127.0.0.1:6379', postgres: 'postgres://localhost/app', prefix: 'sprout' };
+ */
+export interface DistributedSchedulerOptions {
+  /** Redis: the run queue, leases, cancel flags. A URL or ioredis options. */
+  redis: RedisConnection;
+  /** PostgreSQL: sessions, events, the run ledger. A URL or the adapters' connection options. */
+  postgres: PostgresConnection;
+  /** The deployment: Redis key prefix, BullMQ queue prefix and PostgreSQL schema (same rules as a schema name). @default 'sprout' */
+  prefix?: string | undefined;
+  /** When set, `start()` sets the queue's global concurrency: runs active at once across every worker. */
+  concurrency?: number | undefined;
+  /** Deepest child `spawnChild` creates (a root session is depth 0). @default 4 */
+  maxDepth?: number | undefined;
+  /** Events kept per session by the log (what `events({ afterSeq })` can replay). @default 1000 */
+  eventRetention?: number | undefined;
+  /**
+   * After `cancelTree`, for this long, a run whose parent is in the cancelled tree ends
+   * `cancelled` (reason `parent`) when a worker takes it: a grandchild a cancelled child spawned
+   * as it was being cancelled cannot slip past. @default 600000 (10 minutes)
+   */
+  cancelTreeHoldMs?: number | undefined;
+  /** Id generator for runs and spawned children. @default crypto.randomUUID */
+  createId?: (() => string) | undefined;
+  /** Gets every diagnostic (also on `diagnostics$`). */
+  onDiagnostic?: ((diagnostic: DistributedDiagnostic) => void) | undefined;
+}
+
+/**
+ * The front door of distributed mode: the {@link SpawnScheduler} API where it makes sense, over
+ * Redis (BullMQ run queue) and PostgreSQL (sessions, events, run ledger). It runs nothing itself:
+ * `sprout worker` processes ({@link createWorker}) take the runs.
+ *
+ * Differences from embedded mode:
+ * - `enqueue` / `spawnChild` resolve once the run is in the queue. Its `sub_session_started` is
+ *   published by the worker that takes it (so a run is announced once, by the process that runs it).
+ * - `events()` streams what any worker appends (PostgreSQL `LISTEN`/`NOTIFY`).
+ * - `stop()` closes this front door's connections; the workers and their runs carry on.
+ */
+export interface DistributedScheduler {
+  /** The deployment prefix (Redis prefix, queue prefix, PostgreSQL schema). */
+  readonly prefix: string;
+  /** The PostgreSQL session store of the deployment. */
+  readonly store: PostgresSessionStore;
+  /** The PostgreSQL event log of the deployment (`live()`, `read()`, `openRuns()`). */
+  readonly eventLog: PostgresEventLog;
+  /** Diagnostics: services that went away (they reconnect). */
+  readonly diagnostics$: Observable<DistributedDiagnostic>;
+  /** Connects and migrates the schema if needed. */
+  start(): Promise<void>;
+  /** Closes this front door's connections. Queued and running runs carry on in the workers. */
+  stop(): Promise<void>;
+  /** Queues a run of an existing child: `{ runId }`, or `{ runId, deduplicated: true }` when the child already has a queued or running run. */
+  enqueue(job: SpawnJob): Promise<EnqueueResult>;
+  /** Creates a child session from a brief (saved in PostgreSQL) and queues its run. */
+  spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<SpawnChildResult>;
+  /** The session's stream as any process appends it; with `afterSeq`, the retained events after it first. */
+  events(sessionId: string, options?: EventsOptions): Observable<SessionEventEnvelope>;
+  /** Cancels the child's queued or running run, wherever it runs. `true` when it had one. */
+  cancel(childSessionId: string, reason?: CompletionReason): Promise<boolean>;
+  /** Cancels every queued or running descendant of the session (reason `parent`); resolves with how many runs. */
+  cancelTree(sessionId: string): Promise<number>;
+  /** The child's latest run, from PostgreSQL (metadata) and Redis (its live run). */
+  getChild(childSessionId: string): Promise<ChildStatus | undefined>;
+  /** Resolves once the policy holds for those children (default: the parent's children with a queued or running run). */
+  waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
+}
+
+/**
+ * Creates the front door of distributed mode (see {@link DistributedScheduler}).
+ *
+ * @example
+ * const scheduler = createDistributedScheduler({ redis: 'redis://127.0.0.1:6379', postgres: process.env.DATABASE_URL!, prefix: 'sprout' });
+ * await scheduler.start();
+ * scheduler.events('root', { afterSeq: 0 }).subscribe(({ seq, event }) => console.log(seq, event.type));
+ * const { childSessionId } = await scheduler.spawnChild('root', { title: 'Research', prompt: 'Find X' });
+ * console.log(await scheduler.waitForChildren('root', { childSessionIds: [childSessionId] }));
+ */
+export function createDistributedScheduler(options: DistributedSchedulerOptions): DistributedScheduler {
+  const parsed = frontDoorOptionsSchema.safeParse({ ...options, redis: undefined, postgres: undefined });
+  if (!parsed.success) throw new SproutValidationError('distributed scheduler options', parsed.error.issues);
+  const opts = parsed.data;
+  const prefix = validatePrefix(opts.prefix);
+  const createId = options.createId ?? randomUUID;
+  const keys = redisKeys(prefix);
+  const { diagnostics$, report, complete } = createDiagnostics(options.onDiagnostic);
+  const serviceError = (error: unknown): void => report({ kind: 'service_error', error });
+  const { store, log } = openPostgres(options.postgres, prefix, opts.eventRetention, serviceError);
+
+  let phase: 'created' | 'running' | 'stopped' = 'created';
+  let redis: ReturnType<typeof openRedis> | undefined;
+  let queueRedis: ReturnType<typeof openRedis> | undefined;
+  let scripts: RedisScripts | undefined;
+  let queue: Queue | undefined;
+  let stopped: Promise<void> | undefined;
+
+  const running = (): { redis: NonNullable<typeof redis>; scripts: RedisScripts; queue: Queue } => {
+    if (phase === 'created') throw new SchedulerStoppedError('spawn scheduler is not running: call start() first');
+    if (phase !== 'running' || !redis || !scripts || !queue) throw new SchedulerStoppedError();
+    return { redis, scripts, queue };
+  };
+
+  /** Runs a Redis call, turning its failure into `QueueUnavailableError`. */
+  const onRedis = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      throw queueUnavailable(error, what);
+    }
+  };
+
+  const enqueueRun = async (job: SpawnJob, title: string | undefined, runId: string): Promise<EnqueueResult> => {
+    const { redis: r, scripts: s, queue: q } = running();
+    const liveKey = keys.live(job.childSessionId);
+    for (;;) {
+      const set = await onRedis(`queueing run ${runId}`, () => r.set(liveKey, runId, 'NX'));
+      if (set === 'OK') break;
+      const existing = await onRedis(`reading the live run of ${job.childSessionId}`, () => r.get(liveKey));
+      if (existing !== null) return { runId: existing, deduplicated: true };
+    }
+    const data: RunJobData = { runId, ...job, ...(title === undefined ? {} : { title }) };
+    try {
+      await q.add(RUN_JOB_NAME, data, { ...RUN_JOB_OPTIONS, jobId: runId });
+    } catch (error) {
+      await s.deleteIf(liveKey, runId).catch(serviceError);
+      throw queueUnavailable(error, `queueing run ${runId}`);
+    }
+    return { runId };
+  };
+
+  /** Sets the run's durable cancel flag and pushes it to every worker; `true` when the child had a run. */
+  const cancelRun = async (childSessionId: string, reason: CompletionReason): Promise<boolean> => {
+    const { redis: r, queue: q } = running();
+    const runId = await onRedis(`reading the live run of ${childSessionId}`, () => r.get(keys.live(childSessionId)));
+    if (runId === null) return false;
+    await onRedis(`cancelling run ${runId}`, () =>
+      r.multi().set(keys.cancel(runId), reason, 'PX', CANCEL_TTL_MS).publish(keys.cancelChannel, JSON.stringify({ runId, reason })).exec(),
+    );
+    // A run waiting for a slot of its parent ends at once (it needs none) instead of at its next retry.
+    void (async () => {
+      const job = await q.getJob(runId);
+      if (job && (await job.getState()) === 'delayed') await job.promote();
+    })().catch(() => undefined);
+    return true;
+  };
+
+  /** A summary from the stored child, for the run `runId` (queued / running until its end is stored). */
+  const summaryOf = (session: Parameters<typeof childSummaryFromSession>[0], runId: string): ChildStatus => {
+    const stored = childSummaryFromSession(session);
+    if (stored.runId === runId && storedEnd(session, runId) !== undefined) return stored;
+    const status = stored.runId === runId && session.metadata[METADATA_KEYS.status] === 'running' ? 'running' : 'queued';
+    const summary: ChildStatus = { ...stored, runId, status };
+    delete summary.error;
+    delete summary.result;
+    return summary;
+  };
+
+  const scheduler: DistributedScheduler = {
+    prefix,
+    store,
+    eventLog: log,
+    diagnostics$,
+
+    async start() {
+      if (phase === 'stopped') throw new SchedulerStoppedError('spawn scheduler was stopped and cannot be started again: create a new one');
+      if (phase === 'running') return;
+      await store.database.ready();
+      redis = openRedis(options.redis, 'front door', serviceError, { blocking: false });
+      queueRedis = openRedis(options.redis, 'front door queue', serviceError, { blocking: false });
+      scripts = new RedisScripts(redis, keys);
+      queue = new Queue(RUN_QUEUE_NAME, { connection: queueRedis, prefix });
+      queue.on('error', serviceError);
+      try {
+        await queue.waitUntilReady();
+        if (opts.concurrency !== undefined) await queue.setGlobalConcurrency(opts.concurrency);
+      } catch (error) {
+        throw queueUnavailable(error, 'connecting the run queue');
+      }
+      phase = 'running';
+    },
+
+    stop() {
+      stopped ??= (async () => {
+        phase = 'stopped';
+        await queue?.close().catch(serviceError);
+        for (const connection of [queueRedis, redis]) if (connection) await closeRedis(connection);
+        await log.close();
+        await store.close();
+        complete();
+      })();
+      return stopped;
+    },
+
+    async enqueue(job) {
+      const parsedJob = parseArgs(spawnJobSchema, job, 'spawn job');
+      running();
+      return enqueueRun(parsedJob, undefined, createId());
+    },
+
+    async spawnChild(parentSessionId, brief) {
+      const parsedBrief = parseArgs(spawnBriefSchema, brief, 'spawn brief');
+      parseArgs(sessionIdSchema, parentSessionId, 'parent session id');
+      running();
+      const parent = await loadValidSession(store, parentSessionId);
+      if (!parent) throw new SessionNotFoundError(parentSessionId, 'parent session');
+      const depth = parent.spawn_depth + 1;
+      if (depth > opts.maxDepth) throw new SpawnDepthExceededError(depth, opts.maxDepth);
+      const child = buildChildSession({
+        id: createId(),
+        parent,
+        brief: parsedBrief,
+        now: toRfc3339(systemClock.now()),
+        newMessageId: createId,
+      });
+      const runId = createId();
+      child.metadata[METADATA_KEYS.runId] = runId;
+      await store.save(child);
+      try {
+        await enqueueRun({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, runId);
+        return { childSessionId: child.id, runId };
+      } catch (error) {
+        await store.delete(child.id).catch(serviceError);
+        throw error;
+      }
+    },
+
+    events(sessionId, eventOptions) {
+      const { options: parsedOptions } = parseArgs(eventsArgsSchema, { sessionId, options: eventOptions }, 'events() arguments');
+      const afterSeq = parsedOptions?.afterSeq;
+      return defer(() =>
+        from(log.read(sessionId, Number.MAX_SAFE_INTEGER)).pipe(
+          switchMap(({ lastSeq }) => {
+            if (afterSeq !== undefined && afterSeq > lastSeq) {
+              throw new SproutValidationError('events() arguments', [
+                {
+                  code: 'custom',
+                  path: ['options', 'afterSeq'],
+                  message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`,
+                  input: afterSeq,
+                },
+              ]);
+            }
+            return log.live(sessionId, { afterSeq: afterSeq ?? lastSeq });
+          }),
+        ),
+      );
+    },
+
+    async cancel(childSessionId, reason = 'user') {
+      const args = parseArgs(cancelArgsSchema, { childSessionId, reason }, 'cancel() arguments');
+      return cancelRun(args.childSessionId, args.reason);
+    },
+
+    async cancelTree(sessionId) {
+      const rootId = parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id');
+      const { redis: r } = running();
+      // Level by level: each descendant is marked (halt) before its own children are listed, so a
+      // child created after the listing finds its parent marked when a worker takes its run.
+      const seen = new Set<string>([rootId]);
+      let frontier = (await store.listChildren(rootId)).map((child) => child.id).filter((id) => !seen.has(id));
+      let cancelled = 0;
+      while (frontier.length > 0) {
+        for (const id of frontier) seen.add(id);
+        const marking = r.multi();
+        for (const id of frontier) marking.set(keys.halt(id), 'parent', 'PX', opts.cancelTreeHoldMs);
+        await onRedis('marking a cancelled tree', () => marking.exec());
+        for (const id of frontier) if (await cancelRun(id, 'parent')) cancelled++;
+        const next: string[] = [];
+        for (const id of frontier) {
+          for (const child of await store.listChildren(id)) if (!seen.has(child.id)) next.push(child.id);
+        }
+        frontier = next;
+      }
+      return cancelled;
+    },
+
+    async getChild(childSessionId) {
+      const id = parseArgs(sessionIdSchema, childSessionId, 'getChild() child session id');
+      const { redis: r } = running();
+      const session = await loadValidSession(store, id);
+      if (!session) return undefined;
+      const live = await onRedis(`reading the live run of ${id}`, () => r.get(keys.live(id)));
+      return summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
+    },
+
+    async waitForChildren(parentSessionId, waitOptions) {
+      const args = parseArgs(waitArgsSchema, { parentSessionId, options: waitOptions }, 'waitForChildren() arguments');
+      const policy = args.options?.policy ?? 'all';
+      const { redis: r } = running();
+      const parent = args.parentSessionId;
+      let ids = args.options?.childSessionIds;
+      if (ids === undefined) {
+        const children = await store.listChildren(parent);
+        const lives = children.length === 0 ? [] : await onRedis('reading live runs', () => r.mget(children.map((c) => keys.live(c.id))));
+        ids = children.filter((_, i) => lives[i] !== null).map((child) => child.id);
+      }
+      const summaries = new Map<string, ChildRunSummary>();
+      const byRun = new Map<string, string>();
+      for (const id of ids) {
+        const session = await loadValidSession(store, id);
+        if (!session) throw new UnknownChildError(id);
+        const live = await onRedis(`reading the live run of ${id}`, () => r.get(keys.live(id)));
+        const { childSessionId, runId, status, error, result } = summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
+        summaries.set(id, {
+          childSessionId,
+          runId,
+          status,
+          ...(error === undefined ? {} : { error }),
+          ...(result === undefined ? {} : { result }),
+        });
+        byRun.set(runId, id);
+      }
+      const current = (): ChildRunSummary[] => ids.map((id) => summaries.get(id)!);
+      if (policyHolds(policy, current())) return current();
+      // The parent's stream from its start: completions already published are replayed, later ones arrive live.
+      return new Promise<ChildRunSummary[]>((resolve, reject) => {
+        const subscription = log.live(parent, { afterSeq: 0 }).subscribe({
+          next: ({ event }) => {
+            if (event.type !== 'sub_session_started' && event.type !== 'sub_session_completed') return;
+            const id = byRun.get(event.run_id);
+            const summary = id === undefined ? undefined : summaries.get(id);
+            if (id === undefined || !summary) return;
+            if (event.type === 'sub_session_started') {
+              if (summary.status === 'queued') summaries.set(id, { ...summary, status: 'running' });
+              return;
+            }
+            const ended: ChildRunSummary = { childSessionId: id, runId: event.run_id, status: event.status };
+            if (event.error !== undefined) ended.error = event.error;
+            if (event.result !== undefined) ended.result = event.result;
+            summaries.set(id, ended);
+            if (policyHolds(policy, current())) {
+              queueMicrotask(() => subscription.unsubscribe());
+              resolve(current());
+            }
+          },
+          error: reject,
+          complete: () => reject(new SchedulerStoppedError()),
+        });
+      });
+    },
+  };
+  return scheduler;
+}

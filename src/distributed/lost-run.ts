@@ -1,0 +1,81 @@
+import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
+import { isTerminal } from '../../machines/run-status.js';
+import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
+import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
+import type { SessionStore } from '../api/ports.js';
+import type { SproutClock } from '../clock.js';
+import { EventLogError, StoreUnavailableError } from '../errors.js';
+import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
+import { loadValidSession, persistRun } from '../scheduler/persist-run.js';
+import { QueueUnavailableError } from './errors.js';
+import type { RunJobData } from './run-job.js';
+
+/** The error text of a run whose worker was lost (killed, crashed, cut off) before the run ended. */
+export const WORKER_LOST_ERROR = 'child session run was interrupted before it ended (its worker was lost)';
+
+/** Failures of a service (Redis, PostgreSQL) rather than of the run: worth trying again later. */
+export function isServiceError(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || error instanceof QueueUnavailableError || error instanceof EventLogError;
+}
+
+/** The run's end as the child's stored metadata records it, when the metadata is about that run and final. */
+export function storedEnd(session: Session | undefined, runId: string): SubSessionCompletedEvent['status'] | undefined {
+  if (!session || session.metadata[METADATA_KEYS.runId] !== runId) return undefined;
+  const status = runStatusMetadataSchema.safeParse(session.metadata[METADATA_KEYS.status]);
+  return status.success && isTerminal(status.data) ? status.data : undefined;
+}
+
+/** What {@link closeLostRun} did. */
+export interface LostRunEnd {
+  /** The status the completion carried. */
+  status: SubSessionCompletedEvent['status'];
+  /** True when the run was ended as interrupted (not from an outcome it had saved). */
+  interrupted: boolean;
+  /** The child as it was loaded (undefined when missing or unreadable). */
+  session: Session | undefined;
+}
+
+/**
+ * Ends, exactly once, a run that is open in the durable run ledger but whose worker is gone: when
+ * the child's metadata already records this run's end (the worker died between its final save
+ * and its completion), that outcome is published; otherwise the child is saved as `error`
+ * (`WORKER_LOST_ERROR`) and `sub_session_completed { status: 'error', reason: 'interrupted' }`
+ * is published. Service failures (PostgreSQL away) reject, so the caller tries again later.
+ *
+ * @example
+ * const { status, interrupted } = await closeLostRun({ store, log, clock, report }, job);
+ */
+export async function closeLostRun(
+  deps: { store: SessionStore; log: PostgresEventLog; clock: SproutClock; report(error: unknown): void },
+  run: RunJobData,
+): Promise<LostRunEnd> {
+  let session: Session | undefined;
+  try {
+    session = await loadValidSession(deps.store, run.childSessionId);
+  } catch (error) {
+    if (isServiceError(error)) throw error;
+    // An unreadable child still gets its run closed.
+    deps.report(error);
+  }
+  const base = {
+    type: 'sub_session_completed' as const,
+    parent_session_id: run.parentSessionId,
+    child_session_id: run.childSessionId,
+    run_id: run.runId,
+  };
+  const saved = storedEnd(session, run.runId);
+  if (saved !== undefined && session) {
+    const event: SubSessionCompletedEvent = { ...base, status: saved };
+    const error = session.metadata[METADATA_KEYS.error];
+    if (error !== undefined) event.error = error;
+    const answer = saved === 'completed' ? finalAnswerOf(session) : undefined;
+    if (answer !== undefined) event.result = answer;
+    await deps.log.append(run.parentSessionId, event);
+    return { status: saved, interrupted: false, session };
+  }
+  if (session) {
+    await persistRun(deps.store, { session, runId: run.runId, status: 'error', error: WORKER_LOST_ERROR }, () => true, deps.clock);
+  }
+  await deps.log.append(run.parentSessionId, { ...base, status: 'error', error: WORKER_LOST_ERROR, reason: 'interrupted' });
+  return { status: 'error', interrupted: true, session };
+}

@@ -1,0 +1,545 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Observable } from 'rxjs';
+import type { InspectionEvent, Observer } from 'xstate';
+import { z } from 'zod';
+import { completionReasonSchema, type CompletionReason } from '../../machines/agent-event.events.js';
+import { hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
+import type { AgentRuntime } from '../api/ports.js';
+import type { ChildRunSummary } from '../api/scheduler-types.js';
+import { systemClock, toSproutClock, type Clock } from '../clock.js';
+import { createSpawnScheduler, type SpawnScheduler } from '../create-spawn-scheduler.js';
+import { SproutValidationError } from '../errors.js';
+import { loadValidSession } from '../scheduler/persist-run.js';
+import { closeRedis, openPostgres, openRedis, type PostgresConnection, type RedisConnection } from './connections.js';
+import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
+import { workerEventLog, workerSessionStore } from './embedded-ports.js';
+import { queueUnavailable } from './errors.js';
+import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
+import { closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
+import { PostgresRunLedger } from './postgres-ledger.js';
+import { RedisScripts } from './redis-scripts.js';
+import { RUN_JOB_NAME, RUN_JOB_OPTIONS, runBackoffMs, runJobSchema, type RunJobData } from './run-job.js';
+
+/** What a run's worker-side record says when its `sub_session_started` could not be written. */
+const NEVER_ANNOUNCED = 'never announced';
+/** How long the "a worker announced this run" marker lives (longer than any run is re-delivered). */
+const TAKEN_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const positiveInt = z.number().int().min(1);
+
+const workerOptionsSchema = z.object({
+  prefix: z.string().default('sprout'),
+  concurrency: positiveInt.max(10_000).default(4),
+  globalConcurrency: positiveInt.optional(),
+  perParentConcurrency: positiveInt.default(8),
+  recover: z.enum(['interrupt', 'fail', 'requeue']).default('interrupt'),
+  heartbeatIntervalMs: positiveInt.optional(),
+  maxRunMs: positiveInt.optional(),
+  idleTimeoutMs: positiveInt.optional(),
+  cancelGraceMs: z.number().int().min(0).optional(),
+  mirrorChildEvents: z.boolean().optional(),
+  eventRetention: z.number().int().min(0).default(1000),
+  leaseMs: positiveInt.min(200).default(30_000),
+  lockDurationMs: positiveInt.min(200).default(30_000),
+  stalledIntervalMs: positiveInt.min(100).default(30_000),
+  maxStalledCount: z.number().int().min(1).default(10),
+  admissionRetryMs: positiveInt.default(2000),
+  name: z.string().min(1).optional(),
+});
+
+/**
+ * Options of {@link createWorker}.
+ *
+ * @example
+ * const options: DistributedWorkerOptions = { redis: 'redis://127.0.0.1:6379', postgres: 'postgres://localhost/app', prefix: 'sprout', agent };
+ */
+export interface DistributedWorkerOptions {
+  /** Redis: the run queue, leases, cancel flags. A URL or ioredis options. */
+  redis: RedisConnection;
+  /** PostgreSQL: sessions, events, the run ledger. A URL or the adapters' connection options. */
+  postgres: PostgresConnection;
+  /** The deployment: Redis key prefix, BullMQ queue prefix and PostgreSQL schema. @default 'sprout' */
+  prefix?: string | undefined;
+  /** Runs the children's agent loops. */
+  agent: AgentRuntime;
+  /** Opaque tools, handed to the agent. */
+  tools?: unknown;
+  /** Runs this worker works on at once (BullMQ worker concurrency). @default 4 */
+  concurrency?: number | undefined;
+  /** When set, the queue's global concurrency (runs active across every worker) is set to it at `start()`. */
+  globalConcurrency?: number | undefined;
+  /** Runs of one parent session running at once across every worker (admitted atomically in Redis). @default 8 */
+  perParentConcurrency?: number | undefined;
+  /**
+   * What happens to a run whose worker was lost (SIGKILL, crash, cut off longer than the lease):
+   * `'interrupt'` (alias `'fail'`) ends it `error`, reason `interrupted`; `'requeue'` ends it so too
+   * and then runs the child again under a new run id. @default 'interrupt'
+   */
+  recover?: 'interrupt' | 'fail' | 'requeue' | undefined;
+  /** Heartbeat period of running runs, ms. @default 5000 */
+  heartbeatIntervalMs?: number | undefined;
+  /** Wall-clock limit of one run, ms. @default none */
+  maxRunMs?: number | undefined;
+  /** Longest time without a child event, ms. @default none */
+  idleTimeoutMs?: number | undefined;
+  /** How long a cancelled run waits for a store call in flight, ms. @default 1000 */
+  cancelGraceMs?: number | undefined;
+  /** Also publish each child event on the child's own stream. @default false */
+  mirrorChildEvents?: boolean | undefined;
+  /** Events kept per session (the PostgreSQL log's retention). @default 1000 */
+  eventRetention?: number | undefined;
+  /** XState inspection observer for the embedded scheduler actor and its job actors. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
+  /** Clock of the embedded scheduler's timers (heartbeats, time limits). @default the system clock */
+  clock?: Clock | undefined;
+  /**
+   * How long a run's ownership and per-parent slot last without renewal (renewed every third of it
+   * while the run runs): how soon the runs of a dead worker can be taken over. @default 30000
+   */
+  leaseMs?: number | undefined;
+  /** BullMQ `lockDuration`: how long a job stays locked to a worker that stopped renewing it. @default 30000 */
+  lockDurationMs?: number | undefined;
+  /** BullMQ `stalledInterval`: how often workers look for jobs of dead workers. @default 30000 */
+  stalledIntervalMs?: number | undefined;
+  /** BullMQ `maxStalledCount`: re-deliveries of one job before BullMQ gives up on it. @default 10 */
+  maxStalledCount?: number | undefined;
+  /** A run not admitted (its parent at its limit) is retried after about this long, or sooner when a slot frees. @default 2000 */
+  admissionRetryMs?: number | undefined;
+  /** This worker's name (in BullMQ and in Redis ownership records). @default host:pid:random */
+  name?: string | undefined;
+  /** Gets every diagnostic (also on `diagnostics$`). */
+  onDiagnostic?: ((diagnostic: DistributedDiagnostic) => void) | undefined;
+}
+
+/**
+ * A worker of distributed mode (see {@link createWorker}).
+ *
+ * @example
+ * const worker = createWorker({ redis, postgres, prefix: 'sprout', agent });
+ * await worker.start();
+ * process.once('SIGTERM', () => void worker.stop());
+ */
+export interface DistributedWorker {
+  /** This worker's name (BullMQ worker name and owner of its runs in Redis). */
+  readonly id: string;
+  /** The embedded scheduler that runs this worker's runs (its actor, job actors, diagnostics). */
+  readonly scheduler: SpawnScheduler;
+  /** The BullMQ worker (undefined before `start()`). */
+  readonly bullWorker: Worker | undefined;
+  /** Diagnostics (services that went away, deferred and recovered runs, lost leases, the embedded scheduler's). */
+  readonly diagnostics$: Observable<DistributedDiagnostic>;
+  /** Connects, migrates the schema if needed, and starts taking runs. */
+  start(): Promise<void>;
+  /**
+   * Stops taking runs and resolves once this worker's runs have ended and its connections are
+   * closed. `drain` (default) lets running runs finish; `cancel` cancels them (reason `shutdown`).
+   * Queued runs stay in the queue for the other workers.
+   */
+  stop(options?: { mode?: 'drain' | 'cancel' }): Promise<void>;
+  /** Run ids this worker is running now. */
+  runningRuns(): string[];
+}
+
+/** A run this worker is running: its job and a cancel that arrived. */
+interface LocalRun {
+  data: RunJobData;
+  /** The embedded scheduler has the run (a cancel can be sent to it). */
+  sent: boolean;
+  cancel?: CompletionReason | undefined;
+  /** Holds a per-parent slot. */
+  slot: boolean;
+}
+
+const cancelMessageSchema = z.object({ runId: z.string(), reason: completionReasonSchema });
+
+/** Jitter so that runs refused together do not come back together. */
+const jitter = (ms: number): number => Math.round(ms * (0.75 + Math.random() * 0.5));
+
+/**
+ * Creates a worker of distributed mode: a BullMQ worker on the deployment's run queue whose
+ * processor runs each run through an embedded Sprout scheduler (the same scheduler actor and
+ * job actors as embedded mode) on the PostgreSQL store and event log, so its events, heartbeats
+ * and completion land on the parent's stream in PostgreSQL, where any front door streams them.
+ *
+ * For each job (job id = run id) the processor:
+ * 1. drops it when the child's live run (Redis `live:<child>`) is another run (it ended, or was
+ *    superseded);
+ * 2. claims the run (Redis `owner:<run>`, expiring when this worker dies) — a run another live
+ *    worker owns is delayed;
+ * 3. ends a run the PostgreSQL ledger shows open (its worker was lost) as `recover` says, exactly
+ *    once; skips a run that already ended;
+ * 4. honours a cancel that arrived before it started (`cancel:<run>`, or a parent in a cancelled
+ *    tree): the run is announced and ends `cancelled`, the agent never runs;
+ * 5. otherwise takes a per-parent slot (a Lua script over `slots:<parent>`, a ZSET of leases) —
+ *    when the parent is at its limit the job is delayed and retried, never failed — and runs it:
+ *    the embedded scheduler publishes `sub_session_started`, runs the agent, publishes the
+ *    completion; cancels pushed on `cancel` pub/sub (or found by polling the flags) reach it.
+ *
+ * @example
+ * const worker = createWorker({ redis: 'redis://127.0.0.1:6379', postgres: 'postgres://localhost/app', agent, concurrency: 4, perParentConcurrency: 2 });
+ * await worker.start();
+ */
+export function createWorker(options: DistributedWorkerOptions): DistributedWorker {
+  const parsed = workerOptionsSchema.safeParse({ ...options, agent: undefined, redis: undefined, postgres: undefined });
+  if (!parsed.success) throw new SproutValidationError('distributed worker options', parsed.error.issues);
+  const opts = parsed.data;
+  const prefix = validatePrefix(opts.prefix);
+  const recover = opts.recover === 'fail' ? 'interrupt' : opts.recover;
+  const id = opts.name ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const keys = redisKeys(prefix);
+  const { diagnostics$, report, complete } = createDiagnostics(options.onDiagnostic);
+  const serviceError = (error: unknown): void => report({ kind: 'service_error', error });
+
+  const { store, log } = openPostgres(options.postgres, prefix, opts.eventRetention, serviceError);
+  const ledger = new PostgresRunLedger(store.database, log);
+  const clock = toSproutClock(options.clock ?? systemClock);
+  const isOpen = async (runId: string): Promise<boolean> => (await ledger.openRun(runId)) !== undefined;
+  /** Completions being written, by run id (the processor waits for its run's before it checks the ledger). */
+  const completions = new Map<string, Promise<unknown>>();
+  const completing = (runId: string, written: Promise<unknown>): void => {
+    const settled = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    completions.set(runId, settled);
+  };
+  const scheduler = createSpawnScheduler({
+    store: workerSessionStore(store),
+    eventLog: workerEventLog(log, isOpen, completing),
+    agent: options.agent,
+    tools: options.tools,
+    clock: options.clock ?? systemClock,
+    concurrency: opts.concurrency,
+    perParentConcurrency: opts.concurrency,
+    queueCapacity: Math.max(16, opts.concurrency * 2),
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    maxRunMs: opts.maxRunMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    cancelGraceMs: opts.cancelGraceMs,
+    mirrorChildEvents: opts.mirrorChildEvents,
+    inspect: options.inspect,
+    createId: randomUUID,
+    onDiagnostic: (diagnostic) => report({ kind: 'scheduler', diagnostic }),
+  });
+
+  let redis: ReturnType<typeof openRedis> | undefined;
+  let bullRedis: ReturnType<typeof openRedis> | undefined;
+  let subscriber: ReturnType<typeof openRedis> | undefined;
+  let scripts: RedisScripts | undefined;
+  let queue: Queue | undefined;
+  let bullWorker: Worker | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let phase: 'created' | 'started' | 'stopping' = 'created';
+  let stopped: Promise<void> | undefined;
+  const local = new Map<string, LocalRun>();
+
+  const need = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('distributed worker is not started');
+    return value;
+  };
+
+  /** Puts the job back in the queue for `delayMs` (BullMQ: move to delayed, then DelayedError). */
+  const defer = async (job: Job, token: string, delayMs: number, why: string, error?: unknown): Promise<never> => {
+    report({ kind: 'run_deferred', runId: job.id ?? '?', why, delayMs, ...(error === undefined ? {} : { error }) });
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError(why);
+  };
+
+  const addRun = async (data: RunJobData): Promise<void> => {
+    await need(queue).add(RUN_JOB_NAME, data, { ...RUN_JOB_OPTIONS, jobId: data.runId });
+  };
+
+  /** The run is over: the child has no live run any more (unless a newer one took its place). */
+  const finishRun = async (data: RunJobData): Promise<void> => {
+    const r = need(redis);
+    await need(scripts).deleteIf(keys.live(data.childSessionId), data.runId);
+    await r.del(keys.taken(data.runId), keys.cancel(data.runId));
+  };
+
+  /** `recover: 'requeue'`: the child runs again under the run id derived from the lost one (idempotent). */
+  const requeue = async (data: RunJobData): Promise<string> => {
+    const next = requeuedRunId(data.runId);
+    await need(scripts).replaceIf(keys.live(data.childSessionId), data.runId, next);
+    await addRun({ ...data, runId: next });
+    await need(redis).del(keys.taken(data.runId), keys.cancel(data.runId));
+    return next;
+  };
+
+  /** After a lost run was ended: requeue it (when asked, not cancelled, and it still has its prompt), else finish. */
+  const afterLostRun = async (data: RunJobData, interrupted: boolean, session: Parameters<typeof hasPendingUserMessage>[0] | undefined) => {
+    const cancelled = (await need(redis).exists(keys.cancel(data.runId))) > 0;
+    if (recover === 'requeue' && interrupted && !cancelled && session && hasPendingUserMessage(session)) return requeue(data);
+    await finishRun(data);
+    return undefined;
+  };
+
+  const releaseSlot = async (data: RunJobData): Promise<void> => {
+    const parked = await need(scripts).releaseSlot(data.parentSessionId, data.runId, opts.perParentConcurrency);
+    if (parked.length > 0) void promote(data.parentSessionId, parked);
+  };
+
+  /** Wakes parked runs of a parent whose slot freed (best effort: each retries on its own anyway). */
+  const promote = async (parentSessionId: string, runIds: readonly string[]): Promise<void> => {
+    for (const runId of runIds) {
+      try {
+        const job = await need(queue).getJob(runId);
+        if (!job) {
+          await need(scripts).unpark(parentSessionId, runId);
+          continue;
+        }
+        const state = await job.getState();
+        if (state === 'delayed') await job.promote();
+        else if (state === 'completed' || state === 'failed' || state === 'unknown') await need(scripts).unpark(parentSessionId, runId);
+      } catch (error) {
+        // Promoting races with the job's own retry; either way it is taken again.
+        if (!/not in the delayed state|is not in/i.test(error instanceof Error ? error.message : '')) serviceError(error);
+      }
+    }
+  };
+
+  /** Runs the job through the embedded scheduler; resolves with the run's summary once its completion was published. */
+  const runHere = async (data: RunJobData, cancel: CompletionReason | undefined, slot: boolean): Promise<ChildRunSummary | undefined> => {
+    const entry: LocalRun = { data, sent: false, cancel, slot };
+    local.set(data.runId, entry);
+    try {
+      const { runId, parentSessionId, childSessionId, model, title } = data;
+      const snapshot = scheduler.actor.getSnapshot();
+      if (snapshot.status !== 'active' || snapshot.value !== 'accepting') return undefined;
+      scheduler.actor.send({
+        type: 'scheduler.enqueue',
+        requestId: randomUUID(),
+        runId,
+        job: { parentSessionId, childSessionId, model },
+        ...(title === undefined ? {} : { title }),
+      });
+      const ours = await scheduler.getChild(childSessionId);
+      if (ours?.runId !== runId) return undefined;
+      const ended = scheduler.waitForChildren(parentSessionId, { childSessionIds: [childSessionId] });
+      entry.sent = true;
+      if (entry.cancel !== undefined) void scheduler.cancel(childSessionId, entry.cancel);
+      const [summary] = await ended;
+      // The completion is being written (after a check that the run is still open): wait for it.
+      await completions.get(data.runId);
+      return summary;
+    } finally {
+      local.delete(data.runId);
+      completions.delete(data.runId);
+    }
+  };
+
+  /** A cancel for one of this worker's runs (pushed, or found by polling the flags). */
+  const cancelLocal = (runId: string, reason: CompletionReason): void => {
+    const entry = local.get(runId);
+    if (!entry || entry.cancel !== undefined) return;
+    entry.cancel = reason;
+    if (entry.sent) void scheduler.cancel(entry.data.childSessionId, reason);
+  };
+
+  const processRun = async (job: Job, token: string | undefined): Promise<string> => {
+    const parsedJob = runJobSchema.safeParse(job.data);
+    if (!parsedJob.success || parsedJob.data.runId !== job.id) {
+      throw new UnrecoverableError(
+        `run job ${job.id ?? '?'} carries no valid run (${parsedJob.error?.issues[0]?.message ?? 'job id differs from run id'})`,
+      );
+    }
+    if (token === undefined) throw new Error('BullMQ gave the processor no lock token');
+    const data = parsedJob.data;
+    const { runId, parentSessionId, childSessionId } = data;
+    const r = need(redis);
+    const s = need(scripts);
+    const retryLater = (): number => runBackoffMs(job.attemptsStarted);
+    // This process still runs it: BullMQ took the job for stalled (a blocked event loop). Wait for it.
+    if (local.has(runId)) return defer(job, token, opts.leaseMs, 'the run is still running in this worker');
+    let claimed = false;
+    let slot = false;
+    try {
+      const [live, cancelFlag, haltFlag, taken] = await r.mget(
+        keys.live(childSessionId),
+        keys.cancel(runId),
+        keys.halt(parentSessionId),
+        keys.taken(runId),
+      );
+      if (live !== runId) {
+        // Ended (and cleaned up), or superseded. A requeue interrupted halfway is finished here.
+        if (live === requeuedRunId(runId)) await addRun({ ...data, runId: live });
+        return 'superseded';
+      }
+      const wait = await s.claimRun(runId, id, opts.leaseMs);
+      if (wait > 0) return await defer(job, token, wait + 100, 'another worker owns the run');
+      claimed = true;
+
+      const open = await ledger.openRun(runId);
+      if (open) {
+        const end = await closeLostRun({ store, log, clock, report: serviceError }, data);
+        const requeuedAs = await afterLostRun(data, end.interrupted, end.session);
+        report({ kind: 'run_recovered', runId, childSessionId, status: end.status, requeuedAs });
+        return 'recovered';
+      }
+      let child;
+      try {
+        child = await loadValidSession(store, childSessionId);
+      } catch (error) {
+        if (isServiceError(error)) throw error;
+        // An unreadable child: the run reports it (loading fails with its error).
+      }
+      if (storedEnd(child, runId) !== undefined) {
+        // It ended, but its worker was lost before cleaning up (or before requeueing it).
+        const lost = child?.metadata.last_run_error === WORKER_LOST_ERROR;
+        await afterLostRun(data, lost, child);
+        return 'ended before';
+      }
+      if (taken !== null && (await ledger.wasAnnounced(parentSessionId, runId))) {
+        await finishRun(data);
+        return 'ended before';
+      }
+
+      const cancelReason = completionReasonSchema.safeParse(cancelFlag).data ?? (haltFlag === null ? undefined : 'parent');
+      if (cancelReason === undefined) {
+        slot = await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, true);
+        if (!slot) return await defer(job, token, jitter(opts.admissionRetryMs), `parent ${parentSessionId} is at its limit`);
+      } else await s.unpark(parentSessionId, runId);
+      await r.set(keys.taken(runId), id, 'PX', TAKEN_TTL_MS);
+      if (haltFlag !== null) {
+        // The tree stays cancelled below: this child's own children end cancelled too.
+        const ttl = await r.pttl(keys.halt(parentSessionId));
+        if (ttl > 0) await r.set(keys.halt(childSessionId), 'parent', 'PX', ttl);
+      }
+
+      const summary = await runHere(data, cancelReason, slot);
+      if (summary === undefined) return await defer(job, token, retryLater(), 'this worker is stopping');
+      if (summary.status === 'cancelled' && summary.error === NEVER_ANNOUNCED) {
+        return await defer(job, token, retryLater(), 'sub_session_started could not be written');
+      }
+      // The completion must be durable before the job is: else the next delivery ends it.
+      if (await ledger.openRun(runId)) return await defer(job, token, retryLater(), 'the completion could not be written');
+      await finishRun(data);
+      return summary.status;
+    } catch (error) {
+      if (error instanceof DelayedError) throw error;
+      return await defer(
+        job,
+        token,
+        retryLater(),
+        'a service failed',
+        isServiceError(error) ? error : queueUnavailable(error, `running ${runId}`),
+      );
+    } finally {
+      if (slot) await releaseSlot(data).catch(serviceError);
+      if (claimed) await s.disownRun(runId, id).catch(serviceError);
+    }
+  };
+
+  /** Every third of the lease: renew ownership and slots of running runs, and look for cancel flags pushes may have missed. */
+  let renewing = false;
+  const renew = async (): Promise<void> => {
+    if (renewing || local.size === 0) return;
+    renewing = true;
+    try {
+      const s = need(scripts);
+      const r = need(redis);
+      await Promise.all(
+        [...local.values()].map(async (entry) => {
+          const { runId, parentSessionId } = entry.data;
+          const owner = await s.claimRun(runId, id, opts.leaseMs);
+          if (owner > 0) {
+            report({ kind: 'lease_lost', runId, parentSessionId, what: 'owner' });
+            cancelLocal(runId, 'interrupted');
+            return;
+          }
+          if (entry.slot && !(await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, false))) {
+            report({ kind: 'lease_lost', runId, parentSessionId, what: 'slot' });
+          }
+          const [cancel, halt] = await r.mget(keys.cancel(runId), keys.halt(parentSessionId));
+          const reason = completionReasonSchema.safeParse(cancel).data ?? (halt === null ? undefined : 'parent');
+          if (reason !== undefined) cancelLocal(runId, reason);
+        }),
+      );
+    } catch (error) {
+      serviceError(error);
+    } finally {
+      renewing = false;
+    }
+  };
+
+  return {
+    id,
+    scheduler,
+    diagnostics$,
+    get bullWorker() {
+      return bullWorker;
+    },
+
+    async start() {
+      if (phase !== 'created') throw new Error('a distributed worker starts once');
+      phase = 'started';
+      await store.database.ready();
+      await scheduler.start();
+      redis = openRedis(options.redis, 'worker commands', serviceError, { blocking: true });
+      bullRedis = openRedis(options.redis, 'worker queue', serviceError, { blocking: true });
+      subscriber = openRedis(options.redis, 'worker cancel channel', serviceError, { blocking: true });
+      scripts = new RedisScripts(redis, keys);
+      queue = new Queue(RUN_QUEUE_NAME, { connection: bullRedis, prefix });
+      queue.on('error', serviceError);
+      if (opts.globalConcurrency !== undefined) await queue.setGlobalConcurrency(opts.globalConcurrency);
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel !== keys.cancelChannel) return;
+        try {
+          const { runId, reason } = cancelMessageSchema.parse(JSON.parse(message));
+          cancelLocal(runId, reason);
+        } catch {
+          // Not a cancel message of ours.
+        }
+      });
+      await subscriber.subscribe(keys.cancelChannel);
+      bullWorker = new Worker(RUN_QUEUE_NAME, processRun, {
+        connection: bullRedis,
+        prefix,
+        name: id,
+        concurrency: opts.concurrency,
+        lockDuration: opts.lockDurationMs,
+        stalledInterval: opts.stalledIntervalMs,
+        maxStalledCount: opts.maxStalledCount,
+        settings: { backoffStrategy: (attemptsMade: number) => runBackoffMs(attemptsMade) },
+      });
+      bullWorker.on('error', serviceError);
+      renewTimer = setInterval(() => void renew(), Math.max(50, Math.floor(opts.leaseMs / 3)));
+      renewTimer.unref();
+      await bullWorker.waitUntilReady();
+    },
+
+    stop(stopOptions) {
+      const mode = stopOptions?.mode ?? 'drain';
+      stopped ??= (async () => {
+        if (phase === 'created') {
+          phase = 'stopping';
+          await log.close();
+          await store.close();
+          complete();
+          return;
+        }
+        phase = 'stopping';
+        const closing = bullWorker?.close();
+        if (mode === 'cancel') for (const runId of local.keys()) cancelLocal(runId, 'shutdown');
+        try {
+          await closing;
+        } catch (error) {
+          serviceError(error);
+        }
+        clearInterval(renewTimer);
+        await scheduler.stop({ mode });
+        await queue?.close().catch(serviceError);
+        for (const connection of [subscriber, bullRedis, redis]) if (connection) await closeRedis(connection);
+        await log.close();
+        await store.close();
+        complete();
+      })();
+      return stopped;
+    },
+
+    runningRuns() {
+      return [...local.keys()];
+    },
+  };
+}
