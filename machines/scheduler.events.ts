@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CompletionReason } from './agent-event.events.js';
+import type { RunQueue, WaitingList } from './scheduler.queue.js';
 import type { JobLimits, SpawnJob, SpawnJobOutput } from './spawn-job.events.js';
 
 /**
@@ -69,18 +70,32 @@ export interface SchedulerInput {
   jobLimits: JobLimits;
 }
 
-/** Context of the scheduler machine. */
+/**
+ * Context of the scheduler machine. Each actor's context factory creates its own collections, and
+ * the plans (`scheduler.plan.ts`) update them in place, so a spawn or a job end costs O(1) instead
+ * of a copy of every collection. They stay readable: `queue` and `waiting` read like arrays
+ * (`length`, iteration, `map`, `toJSON()` → the runs in order) and the records are plain
+ * prototype-less objects, so an inspector or `JSON.stringify` shows them as before. A snapshot is
+ * therefore a live view: to branch one snapshot into two futures with XState's pure
+ * `transition`, give each branch its own copy (`cloneSchedulerContext`).
+ */
 export interface SchedulerContext extends SchedulerInput {
-  queue: QueuedRun[];
-  waiting: WaitingEnqueue[];
+  /** Queued runs, FIFO, with one FIFO per parent so dispatch never scans runs of parents at their limit. */
+  queue: RunQueue<QueuedRun>;
+  /** `enqueue` calls waiting for room in the queue, oldest first. */
+  waiting: WaitingList<WaitingEnqueue>;
   /** Spawned job actors by actor id (slot). Id-keyed records have no prototype (`idRecord`). */
   active: Record<string, ActiveRun>;
   /** Slot of the active run of each child session (one run per child). */
   activeByChild: Record<string, string>;
+  /** Slot of each active run, by run id. */
+  slotOfRun: Record<string, string>;
+  /** Active runs that count toward the limits (not the ones spawned already cancelled). */
   running: number;
   perParent: Record<string, number>;
   /** Job actor ids free for reuse: ids are recycled so XState's per-id caches stay bounded. */
   freeSlots: string[];
+  /** Slot ids created so far (`job-0` … `job-<slotCount - 1>`); the ones not free are active. */
   slotCount: number;
   stopMode?: StopMode | undefined;
 }

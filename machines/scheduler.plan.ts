@@ -1,11 +1,13 @@
 import type { CompletionReason } from './agent-event.events.js';
-import type { ActiveRun, QueuedRun, SchedulerContext, WaitingEnqueue } from './scheduler.events.js';
+import type { ActiveRun, QueuedRun, SchedulerContext, SchedulerInput, WaitingEnqueue } from './scheduler.events.js';
+import { RunQueue, WaitingList } from './scheduler.queue.js';
 import type { SpawnJobInput } from './spawn-job.events.js';
 
 /**
- * One effect the scheduler machine turns into XState actions. The planning functions below are
- * pure: they take a context and return the next one plus the effects, so every queue rule is
- * testable without an actor.
+ * One effect the scheduler machine turns into XState actions. The planning functions below take a
+ * context, update it in place and return the effects, so every queue rule is testable without an
+ * actor, and a spawn, a job end or a cancel costs O(1) (amortized; O(log parents) to pick the next
+ * parent) whatever the number of runs in flight.
  */
 export type SchedulerEffect =
   | { kind: 'accepted'; run: QueuedRun }
@@ -17,13 +19,11 @@ export type SchedulerEffect =
   | { kind: 'discardJob'; slot: string }
   | { kind: 'stopJob'; slot: string };
 
-/** The next context and the effects to run. */
+/** The context (the one given, updated in place) and the effects to run, in order. */
 export interface Plan {
   context: SchedulerContext;
   effects: SchedulerEffect[];
 }
-
-type Collection = 'queue' | 'waiting' | 'active' | 'activeByChild' | 'perParent' | 'freeSlots';
 
 /**
  * A record keyed by ids that come from users: no prototype, so an id such as `constructor`,
@@ -39,51 +39,63 @@ export function idRecord<T>(from?: Readonly<Record<string, T>>): Record<string, 
 }
 
 /**
- * A copy-on-write working copy of the context: a collection is copied the first time a plan
- * writes to it, then changed in place, so a plan costs O(what it touches) and starting N runs
- * costs O(N). The caller's context is never changed (plans stay pure).
+ * A new, empty context: the scheduler machine's context factory, so every actor owns its own
+ * collections (the plans update them in place).
+ *
+ * @example
+ * const context = createSchedulerContext({ concurrency: 4, perParentConcurrency: 2, queueCapacity: 16, jobLimits });
  */
-class Draft {
-  readonly context: SchedulerContext;
-  readonly #copied = new Set<Collection>();
-
-  constructor(base: SchedulerContext) {
-    this.context = { ...base };
-  }
-
-  /** The writable copy of a collection. */
-  write<K extends Collection>(key: K): SchedulerContext[K] {
-    if (!this.#copied.has(key)) {
-      const value = this.context[key];
-      this.context[key] = (Array.isArray(value) ? value.slice() : idRecord(value as Record<string, unknown>)) as SchedulerContext[K];
-      this.#copied.add(key);
-    }
-    return this.context[key];
-  }
-
-  /** Replaces a collection with a fresh value the draft owns. */
-  replace<K extends Collection>(key: K, value: SchedulerContext[K]): void {
-    this.context[key] = value;
-    this.#copied.add(key);
-  }
+export function createSchedulerContext(input: SchedulerInput): SchedulerContext {
+  return {
+    ...input,
+    queue: new RunQueue<QueuedRun>(),
+    waiting: new WaitingList<WaitingEnqueue>(),
+    active: idRecord(),
+    activeByChild: idRecord(),
+    slotOfRun: idRecord(),
+    running: 0,
+    perParent: idRecord(),
+    freeSlots: [],
+    slotCount: 0,
+  };
 }
 
-/** Spawns a job actor for a run on a draft (mutates the draft and the effects). */
-function spawnOnDraft(draft: Draft, effects: SchedulerEffect[], run: QueuedRun, cancel: CompletionReason | undefined): void {
-  const context = draft.context;
-  let slot = context.freeSlots.length > 0 ? draft.write('freeSlots').pop() : undefined;
+/**
+ * A copy of a context that shares no collection with it, in O(its size): for tests and tools that
+ * branch one snapshot into two futures (the plans update a context in place, so two branches need
+ * two copies). The runs themselves are never changed, so they are shared.
+ *
+ * @example
+ * const [next] = transition(schedulerMachine, { ...snapshot, context: cloneSchedulerContext(snapshot.context) }, event);
+ */
+export function cloneSchedulerContext(context: SchedulerContext): SchedulerContext {
+  return {
+    ...context,
+    queue: context.queue.clone(),
+    waiting: context.waiting.clone(),
+    active: idRecord(context.active),
+    activeByChild: idRecord(context.activeByChild),
+    slotOfRun: idRecord(context.slotOfRun),
+    perParent: idRecord(context.perParent),
+    freeSlots: context.freeSlots.slice(),
+  };
+}
+
+/** Spawns a job actor for a run: takes a slot (a recycled one first) and counts it unless it is spawned cancelled. */
+function spawn(context: SchedulerContext, effects: SchedulerEffect[], run: QueuedRun, cancel: CompletionReason | undefined): void {
+  let slot = context.freeSlots.pop();
   if (slot === undefined) {
     slot = `job-${context.slotCount}`;
     context.slotCount += 1;
   }
   const counted = cancel === undefined;
   const parentId = run.job.parentSessionId;
-  draft.write('active')[slot] = { runId: run.runId, job: run.job, slot, counted } satisfies ActiveRun;
-  draft.write('activeByChild')[run.job.childSessionId] = slot;
+  context.active[slot] = { runId: run.runId, job: run.job, slot, counted } satisfies ActiveRun;
+  context.activeByChild[run.job.childSessionId] = slot;
+  context.slotOfRun[run.runId] = slot;
   if (counted) {
     context.running += 1;
-    const perParent = draft.write('perParent');
-    perParent[parentId] = (perParent[parentId] ?? 0) + 1;
+    context.perParent[parentId] = (context.perParent[parentId] ?? 0) + 1;
   }
   const input: SpawnJobInput = {
     job: run.job,
@@ -94,58 +106,49 @@ function spawnOnDraft(draft: Draft, effects: SchedulerEffect[], run: QueuedRun, 
   effects.push({ kind: 'spawn', slot, input });
 }
 
-/** Finds the run (queued, waiting or active) of a child session, if any. */
+/** Finds the run (queued, waiting or active) of a child session, if any. O(1). */
 export function findRunOfChild(context: SchedulerContext, childSessionId: string): string | undefined {
   const slot = context.activeByChild[childSessionId];
   return (
     (slot === undefined ? undefined : context.active[slot]?.runId) ??
-    context.queue.find((run) => run.job.childSessionId === childSessionId)?.runId ??
-    context.waiting.find((run) => run.job.childSessionId === childSessionId)?.runId
+    context.queue.ofChild(childSessionId)?.runId ??
+    context.waiting.ofChild(childSessionId)?.runId
   );
 }
 
 /** Moves waiting enqueues into free queue room, then starts queued runs under the limits. */
 export function planDispatch(plan: Plan): Plan {
-  const draft = new Draft(plan.context);
   const effects = plan.effects.slice();
-  dispatchOnDraft(draft, effects);
-  return { context: draft.context, effects };
+  dispatch(plan.context, effects);
+  return { context: plan.context, effects };
 }
 
-function dispatchOnDraft(draft: Draft, effects: SchedulerEffect[]): void {
-  const context = draft.context;
+/**
+ * Admits waiting enqueues into the queue's room, then starts queued runs while `running` is under
+ * `concurrency`: FIFO, skipping parents at their limit (they do not block other parents queued
+ * behind them). A loop, not a recursion: one job end may let thousands of runs start.
+ */
+function dispatch(context: SchedulerContext, effects: SchedulerEffect[]): void {
   if (context.stopMode !== undefined) return;
+  const { queue, waiting, perParent } = context;
+  const canStart = (parentId: string): boolean => (perParent[parentId] ?? 0) < context.perParentConcurrency;
   for (;;) {
-    // Admit waiting enqueues into the room the queue has.
-    const room = context.queueCapacity - context.queue.length;
-    if (context.waiting.length > 0 && room > 0) {
-      const admitted = context.waiting.slice(0, room);
-      draft.replace('waiting', context.waiting.slice(room));
-      const queue = draft.write('queue');
-      for (const run of admitted) {
-        const queued = toQueued(run);
-        queue.push(queued);
-        effects.push(
-          { kind: 'started', run: queued },
-          { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false },
-        );
-      }
+    // Admit waiting enqueues into the room the queue has, oldest first.
+    while (waiting.length > 0 && queue.length < context.queueCapacity) {
+      const request = waiting.shift() as WaitingEnqueue;
+      const run = toQueued(request);
+      queue.push(run);
+      effects.push({ kind: 'started', run }, { kind: 'enqueued', requestId: request.requestId, runId: request.runId, deduplicated: false });
     }
-    // Start queued runs, FIFO, skipping parents at their cap.
+    // Start the earliest queued run whose parent is under its limit, while there is room.
     let started = 0;
-    if (context.running < context.concurrency && context.queue.length > 0) {
-      const kept: QueuedRun[] = [];
-      let index = 0;
-      for (; index < context.queue.length && context.running < context.concurrency; index++) {
-        const run = context.queue[index] as QueuedRun;
-        if ((context.perParent[run.job.parentSessionId] ?? 0) < context.perParentConcurrency) {
-          spawnOnDraft(draft, effects, run, undefined);
-          started += 1;
-        } else kept.push(run);
-      }
-      if (started > 0) draft.replace('queue', index < context.queue.length ? kept.concat(context.queue.slice(index)) : kept);
+    while (context.running < context.concurrency) {
+      const run = queue.take(canStart);
+      if (run === undefined) break;
+      spawn(context, effects, run, undefined);
+      started += 1;
     }
-    if (started === 0 || context.waiting.length === 0 || context.queue.length >= context.queueCapacity) return;
+    if (started === 0 || waiting.length === 0 || queue.length >= context.queueCapacity) return;
   }
 }
 
@@ -160,59 +163,56 @@ export function planEnqueue(context: SchedulerContext, request: WaitingEnqueue):
   if (existing !== undefined) {
     return { context, effects: [{ kind: 'enqueued', requestId: request.requestId, runId: existing, deduplicated: true }] };
   }
+  const effects: SchedulerEffect[] = [];
   if (context.queue.length >= context.queueCapacity || context.waiting.length > 0) {
-    return planDispatch({
-      context: { ...context, waiting: [...context.waiting, request] },
-      effects: [{ kind: 'accepted', run: toQueued(request) }],
-    });
+    context.waiting.push(request);
+    effects.push({ kind: 'accepted', run: toQueued(request) });
+  } else {
+    const run = toQueued(request);
+    context.queue.push(run);
+    effects.push({ kind: 'started', run }, { kind: 'enqueued', requestId: request.requestId, runId: request.runId, deduplicated: false });
   }
-  const run = toQueued(request);
-  return planDispatch({
-    context: { ...context, queue: [...context.queue, run] },
-    effects: [
-      { kind: 'started', run },
-      { kind: 'enqueued', requestId: request.requestId, runId: request.runId, deduplicated: false },
-    ],
-  });
+  dispatch(context, effects);
+  return { context, effects };
+}
+
+/** The listed runs of `ids` in their list's order. O(k log k) for k ids. */
+function inOrder<T extends QueuedRun>(list: RunQueue<T> | WaitingList<T>, ids: ReadonlySet<string>): T[] {
+  const hits: [number, T][] = [];
+  for (const id of ids) {
+    const run = list.ofChild(id);
+    if (run !== undefined) hits.push([list.positionOf(run) as number, run]);
+  }
+  return hits.sort((a, b) => a[0] - b[0]).map(([, run]) => run);
 }
 
 /**
  * `cancel` / `cancelTree` / stop: queued and waiting runs end `cancelled` without running (their
  * job actor only persists the status and publishes the completion); active runs get `job.cancel`.
+ * O(k log k) for k children, whatever the number of runs in flight.
  */
 export function planCancel(context: SchedulerContext, childSessionIds: ReadonlySet<string>, reason: CompletionReason): Plan {
-  const draft = new Draft(context);
   const effects: SchedulerEffect[] = [];
-  const hit = (run: QueuedRun) => childSessionIds.has(run.job.childSessionId);
-  const waitingHit = context.waiting.filter(hit);
-  if (waitingHit.length > 0) {
-    draft.replace(
-      'waiting',
-      context.waiting.filter((run) => !hit(run)),
+  const waitingHit = inOrder(context.waiting, childSessionIds);
+  const queuedHit = inOrder(context.queue, childSessionIds);
+  for (const run of waitingHit) {
+    context.waiting.remove(run);
+    effects.push(
+      { kind: 'started', run: toQueued(run) },
+      { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false },
     );
-    for (const run of waitingHit) {
-      effects.push(
-        { kind: 'started', run: toQueued(run) },
-        { kind: 'enqueued', requestId: run.requestId, runId: run.runId, deduplicated: false },
-      );
-    }
   }
-  const queuedHit = [...context.queue.filter(hit), ...waitingHit.map(toQueued)];
-  if (queuedHit.length > 0) {
-    draft.replace(
-      'queue',
-      context.queue.filter((run) => !hit(run)),
-    );
-    for (const run of queuedHit) spawnOnDraft(draft, effects, run, reason);
-  }
+  for (const run of queuedHit) context.queue.remove(run);
+  for (const run of queuedHit) spawn(context, effects, run, reason);
+  for (const run of waitingHit) spawn(context, effects, toQueued(run), reason);
   for (const id of childSessionIds) {
-    const slot = draft.context.activeByChild[id];
-    const active = slot === undefined ? undefined : draft.context.active[slot];
+    const slot = context.activeByChild[id];
+    const active = slot === undefined ? undefined : context.active[slot];
     if (active?.counted) effects.push({ kind: 'cancelJob', slot: active.slot, reason });
   }
   // Removing queued runs opened room: admit waiting enqueues (a no-op while stopping).
-  dispatchOnDraft(draft, effects);
-  return { context: draft.context, effects };
+  dispatch(context, effects);
+  return { context, effects };
 }
 
 /**
@@ -221,24 +221,17 @@ export function planCancel(context: SchedulerContext, childSessionIds: ReadonlyS
  * and ends silently. Keyed by run id, so a newer run of the same child is never touched.
  */
 export function planDiscard(context: SchedulerContext, runIds: ReadonlySet<string>): Plan {
-  const draft = new Draft(context);
   const effects: SchedulerEffect[] = [];
-  if (context.queue.some((run) => runIds.has(run.runId)))
-    draft.replace(
-      'queue',
-      context.queue.filter((run) => !runIds.has(run.runId)),
-    );
-  if (context.waiting.some((run) => runIds.has(run.runId)))
-    draft.replace(
-      'waiting',
-      context.waiting.filter((run) => !runIds.has(run.runId)),
-    );
-  for (const slot of Object.keys(context.active)) {
-    const active = context.active[slot];
-    if (active && runIds.has(active.runId)) effects.push({ kind: 'discardJob', slot });
+  for (const runId of runIds) {
+    const queued = context.queue.ofRun(runId);
+    if (queued !== undefined) context.queue.remove(queued);
+    const waiting = context.waiting.ofRun(runId);
+    if (waiting !== undefined) context.waiting.remove(waiting);
+    const slot = context.slotOfRun[runId];
+    if (slot !== undefined && context.active[slot]?.runId === runId) effects.push({ kind: 'discardJob', slot });
   }
-  dispatchOnDraft(draft, effects);
-  return { context: draft.context, effects };
+  dispatch(context, effects);
+  return { context, effects };
 }
 
 /** Every child session with a queued, waiting or running run. */
@@ -254,33 +247,37 @@ export function childrenInFlight(context: SchedulerContext): Set<string> {
  * running ones are cancelled too. New enqueues are rejected from here on.
  */
 export function planStop(context: SchedulerContext, mode: 'drain' | 'cancel'): Plan {
-  const stopping: SchedulerContext = { ...context, stopMode: mode };
-  const targets = new Set<string>([...context.queue, ...context.waiting].map((run) => run.job.childSessionId));
+  context.stopMode = mode;
+  const targets = new Set<string>();
+  for (const run of context.queue) targets.add(run.job.childSessionId);
+  for (const run of context.waiting) targets.add(run.job.childSessionId);
   if (mode === 'cancel') for (const id of Object.keys(context.activeByChild)) targets.add(id);
-  return planCancel(stopping, targets, 'shutdown');
+  return planCancel(context, targets, 'shutdown');
 }
 
 /** A job actor ended (or crashed): free its slot and limits, stop it, dispatch the next runs. */
 export function planJobEnd(context: SchedulerContext, slot: string): Plan & { ended?: ActiveRun | undefined } {
   const ended = context.active[slot];
   if (!ended) return { context, effects: [] };
-  const draft = new Draft(context);
-  delete draft.write('active')[slot];
-  if (context.activeByChild[ended.job.childSessionId] === slot) delete draft.write('activeByChild')[ended.job.childSessionId];
+  const { childSessionId, parentSessionId } = ended.job;
+  delete context.active[slot];
+  if (context.activeByChild[childSessionId] === slot) delete context.activeByChild[childSessionId];
+  if (context.slotOfRun[ended.runId] === slot) delete context.slotOfRun[ended.runId];
   if (ended.counted) {
-    const perParent = draft.write('perParent');
-    const left = (perParent[ended.job.parentSessionId] ?? 1) - 1;
-    if (left > 0) perParent[ended.job.parentSessionId] = left;
-    else delete perParent[ended.job.parentSessionId];
-    draft.context.running -= 1;
+    const left = (context.perParent[parentSessionId] ?? 1) - 1;
+    if (left > 0) context.perParent[parentSessionId] = left;
+    else delete context.perParent[parentSessionId];
+    context.running -= 1;
+    // The parent is under its limit again: its queued runs are candidates again.
+    context.queue.unblock(parentSessionId);
   }
-  draft.write('freeSlots').push(slot);
+  context.freeSlots.push(slot);
   const effects: SchedulerEffect[] = [{ kind: 'stopJob', slot }];
-  dispatchOnDraft(draft, effects);
-  return { context: draft.context, effects, ended };
+  dispatch(context, effects);
+  return { context, effects, ended };
 }
 
-/** True once a stopping scheduler has nothing left in flight. */
+/** True once a stopping scheduler has nothing left in flight. O(1): every slot not free is active. */
 export function isIdle(context: SchedulerContext): boolean {
-  return context.queue.length === 0 && context.waiting.length === 0 && Object.keys(context.active).length === 0;
+  return context.queue.length === 0 && context.waiting.length === 0 && context.freeSlots.length === context.slotCount;
 }

@@ -2,7 +2,7 @@ import { initialTransition } from 'xstate';
 import type { CompletionReason } from '../../machines/agent-event.events.js';
 import type { SchedulerContext, SchedulerInput, WaitingEnqueue } from '../../machines/scheduler.events.js';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
-import type { Plan, SchedulerEffect } from '../../machines/scheduler.plan.js';
+import { cloneSchedulerContext, type Plan, type SchedulerEffect } from '../../machines/scheduler.plan.js';
 import type { SpawnJobOutput } from '../../machines/spawn-job.events.js';
 
 /** Helpers for the scheduler's pure planning functions and its machine. */
@@ -16,6 +16,27 @@ export function emptyContext(overrides: Partial<Omit<SchedulerInput, 'jobLimits'
   const [snapshot] = initialTransition(schedulerMachine, schedulerInput(overrides));
   return snapshot.context;
 }
+
+/**
+ * The same snapshot with its own copy of the context. The plans update a context in place (issue
+ * 13: no copy per event), so a test that branches one snapshot into two futures forks it first.
+ */
+export function fork<S extends { context: SchedulerContext }>(snapshot: S): S {
+  return { ...snapshot, context: cloneSchedulerContext(snapshot.context) };
+}
+
+/**
+ * The scheduler machine for graph traversal (`getShortestPaths` explores several events from each
+ * snapshot): every transition starts from a fork of the snapshot, so branches never share state.
+ */
+export const forkingSchedulerMachine: typeof schedulerMachine = Object.create(schedulerMachine, {
+  transition: {
+    value: (...[snapshot, ...rest]: Parameters<typeof schedulerMachine.transition>) => schedulerMachine.transition(fork(snapshot), ...rest),
+  },
+}) as typeof schedulerMachine;
+
+/** The context as plain data: what `JSON.stringify` and an inspector show. */
+export const view = (context: SchedulerContext): Record<string, unknown> => JSON.parse(JSON.stringify(context)) as Record<string, unknown>;
 
 /** An enqueue request for child `child` of `parent` (run id `run-<child>`, request id `req-<child>`). */
 export function request(child: string, parent = 'p1', title?: string): WaitingEnqueue {
