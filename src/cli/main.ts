@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `sprout` command line: `sprout demo`, `sprout status`, `sprout trace-replay`.
+ * The `sprout` command line: `sprout demo`, `sprout status`, `sprout trace-replay`, `sprout serve`,
+ * `sprout worker`.
  *
  *   npx tsx src/cli/main.ts demo        (from the repository; also `npx sprout demo` via bin/sprout.js)
  *
@@ -28,7 +29,12 @@ const crash = (error: unknown): void => {
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
-const code = await runCli(process.argv.slice(2), processIo());
+const argv = process.argv.slice(2);
+// `worker` parses its own flags (src/cli/worker-command.ts) and is loaded lazily (it brings BullMQ and pg).
+const code =
+  argv[0] === 'worker'
+    ? await (await import('./worker-command.js')).runWorkerCommand(argv.slice(1), processIo())
+    : await runCli(argv, processIo());
 await drained(process.stdout);
 await drained(process.stderr);
 // Exit explicitly: a reconnect timer of an inspector or a stray socket must not keep the CLI alive.
