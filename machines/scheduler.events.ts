@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CompletionReason } from './agent-event.events.js';
 import type { RunQueue, WaitingList } from './scheduler.queue.js';
-import type { JobLimits, SpawnJob, SpawnJobOutput } from './spawn-job.events.js';
+import type { JobLimits, SpawnJob, SpawnJobInput, SpawnJobOutput } from './spawn-job.events.js';
 
 /**
  * The longest delay a timer can take: 2³¹ − 1 ms (about 24.8 days). Node and browsers fire a
@@ -68,6 +68,13 @@ export interface SchedulerInput {
   perParentConcurrency: number;
   queueCapacity: number;
   jobLimits: JobLimits;
+  /**
+   * Job actors per lane. The first `laneSize` job actors (`job-0` … `job-<laneSize - 1>`) are the
+   * scheduler's own children; later ones are children of lane actors (`lane-0`, `lane-1`, …, each
+   * holding `laneSize` slots), because XState copies an actor's children on every spawn and stop
+   * (O(alive jobs) per job with all of them under the scheduler). @default 64 (`JOB_LANE_SIZE`)
+   */
+  laneSize?: number | undefined;
 }
 
 /**
@@ -80,6 +87,7 @@ export interface SchedulerInput {
  * `transition`, give each branch its own copy (`cloneSchedulerContext`).
  */
 export interface SchedulerContext extends SchedulerInput {
+  laneSize: number;
   /** Queued runs, FIFO, with one FIFO per parent so dispatch never scans runs of parents at their limit. */
   queue: RunQueue<QueuedRun>;
   /** `enqueue` calls waiting for room in the queue, oldest first. */
@@ -107,5 +115,22 @@ export type SchedulerEvent =
   | { type: 'scheduler.stop'; mode: StopMode }
   /** Drop runs whose `sub_session_started` could not be written (their enqueue was rejected). */
   | { type: 'scheduler.discard'; runIds: readonly string[] }
+  | { type: `xstate.done.actor.${string}`; output: SpawnJobOutput; actorId: string }
+  | { type: `xstate.error.actor.${string}`; error: unknown; actorId: string }
+  /** A lane's job actor reached its final state (forwarded by the lane). */
+  | { type: 'lane.jobDone'; slot: string; output: SpawnJobOutput }
+  /** A lane's job actor crashed (forwarded by the lane). */
+  | { type: 'lane.jobError'; slot: string; error: unknown };
+
+/** What the scheduler asks a job actor held by a lane. */
+export type LaneJobEvent = { type: 'job.cancel'; reason: CompletionReason } | { type: 'job.discard' };
+
+/** Events a lane actor accepts (from its scheduler, and from its job actors). */
+export type SchedulerLaneEvent =
+  | { type: 'lane.spawn'; slot: string; input: SpawnJobInput }
+  | { type: 'lane.send'; slot: string; event: LaneJobEvent }
+  | { type: 'lane.stop'; slot: string }
+  /** The stop protocol's `job.abandon`, passed on to every job actor of the lane. */
+  | { type: 'job.abandon' }
   | { type: `xstate.done.actor.${string}`; output: SpawnJobOutput; actorId: string }
   | { type: `xstate.error.actor.${string}`; error: unknown; actorId: string };

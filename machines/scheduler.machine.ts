@@ -1,7 +1,17 @@
-import { enqueueActions, setup } from 'xstate';
-import type { CompletionReason } from './agent-event.events.js';
-import type { QueuedRun, SchedulerContext, SchedulerEvent, SchedulerInput } from './scheduler.events.js';
-import { createSchedulerContext, isIdle, planCancel, planDiscard, planEnqueue, planJobEnd, planStop, type Plan } from './scheduler.plan.js';
+import { enqueueActions, setup, type AnyActorLogic } from 'xstate';
+import type { LaneJobEvent, QueuedRun, SchedulerContext, SchedulerEvent, SchedulerInput, SchedulerLaneEvent } from './scheduler.events.js';
+import { laneLogicFor } from './scheduler.lane.machine.js';
+import {
+  createSchedulerContext,
+  isIdle,
+  laneOfSlot,
+  planCancel,
+  planDiscard,
+  planEnqueue,
+  planJobEnd,
+  planStop,
+  type Plan,
+} from './scheduler.plan.js';
 import type { SpawnJobOutput } from './spawn-job.events.js';
 import { spawnJobMachine } from './spawn-job.machine.js';
 
@@ -60,44 +70,37 @@ export const schedulerMachine = setup({
   initial: 'accepting',
   on: {
     'scheduler.cancel': {
-      actions: enqueueActions(({ context, event, enqueue }) => {
-        run(planCancel(context, new Set(event.childSessionIds), event.reason), enqueue);
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
+        run(planCancel(context, new Set(event.childSessionIds), event.reason), enqueue, self);
       }),
     },
     'scheduler.discard': {
-      actions: enqueueActions(({ context, event, enqueue }) => {
-        run(planDiscard(context, new Set(event.runIds)), enqueue);
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
+        run(planDiscard(context, new Set(event.runIds)), enqueue, self);
       }),
       target: '.check',
     },
     'xstate.done.actor.*': {
-      actions: enqueueActions(({ context, event, enqueue }) => {
-        if (!('actorId' in event)) return;
-        const ended = context.active[event.actorId];
-        const plan = planJobEnd(context, event.actorId);
-        if (ended) {
-          const output = 'output' in event ? event.output : undefined;
-          enqueue({ type: 'jobEnded', params: { output, runId: ended.runId, slot: event.actorId } });
-        }
-        run(plan, enqueue);
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
+        if ('actorId' in event) jobEnded(context, event.actorId, { output: 'output' in event ? event.output : undefined }, enqueue, self);
       }),
       target: '.check',
     },
     'xstate.error.actor.*': {
-      actions: enqueueActions(({ context, event, enqueue }) => {
-        if (!('actorId' in event)) return;
-        const ended = context.active[event.actorId];
-        const plan = planJobEnd(context, event.actorId);
-        if (ended) {
-          const error = 'error' in event ? event.error : undefined;
-          enqueue({
-            type: 'jobCrashed',
-            params: { runId: ended.runId, parentSessionId: ended.job.parentSessionId, childSessionId: ended.job.childSessionId, error },
-          });
-          enqueue({ type: 'jobEnded', params: { output: undefined, runId: ended.runId, slot: event.actorId } });
-        }
-        run(plan, enqueue);
+      // A crashed job actor. (A crashed lane is not a slot: planJobEnd ignores it.)
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
+        if ('actorId' in event) jobEnded(context, event.actorId, { error: 'error' in event ? event.error : undefined }, enqueue, self);
       }),
+      target: '.check',
+    },
+    'lane.jobDone': {
+      actions: enqueueActions(({ context, event, enqueue, self }) =>
+        jobEnded(context, event.slot, { output: event.output }, enqueue, self),
+      ),
+      target: '.check',
+    },
+    'lane.jobError': {
+      actions: enqueueActions(({ context, event, enqueue, self }) => jobEnded(context, event.slot, { error: event.error }, enqueue, self)),
       target: '.check',
     },
   },
@@ -105,14 +108,18 @@ export const schedulerMachine = setup({
     accepting: {
       on: {
         'scheduler.enqueue': {
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            run(planEnqueue(context, { requestId: event.requestId, runId: event.runId, job: event.job, title: event.title }), enqueue);
+          actions: enqueueActions(({ context, event, enqueue, self }) => {
+            run(
+              planEnqueue(context, { requestId: event.requestId, runId: event.runId, job: event.job, title: event.title }),
+              enqueue,
+              self,
+            );
           }),
         },
         'scheduler.stop': {
           target: 'stopping',
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            run(planStop(context, event.mode), enqueue);
+          actions: enqueueActions(({ context, event, enqueue, self }) => {
+            run(planStop(context, event.mode), enqueue, self);
           }),
         },
       },
@@ -130,14 +137,21 @@ export const schedulerMachine = setup({
           }),
         },
         'scheduler.stop': {
-          actions: enqueueActions(({ context, event, enqueue }) => {
+          actions: enqueueActions(({ context, event, enqueue, self }) => {
             // A second stop may escalate drain → cancel.
-            if (event.mode === 'cancel') run(planStop(context, 'cancel'), enqueue);
+            if (event.mode === 'cancel') run(planStop(context, 'cancel'), enqueue, self);
           }),
         },
       },
     },
-    stopped: { type: 'final' },
+    stopped: {
+      type: 'final',
+      // Every job actor has ended; stop the lanes too, so a stopped scheduler has no children left.
+      entry: enqueueActions(({ context, enqueue }) => {
+        const lanes = Math.ceil(Math.max(0, context.slotCount - context.laneSize) / context.laneSize);
+        for (let k = 0; k < lanes; k++) enqueue.stopChild(`lane-${k}`);
+      }),
+    },
   },
 });
 
@@ -153,10 +167,57 @@ interface Enqueue {
 }
 
 /**
- * Turns a plan's effects into XState actions, in order. No `assign`: the plan already updated the
- * context in place (copying it per event is what made 10,000 runs quadratic).
+ * A job actor ended (done, or crashed with `error`): report it, free its slot and limits, stop it
+ * and dispatch the next runs. `slot` is the job actor's id, whether it is the scheduler's own child
+ * or a lane's.
  */
-function run(plan: Plan, enqueue: Enqueue): void {
+function jobEnded(
+  context: SchedulerContext,
+  slot: string,
+  end: { output?: SpawnJobOutput | undefined; error?: unknown },
+  enqueue: Enqueue,
+  self: unknown,
+): void {
+  const ended = context.active[slot];
+  const plan = planJobEnd(context, slot);
+  if (ended) {
+    if ('error' in end) {
+      enqueue({
+        type: 'jobCrashed',
+        params: {
+          runId: ended.runId,
+          parentSessionId: ended.job.parentSessionId,
+          childSessionId: ended.job.childSessionId,
+          error: end.error,
+        },
+      } as never);
+    }
+    enqueue({ type: 'jobEnded', params: { output: end.output, runId: ended.runId, slot } } as never);
+  }
+  run(plan, enqueue, self);
+}
+
+/**
+ * The job logic this scheduler was provided with (`machine.provide({ actors: { spawnJob } })`),
+ * for the lanes it spawns: they must run the same job actors as its own first slots.
+ */
+function jobLogicOf(self: unknown): AnyActorLogic {
+  const actors = (self as { logic?: { implementations?: { actors?: Record<string, unknown> } } }).logic?.implementations?.actors;
+  return (actors?.spawnJob as AnyActorLogic | undefined) ?? spawnJobMachine;
+}
+
+/**
+ * Turns a plan's effects into XState actions, in order. No `assign`: the plan already updated the
+ * context in place (copying it per event is what made 10,000 runs quadratic). A job actor in a lane
+ * is spawned, messaged and stopped through its lane.
+ */
+function run(plan: Plan, enqueue: Enqueue, self: unknown): void {
+  const { laneSize } = plan.context;
+  const toJob = (slot: string, event: LaneJobEvent): void => {
+    const lane = laneOfSlot(slot, laneSize);
+    if (lane === undefined) enqueue.sendTo(slot as never, event as never);
+    else enqueue.sendTo(lane as never, { type: 'lane.send', slot, event } satisfies SchedulerLaneEvent as never);
+  };
   for (const effect of plan.effects) {
     switch (effect.kind) {
       case 'accepted':
@@ -174,18 +235,31 @@ function run(plan: Plan, enqueue: Enqueue): void {
       case 'rejected':
         enqueue({ type: 'rejectEnqueue', params: { requestId: effect.requestId } } as never);
         break;
-      case 'spawn':
-        enqueue.spawnChild('spawnJob' as never, { id: effect.slot, input: effect.input } as never);
+      case 'spawnLane':
+        enqueue.spawnChild(laneLogicFor(jobLogicOf(self)) as never, { id: effect.lane } as never);
         break;
+      case 'spawn': {
+        const lane = laneOfSlot(effect.slot, laneSize);
+        if (lane === undefined) enqueue.spawnChild('spawnJob' as never, { id: effect.slot, input: effect.input } as never);
+        else
+          enqueue.sendTo(
+            lane as never,
+            { type: 'lane.spawn', slot: effect.slot, input: effect.input } satisfies SchedulerLaneEvent as never,
+          );
+        break;
+      }
       case 'cancelJob':
-        enqueue.sendTo(effect.slot as never, { type: 'job.cancel', reason: effect.reason satisfies CompletionReason } as never);
+        toJob(effect.slot, { type: 'job.cancel', reason: effect.reason });
         break;
       case 'discardJob':
-        enqueue.sendTo(effect.slot as never, { type: 'job.discard' } as never);
+        toJob(effect.slot, { type: 'job.discard' });
         break;
-      case 'stopJob':
-        enqueue.stopChild(effect.slot as never);
+      case 'stopJob': {
+        const lane = laneOfSlot(effect.slot, laneSize);
+        if (lane === undefined) enqueue.stopChild(effect.slot as never);
+        else enqueue.sendTo(lane as never, { type: 'lane.stop', slot: effect.slot } satisfies SchedulerLaneEvent as never);
         break;
+      }
     }
   }
 }

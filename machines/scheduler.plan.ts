@@ -14,6 +14,7 @@ export type SchedulerEffect =
   | { kind: 'started'; run: QueuedRun }
   | { kind: 'enqueued'; requestId: string; runId: string; deduplicated: boolean }
   | { kind: 'rejected'; requestId: string }
+  | { kind: 'spawnLane'; lane: string }
   | { kind: 'spawn'; slot: string; input: SpawnJobInput }
   | { kind: 'cancelJob'; slot: string; reason: CompletionReason }
   | { kind: 'discardJob'; slot: string }
@@ -38,6 +39,22 @@ export function idRecord<T>(from?: Readonly<Record<string, T>>): Record<string, 
   return record;
 }
 
+/** Job actors per lane by default (see `SchedulerInput.laneSize`). */
+export const JOB_LANE_SIZE = 64;
+
+/**
+ * The lane actor that holds a slot's job actor, or `undefined` for the scheduler's own first
+ * `laneSize` slots: slot `job-i` with i ≥ laneSize is in `lane-<⌊i / laneSize⌋ − 1>`.
+ *
+ * @example
+ * laneOfSlot('job-3', 64); // undefined (a child of the scheduler)
+ * laneOfSlot('job-130', 64); // 'lane-1'
+ */
+export function laneOfSlot(slot: string, laneSize: number): string | undefined {
+  const index = Number(slot.slice('job-'.length));
+  return index < laneSize ? undefined : `lane-${Math.floor(index / laneSize) - 1}`;
+}
+
 /**
  * A new, empty context: the scheduler machine's context factory, so every actor owns its own
  * collections (the plans update them in place).
@@ -48,6 +65,7 @@ export function idRecord<T>(from?: Readonly<Record<string, T>>): Record<string, 
 export function createSchedulerContext(input: SchedulerInput): SchedulerContext {
   return {
     ...input,
+    laneSize: input.laneSize ?? JOB_LANE_SIZE,
     queue: new RunQueue<QueuedRun>(),
     waiting: new WaitingList<WaitingEnqueue>(),
     active: idRecord(),
@@ -81,12 +99,18 @@ export function cloneSchedulerContext(context: SchedulerContext): SchedulerConte
   };
 }
 
-/** Spawns a job actor for a run: takes a slot (a recycled one first) and counts it unless it is spawned cancelled. */
+/**
+ * Spawns a job actor for a run: takes a slot (a recycled one first; a new slot that opens a lane
+ * spawns the lane first) and counts it unless it is spawned cancelled.
+ */
 function spawn(context: SchedulerContext, effects: SchedulerEffect[], run: QueuedRun, cancel: CompletionReason | undefined): void {
   let slot = context.freeSlots.pop();
   if (slot === undefined) {
-    slot = `job-${context.slotCount}`;
+    const index = context.slotCount;
+    slot = `job-${index}`;
     context.slotCount += 1;
+    if (index >= context.laneSize && index % context.laneSize === 0)
+      effects.push({ kind: 'spawnLane', lane: `lane-${index / context.laneSize - 1}` });
   }
   const counted = cancel === undefined;
   const parentId = run.job.parentSessionId;

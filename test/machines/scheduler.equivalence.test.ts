@@ -61,7 +61,11 @@ describe('in-place plans ≡ the copy-on-write plans they replaced', () => {
 
     const step = (next: Plan, expected: reference.Plan, what: string): void => {
       steps += 1;
-      expect(next.effects, what).toEqual(expected.effects);
+      // Lanes (job actors past laneSize held by lane actors) are new: the reference has no such effect.
+      expect(
+        next.effects.filter((effect) => effect.kind !== 'spawnLane'),
+        what,
+      ).toEqual(expected.effects);
       current = next.context;
       old = expected.context;
       expect(state(current), what).toEqual(state(old));

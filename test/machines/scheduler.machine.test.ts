@@ -193,6 +193,95 @@ describe('scheduler machine', () => {
   });
 });
 
+describe('scheduler machine: lanes (job actors beyond laneSize live in lane actors)', () => {
+  // laneSize 2: job-0 and job-1 are the scheduler's children; job-2, job-3 are in lane-0, job-4 … in lane-1.
+  const laned = () =>
+    sendAll(
+      start({ concurrency: 5, queueCapacity: 4, laneSize: 2 }),
+      ['a', 'b', 'c', 'd', 'e'].map((c) => enqueueEvent(c)),
+    );
+
+  it('a new slot past laneSize spawns its lane first, then the job through the lane; the first slots stay direct', () => {
+    const two = sendAll(start({ concurrency: 5, laneSize: 2 }), [enqueueEvent('a'), enqueueEvent('b')]);
+    expect(Object.keys(two.snapshot.children)).toEqual(['job-0', 'job-1']);
+    const third = send(two.snapshot, enqueueEvent('c'));
+    expect(types(third.actions)).toEqual(['publishStarted', 'resolveEnqueue', 'xstate.spawnChild', 'xstate.sendTo']);
+    expect(third.actions[2]?.params).toMatchObject({ id: 'lane-0' });
+    expect(third.actions[3]?.params).toMatchObject({
+      targetId: 'lane-0',
+      event: { type: 'lane.spawn', slot: 'job-2', input: { runId: 'run-c', job: request('c').job } },
+    });
+    const fourth = send(third.snapshot, enqueueEvent('d'));
+    // lane-0 exists already: no second lane for job-3.
+    expect(types(fourth.actions)).toEqual(['publishStarted', 'resolveEnqueue', 'xstate.sendTo']);
+    expect(Object.keys(laned().snapshot.children)).toEqual(['job-0', 'job-1', 'lane-0', 'lane-1']);
+    expect(laned().snapshot.context.activeByChild).toEqual({ a: 'job-0', b: 'job-1', c: 'job-2', d: 'job-3', e: 'job-4' });
+  });
+
+  it('cancel and discard reach a laned job through its lane (lane.send)', () => {
+    const busy = laned();
+    const cancelled = send(busy.snapshot, cancelEvent(['a', 'e'], 'user'));
+    expect(paramsOf(cancelled.actions, 'xstate.sendTo')).toEqual([
+      expect.objectContaining({ targetId: 'job-0', event: { type: 'job.cancel', reason: 'user' } }),
+      expect.objectContaining({
+        targetId: 'lane-1',
+        event: { type: 'lane.send', slot: 'job-4', event: { type: 'job.cancel', reason: 'user' } },
+      }),
+    ]);
+    const discarded = send(busy.snapshot, { type: 'scheduler.discard', runIds: ['run-d'] });
+    expect(paramsOf(discarded.actions, 'xstate.sendTo')).toEqual([
+      expect.objectContaining({ targetId: 'lane-0', event: { type: 'lane.send', slot: 'job-3', event: { type: 'job.discard' } } }),
+    ]);
+  });
+
+  it('lane.jobDone: jobEnded, the lane stops the job (lane.stop), the next run reuses the slot through the lane', () => {
+    const busy = send(laned().snapshot, enqueueEvent('f'));
+    expect(busy.snapshot.context.queue.map((run) => run.runId)).toEqual(['run-f']);
+    const output = doneEvent('job-3', 'd').output;
+    const step = send(busy.snapshot, { type: 'lane.jobDone', slot: 'job-3', output });
+    expect(step.snapshot.value).toBe('accepting');
+    expect(types(step.actions)).toEqual(['jobEnded', 'xstate.sendTo', 'xstate.sendTo']);
+    expect(step.actions[0]?.params).toEqual({ output, runId: 'run-d', slot: 'job-3' });
+    expect(step.actions[1]?.params).toMatchObject({ targetId: 'lane-0', event: { type: 'lane.stop', slot: 'job-3' } });
+    expect(step.actions[2]?.params).toMatchObject({
+      targetId: 'lane-0',
+      event: { type: 'lane.spawn', slot: 'job-3', input: { runId: 'run-f' } },
+    });
+  });
+
+  it('lane.jobError: jobCrashed, jobEnded without output, lane.stop', () => {
+    const step = send(laned().snapshot, { type: 'lane.jobError', slot: 'job-2', error: 'boom' });
+    expect(types(step.actions)).toEqual(['jobCrashed', 'jobEnded', 'xstate.sendTo']);
+    expect(step.actions[0]?.params).toEqual({ runId: 'run-c', parentSessionId: 'p1', childSessionId: 'c', error: 'boom' });
+    expect(step.actions[1]?.params).toEqual({ output: undefined, runId: 'run-c', slot: 'job-2' });
+    expect(step.snapshot.context.running).toBe(4);
+  });
+
+  it('stop cancel reaches every job, direct or laned, and the last lane.jobDone finishes the stop', () => {
+    const stopping = send(laned().snapshot, { type: 'scheduler.stop', mode: 'cancel' });
+    expect(paramsOf(stopping.actions, 'xstate.sendTo').map((params) => (params as { targetId: string }).targetId)).toEqual([
+      'job-0',
+      'job-1',
+      'lane-0',
+      'lane-0',
+      'lane-1',
+    ]);
+    let snapshot = stopping.snapshot;
+    for (const [slot, child] of [
+      ['job-0', 'a'],
+      ['job-1', 'b'],
+    ] as const)
+      snapshot = send(snapshot, doneEvent(slot, child, 'p1', 'cancelled')).snapshot;
+    for (const [slot, child] of [
+      ['job-2', 'c'],
+      ['job-3', 'd'],
+      ['job-4', 'e'],
+    ] as const)
+      snapshot = send(snapshot, { type: 'lane.jobDone', slot, output: doneEvent(slot, child, 'p1', 'cancelled').output }).snapshot;
+    expect(snapshot.value).toBe('stopped');
+  });
+});
+
 describe('scheduler machine: generated paths', () => {
   const events: SchedulerEvent[] = [
     enqueueEvent('a', 'p1'),
