@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { defer, from, switchMap, type Observable } from 'rxjs';
+import { defer, from, retry, switchMap, tap, throwError, timer, type Observable } from 'rxjs';
 import { z } from 'zod';
 import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { METADATA_KEYS } from '../../machines/session.schema.js';
@@ -32,7 +32,7 @@ import { closeRedis, openPostgres, openRedis, type PostgresConnection, type Redi
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
 import { queueUnavailable } from './errors.js';
 import { RUN_QUEUE_NAME, redisKeys, validatePrefix } from './keys.js';
-import { storedEnd } from './lost-run.js';
+import { isServiceError, storedEnd } from './lost-run.js';
 import { RedisScripts } from './redis-scripts.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
 
@@ -142,6 +142,12 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
   const { diagnostics$, report, complete } = createDiagnostics(options.onDiagnostic);
   const serviceError = (error: unknown): void => report({ kind: 'service_error', error });
   const { store, log } = openPostgres(options.postgres, prefix, opts.eventRetention, serviceError);
+  /** A stream that failed because a service went away subscribes again after a growing delay (reported); other errors end it. */
+  const retryServiceError = (error: unknown, count: number): Observable<number> => {
+    if (!isServiceError(error) || phase === 'stopped') return throwError(() => error);
+    serviceError(error);
+    return timer(Math.min(5000, 100 * 2 ** Math.min(count, 6)));
+  };
 
   let phase: 'created' | 'running' | 'stopped' = 'created';
   let redis: ReturnType<typeof openRedis> | undefined;
@@ -283,23 +289,33 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     events(sessionId, eventOptions) {
       const { options: parsedOptions } = parseArgs(eventsArgsSchema, { sessionId, options: eventOptions }, 'events() arguments');
       const afterSeq = parsedOptions?.afterSeq;
-      return defer(() =>
-        from(log.read(sessionId, Number.MAX_SAFE_INTEGER)).pipe(
-          switchMap(({ lastSeq }) => {
-            if (afterSeq !== undefined && afterSeq > lastSeq) {
-              throw new SproutValidationError('events() arguments', [
-                {
-                  code: 'custom',
-                  path: ['options', 'afterSeq'],
-                  message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`,
-                  input: afterSeq,
-                },
-              ]);
-            }
-            return log.live(sessionId, { afterSeq: afterSeq ?? lastSeq });
-          }),
-        ),
-      );
+      return defer(() => {
+        // Per subscriber: the last seq delivered, so a stream that lost PostgreSQL resumes after it (no gap, no repeat).
+        let cursor: number | undefined;
+        const attempt$ = defer(() => {
+          if (cursor !== undefined) return log.live(sessionId, { afterSeq: cursor });
+          return from(log.read(sessionId, Number.MAX_SAFE_INTEGER)).pipe(
+            switchMap(({ lastSeq }) => {
+              if (afterSeq !== undefined && afterSeq > lastSeq) {
+                throw new SproutValidationError('events() arguments', [
+                  {
+                    code: 'custom',
+                    path: ['options', 'afterSeq'],
+                    message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`,
+                    input: afterSeq,
+                  },
+                ]);
+              }
+              cursor = afterSeq ?? lastSeq;
+              return log.live(sessionId, { afterSeq: cursor });
+            }),
+          );
+        });
+        return attempt$.pipe(
+          tap((envelope) => (cursor = envelope.seq)),
+          retry({ delay: (error: unknown, count) => retryServiceError(error, count), resetOnSuccess: true }),
+        );
+      });
     },
 
     async cancel(childSessionId, reason = 'user') {
@@ -370,28 +386,34 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       if (policyHolds(policy, current())) return current();
       // The parent's stream from its start: completions already published are replayed, later ones arrive live.
       return new Promise<ChildRunSummary[]>((resolve, reject) => {
-        const subscription = log.live(parent, { afterSeq: 0 }).subscribe({
-          next: ({ event }) => {
-            if (event.type !== 'sub_session_started' && event.type !== 'sub_session_completed') return;
-            const id = byRun.get(event.run_id);
-            const summary = id === undefined ? undefined : summaries.get(id);
-            if (id === undefined || !summary) return;
-            if (event.type === 'sub_session_started') {
-              if (summary.status === 'queued') summaries.set(id, { ...summary, status: 'running' });
-              return;
-            }
-            const ended: ChildRunSummary = { childSessionId: id, runId: event.run_id, status: event.status };
-            if (event.error !== undefined) ended.error = event.error;
-            if (event.result !== undefined) ended.result = event.result;
-            summaries.set(id, ended);
-            if (policyHolds(policy, current())) {
-              queueMicrotask(() => subscription.unsubscribe());
-              resolve(current());
-            }
-          },
-          error: reject,
-          complete: () => reject(new SchedulerStoppedError()),
-        });
+        let cursor = 0;
+        const subscription = defer(() => log.live(parent, { afterSeq: cursor }))
+          .pipe(
+            tap((envelope) => (cursor = envelope.seq)),
+            retry({ delay: (error: unknown, count) => retryServiceError(error, count), resetOnSuccess: true }),
+          )
+          .subscribe({
+            next: ({ event }) => {
+              if (event.type !== 'sub_session_started' && event.type !== 'sub_session_completed') return;
+              const id = byRun.get(event.run_id);
+              const summary = id === undefined ? undefined : summaries.get(id);
+              if (id === undefined || !summary) return;
+              if (event.type === 'sub_session_started') {
+                if (summary.status === 'queued') summaries.set(id, { ...summary, status: 'running' });
+                return;
+              }
+              const ended: ChildRunSummary = { childSessionId: id, runId: event.run_id, status: event.status };
+              if (event.error !== undefined) ended.error = event.error;
+              if (event.result !== undefined) ended.result = event.result;
+              summaries.set(id, ended);
+              if (policyHolds(policy, current())) {
+                queueMicrotask(() => subscription.unsubscribe());
+                resolve(current());
+              }
+            },
+            error: reject,
+            complete: () => reject(new SchedulerStoppedError()),
+          });
       });
     },
   };

@@ -10,8 +10,11 @@ import { loadValidSession, persistRun } from '../scheduler/persist-run.js';
 import { QueueUnavailableError } from './errors.js';
 import type { RunJobData } from './run-job.js';
 
-/** The error text of a run whose worker was lost (killed, crashed, cut off) before the run ended. */
-export const WORKER_LOST_ERROR = 'child session run was interrupted before it ended (its worker was lost)';
+/**
+ * The error text of a run whose worker was lost (killed, crashed, cut off from Redis longer than
+ * its lease) or could not record the run's end (PostgreSQL away) before the run ended.
+ */
+export const WORKER_LOST_ERROR = 'child session run was interrupted before it ended (its worker was lost or could not record its end)';
 
 /** Failures of a service (Redis, PostgreSQL) rather than of the run: worth trying again later. */
 export function isServiceError(error: unknown): boolean {

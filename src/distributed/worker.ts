@@ -234,6 +234,15 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   let phase: 'created' | 'started' | 'stopping' = 'created';
   let stopped: Promise<void> | undefined;
   const local = new Map<string, LocalRun>();
+  /** Consecutive service failures per run (this worker's view): the delay before it is tried again grows with them. */
+  const failures = new Map<string, number>();
+  const serviceBackoff = (runId: string): number => {
+    const count = (failures.get(runId) ?? 0) + 1;
+    failures.delete(runId);
+    failures.set(runId, count);
+    if (failures.size > 10_000) failures.delete(failures.keys().next().value as string);
+    return jitter(Math.min(10_000, 250 * 2 ** Math.min(count - 1, 6)));
+  };
 
   const need = <T>(value: T | undefined): T => {
     if (value === undefined) throw new Error('distributed worker is not started');
@@ -349,7 +358,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     const { runId, parentSessionId, childSessionId } = data;
     const r = need(redis);
     const s = need(scripts);
-    const retryLater = (): number => runBackoffMs(job.attemptsStarted);
+    const retryLater = (): number => serviceBackoff(job.id ?? '');
     // This process still runs it: BullMQ took the job for stalled (a blocked event loop). Wait for it.
     if (local.has(runId)) return defer(job, token, opts.leaseMs, 'the run is still running in this worker');
     let claimed = false;
@@ -415,6 +424,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       // The completion must be durable before the job is: else the next delivery ends it.
       if (await ledger.openRun(runId)) return await defer(job, token, retryLater(), 'the completion could not be written');
       await finishRun(data);
+      failures.delete(runId);
       return summary.status;
     } catch (error) {
       if (error instanceof DelayedError) throw error;

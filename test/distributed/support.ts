@@ -1,5 +1,6 @@
 // Redis + PostgreSQL for the distributed tests: where they are, whether they answer, one prefix per
 // test (Redis keys `<prefix>:*`, BullMQ queue prefix, PostgreSQL schema), cleaned up afterwards.
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { POSTGRES_URL, adminQuery, createTestSchema, postgresUnavailable } from '../support/postgres.js';
@@ -134,4 +135,65 @@ export function streamProblems(envelopes: readonly SessionEventEnvelope[]): stri
 /** Waits until `predicate` holds, checking every `everyMs` (a condition, not a time budget: the test timeout is the only limit). */
 export async function until(predicate: () => boolean | Promise<boolean>, everyMs = 25): Promise<void> {
   while (!(await predicate())) await new Promise((resolve) => setTimeout(resolve, everyMs));
+}
+
+/**
+ * A TCP proxy in front of a service, to take it away from one client and give it back: `cut()`
+ * drops every connection and refuses new ones (accepted, then reset) until `restore()`.
+ */
+export class TcpProxy {
+  readonly #target: { host: string; port: number };
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  #cut = false;
+  port = 0;
+
+  constructor(targetUrl: string) {
+    const url = new URL(targetUrl);
+    this.#target = { host: url.hostname, port: Number(url.port) };
+  }
+
+  /** Listens on a free loopback port; resolves with the URL to give the client (the target's, with the proxy's port). */
+  async listen(targetUrl: string): Promise<string> {
+    const server = createServer((client) => {
+      if (this.#cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(this.#target.port, this.#target.host);
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on('close', () => this.#sockets.delete(socket));
+        socket.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+    const url = new URL(targetUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
+  }
+
+  /** Takes the service away: every connection dropped, new ones reset. */
+  cut(): void {
+    this.#cut = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  /** Gives the service back. */
+  restore(): void {
+    this.#cut = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  }
 }
