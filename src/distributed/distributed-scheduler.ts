@@ -116,6 +116,12 @@ export interface DistributedScheduler {
   cancel(childSessionId: string, reason?: CompletionReason): Promise<boolean>;
   /** Cancels every queued or running descendant of the session (reason `parent`); resolves with how many runs. */
   cancelTree(sessionId: string): Promise<number>;
+  /**
+   * Cancels the session's own run and its descendants' (reason `deleted`, the subtree marked as
+   * `cancelTree` does), waits for its own run to end, then deletes it from PostgreSQL. Resolves
+   * with what the store's `delete` returned.
+   */
+  deleteSession(sessionId: string): Promise<boolean>;
   /** The child's latest run, from PostgreSQL (metadata) and Redis (its live run). */
   getChild(childSessionId: string): Promise<ChildStatus | undefined>;
   /** Resolves once the policy holds for those children (default: the parent's children with a queued or running run). */
@@ -204,6 +210,32 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       if (job && (await job.getState()) === 'delayed') await job.promote();
     })().catch(() => undefined);
     return true;
+  };
+
+  /**
+   * Cancels every queued or running descendant of `rootId` with `reason`. Level by level, each
+   * descendant is marked (`halt`, for `cancelTreeHoldMs`) before its own children are listed, so a
+   * child created after the listing finds its parent marked when a worker takes its run (and
+   * ends `cancelled`, reason `parent`, without running). Resolves with how many runs it cancelled.
+   */
+  const cancelSubtree = async (rootId: string, reason: CompletionReason): Promise<number> => {
+    const { redis: r } = running();
+    const seen = new Set<string>([rootId]);
+    let frontier = (await store.listChildren(rootId)).map((child) => child.id).filter((id) => !seen.has(id));
+    let cancelled = 0;
+    while (frontier.length > 0) {
+      for (const id of frontier) seen.add(id);
+      const marking = r.multi();
+      for (const id of frontier) marking.set(keys.halt(id), 'parent', 'PX', opts.cancelTreeHoldMs);
+      await onRedis('marking a cancelled tree', () => marking.exec());
+      for (const id of frontier) if (await cancelRun(id, reason)) cancelled++;
+      const next: string[] = [];
+      for (const id of frontier) {
+        for (const child of await store.listChildren(id)) if (!seen.has(child.id)) next.push(child.id);
+      }
+      frontier = next;
+    }
+    return cancelled;
   };
 
   /** A summary from the stored child, for the run `runId` (queued / running until its end is stored). */
@@ -324,26 +356,17 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     },
 
     async cancelTree(sessionId) {
-      const rootId = parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id');
-      const { redis: r } = running();
-      // Level by level: each descendant is marked (halt) before its own children are listed, so a
-      // child created after the listing finds its parent marked when a worker takes its run.
-      const seen = new Set<string>([rootId]);
-      let frontier = (await store.listChildren(rootId)).map((child) => child.id).filter((id) => !seen.has(id));
-      let cancelled = 0;
-      while (frontier.length > 0) {
-        for (const id of frontier) seen.add(id);
-        const marking = r.multi();
-        for (const id of frontier) marking.set(keys.halt(id), 'parent', 'PX', opts.cancelTreeHoldMs);
-        await onRedis('marking a cancelled tree', () => marking.exec());
-        for (const id of frontier) if (await cancelRun(id, 'parent')) cancelled++;
-        const next: string[] = [];
-        for (const id of frontier) {
-          for (const child of await store.listChildren(id)) if (!seen.has(child.id)) next.push(child.id);
-        }
-        frontier = next;
+      return cancelSubtree(parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id'), 'parent');
+    },
+
+    async deleteSession(sessionId) {
+      const id = parseArgs(sessionIdSchema, sessionId, 'deleteSession() session id');
+      await cancelSubtree(id, 'deleted');
+      const session = await loadValidSession(store, id);
+      if (session?.parent_session_id !== undefined && (await cancelRun(id, 'deleted'))) {
+        await scheduler.waitForChildren(session.parent_session_id, { childSessionIds: [id] });
       }
-      return cancelled;
+      return store.delete(id);
     },
 
     async getChild(childSessionId) {

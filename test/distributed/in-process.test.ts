@@ -213,6 +213,28 @@ describe.skipIf(unavailable !== undefined)('distributed mode in one process (fro
     expect(await openRunIds(prefix)).toEqual([]);
   });
 
+  it('deleteSession cancels the session and its subtree (reason deleted), waits for its run, then deletes it', async () => {
+    const { prefix } = deployment();
+    const front = await frontDoor(prefix);
+    const probe = createProbe();
+    const w = worker(prefix, probe, 'w1');
+    await w.start();
+    await front.store.save(rootSession('root'));
+    const child = await front.spawnChild('root', { title: 'hang child', prompt: 'wait' });
+    const grandchild = await front.spawnChild(child.childSessionId, { title: 'hang grandchild', prompt: 'wait' });
+    await until(() => probe.callOf(child.childSessionId) !== undefined && probe.callOf(grandchild.childSessionId) !== undefined);
+
+    expect(await front.deleteSession(child.childSessionId)).toBe(true);
+    expect(await front.store.load(child.childSessionId)).toBeUndefined();
+    expect(probe.callOf(child.childSessionId)?.signal.aborted).toBe(true);
+    const [end] = await front.waitForChildren(child.childSessionId, { childSessionIds: [grandchild.childSessionId] });
+    expect(end?.status).toBe('cancelled');
+    expect(completionsOf(await storedEvents(prefix, 'root')).map((c) => [c.run_id, c.status, c.reason])).toEqual([
+      [child.runId, 'cancelled', 'deleted'],
+    ]);
+    expect(completionsOf(await storedEvents(prefix, child.childSessionId)).map((c) => c.reason)).toEqual(['deleted']);
+  });
+
   it('closes its connections and leaves only what it must in Redis once runs are done', async () => {
     const { prefix } = deployment();
     const front = await frontDoor(prefix);
