@@ -31,10 +31,16 @@ export function workerEventLog(
   log: PostgresEventLog,
   isOpen: (runId: string) => Promise<boolean>,
   completing: (runId: string, written: Promise<unknown>) => void,
+  isLost: (runId: string) => boolean,
 ): EventLog {
   return {
     capabilities: { durable: true, runLedger: false, batched: true },
     append(sessionId: string, event: AgentEvent): Promise<SessionEventEnvelope> {
+      if ('run_id' in event && event.type !== 'sub_session_started' && isLost(event.run_id)) {
+        return Promise.reject(
+          new EventLogError(`run ${event.run_id} was taken over by another worker: its events are not published any more`),
+        );
+      }
       if (event.type !== 'sub_session_completed') return log.append(sessionId, event);
       const written = isOpen(event.run_id).then((open) => {
         if (!open)

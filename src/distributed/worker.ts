@@ -196,6 +196,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   const ledger = new PostgresRunLedger(store.database, log);
   const clock = toSproutClock(options.clock ?? systemClock);
   const isOpen = async (runId: string): Promise<boolean> => (await ledger.openRun(runId)) !== undefined;
+  /** Runs another worker took over while this one still ran them (it stalled past its lease): nothing more of them is written. */
+  const lost = new Set<string>();
   /** Completions being written, by run id (the processor waits for its run's before it checks the ledger). */
   const completions = new Map<string, Promise<unknown>>();
   const completing = (runId: string, written: Promise<unknown>): void => {
@@ -207,7 +209,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   };
   const scheduler = createSpawnScheduler({
     store: workerSessionStore(store),
-    eventLog: workerEventLog(log, isOpen, completing),
+    eventLog: workerEventLog(log, isOpen, completing, (runId) => lost.has(runId)),
     agent: options.agent,
     tools: options.tools,
     clock: options.clock ?? systemClock,
@@ -335,6 +337,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     } finally {
       local.delete(data.runId);
       completions.delete(data.runId);
+      lost.delete(data.runId);
     }
   };
 
@@ -454,6 +457,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
           const { runId, parentSessionId } = entry.data;
           const owner = await s.claimRun(runId, id, opts.leaseMs);
           if (owner > 0) {
+            lost.add(runId);
             report({ kind: 'lease_lost', runId, parentSessionId, what: 'owner' });
             cancelLocal(runId, 'interrupted');
             return;

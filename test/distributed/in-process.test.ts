@@ -2,6 +2,7 @@
 // workers, each test on its own prefix (Redis keys, BullMQ queue, PostgreSQL schema), cleaned up.
 // Limits are counted from the agents' side; every parent stream is checked for contiguous seq and
 // exactly one start and one completion per run. Tests wait on conditions, never on time.
+import type { InspectionEvent } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
@@ -233,6 +234,23 @@ describe.skipIf(unavailable !== undefined)('distributed mode in one process (fro
       [child.runId, 'cancelled', 'deleted'],
     ]);
     expect(completionsOf(await storedEvents(prefix, child.childSessionId)).map((c) => c.reason)).toEqual(['deleted']);
+  });
+
+  it('passes inspect through: the worker runs the same scheduler actor and job actors as embedded mode', async () => {
+    const { prefix } = deployment();
+    const front = await frontDoor(prefix);
+    const probe = createProbe();
+    const inspected: InspectionEvent[] = [];
+    const w = worker(prefix, probe, 'w1', { inspect: (event) => inspected.push(event) });
+    await w.start();
+    await front.store.save(rootSession('root'));
+    const { childSessionId } = await front.spawnChild('root', { title: 'inspected', prompt: 'go' });
+    await front.waitForChildren('root', { childSessionIds: [childSessionId] });
+    const machines = new Set(
+      inspected.filter((e) => e.type === '@xstate.actor').map((e) => (e.actorRef as { logic?: { id?: string } }).logic?.id ?? '?'),
+    );
+    expect(machines).toEqual(new Set(['spawnScheduler', 'spawnJob']));
+    expect(w.scheduler.actor.getSnapshot().value).toBe('accepting');
   });
 
   it('closes its connections and leaves only what it must in Redis once runs are done', async () => {

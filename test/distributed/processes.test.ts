@@ -225,6 +225,34 @@ describe.skipIf(unavailable !== undefined)('distributed mode across `sprout work
     }
   });
 
+  it('runs children on the default scripted demo agent (no model) and drains on SIGTERM', async () => {
+    const made = createTestDeployment();
+    opened.deployments.push(made);
+    const { prefix } = made;
+    const front = await frontDoor(prefix);
+    const worker = startCli(['worker', '--redis', REDIS_URL, '--postgres', POSTGRES_URL, '--prefix', prefix, '--heartbeat-ms', '200']);
+    opened.processes.push(worker);
+    await worker.waitForLine(/^worker .* ready \(prefix .*, concurrency 4, per-parent 8, recover interrupt\)$/, 'stdout');
+    await front.store.save(rootSession('root'));
+    const children = [
+      await front.spawnChild('root', { title: 'Survey sources', prompt: 'Find three sources' }),
+      await front.spawnChild('root', { title: 'Check licences', prompt: 'Check them' }),
+    ];
+    const ends = await front.waitForChildren('root', { childSessionIds: children.map((c) => c.childSessionId) });
+    expect(ends.map((e) => e.status)).toEqual(['completed', 'completed']);
+    expect(ends[0]?.result).toMatch(/^Summary of Survey sources: \d sources agree\.$/);
+    // SIGTERM while a child runs: it finishes, then the worker exits 0.
+    const last = await front.spawnChild('root', { title: 'Draft notes', prompt: 'Draft them' });
+    await until(async () => (await front.getChild(last.childSessionId))?.status === 'running', 50);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.stderr()).toContain('sprout worker: draining: 1 running run(s) finish');
+    expect((await front.getChild(last.childSessionId))?.status).toBe('completed');
+    const stored = await storedEvents(prefix, 'root');
+    expect(streamProblems(stored)).toEqual([]);
+    expect(stored.filter((e) => e.event.type === 'sub_session_event').length).toBeGreaterThan(3);
+  });
+
   it('ends the runs of a killed worker as error, reason interrupted, with recover interrupt (the agent does not run again)', async () => {
     const made = createTestDeployment();
     opened.deployments.push(made);
