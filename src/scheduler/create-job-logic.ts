@@ -1,6 +1,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { SaveSessionInput, SpawnJob, SpawnJobEvent } from '../../machines/spawn-job.events.js';
 import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
+import { schedulerLaneMachine } from '../../machines/scheduler.lane.machine.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
 import type { SessionStore } from '../api/ports.js';
@@ -23,6 +24,9 @@ export interface JobLogicDeps extends RunBook {
   crashEnds?: Set<Promise<void>>;
   report(diagnostic: SchedulerDiagnostic): void;
 }
+
+/** The id of the lane machine, whose job actors belong to the lane's parent scheduler. */
+const LANE_MACHINE_ID = schedulerLaneMachine.id;
 
 /** How long a cancelled job waits for a store call in flight when the limits do not say. */
 export const DEFAULT_CANCEL_GRACE_MS = 1000;
@@ -53,7 +57,17 @@ export function createJobLogic(deps: JobLogicDeps) {
   const { store, agent, hub, clock, ledgers } = deps;
   /** The owner of the ledger of jobs created without a scheduler actor as their parent. */
   const standalone = {};
-  const ledgerOf = (self: AnyActorRef): RunLedger => ledgers.of(self._parent ?? standalone);
+  /**
+   * The scheduler actor a job belongs to: its parent, or its parent's parent when the job lives in
+   * one of the scheduler's lane actors (`machines/scheduler.lane.machine.ts`).
+   */
+  const schedulerOf = (job: AnyActorRef): object => {
+    const parent = job._parent;
+    if (!parent) return standalone;
+    const logic = (parent as { logic?: { id?: unknown } }).logic;
+    return logic?.id === LANE_MACHINE_ID && parent._parent ? parent._parent : parent;
+  };
+  const ledgerOf = (self: AnyActorRef): RunLedger => ledgers.of(schedulerOf(self));
   const timers = new Map<string, JobTimers>();
   const clearTimers = (runId: string): void => {
     const entry = timers.get(runId);
