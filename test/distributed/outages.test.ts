@@ -150,7 +150,6 @@ describe.skipIf(unavailable !== undefined)('distributed mode when Redis or Postg
       postgres: url,
       agent: probe.agent('w'),
       recover: 'requeue',
-      leaseMs: 3000,
       onDiagnostic: (d) => diagnostics.push(d),
     });
     await w.start();

@@ -48,7 +48,7 @@ afterEach(async () => {
   for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
 });
 
-const LOCK_MS = 4000;
+const LOCK_MS = 5000;
 
 /** Starts one `sprout worker` process on the probe agent and waits for its ready line. */
 async function startWorkerProcess(prefix: string, name: string, flags: string[]): Promise<CliProcess> {
