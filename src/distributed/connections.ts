@@ -58,6 +58,27 @@ export function openRedis(
   return redis;
 }
 
+/**
+ * Checks once that Redis answers (a connection of its own, no retries), so `start()` fails fast
+ * with `QueueUnavailableError` instead of waiting for a server that is not there. (Once started,
+ * connections that drop reconnect on their own.)
+ */
+export async function probeRedis(connection: RedisConnection): Promise<void> {
+  const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 10_000 };
+  const redis = typeof connection === 'string' ? new Redis(connection, options) : new Redis({ ...connection, ...options });
+  let cause: unknown;
+  redis.on('error', (error: unknown) => (cause ??= error));
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    // ioredis rejects with "Connection is closed."; the socket's own error says why.
+    throw queueUnavailable(cause ?? error, `connecting to ${describeRedis(connection)}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Closes a connection: politely when it can, at once when Redis is away. */
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;

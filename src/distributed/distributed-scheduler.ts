@@ -28,7 +28,7 @@ import { childSummaryFromSession } from '../scheduler/child-status.js';
 import { loadValidSession } from '../scheduler/persist-run.js';
 import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, waitArgsSchema } from '../scheduler/scheduler-args.js';
 import { policyHolds } from '../scheduler/wait-for-children.js';
-import { closeRedis, openPostgres, openRedis, type PostgresConnection, type RedisConnection } from './connections.js';
+import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
 import { queueUnavailable } from './errors.js';
 import { RUN_QUEUE_NAME, redisKeys, validatePrefix } from './keys.js';
@@ -102,7 +102,11 @@ export interface DistributedScheduler {
   readonly eventLog: PostgresEventLog;
   /** Diagnostics: services that went away (they reconnect). */
   readonly diagnostics$: Observable<DistributedDiagnostic>;
-  /** Connects and migrates the schema if needed. */
+  /**
+   * Connects and migrates the schema if needed. Rejects with `StoreUnavailableError` /
+   * `QueueUnavailableError` when PostgreSQL / Redis cannot be reached now (later outages are
+   * reconnected).
+   */
   start(): Promise<void>;
   /** Closes this front door's connections. Queued and running runs carry on in the workers. */
   stop(): Promise<void>;
@@ -259,6 +263,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       if (phase === 'stopped') throw new SchedulerStoppedError('spawn scheduler was stopped and cannot be started again: create a new one');
       if (phase === 'running') return;
       await store.database.ready();
+      await probeRedis(options.redis);
       redis = openRedis(options.redis, 'front door', serviceError, { blocking: false });
       queueRedis = openRedis(options.redis, 'front door queue', serviceError, { blocking: false });
       scripts = new RedisScripts(redis, keys);

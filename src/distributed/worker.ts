@@ -12,7 +12,7 @@ import { systemClock, toSproutClock, type Clock } from '../clock.js';
 import { createSpawnScheduler, type SpawnScheduler } from '../create-spawn-scheduler.js';
 import { SproutValidationError } from '../errors.js';
 import { loadValidSession } from '../scheduler/persist-run.js';
-import { closeRedis, openPostgres, openRedis, type PostgresConnection, type RedisConnection } from './connections.js';
+import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
 import { workerEventLog, workerSessionStore } from './embedded-ports.js';
 import { queueUnavailable } from './errors.js';
@@ -130,7 +130,11 @@ export interface DistributedWorker {
   readonly bullWorker: Worker | undefined;
   /** Diagnostics (services that went away, deferred and recovered runs, lost leases, the embedded scheduler's). */
   readonly diagnostics$: Observable<DistributedDiagnostic>;
-  /** Connects, migrates the schema if needed, and starts taking runs. */
+  /**
+   * Connects, migrates the schema if needed, and starts taking runs. Rejects with
+   * `StoreUnavailableError` / `QueueUnavailableError` when PostgreSQL / Redis cannot be reached
+   * now; once started, connections that drop reconnect on their own.
+   */
   start(): Promise<void>;
   /**
    * Stops taking runs and resolves once this worker's runs have ended and its connections are
@@ -489,6 +493,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       if (phase !== 'created') throw new Error('a distributed worker starts once');
       phase = 'started';
       await store.database.ready();
+      await probeRedis(options.redis);
       await scheduler.start();
       redis = openRedis(options.redis, 'worker commands', serviceError, { blocking: true });
       bullRedis = openRedis(options.redis, 'worker queue', serviceError, { blocking: true });

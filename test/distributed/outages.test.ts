@@ -9,6 +9,7 @@ import {
 } from '../../src/distributed/distributed-scheduler.js';
 import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js';
 import { QueueUnavailableError } from '../../src/distributed/errors.js';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { createWorker, type DistributedWorker, type DistributedWorkerOptions } from '../../src/distributed/worker.js';
 import { rootSession } from '../support/harness.js';
 import { createProbe } from './probe-agent.js';
@@ -84,6 +85,26 @@ async function expectAllEndedOnce(prefix: string, parent: string, count: number)
 }
 
 describe.skipIf(unavailable !== undefined)('distributed mode when Redis or PostgreSQL goes away', () => {
+  it('start() fails at once with a typed error when Redis or PostgreSQL is not there', async () => {
+    const prefix = deployment();
+    const { proxy: redisProxy, url: redisUrl } = await proxy(REDIS_URL);
+    const { proxy: pgProxy, url: pgUrl } = await proxy(POSTGRES_URL);
+    redisProxy.cut();
+    pgProxy.cut();
+    const probe = createProbe();
+    const noPostgres = createDistributedScheduler({ redis: REDIS_URL, postgres: pgUrl, prefix });
+    await expect(noPostgres.start()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await noPostgres.stop();
+    const noRedis = createDistributedScheduler({ redis: redisUrl, postgres: POSTGRES_URL, prefix });
+    await expect(noRedis.start()).rejects.toThrow(/^Redis: connecting to 127\.0\.0\.1:\d+ failed: /);
+    await expect(noRedis.start()).rejects.toBeInstanceOf(QueueUnavailableError);
+    await noRedis.stop();
+    const workerWithoutRedis = worker({ prefix, redis: redisUrl, agent: probe.agent('w') });
+    await expect(workerWithoutRedis.start()).rejects.toBeInstanceOf(QueueUnavailableError);
+    const workerWithoutPostgres = worker({ prefix, postgres: pgUrl, agent: probe.agent('w') });
+    await expect(workerWithoutPostgres.start()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
   it('a worker cut off from Redis reports it, reconnects, and its runs end once', async () => {
     const prefix = deployment();
     const front = await frontDoor(prefix);
