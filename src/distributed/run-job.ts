@@ -18,13 +18,14 @@ export const RUN_JOB_NAME = 'run';
 
 /**
  * How run jobs are added. A processor never fails a run on purpose (it delays it), so attempts
- * and the backoff only matter when Redis itself refused to delay it; finished jobs are kept a day
- * so that adding the same run again (after a worker died halfway) is a no-op.
+ * and the backoff only matter when Redis itself refused to delay it. Finished jobs are kept an
+ * hour (at most 100,000 of them), so that adding the same run again after a worker died halfway
+ * through a requeue is a no-op, while Redis memory stays bounded.
  */
 export const RUN_JOB_OPTIONS: JobsOptions = {
   attempts: 1000,
   backoff: { type: 'sprout' },
-  removeOnComplete: { age: 24 * 3600 },
+  removeOnComplete: { age: 3600, count: 100_000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
