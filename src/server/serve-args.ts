@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CliUsageError } from '../cli/cli-error.js';
 import { bambooDialectSchema, type BambooDialect } from './server-options.js';
 import { isLoopbackHost } from './security.js';
+import { validatePrefix } from '../distributed/keys.js';
 
 /** Default port of `sprout serve`. */
 export const DEFAULT_SERVE_PORT = 7433;
@@ -20,6 +21,11 @@ export interface ServeOptions {
   concurrency: number;
   /** Run children on an OpenAI-compatible server instead of the scripted agent. */
   provider: { baseURL: string; model: string } | undefined;
+  /**
+   * Distributed mode: the server is the front door (it enqueues and streams; `sprout worker`
+   * processes run the children). Set when `--redis` and `--postgres` are given.
+   */
+  distributed: { redis: string; postgres: string; prefix: string } | undefined;
   help: boolean;
 }
 
@@ -37,6 +43,9 @@ const flagsSchema = z.object({
   provider: z.literal('openai-compatible').optional(),
   'base-url': z.url({ protocol: /^https?$/ }).optional(),
   model: z.string().min(1).max(500).optional(),
+  redis: z.url({ protocol: /^rediss?$/ }).optional(),
+  postgres: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  prefix: z.string().max(64).optional(),
   help: z.boolean().default(false),
 });
 
@@ -66,6 +75,9 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
         provider: { type: 'string' },
         'base-url': { type: 'string' },
         model: { type: 'string' },
+        redis: { type: 'string' },
+        postgres: { type: 'string' },
+        prefix: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -88,6 +100,24 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
   if (providerFlags.some((value) => value !== undefined) && providerFlags.some((value) => value === undefined)) {
     throw new CliUsageError('sprout serve: --provider openai-compatible needs --base-url URL and --model NAME');
   }
+  if ((flags.redis === undefined) !== (flags.postgres === undefined)) {
+    throw new CliUsageError('sprout serve: distributed mode needs both --redis URL and --postgres URL');
+  }
+  if (flags.prefix !== undefined && flags.redis === undefined) {
+    throw new CliUsageError('sprout serve: --prefix is for distributed mode (with --redis and --postgres)');
+  }
+  if (flags.prefix !== undefined) {
+    try {
+      validatePrefix(flags.prefix);
+    } catch {
+      throw new CliUsageError(
+        `sprout serve: --prefix ${flags.prefix} must be lowercase letters, digits and _, start with a letter or _, at most 48 characters, not pg_…`,
+      );
+    }
+  }
+  if (flags.redis !== undefined && flags.provider !== undefined) {
+    throw new CliUsageError('sprout serve: in distributed mode the workers run the agent: give --provider to `sprout worker`');
+  }
   return {
     db: flags.db,
     host: flags.host,
@@ -97,6 +127,10 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     cors: flags.cors,
     concurrency: flags.concurrency,
     provider: flags['base-url'] !== undefined && flags.model !== undefined ? { baseURL: flags['base-url'], model: flags.model } : undefined,
+    distributed:
+      flags.redis !== undefined && flags.postgres !== undefined
+        ? { redis: flags.redis, postgres: flags.postgres, prefix: flags.prefix ?? 'sprout' }
+        : undefined,
     help: flags.help,
   };
 }
@@ -117,7 +151,12 @@ Options:
   --provider openai-compatible --base-url URL --model NAME
                        run children on a real model (API key from SPROUT_API_KEY) instead of the
                        scripted demo agent
+  --redis URL --postgres URL [--prefix NAME]
+                       distributed mode: this server is the front door (sessions and events in
+                       PostgreSQL, runs queued on BullMQ in Redis); \`sprout worker\` processes run
+                       the children. --prefix isolates the Redis keys and the PostgreSQL schema
+                       (default sprout); --db and --concurrency do not apply
 
 The first line on stdout is "listening on http://HOST:PORT". SIGTERM or Ctrl+C drains: running
 children finish, queued ones are cancelled, clients get their last events, exit 0.
-Guide: docs/guides/server.md`;
+Guides: docs/guides/server.md, docs/guides/distributed.md`;

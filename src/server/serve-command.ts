@@ -6,10 +6,11 @@ import { acquireDbLease } from '../cli/db-lease.js';
 import { openDatabase } from '../cli/open-database.js';
 import { systemClock } from '../clock.js';
 import { createSpawnScheduler } from '../create-spawn-scheduler.js';
+import { createDistributedScheduler } from '../distributed/distributed-scheduler.js';
 import { createSproutServer } from './create-sprout-server.js';
 import { listenSproutServer } from './listen-sprout-server.js';
 import { createRunStateTracker } from './run-states.js';
-import { parseServeArgs, SERVE_HELP } from './serve-args.js';
+import { parseServeArgs, SERVE_HELP, type ServeOptions } from './serve-args.js';
 import { serveDemoAgent } from './serve-agent.js';
 
 /** Heartbeat period of served runs: often enough for the dashboard's "last heartbeat" to move. */
@@ -31,6 +32,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     io.stdout.write(`${SERVE_HELP}\n`);
     return EXIT.ok;
   }
+  if (options.distributed) return runDistributedServe(options, options.distributed, io);
   const cleanup: (() => unknown)[] = [];
   try {
     const db = openDatabase(options.db, { onEventLogError: (error) => io.stderr.write(`sprout: event log: ${oneLine(error)}\n`) });
@@ -85,6 +87,56 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     io.stderr.write('sprout serve: draining: running children finish, queued ones are cancelled\n');
     await scheduler.stop({ mode: 'drain' });
     await listening.close();
+    io.stderr.write('sprout serve: stopped\n');
+    return EXIT.ok;
+  } finally {
+    for (const step of cleanup.splice(0)) await step();
+  }
+}
+
+/**
+ * `sprout serve --redis URL --postgres URL [--prefix NAME]`: the server as the distributed front
+ * door. It enqueues runs on BullMQ and streams events from PostgreSQL (written by any worker);
+ * `sprout worker` processes run the children. SIGTERM drains the HTTP side only: queued and
+ * running runs carry on in the workers.
+ */
+async function runDistributedServe(
+  options: ServeOptions,
+  distributed: NonNullable<ServeOptions['distributed']>,
+  io: CliIo,
+): Promise<number> {
+  const cleanup: (() => unknown)[] = [];
+  try {
+    const scheduler = createDistributedScheduler({
+      redis: distributed.redis,
+      postgres: distributed.postgres,
+      prefix: distributed.prefix,
+      onDiagnostic: (diagnostic) => io.stderr.write(`sprout: distributed diagnostic: ${diagnostic.kind}\n`),
+    });
+    cleanup.unshift(() => scheduler.stop());
+    await scheduler.start();
+    const server = createSproutServer({
+      scheduler,
+      store: scheduler.store,
+      dialect: options.dialect,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.cors === undefined ? {} : { cors: options.cors }),
+    });
+    const listening = await listenSproutServer(server, { host: options.host, port: options.port });
+    cleanup.unshift(() => listening.close());
+    io.stdout.write(`listening on ${listening.url}\n`);
+    io.stderr.write(
+      `sprout serve: distributed front door (prefix ${distributed.prefix}): runs go to \`sprout worker\` processes · API ${listening.url}/v1 · Bamboo API ${listening.url}/api/v1\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const off = io.onInterrupt(() => {
+        off();
+        resolve();
+      });
+    });
+    io.stderr.write('sprout serve: stopping: queued and running runs carry on in the workers\n');
+    await listening.close();
+    await scheduler.stop();
     io.stderr.write('sprout serve: stopped\n');
     return EXIT.ok;
   } finally {

@@ -14,6 +14,18 @@ const hasMethods =
     typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 
 /**
+ * What the server needs of a scheduler: the embedded `SpawnScheduler`, or the distributed front
+ * door (`createDistributedScheduler`), which has the same methods.
+ *
+ * @example
+ * const scheduler: ServerScheduler = createSpawnScheduler({ store, agent });
+ */
+export type ServerScheduler = Pick<
+  SpawnScheduler,
+  'spawnChild' | 'events' | 'cancel' | 'cancelTree' | 'getChild' | 'waitForChildren' | 'deleteSession'
+>;
+
+/**
  * Options of {@link createSproutServer}, checked with zod.
  *
  * @example
@@ -21,9 +33,9 @@ const hasMethods =
  */
 export const sproutServerOptionsSchema = z.strictObject({
   /** The scheduler the API drives (started by the caller). Required. */
-  scheduler: z.custom<SpawnScheduler>(
+  scheduler: z.custom<ServerScheduler>(
     hasMethods('spawnChild', 'events', 'cancel', 'cancelTree', 'getChild', 'waitForChildren', 'deleteSession'),
-    'scheduler must be a SpawnScheduler',
+    'scheduler must be a SpawnScheduler (or the distributed front door)',
   ),
   /** The store the scheduler uses (sessions are read and roots created through it). Required. */
   store: z.custom<SessionStore>(hasMethods('load', 'save', 'delete', 'listChildren'), 'store must implement SessionStore'),
