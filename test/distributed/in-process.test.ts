@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { createWorker, type DistributedWorker, type DistributedWorkerOptions } from '../../src/distributed/worker.js';
+import { SproutValidationError } from '../../src/errors.js';
 import { rootSession } from '../support/harness.js';
 import { createProbe, type Probe } from './probe-agent.js';
 import {
@@ -154,6 +155,21 @@ describe.skipIf(unavailable !== undefined)('distributed mode in one process (fro
     ]);
     expect(await front.cancel(running.childSessionId)).toBe(false);
     expect(await openRunIds(prefix)).toEqual([]);
+
+    // events() without afterSeq is live only; an afterSeq past the end is refused.
+    const live: SessionEventEnvelope[] = [];
+    const subscription = front.events('root').subscribe((envelope) => live.push(envelope));
+    const pastEnd = await new Promise<unknown>((resolve) =>
+      front.events('root', { afterSeq: stored.length + 5 }).subscribe({ error: resolve }),
+    );
+    expect(pastEnd).toBeInstanceOf(SproutValidationError);
+    const more = await front.spawnChild('root', { title: 'one more', prompt: 'go' });
+    await front.waitForChildren('root', { childSessionIds: [more.childSessionId] });
+    await until(() => live.some((envelope) => envelope.event.type === 'sub_session_completed'));
+    subscription.unsubscribe();
+    // Nothing from before the subscription, then contiguous.
+    expect(live[0]!.seq).toBeGreaterThan(stored.length);
+    expect(live.every((envelope, i) => envelope.seq === live[0]!.seq + i)).toBe(true);
   });
 
   it('cancelTree cancels the running subtree and a grandchild spawned while it was being cancelled', async () => {
