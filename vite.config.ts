@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@sprout-agents\/sprout\/testing$/, replacement: here('./src/testing/index.ts') },
       { find: /^@sprout-agents\/sprout\/server$/, replacement: here('./src/server/index.ts') },
       { find: /^@sprout-agents\/sprout\/postgres$/, replacement: here('./src/adapters/postgres/index.ts') },
+      { find: /^@sprout-agents\/sprout\/distributed$/, replacement: here('./src/distributed/index.ts') },
       { find: /^@sprout-agents\/sprout$/, replacement: here('./src/index.ts') },
       { find: /^sprout\/testing$/, replacement: here('./src/testing/index.ts') },
       { find: /^sprout\/server$/, replacement: here('./src/server/index.ts') },

@@ -78,6 +78,14 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
       expect(status.status).toBe(200);
       expect(status.body.status).toMatchObject({ status: 'completed' });
 
+      // The JSON page of the parent's events comes from PostgreSQL too.
+      const page = await api<{ events: { seq: number; event: { type: string } }[] }>(
+        `${url}/v1/sessions/${rootId}/events?after=0&limit=500`,
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.events.map((entry) => entry.seq)).toEqual(page.body.events.map((_, index) => index + 1));
+      expect(page.body.events.filter((entry) => entry.event.type === 'sub_session_completed')).toHaveLength(3);
+
       serve.child.kill('SIGTERM');
       worker.child.kill('SIGTERM');
       expect(await serve.exited).toBe(0);

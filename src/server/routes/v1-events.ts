@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import type { EventLog } from '../../api/ports.js';
 import type { SessionEventEnvelope } from '../../../machines/agent-event.events.js';
 import { HttpProblem } from '../problem.js';
 import { sessionIdParam, type ServerContext } from '../server-context.js';
@@ -65,12 +66,26 @@ export function eventRoutes(ctx: ServerContext): Hono {
     if (!parsed.success) throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid query: ${parsed.error.issues[0]?.message ?? ''}`);
     const after = parsed.data.after ?? 0;
     const limit = parsed.data.limit ?? 100;
-    // The replay of events() is synchronous: collect one page, then unsubscribe.
-    const page: SessionEventEnvelope[] = [];
-    const subscription = scheduler.events(id, { afterSeq: after }).subscribe((envelope) => {
-      if (page.length < limit) page.push(envelope);
-    });
-    subscription.unsubscribe();
+    const log = (scheduler as { eventLog?: Pick<EventLog, 'read'> }).eventLog;
+    let page: SessionEventEnvelope[];
+    if (log) {
+      // A scheduler that exposes its log (the distributed front door: events live in PostgreSQL,
+      // written by the workers): read the page from it.
+      const { envelopes, firstRetainedSeq, lastSeq } = await log.read(id, after);
+      const firstAvailable = firstRetainedSeq ?? lastSeq + 1;
+      const truncated: SessionEventEnvelope[] =
+        after + 1 < firstAvailable && lastSeq > after
+          ? [{ seq: firstAvailable - 1, sessionId: id, event: { type: 'stream_truncated', first_retained_seq: firstAvailable } }]
+          : [];
+      page = [...truncated, ...envelopes].slice(0, limit);
+    } else {
+      // The embedded scheduler's replay of events() is synchronous: collect one page, then unsubscribe.
+      page = [];
+      const subscription = scheduler.events(id, { afterSeq: after }).subscribe((envelope) => {
+        if (page.length < limit) page.push(envelope);
+      });
+      subscription.unsubscribe();
+    }
     return c.json({ events: page.map(({ seq, event }) => ({ seq, event })), next_after: page.at(-1)?.seq ?? after });
   });
   return app;
