@@ -7,7 +7,13 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const entries = { '.': `${root}src/index.ts`, './testing': `${root}src/testing/index.ts`, './server': `${root}src/server/index.ts`, './postgres': `${root}src/adapters/postgres/index.ts`, './distributed': `${root}src/distributed/index.ts` };
+const entries = {
+  '.': `${root}src/index.ts`,
+  './testing': `${root}src/testing/index.ts`,
+  './server': `${root}src/server/index.ts`,
+  './postgres': `${root}src/adapters/postgres/index.ts`,
+  './distributed': `${root}src/distributed/index.ts`,
+};
 
 /** Exports whose doc comment must carry an @example (the main members). */
 const NEEDS_EXAMPLE = [
