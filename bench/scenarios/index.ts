@@ -10,6 +10,7 @@ export const scenarios: Record<string, () => Promise<Scenario>> = {
   sqlite: async () => (await import('./sqlite.js')).sqlite,
   bullmq: async () => (await import('./bullmq.js')).bullmq,
   serve: async () => (await import('./serve.js')).serve,
+  distributed: async () => (await import('./distributed.js')).distributed,
 };
 
 /** Scenario names in run order. */
