@@ -156,7 +156,9 @@ describe(`the packed ${PACKAGE_NAME}`, () => {
       exports: Record<string, unknown>;
     };
     expect(manifest.bin).toEqual({ sprout: 'bin/sprout.js' });
-    expect(Object.keys(manifest.exports)).toEqual(['.', './testing', './server', './package.json']);
+    expect(Object.keys(manifest.exports)).toEqual(['.', './testing', './server', './postgres', './distributed', './package.json']);
+    // Distributed mode's drivers are production dependencies (only loaded through its subpaths).
+    for (const driver of ['pg', 'bullmq', 'ioredis']) expect(existsSync(join(app, 'node_modules', driver)), driver).toBe(true);
   });
 
   it(
