@@ -102,6 +102,8 @@ export function openPostgres(
 ): { store: PostgresSessionStore; log: PostgresEventLog } {
   const options: PostgresConnectionOptions = typeof connection === 'string' ? { connectionString: connection } : { ...connection };
   const store = new PostgresSessionStore({ ...options, schema, onError });
-  const log = new PostgresEventLog({ database: store.database, retention, onError });
+  // Fenced: with several writers on one schema, nothing of a run is written after its completion
+  // (a worker taken for dead that is still running cannot add to a run another worker ended).
+  const log = new PostgresEventLog({ database: store.database, retention, onError, fenceRuns: true });
   return { store, log };
 }

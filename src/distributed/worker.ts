@@ -44,7 +44,7 @@ const workerOptionsSchema = z.object({
   leaseMs: positiveInt.min(200).default(30_000),
   lockDurationMs: positiveInt.min(200).default(30_000),
   stalledIntervalMs: positiveInt.min(100).default(30_000),
-  maxStalledCount: z.number().int().min(1).default(10),
+  maxStalledCount: z.number().int().min(1).default(1_000_000),
   admissionRetryMs: positiveInt.default(2000),
   name: z.string().min(1).optional(),
 });
@@ -103,7 +103,11 @@ export interface DistributedWorkerOptions {
   lockDurationMs?: number | undefined;
   /** BullMQ `stalledInterval`: how often workers look for jobs of dead workers. @default 30000 */
   stalledIntervalMs?: number | undefined;
-  /** BullMQ `maxStalledCount`: re-deliveries of one job before BullMQ gives up on it. @default 10 */
+  /**
+   * BullMQ `maxStalledCount`: re-deliveries of one job before BullMQ gives up on it. Sprout ends a
+   * re-delivered run itself (as `recover` says), so BullMQ should never give up on one: a job it
+   * failed would leave its run open. @default 1000000
+   */
   maxStalledCount?: number | undefined;
   /** A run not admitted (its parent at its limit) is retried after about this long, or sooner when a slot frees. @default 2000 */
   admissionRetryMs?: number | undefined;

@@ -3,7 +3,7 @@ import type { Client, PoolClient } from 'pg';
 import { z } from 'zod';
 import { agentEventSchema } from '../../../machines/agent-event.events.js';
 import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
-import { InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
+import { EventLogError, InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
 import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
 import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
 import { PostgresDatabase, isPostgresConnectionError, type PostgresConnectionOptions } from './postgres-database.js';
@@ -24,6 +24,15 @@ export interface PostgresEventLogOptions extends PostgresConnectionOptions {
   maxBatch?: number;
   /** `NOTIFY` the schema's channel on every commit, for {@link PostgresEventLog.changes$} in other processes. @default true */
   notify?: boolean;
+  /**
+   * Fence runs: a run's `sub_session_event`, `sub_session_heartbeat` and `sub_session_completed`
+   * are written only while the run is open in `open_runs`, checked inside the write transaction
+   * (the run's row is locked `FOR SHARE` until commit, so a concurrent close waits). Such an
+   * append of a closed run rejects with `EventLogError` and nothing of it is written. For several
+   * writers on one schema (distributed mode), where a worker taken for dead may still be writing.
+   * @default false
+   */
+  fenceRuns?: boolean;
   /**
    * Called for every stored event that `read` skipped because it fails the schema. Skipped rows
    * are also kept in {@link PostgresEventLog.invalidRows}. @default undefined
@@ -123,6 +132,7 @@ export class PostgresEventLog implements EventLog {
   readonly #retention: number;
   readonly #maxBatch: number;
   readonly #notify: boolean;
+  readonly #fenceRuns: boolean;
   readonly #onInvalidRow: ((error: InvalidSessionDataError) => void) | undefined;
   readonly #onError: ((error: StoreUnavailableError) => void) | undefined;
   readonly #invalidRows: InvalidSessionDataError[] = [];
@@ -151,6 +161,7 @@ export class PostgresEventLog implements EventLog {
     this.#retention = parsed.data.retention ?? 1000;
     this.#maxBatch = parsed.data.maxBatch ?? 10_000;
     this.#notify = parsed.data.notify ?? true;
+    this.#fenceRuns = options.fenceRuns === true;
     this.#onInvalidRow = options.onInvalidRow;
     this.#onError = options.onError;
     if (options.database) {
@@ -172,6 +183,7 @@ export class PostgresEventLog implements EventLog {
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
                  ON CONFLICT (run_id) DO NOTHING`,
       closeRuns: `DELETE FROM ${s}.open_runs WHERE run_id = ANY($1::text[])`,
+      lockOpenRuns: `SELECT run_id FROM ${s}.open_runs WHERE run_id = ANY($1::text[]) FOR SHARE`,
       prune: `DELETE FROM ${s}.events e USING unnest($1::text[], $2::bigint[]) AS p(id, through)
               WHERE e.session_id = p.id AND e.seq <= p.through`,
       notify: `SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload`,
@@ -431,8 +443,15 @@ export class PostgresEventLog implements EventLog {
   async #writeBatch(batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const written = await this.#db.withClient((client) => this.#transaction(client, batch), `appending ${batch.length} event(s)`);
+        const { written, fenced } = await this.#db.withClient(
+          (client) => this.#transaction(client, batch),
+          `appending ${batch.length} event(s)`,
+        );
         for (const { pending, seq } of written) pending.resolve({ seq, sessionId: pending.sessionId, event: pending.event });
+        for (const pending of fenced) {
+          const runId = fencedRunId(pending.event) ?? '';
+          pending.reject(new EventLogError(`run ${runId} is closed (it has its completion): its ${pending.event.type} is not written`));
+        }
         return;
       } catch (error) {
         // A deadlock or serialization failure rolled everything back: safe to run again.
@@ -445,11 +464,16 @@ export class PostgresEventLog implements EventLog {
     }
   }
 
-  async #transaction(client: PoolClient, batch: Pending[]): Promise<Written[]> {
-    const counts = new Map<string, number>();
-    for (const { sessionId } of batch) counts.set(sessionId, (counts.get(sessionId) ?? 0) + 1);
+  async #transaction(client: PoolClient, all: Pending[]): Promise<{ written: Written[]; fenced: Pending[] }> {
     await client.query('BEGIN');
     try {
+      const { accepted: batch, fenced } = this.#fenceRuns ? await this.#fence(client, all) : { accepted: all, fenced: [] };
+      const counts = new Map<string, number>();
+      for (const { sessionId } of batch) counts.set(sessionId, (counts.get(sessionId) ?? 0) + 1);
+      if (batch.length === 0) {
+        await client.query('COMMIT');
+        return { written: [], fenced };
+      }
       const bumped = await client.query<{ session_id: string; last_seq: string }>(this.#sql.bumpSeqs, [
         [...counts.keys()],
         [...counts.values()],
@@ -486,11 +510,37 @@ export class PostgresEventLog implements EventLog {
       if (this.#notify) await this.#notifyChanges(client, counts, lastOf);
       await client.query('COMMIT');
       for (const [id, through] of prune) this.#prunedThrough.set(id, through);
-      return written;
+      return { written, fenced };
     } catch (error) {
       if (!isPostgresConnectionError(error)) await client.query('ROLLBACK').catch(noop);
       throw error;
     }
+  }
+
+  /**
+   * Splits a batch into what may be written and the run events of closed runs (see `fenceRuns`):
+   * walks the batch in order from the runs open in `open_runs` (locked `FOR SHARE`), opening on
+   * `sub_session_started` and closing on `sub_session_completed`.
+   */
+  async #fence(client: PoolClient, batch: Pending[]): Promise<{ accepted: Pending[]; fenced: Pending[] }> {
+    const runIds = [...new Set(batch.map((pending) => fencedRunId(pending.event)).filter((id): id is string => id !== undefined))];
+    if (runIds.length === 0) return { accepted: batch, fenced: [] };
+    const rows = await client.query<{ run_id: string }>(this.#sql.lockOpenRuns, [runIds]);
+    const open = new Set(rows.rows.map((row) => row.run_id));
+    const accepted: Pending[] = [];
+    const fenced: Pending[] = [];
+    for (const pending of batch) {
+      const event = pending.event;
+      if (event.type === 'sub_session_started') open.add(event.run_id);
+      const runId = fencedRunId(event);
+      if (runId !== undefined && !open.has(runId)) {
+        fenced.push(pending);
+        continue;
+      }
+      if (event.type === 'sub_session_completed') open.delete(event.run_id);
+      accepted.push(pending);
+    }
+    return { accepted, fenced };
   }
 
   /** The ledger changes in call order; consecutive changes of one kind share a statement. */
@@ -671,4 +721,11 @@ class Listener {
     }, delay);
     this.#timer.unref();
   }
+}
+
+/** The run a fenced event belongs to (events of a run after its start), else `undefined`. */
+function fencedRunId(event: AgentEvent): string | undefined {
+  if (event.type === 'sub_session_event' || event.type === 'sub_session_heartbeat' || event.type === 'sub_session_completed')
+    return event.run_id;
+  return undefined;
 }
