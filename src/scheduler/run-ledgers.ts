@@ -17,7 +17,11 @@ import type { RunTracker } from './run-tracker.js';
 export class RunLedgers {
   readonly #options: { now(): number; retainEnded?: number | undefined };
   readonly #byOwner = new WeakMap<object, RunLedger>();
-  readonly #all = new Set<RunLedger>();
+  /**
+   * Every ledger, weakly: a ledger lives as long as its scheduler actor (the WeakMap's key), so an
+   * application that creates and drops embedded scheduler actors does not accumulate their ledgers.
+   */
+  readonly #all = new Set<WeakRef<RunLedger>>();
   readonly #ended$ = new Subject<RunEnd>();
   readonly #changed$ = new Subject<RunRecord>();
 
@@ -31,9 +35,18 @@ export class RunLedgers {
     if (!ledger) {
       ledger = new RunLedger({ ...this.#options, ended$: this.#ended$, changed$: this.#changed$ });
       this.#byOwner.set(owner, ledger);
-      this.#all.add(ledger);
+      this.#all.add(new WeakRef(ledger));
     }
     return ledger;
+  }
+
+  /** The ledgers still alive (dropping the references of collected ones). */
+  *#ledgers(): IterableIterator<RunLedger> {
+    for (const ref of this.#all) {
+      const ledger = ref.deref();
+      if (ledger) yield ledger;
+      else this.#all.delete(ref);
+    }
   }
 
   /** Every run's end, from every ledger. */
@@ -48,7 +61,7 @@ export class RunLedgers {
 
   /** The child's live run in any ledger. */
   liveRun(childSessionId: string): RunRecord | undefined {
-    for (const ledger of this.#all) {
+    for (const ledger of this.#ledgers()) {
       const record = ledger.liveRun(childSessionId);
       if (record) return record;
     }
@@ -58,7 +71,7 @@ export class RunLedgers {
   /** The child's latest run: a live one first, else the one that ended last. */
   runOf(childSessionId: string): RunRecord | undefined {
     let latest: RunRecord | undefined;
-    for (const ledger of this.#all) {
+    for (const ledger of this.#ledgers()) {
       const record = ledger.runOf(childSessionId);
       if (!record) continue;
       if (isLive(record)) return record;
@@ -69,7 +82,7 @@ export class RunLedgers {
 
   /** The forwarding side of a running run, in whichever ledger holds it (run ids chosen by embedders may repeat across copies). */
   tracker(runId: string, childSessionId?: string): RunTracker | undefined {
-    for (const ledger of this.#all) {
+    for (const ledger of this.#ledgers()) {
       const tracker = ledger.tracker(runId);
       if (tracker && (childSessionId === undefined || tracker.job.childSessionId === childSessionId)) return tracker;
     }
@@ -78,6 +91,6 @@ export class RunLedgers {
 
   /** The latest run of every child, across the ledgers. */
   *records(): IterableIterator<RunRecord> {
-    for (const ledger of this.#all) yield* ledger.records();
+    for (const ledger of this.#ledgers()) yield* ledger.records();
   }
 }
