@@ -30,6 +30,27 @@ describe('SqliteSessionStore', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('openEventLog gives one log per database (a second would count seq on its own)', async () => {
+    const store = openStore();
+    const log = store.openEventLog({ retention: 10, onError: () => {} });
+    expect(store.openEventLog({ retention: 99, onError: () => {} })).toBe(log);
+    expect((await log.append('s', { type: 'token', content: 'a' })).seq).toBe(1);
+    expect((await store.openEventLog({ retention: 10, onError: () => {} }).append('s', { type: 'token', content: 'b' })).seq).toBe(2);
+  });
+
+  it('close runs every close hook even when one throws, closes the database, then rethrows the first failure', () => {
+    const store = openStore();
+    const ran: string[] = [];
+    store.beforeClose(() => {
+      ran.push('first');
+      throw new Error('flush failed');
+    });
+    store.beforeClose(() => ran.push('second'));
+    expect(() => store.close()).toThrow('flush failed');
+    expect(ran).toEqual(['first', 'second']);
+    expect(store.database.open).toBe(false);
+  });
+
   it('opens in WAL mode with synchronous=NORMAL and a busy timeout', () => {
     const db = openStore().database;
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -93,6 +93,15 @@ export function describeRunLedgerConformance(name: string, create: CreateEventLo
     );
 
     it(
+      'a repeated announcement of the same run keeps the first (one open run, its first seq)',
+      withLog(create, 10, async ({ log }) => {
+        await log.append('p', started('p', 'c1', 'r1'));
+        await log.append('p', started('p', 'c1', 'r1'));
+        expect(await openRunsOf(log)).toEqual([{ runId: 'r1', parentSessionId: 'p', childSessionId: 'c1', title: 'T c1', startedSeq: 1 }]);
+      }),
+    );
+
+    it(
       'lists open runs oldest first',
       withLog(create, 10, async ({ log }) => {
         for (const run of ['r3', 'r1', 'r2']) await log.append('p', started('p', `c-${run}`, run));
