@@ -4,6 +4,7 @@ import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValid
 import type { CompanionEventLogOptions, SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
 import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventLog } from './postgres-event-log.js';
+import { decodeStoredSession, sessionToJson } from '../stored-session.js';
 
 /**
  * Options of {@link PostgresSessionStore}: how to reach the database (or a shared
@@ -167,7 +168,7 @@ export class PostgresSessionStore implements SessionStore {
     const parsed = sessionSchema.safeParse(session);
     if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
     const { version: expected, ...data } = parsed.data;
-    const json = toJson(data);
+    const json = sessionToJson(data);
     const row = [
       data.id,
       data.kind,
@@ -306,22 +307,5 @@ export class PostgresSessionStore implements SessionStore {
 
 /** Validates a stored row; returns the error instead of throwing it. */
 function decodeRow(row: SessionRow): Session | InvalidSessionDataError {
-  const parsed = sessionSchema.safeParse(row.data);
-  if (!parsed.success) {
-    const validation = new SproutValidationError('session', parsed.error.issues);
-    return new InvalidSessionDataError(row.id, validation.message, { cause: validation });
-  }
-  if (parsed.data.id !== row.id) return new InvalidSessionDataError(row.id, `stored JSON has id ${parsed.data.id}`);
-  return { ...parsed.data, version: row.version };
-}
-
-/** `JSON.stringify`, with a value it cannot encode (e.g. a BigInt) reported as invalid input. */
-function toJson(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch (error) {
-    throw new SproutValidationError('session', [
-      { code: 'custom', path: [], message: `session is not JSON-serializable: ${error instanceof Error ? error.message : String(error)}` },
-    ]);
-  }
+  return decodeStoredSession(row.id, row.data, row.version);
 }

@@ -5,6 +5,7 @@ import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
 import type { CompanionEventLogOptions, EventLog, SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
+import { decodeStoredSession, sessionToJson } from '../stored-session.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { migrateSqliteSchema, type SqliteDatabase } from './sqlite-schema.js';
 
@@ -187,7 +188,7 @@ export class SqliteSessionStore implements SessionStore {
         last_run_status: data.metadata.last_run_status ?? null,
         created_at: data.created_at,
         updated_at: data.updated_at,
-        json: toJson(data),
+        json: sessionToJson(data),
       };
       session.version = this.#saveTx.immediate(row, expected);
     });
@@ -347,24 +348,7 @@ function decodeRow(row: SessionRow): Session | InvalidSessionDataError {
   } catch (error) {
     return new InvalidSessionDataError(row.id, `stored JSON does not parse (${messageOf(error)})`, { cause: error });
   }
-  const parsed = sessionSchema.safeParse(value);
-  if (!parsed.success) {
-    const validation = new SproutValidationError('session', parsed.error.issues);
-    return new InvalidSessionDataError(row.id, validation.message, { cause: validation });
-  }
-  if (parsed.data.id !== row.id) return new InvalidSessionDataError(row.id, `stored JSON has id ${parsed.data.id}`);
-  return { ...parsed.data, version: row.version };
-}
-
-/** `JSON.stringify`, with a value it cannot encode (e.g. a BigInt) reported as invalid input. */
-function toJson(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch (error) {
-    throw new SproutValidationError('session', [
-      { code: 'custom', path: [], message: `session is not JSON-serializable: ${messageOf(error)}` },
-    ]);
-  }
+  return decodeStoredSession(row.id, value, row.version);
 }
 
 function messageOf(error: unknown): string {
