@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { AgentRuntime } from '../api/ports.js';
 import { openAICompatibleAgent } from '../agents/ai-sdk/index.js';
@@ -10,6 +9,7 @@ import { createWorker } from '../distributed/worker.js';
 import { serveDemoAgent } from '../server/serve-agent.js';
 import { CliUsageError, EXIT, exitCodeOf, oneLine } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
+import { parseCommandFlags } from './command-flags.js';
 
 /** `sprout worker …`, parsed. */
 export interface WorkerCliOptions {
@@ -74,37 +74,25 @@ const flagsSchema = z.object({
  * parseWorkerArgs(['--redis', 'redis://127.0.0.1:6379', '--postgres', 'postgres://localhost/app'], {});
  */
 export function parseWorkerArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): WorkerCliOptions {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        redis: { type: 'string' },
-        postgres: { type: 'string' },
-        prefix: { type: 'string' },
-        concurrency: { type: 'string' },
-        'global-concurrency': { type: 'string' },
-        'per-parent': { type: 'string' },
-        recover: { type: 'string' },
-        'lock-ms': { type: 'string' },
-        'heartbeat-ms': { type: 'string' },
-        'max-run-ms': { type: 'string' },
-        provider: { type: 'string' },
-        'base-url': { type: 'string' },
-        model: { type: 'string' },
-        'agent-module': { type: 'string' },
-        name: { type: 'string' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new CliUsageError(`sprout worker: ${(error as Error).message.split('\n')[0] ?? 'bad arguments'} (see sprout worker --help)`, {
-      cause: error,
-    });
-  }
+  const values = parseCommandFlags('worker', argv, {
+    redis: { type: 'string' },
+    postgres: { type: 'string' },
+    prefix: { type: 'string' },
+    concurrency: { type: 'string' },
+    'global-concurrency': { type: 'string' },
+    'per-parent': { type: 'string' },
+    recover: { type: 'string' },
+    'lock-ms': { type: 'string' },
+    'heartbeat-ms': { type: 'string' },
+    'max-run-ms': { type: 'string' },
+    provider: { type: 'string' },
+    'base-url': { type: 'string' },
+    model: { type: 'string' },
+    'agent-module': { type: 'string' },
+    name: { type: 'string' },
+    verbose: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return { ...defaults(), help: true };
   const fromEnv = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
   const parsed = flagsSchema.safeParse({

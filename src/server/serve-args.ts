@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { CliUsageError } from '../cli/cli-error.js';
 import { bambooDialectSchema, type BambooDialect } from './server-options.js';
 import { isLoopbackHost } from './security.js';
 import { validatePrefix } from '../distributed/keys.js';
+import { parseCommandFlags } from '../cli/command-flags.js';
 
 /** Default port of `sprout serve`. */
 export const DEFAULT_SERVE_PORT = 7433;
@@ -58,34 +58,22 @@ const flagsSchema = z.object({
  * parseServeArgs(['--port', '0', '--dialect', 'sub_agent'], {}); // { port: 0, dialect: 'sub_agent', … }
  */
 export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeOptions {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        db: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        dialect: { type: 'string' },
-        token: { type: 'string' },
-        cors: { type: 'string' },
-        concurrency: { type: 'string' },
-        provider: { type: 'string' },
-        'base-url': { type: 'string' },
-        model: { type: 'string' },
-        redis: { type: 'string' },
-        postgres: { type: 'string' },
-        prefix: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new CliUsageError(`sprout serve: ${(error as Error).message.split('\n')[0] ?? 'bad arguments'} (see sprout serve --help)`, {
-      cause: error,
-    });
-  }
+  const values = parseCommandFlags('serve', argv, {
+    db: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    dialect: { type: 'string' },
+    token: { type: 'string' },
+    cors: { type: 'string' },
+    concurrency: { type: 'string' },
+    provider: { type: 'string' },
+    'base-url': { type: 'string' },
+    model: { type: 'string' },
+    redis: { type: 'string' },
+    postgres: { type: 'string' },
+    prefix: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   const token = values.token ?? (env.SPROUT_TOKEN === undefined || env.SPROUT_TOKEN === '' ? undefined : env.SPROUT_TOKEN);
   const parsed = flagsSchema.safeParse({ ...values, token });
   if (!parsed.success) {
