@@ -122,6 +122,8 @@ export const subSessionHeartbeatEventSchema = z.object({
   timestamp: z.iso.datetime(),
   events_seen: z.number().int().nonnegative(),
   last_event_at: z.string().optional(),
+  /** While the child waits for its own children (it holds no slot): the children it waits for. */
+  waiting_on: z.array(z.string()).optional(),
 });
 
 /** `sub_session_completed`: exactly one per run, after the child session was persisted. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CompletionReason } from './agent-event.events.js';
 import type { RunQueue, WaitingList } from './scheduler.queue.js';
+import type { HaltedSessions } from './scheduler.tree.js';
 import type { JobLimits, SpawnJob, SpawnJobInput, SpawnJobOutput } from './spawn-job.events.js';
 
 /**
@@ -39,11 +40,26 @@ export const schedulerLimitsSchema = z.strictObject({
 /** Parsed scheduler limits. */
 export type SchedulerLimits = z.infer<typeof schedulerLimitsSchema>;
 
+/**
+ * One ancestor of a run's session, nearest first (`lineage[0]` is the parent): its id, and whether
+ * it abandons its own parent (`onParentEnd: 'abandon'`), which stops a parent's end from reaching
+ * further down through it.
+ */
+export interface LineageLink {
+  sessionId: string;
+  abandons: boolean;
+}
+
 /** A run waiting in the queue (or for room in it). */
 export interface QueuedRun {
   runId: string;
   job: SpawnJob;
   title?: string | undefined;
+  /**
+   * The ancestors of the run's session, parent first, up to the root. @default the parent alone
+   * (`[{ sessionId: job.parentSessionId, abandons: false }]`; none for a root's own run)
+   */
+  lineage?: readonly LineageLink[] | undefined;
 }
 
 /** An `enqueue` call still waiting for room in the queue. */
@@ -51,12 +67,18 @@ export interface WaitingEnqueue extends QueuedRun {
   requestId: string;
 }
 
-/** A spawned job actor. `counted` is false for runs cancelled before they ran. */
+/**
+ * A spawned job actor. `counted` is true while it holds a slot (counts toward the limits): false
+ * for runs spawned already cancelled and while the run waits for its children (`waiting`).
+ */
 export interface ActiveRun {
   runId: string;
   job: SpawnJob;
   slot: string;
   counted: boolean;
+  /** True from `scheduler.yield` until the run holds a slot again. */
+  waiting?: boolean | undefined;
+  lineage?: readonly LineageLink[] | undefined;
 }
 
 /** How `stop` treats running jobs: `drain` lets them finish, `cancel` cancels them. */
@@ -106,12 +128,37 @@ export interface SchedulerContext extends SchedulerInput {
   /** Slot ids created so far (`job-0` … `job-<slotCount - 1>`); the ones not free are active. */
   slotCount: number;
   stopMode?: StopMode | undefined;
+  /** Active runs waiting for their children (they hold no slot). */
+  waitingRuns: number;
+  /** Slots of waiting runs whose wait is over, in order: they take a slot again before any queued run. */
+  resuming: string[];
+  /** Sessions whose end reached (or will reach) their subtree: nothing new starts under them. */
+  halted: HaltedSessions;
+  /** The child sessions with a run in flight below each session (every ancestor of every run). */
+  subtree: Map<string, Set<string>>;
 }
 
 /** Events the scheduler machine accepts. */
 export type SchedulerEvent =
-  | { type: 'scheduler.enqueue'; requestId: string; runId: string; job: SpawnJob; title?: string | undefined }
+  | {
+      type: 'scheduler.enqueue';
+      requestId: string;
+      runId: string;
+      job: SpawnJob;
+      title?: string | undefined;
+      lineage?: readonly LineageLink[] | undefined;
+    }
+  /**
+   * Cancels the runs of these sessions. With reason `user` or `deleted` each session is also
+   * halted and its end reaches its subtree (descendants with `onParentEnd: 'cancel'`, reason `parent`).
+   */
   | { type: 'scheduler.cancel'; childSessionIds: readonly string[]; reason: CompletionReason }
+  /** Halts a session and cancels every run in flight below it (reason `parent`), whatever their policy. */
+  | { type: 'scheduler.cancelTree'; sessionId: string }
+  /** A running run waits for its children: it gives its slot back. */
+  | { type: 'scheduler.yield'; runId: string }
+  /** A waiting run's wait is over: it takes a slot again, ahead of queued runs. */
+  | { type: 'scheduler.resume'; runId: string }
   | { type: 'scheduler.stop'; mode: StopMode }
   /** Drop runs whose `sub_session_started` could not be written (their enqueue was rejected). */
   | { type: 'scheduler.discard'; runIds: readonly string[] }
@@ -123,7 +170,8 @@ export type SchedulerEvent =
   | { type: 'lane.jobError'; slot: string; error: unknown };
 
 /** What the scheduler asks a job actor held by a lane. */
-export type LaneJobEvent = { type: 'job.cancel'; reason: CompletionReason } | { type: 'job.discard' };
+export type LaneJobEvent =
+  { type: 'job.cancel'; reason: CompletionReason } | { type: 'job.discard' } | { type: 'job.wait' } | { type: 'job.resume' };
 
 /** Events a lane actor accepts (from its scheduler, and from its job actors). */
 export type SchedulerLaneEvent =

@@ -6,13 +6,16 @@ import {
   isIdle,
   laneOfSlot,
   planCancel,
+  planCancelTree,
   planDiscard,
   planEnqueue,
   planJobEnd,
+  planResume,
   planStop,
+  planYield,
   type Plan,
 } from './scheduler.plan.js';
-import type { SpawnJobOutput } from './spawn-job.events.js';
+import { LOAD_ERROR_CODES, type SpawnJobOutput } from './spawn-job.events.js';
 import { spawnJobMachine } from './spawn-job.machine.js';
 
 /** Parameters of the runtime actions the scheduler machine calls. */
@@ -23,6 +26,8 @@ export interface SchedulerActionParams {
   rejectEnqueue: { requestId: string };
   jobEnded: { output: SpawnJobOutput | undefined; runId: string; slot: string };
   jobCrashed: { runId: string; parentSessionId: string; childSessionId: string; error: unknown };
+  runResumed: { runId: string };
+  reportStarved: { queued: number; resuming: number };
 }
 
 /**
@@ -59,6 +64,10 @@ export const schedulerMachine = setup({
     jobEnded: (_, _params: SchedulerActionParams['jobEnded']) => {},
     /** Runtime: a job actor crashed; publish its completion if it could not. */
     jobCrashed: (_, _params: SchedulerActionParams['jobCrashed']) => {},
+    /** Runtime: a waiting run holds a slot again (or has ended): its wait call may return. */
+    runResumed: (_, _params: SchedulerActionParams['runResumed']) => {},
+    /** Runtime: report `scheduler_starved` (runs wait for a slot and no run holds one). */
+    reportStarved: (_, _params: SchedulerActionParams['reportStarved']) => {},
   },
   guards: {
     isDrained: ({ context }) => isIdle(context),
@@ -72,6 +81,21 @@ export const schedulerMachine = setup({
     'scheduler.cancel': {
       actions: enqueueActions(({ context, event, enqueue, self }) => {
         run(planCancel(context, new Set(event.childSessionIds), event.reason), enqueue, self);
+      }),
+    },
+    'scheduler.cancelTree': {
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
+        run(planCancelTree(context, event.sessionId), enqueue, self);
+      }),
+    },
+    'scheduler.yield': {
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
+        run(planYield(context, event.runId), enqueue, self);
+      }),
+    },
+    'scheduler.resume': {
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
+        run(planResume(context, event.runId), enqueue, self);
       }),
     },
     'scheduler.discard': {
@@ -110,7 +134,13 @@ export const schedulerMachine = setup({
         'scheduler.enqueue': {
           actions: enqueueActions(({ context, event, enqueue, self }) => {
             run(
-              planEnqueue(context, { requestId: event.requestId, runId: event.runId, job: event.job, title: event.title }),
+              planEnqueue(context, {
+                requestId: event.requestId,
+                runId: event.runId,
+                job: event.job,
+                title: event.title,
+                lineage: event.lineage,
+              }),
               enqueue,
               self,
             );
@@ -179,7 +209,7 @@ function jobEnded(
   self: unknown,
 ): void {
   const ended = context.active[slot];
-  const plan = planJobEnd(context, slot);
+  const plan = planJobEnd(context, slot, endHaltsSubtree(end));
   if (ended) {
     if ('error' in end) {
       enqueue({
@@ -195,6 +225,18 @@ function jobEnded(
     enqueue({ type: 'jobEnded', params: { output: end.output, runId: ended.runId, slot } } as never);
   }
   run(plan, enqueue, self);
+}
+
+/**
+ * True when a run's end must still reach its subtree: it ended in `error` (timeouts included) or
+ * crashed — but not when it never ran as its session (a load error: the session may belong to
+ * someone else). A `cancelled` end already reached it: every cancel comes from the scheduler,
+ * which halts the session and its subtree in the same turn (`planCancel`, `planCancelTree`).
+ */
+function endHaltsSubtree(end: { output?: SpawnJobOutput | undefined; error?: unknown }): boolean {
+  if ('error' in end) return true;
+  const output = end.output;
+  return output?.status === 'error' && !LOAD_ERROR_CODES.has(output.code);
 }
 
 /**
@@ -253,6 +295,18 @@ function run(plan: Plan, enqueue: Enqueue, self: unknown): void {
         break;
       case 'discardJob':
         toJob(effect.slot, { type: 'job.discard' });
+        break;
+      case 'waitJob':
+        toJob(effect.slot, { type: 'job.wait' });
+        break;
+      case 'resumeJob':
+        toJob(effect.slot, { type: 'job.resume' });
+        break;
+      case 'resumed':
+        enqueue({ type: 'runResumed', params: { runId: effect.runId } } as never);
+        break;
+      case 'starved':
+        enqueue({ type: 'reportStarved', params: { queued: effect.queued, resuming: effect.resuming } } as never);
         break;
       case 'stopJob': {
         const lane = laneOfSlot(effect.slot, laneSize);

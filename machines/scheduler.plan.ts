@@ -1,7 +1,8 @@
 import type { CompletionReason } from './agent-event.events.js';
 import type { ActiveRun, QueuedRun, SchedulerContext, SchedulerInput, WaitingEnqueue } from './scheduler.events.js';
 import { RunQueue, WaitingList } from './scheduler.queue.js';
-import type { SpawnJobInput } from './spawn-job.events.js';
+import { HaltedSessions, indexSubtree, isReachedBy, isUnderHalted, lineageOf, unindexSubtree } from './scheduler.tree.js';
+import { isRootJob, type SpawnJobInput } from './spawn-job.events.js';
 
 /**
  * One effect the scheduler machine turns into XState actions. The planning functions below take a
@@ -18,7 +19,15 @@ export type SchedulerEffect =
   | { kind: 'spawn'; slot: string; input: SpawnJobInput }
   | { kind: 'cancelJob'; slot: string; reason: CompletionReason }
   | { kind: 'discardJob'; slot: string }
-  | { kind: 'stopJob'; slot: string };
+  | { kind: 'stopJob'; slot: string }
+  /** The run gave its slot back to wait for its children (`job.wait`). */
+  | { kind: 'waitJob'; slot: string }
+  /** The run holds a slot again (`job.resume`), or had never let it go. */
+  | { kind: 'resumeJob'; slot: string }
+  /** A `scheduler.resume` is answered: the waiting call may return (the run holds a slot, or has ended). */
+  | { kind: 'resumed'; runId: string }
+  /** Runs wait for a slot and none is held by a run that could free one: never expected (a safety net). */
+  | { kind: 'starved'; queued: number; resuming: number };
 
 /** The context (the one given, updated in place) and the effects to run, in order. */
 export interface Plan {
@@ -75,6 +84,10 @@ export function createSchedulerContext(input: SchedulerInput): SchedulerContext 
     perParent: idRecord(),
     freeSlots: [],
     slotCount: 0,
+    waitingRuns: 0,
+    resuming: [],
+    halted: new HaltedSessions(),
+    subtree: new Map(),
   };
 }
 
@@ -96,8 +109,14 @@ export function cloneSchedulerContext(context: SchedulerContext): SchedulerConte
     slotOfRun: idRecord(context.slotOfRun),
     perParent: idRecord(context.perParent),
     freeSlots: context.freeSlots.slice(),
+    resuming: context.resuming.slice(),
+    halted: context.halted.clone(),
+    subtree: new Map([...context.subtree].map(([id, below]) => [id, new Set(below)])),
   };
 }
+
+/** True for runs that count toward a per-parent limit (a root's own run has no parent). */
+const hasParentLimit = (run: { job: { parentSessionId: string } }): boolean => !isRootJob(run.job);
 
 /**
  * Spawns a job actor for a run: takes a slot (a recycled one first; a new slot that opens a lane
@@ -114,12 +133,12 @@ function spawn(context: SchedulerContext, effects: SchedulerEffect[], run: Queue
   }
   const counted = cancel === undefined;
   const parentId = run.job.parentSessionId;
-  context.active[slot] = { runId: run.runId, job: run.job, slot, counted } satisfies ActiveRun;
+  context.active[slot] = { runId: run.runId, job: run.job, slot, counted, lineage: run.lineage } satisfies ActiveRun;
   context.activeByChild[run.job.childSessionId] = slot;
   context.slotOfRun[run.runId] = slot;
   if (counted) {
     context.running += 1;
-    context.perParent[parentId] = (context.perParent[parentId] ?? 0) + 1;
+    if (hasParentLimit(run)) context.perParent[parentId] = (context.perParent[parentId] ?? 0) + 1;
   }
   const input: SpawnJobInput = {
     job: run.job,
@@ -153,9 +172,89 @@ export function planDispatch(plan: Plan): Plan {
  * behind them). A loop, not a recursion: one job end may let thousands of runs start.
  */
 function dispatch(context: SchedulerContext, effects: SchedulerEffect[]): void {
+  // Runs whose wait is over come first, even while stopping (they must finish for a stop to end).
+  resumeWaiting(context, effects);
   if (context.stopMode !== undefined) return;
-  const { queue, waiting, perParent } = context;
-  const canStart = (parentId: string): boolean => (perParent[parentId] ?? 0) < context.perParentConcurrency;
+  dispatchQueued(context, effects);
+  if (context.running === 0 && (context.queue.length > 0 || context.resuming.length > 0)) {
+    effects.push({ kind: 'starved', queued: context.queue.length, resuming: context.resuming.length });
+  }
+}
+
+/** True when a run of this parent may take a slot now (a root's own run has no parent limit). */
+function underParentLimit(context: SchedulerContext, parentId: string): boolean {
+  return parentId === '' || (context.perParent[parentId] ?? 0) < context.perParentConcurrency;
+}
+
+/** Gives slots to waiting runs whose wait is over, in order, under both limits. */
+function resumeWaiting(context: SchedulerContext, effects: SchedulerEffect[]): void {
+  if (context.resuming.length === 0) return;
+  const left: string[] = [];
+  for (const slot of context.resuming) {
+    const run = context.active[slot];
+    if (run === undefined || !run.waiting) continue;
+    if (context.running >= context.concurrency || !underParentLimit(context, run.job.parentSessionId)) {
+      left.push(slot);
+      continue;
+    }
+    run.waiting = false;
+    run.counted = true;
+    context.waitingRuns -= 1;
+    context.running += 1;
+    if (hasParentLimit(run)) context.perParent[run.job.parentSessionId] = (context.perParent[run.job.parentSessionId] ?? 0) + 1;
+    effects.push({ kind: 'resumeJob', slot }, { kind: 'resumed', runId: run.runId });
+  }
+  context.resuming = left;
+}
+
+/** Frees the slot a run holds (its counts), so queued runs may take it. */
+function releaseSlot(context: SchedulerContext, run: ActiveRun): void {
+  run.counted = false;
+  context.running -= 1;
+  if (!hasParentLimit(run)) return;
+  const parentId = run.job.parentSessionId;
+  const left = (context.perParent[parentId] ?? 1) - 1;
+  if (left > 0) context.perParent[parentId] = left;
+  else delete context.perParent[parentId];
+  // The parent is under its limit again: its queued runs are candidates again.
+  context.queue.unblock(parentId);
+}
+
+/**
+ * `scheduler.yield`: a running run waits for its children. It gives its slot back (limits count
+ * only runs that are not waiting) and its job actor moves to `running.slot.waiting`.
+ */
+export function planYield(context: SchedulerContext, runId: string): Plan {
+  const slot = context.slotOfRun[runId];
+  const run = slot === undefined ? undefined : context.active[slot];
+  if (run === undefined || !run.counted || run.waiting) return { context, effects: [] };
+  releaseSlot(context, run);
+  run.waiting = true;
+  context.waitingRuns += 1;
+  const effects: SchedulerEffect[] = [{ kind: 'waitJob', slot: run.slot }];
+  dispatch(context, effects);
+  return { context, effects };
+}
+
+/**
+ * `scheduler.resume`: a waiting run's wait is over. It takes a slot again ahead of every queued
+ * run (at once when there is room, else at the next free slot); a run that is not waiting (it
+ * holds its slot, or has ended) is answered at once.
+ */
+export function planResume(context: SchedulerContext, runId: string): Plan {
+  const slot = context.slotOfRun[runId];
+  const run = slot === undefined ? undefined : context.active[slot];
+  if (run === undefined || !run.waiting) return { context, effects: [{ kind: 'resumed', runId }] };
+  if (!context.resuming.includes(run.slot)) context.resuming.push(run.slot);
+  const effects: SchedulerEffect[] = [];
+  dispatch(context, effects);
+  return { context, effects };
+}
+
+/** The queue part of {@link dispatch}. */
+function dispatchQueued(context: SchedulerContext, effects: SchedulerEffect[]): void {
+  const { queue, waiting } = context;
+  const canStart = (parentId: string): boolean => underParentLimit(context, parentId);
   for (;;) {
     // Admit waiting enqueues into the room the queue has, oldest first.
     while (waiting.length > 0 && queue.length < context.queueCapacity) {
@@ -177,10 +276,14 @@ function dispatch(context: SchedulerContext, effects: SchedulerEffect[]): void {
 }
 
 function toQueued(run: WaitingEnqueue): QueuedRun {
-  return { runId: run.runId, job: run.job, title: run.title };
+  return { runId: run.runId, job: run.job, title: run.title, lineage: run.lineage };
 }
 
-/** `enqueue`: de-duplicate per child, queue (or wait for room), then dispatch. */
+/**
+ * `enqueue`: de-duplicate per child, queue (or wait for room), then dispatch. A run of a session
+ * clears that session's halt mark (it was asked to run again); a run under a halted ancestor is
+ * announced and ends `cancelled` (reason `parent`) at once, without its agent being called.
+ */
 export function planEnqueue(context: SchedulerContext, request: WaitingEnqueue): Plan {
   if (context.stopMode !== undefined) return { context, effects: [{ kind: 'rejected', requestId: request.requestId }] };
   const existing = findRunOfChild(context, request.job.childSessionId);
@@ -188,11 +291,17 @@ export function planEnqueue(context: SchedulerContext, request: WaitingEnqueue):
     return { context, effects: [{ kind: 'enqueued', requestId: request.requestId, runId: existing, deduplicated: true }] };
   }
   const effects: SchedulerEffect[] = [];
-  if (context.queue.length >= context.queueCapacity || context.waiting.length > 0) {
+  const run = toQueued(request);
+  context.halted.delete(run.job.childSessionId);
+  indexSubtree(context.subtree, run);
+  if (isUnderHalted(context.halted, lineageOf(run))) {
+    context.halted.add(run.job.childSessionId);
+    effects.push({ kind: 'started', run }, { kind: 'enqueued', requestId: request.requestId, runId: request.runId, deduplicated: false });
+    spawn(context, effects, run, 'parent');
+  } else if (context.queue.length >= context.queueCapacity || context.waiting.length > 0) {
     context.waiting.push(request);
-    effects.push({ kind: 'accepted', run: toQueued(request) });
+    effects.push({ kind: 'accepted', run });
   } else {
-    const run = toQueued(request);
     context.queue.push(run);
     effects.push({ kind: 'started', run }, { kind: 'enqueued', requestId: request.requestId, runId: request.runId, deduplicated: false });
   }
@@ -211,12 +320,16 @@ function inOrder<T extends QueuedRun>(list: RunQueue<T> | WaitingList<T>, ids: R
 }
 
 /**
- * `cancel` / `cancelTree` / stop: queued and waiting runs end `cancelled` without running (their
- * job actor only persists the status and publishes the completion); active runs get `job.cancel`.
- * O(k log k) for k children, whatever the number of runs in flight.
+ * Cancels the runs of these sessions: queued and waiting runs end `cancelled` without running
+ * (their job actor only persists the status and publishes the completion); active runs (holding
+ * a slot or waiting for their children) get `job.cancel`. O(k log k) for k sessions.
  */
-export function planCancel(context: SchedulerContext, childSessionIds: ReadonlySet<string>, reason: CompletionReason): Plan {
-  const effects: SchedulerEffect[] = [];
+function cancelRuns(
+  context: SchedulerContext,
+  effects: SchedulerEffect[],
+  childSessionIds: ReadonlySet<string>,
+  reason: CompletionReason,
+): void {
   const waitingHit = inOrder(context.waiting, childSessionIds);
   const queuedHit = inOrder(context.queue, childSessionIds);
   for (const run of waitingHit) {
@@ -232,11 +345,56 @@ export function planCancel(context: SchedulerContext, childSessionIds: ReadonlyS
   for (const id of childSessionIds) {
     const slot = context.activeByChild[id];
     const active = slot === undefined ? undefined : context.active[slot];
-    if (active?.counted) effects.push({ kind: 'cancelJob', slot: active.slot, reason });
+    if (active !== undefined && (active.counted || active.waiting === true)) effects.push({ kind: 'cancelJob', slot: active.slot, reason });
   }
+}
+
+/** The run (queued, waiting for room, or active) a session has in flight. */
+function runInFlight(context: SchedulerContext, sessionId: string): QueuedRun | undefined {
+  const slot = context.activeByChild[sessionId];
+  return (slot === undefined ? undefined : context.active[slot]) ?? context.queue.ofChild(sessionId) ?? context.waiting.ofChild(sessionId);
+}
+
+/**
+ * A session ended (or was stopped): mark it halted, so nothing new starts under it, and cancel
+ * (reason `parent`) the runs in flight below it that its end reaches — with `everything`
+ * (`cancelTree`) all of them, else those whose policy is `cancel` and that no abandoning session
+ * shields. The reached sessions are halted too, so a spawn racing the cancel never runs.
+ */
+function haltSubtree(context: SchedulerContext, effects: SchedulerEffect[], sessionId: string, everything: boolean): number {
+  context.halted.add(sessionId);
+  const below = context.subtree.get(sessionId);
+  if (below === undefined) return 0;
+  const reached = new Set<string>();
+  for (const id of below) {
+    const run = runInFlight(context, id);
+    if (run !== undefined && isReachedBy(run, sessionId, everything)) reached.add(id);
+  }
+  for (const id of reached) context.halted.add(id);
+  cancelRuns(context, effects, reached, 'parent');
+  return reached.size;
+}
+
+/**
+ * `cancel` / `deleteSession` / stop: cancels the runs of these sessions. A user's cancel or a
+ * delete also halts each session, so its end reaches its subtree at once (see `haltSubtree`);
+ * a stop (`shutdown`) cancels everything anyway.
+ */
+export function planCancel(context: SchedulerContext, childSessionIds: ReadonlySet<string>, reason: CompletionReason): Plan {
+  const effects: SchedulerEffect[] = [];
+  cancelRuns(context, effects, childSessionIds, reason);
+  if (reason !== 'shutdown') for (const id of childSessionIds) haltSubtree(context, effects, id, false);
   // Removing queued runs opened room: admit waiting enqueues (a no-op while stopping).
   dispatch(context, effects);
   return { context, effects };
+}
+
+/** `cancelTree`: halts the session and cancels every run in flight below it (reason `parent`). */
+export function planCancelTree(context: SchedulerContext, sessionId: string): Plan & { cancelled: number } {
+  const effects: SchedulerEffect[] = [];
+  const cancelled = haltSubtree(context, effects, sessionId, true);
+  dispatch(context, effects);
+  return { context, effects, cancelled };
 }
 
 /**
@@ -248,9 +406,15 @@ export function planDiscard(context: SchedulerContext, runIds: ReadonlySet<strin
   const effects: SchedulerEffect[] = [];
   for (const runId of runIds) {
     const queued = context.queue.ofRun(runId);
-    if (queued !== undefined) context.queue.remove(queued);
+    if (queued !== undefined) {
+      context.queue.remove(queued);
+      unindexSubtree(context.subtree, queued);
+    }
     const waiting = context.waiting.ofRun(runId);
-    if (waiting !== undefined) context.waiting.remove(waiting);
+    if (waiting !== undefined) {
+      context.waiting.remove(waiting);
+      unindexSubtree(context.subtree, waiting);
+    }
     const slot = context.slotOfRun[runId];
     if (slot !== undefined && context.active[slot]?.runId === runId) effects.push({ kind: 'discardJob', slot });
   }
@@ -279,24 +443,28 @@ export function planStop(context: SchedulerContext, mode: 'drain' | 'cancel'): P
   return planCancel(context, targets, 'shutdown');
 }
 
-/** A job actor ended (or crashed): free its slot and limits, stop it, dispatch the next runs. */
-export function planJobEnd(context: SchedulerContext, slot: string): Plan & { ended?: ActiveRun | undefined } {
+/**
+ * A job actor ended (or crashed): free its slot and limits, stop it, dispatch the next runs. When
+ * it ended `cancelled` or `error` (`haltsSubtree`), its end reaches its subtree first.
+ */
+export function planJobEnd(context: SchedulerContext, slot: string, haltsSubtree = false): Plan & { ended?: ActiveRun | undefined } {
   const ended = context.active[slot];
   if (!ended) return { context, effects: [] };
-  const { childSessionId, parentSessionId } = ended.job;
+  const { childSessionId } = ended.job;
   delete context.active[slot];
   if (context.activeByChild[childSessionId] === slot) delete context.activeByChild[childSessionId];
   if (context.slotOfRun[ended.runId] === slot) delete context.slotOfRun[ended.runId];
-  if (ended.counted) {
-    const left = (context.perParent[parentSessionId] ?? 1) - 1;
-    if (left > 0) context.perParent[parentSessionId] = left;
-    else delete context.perParent[parentSessionId];
-    context.running -= 1;
-    // The parent is under its limit again: its queued runs are candidates again.
-    context.queue.unblock(parentSessionId);
+  unindexSubtree(context.subtree, ended);
+  if (ended.counted) releaseSlot(context, ended);
+  if (ended.waiting === true) {
+    context.waitingRuns -= 1;
+    ended.waiting = false;
+    const at = context.resuming.indexOf(slot);
+    if (at >= 0) context.resuming.splice(at, 1);
   }
   context.freeSlots.push(slot);
   const effects: SchedulerEffect[] = [{ kind: 'stopJob', slot }];
+  if (haltsSubtree && context.stopMode === undefined) haltSubtree(context, effects, childSessionId, false);
   dispatch(context, effects);
   return { context, effects, ended };
 }

@@ -4,6 +4,15 @@ import type { CompletionStatus } from './run-status.js';
 import type { RunStatusMetadata, Session } from './session.schema.js';
 
 /**
+ * What happens to a run when its parent's run ends `cancelled` or `error` (a timeout included):
+ * `cancel` (the default) cancels it with reason `parent`; `abandon` lets it run on. A parent that
+ * ends `completed` leaves its children running either way.
+ */
+export const onParentEndSchema = z.enum(['cancel', 'abandon']);
+/** A run's parent-end policy. */
+export type OnParentEnd = z.infer<typeof onParentEndSchema>;
+
+/**
  * A request to run one child session under its parent (the input of `enqueue`).
  *
  * @example
@@ -13,9 +22,23 @@ export const spawnJobSchema = z.strictObject({
   parentSessionId: z.string().min(1),
   childSessionId: z.string().min(1),
   model: z.string().min(1),
+  /** What this run does when its parent's run ends `cancelled` or `error`. @default the scheduler's `onParentEnd` */
+  onParentEnd: onParentEndSchema.optional(),
 });
 /** A spawn job. */
 export type SpawnJob = z.infer<typeof spawnJobSchema>;
+
+/**
+ * The `parentSessionId` of a root session's own run (`scheduler.run` on a root): a root has no
+ * parent, so its run publishes no `sub_session_*` event and counts toward no per-parent limit.
+ * Public input can never name it (`spawnJobSchema` wants a non-empty id).
+ */
+export const ROOT_PARENT = '';
+
+/** True for the own run of a root session (no parent). */
+export function isRootJob(job: Pick<SpawnJob, 'parentSessionId'>): boolean {
+  return job.parentSessionId === ROOT_PARENT;
+}
 
 /**
  * What a parent asks a child to do (the input of `spawnChild`).
@@ -29,6 +52,8 @@ export const spawnBriefSchema = z.strictObject({
   responsibility: z.string().min(1).optional(),
   subagentType: z.string().min(1).optional(),
   model: z.string().min(1).optional(),
+  /** What the child's run does when the parent's run ends `cancelled` or `error`. @default the scheduler's `onParentEnd` */
+  onParentEnd: onParentEndSchema.optional(),
 });
 /** A spawn brief. */
 export type SpawnBrief = z.infer<typeof spawnBriefSchema>;
@@ -68,6 +93,7 @@ export type JobErrorCode =
   | 'CHILD_LOAD_FAILED'
   | 'CHILD_NOT_KIND_CHILD'
   | 'CHILD_WRONG_PARENT'
+  | 'SESSION_NOT_ROOT'
   | 'RESERVE_FAILED'
   | 'AGENT_FAILED'
   | 'RUN_TIMEOUT'
@@ -97,6 +123,19 @@ export function outcomeFields(outcome: JobOutcome): { error?: string; reason?: C
   return fields;
 }
 
+/**
+ * Error codes of a run that never ran as its session (the session is missing, unreadable, or not
+ * the one the job names): such a run halts nothing and publishes nothing on the session's own
+ * stream, because the session may belong to someone else.
+ */
+export const LOAD_ERROR_CODES: ReadonlySet<JobErrorCode> = new Set<JobErrorCode>([
+  'CHILD_NOT_FOUND',
+  'CHILD_LOAD_FAILED',
+  'CHILD_NOT_KIND_CHILD',
+  'CHILD_WRONG_PARENT',
+  'SESSION_NOT_ROOT',
+]);
+
 /** Output of the spawn-job machine (its final state's data). */
 export type SpawnJobOutput = JobOutcome & {
   runId: string;
@@ -120,12 +159,17 @@ export interface SpawnJobContext {
  * - `job.abandon`: the cancel grace ran out: end now without waiting for the store call.
  * - `job.timeout`: `maxRunMs` ran out (sent by the runtime's deadline timer).
  * - `job.discard`: the run was never announced; end silently (`discarded`).
+ * - `job.wait` / `job.resume`: the run gave its slot back to wait for its children / took one again.
  */
 export type SpawnJobEvent =
   | { type: 'job.cancel'; reason: CompletionReason }
   | { type: 'job.abandon' }
   | { type: 'job.timeout' }
   | { type: 'job.discard' }
+  /** The run waits for its children: its slot is given back (idle watch paused) until `job.resume`. */
+  | { type: 'job.wait' }
+  /** The run holds a slot again: its agent continues (idle watch re-armed). */
+  | { type: 'job.resume' }
   | SpawnJobResultEvent;
 
 /**
@@ -164,6 +208,7 @@ export const jobErrorText = {
   notFound: 'child session not found',
   loadFailed: (cause: string): string => `failed to load child session: ${cause}`,
   notChild: 'spawn job child session is not kind=child',
+  notRoot: 'session is not kind=root (run a child session under its parent)',
   wrongParent: (child: string, parent: string): string => `child session ${child} does not belong to parent ${parent}`,
   noPendingMessage: 'No pending message to execute',
   timedOut: (ms: number): string => `child session timed out after ${ms} ms`,

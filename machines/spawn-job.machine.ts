@@ -2,6 +2,7 @@ import { assign, setup } from 'xstate';
 import type { Session } from './session.schema.js';
 import {
   describeCause,
+  isRootJob,
   jobErrorText,
   type JobOutcome,
   type SaveSessionInput,
@@ -34,6 +35,13 @@ export function finalAnswerOf(session: Session | undefined): string | undefined 
   return undefined;
 }
 
+/** True when the loaded session is the one the job names (a child of its parent, or a root for a root's run). */
+function isUsable(job: SpawnJob, session: Session | undefined): boolean {
+  if (session === undefined) return false;
+  if (isRootJob(job)) return session.kind === 'root';
+  return session.kind === 'child' && session.parent_session_id === job.parentSessionId;
+}
+
 /** True when the session's last message is a `user` message (there is work to do). */
 export function hasPendingUserMessage(session: Session): boolean {
   return session.messages.at(-1)?.role === 'user';
@@ -64,7 +72,9 @@ const storePhaseEvents = {
  * runtime's `maxRunMs` deadline, armed by `openJob` when the job begins).
  *
  * States: `loading` → (`error` | `skipping` → `skipped` | `reserving`) → (`duplicate` |
- * `markingRunning` → `running`) → `finalizing` → `completed` | `error` | `cancelled`.
+ * `markingRunning` → `running`) → `finalizing` → `completed` | `error` | `cancelled`. Inside
+ * `running`, `slot` is `held` or `waiting` (the run gave its slot back while it waits for its
+ * children) and `idleWatch` pauses while it waits.
  *
  * @example
  * const job = createActor(spawnJobMachine.provide({ actors: { loadChild, reserveRun, saveSession, runAgent } }), {
@@ -108,6 +118,8 @@ export const spawnJobMachine = setup({
     armCancelGrace: () => {},
     /** Runtime: the job reached a final state: clear its timers. */
     closeJob: () => {},
+    /** Runtime: count now as the run's last progress (the idle limit restarts after a wait). */
+    markProgress: () => {},
     /** The outcome of a run that was never announced. */
     assignDiscarded: assign({ outcome: { status: 'discarded' as const } }),
     /** Records the first cancel request (a later one does not change its reason). */
@@ -139,16 +151,17 @@ export const spawnJobMachine = setup({
   },
   guards: {
     isMissing: (_, params: { session: Session | undefined }) => params.session === undefined,
-    isNotChild: (_, params: { session: Session | undefined }) => params.session?.kind !== 'child',
+    isNotChild: ({ context }, params: { session: Session | undefined }) => !isRootJob(context.job) && params.session?.kind !== 'child',
+    /** A root's own run needs a root session. */
+    isNotRoot: ({ context }, params: { session: Session | undefined }) => isRootJob(context.job) && params.session?.kind !== 'root',
     isWrongParent: ({ context }, params: { session: Session | undefined }) =>
-      params.session?.parent_session_id !== context.job.parentSessionId,
+      !isRootJob(context.job) && params.session?.parent_session_id !== context.job.parentSessionId,
     hasNoPendingMessage: (_, params: { session: Session | undefined }) =>
       params.session !== undefined && !hasPendingUserMessage(params.session),
     isCancelRequested: ({ context }) => context.cancelRequest !== undefined,
     /** The loaded session cannot run (missing, not a child, another parent's) and a cancel is requested. */
     isUnusableAndCancelled: ({ context }, params: { session: Session | undefined }) =>
-      context.cancelRequest !== undefined &&
-      (params.session === undefined || params.session.kind !== 'child' || params.session.parent_session_id !== context.job.parentSessionId),
+      context.cancelRequest !== undefined && !isUsable(context.job, params.session),
     isNotReserved: (_, params: { reserved: boolean }) => !params.reserved,
     hasIdleTimeout: ({ context }) => context.limits.idleTimeoutMs !== undefined,
     /** Runtime override: true when no child event arrived for `idleTimeoutMs`. */
@@ -192,6 +205,11 @@ export const spawnJobMachine = setup({
             guard: { type: 'isNotChild', params: ({ event }) => ({ session: event.session }) },
             target: 'error',
             actions: assign({ outcome: { status: 'error', code: 'CHILD_NOT_KIND_CHILD', error: jobErrorText.notChild } }),
+          },
+          {
+            guard: { type: 'isNotRoot', params: ({ event }) => ({ session: event.session }) },
+            target: 'error',
+            actions: assign({ outcome: { status: 'error', code: 'SESSION_NOT_ROOT', error: jobErrorText.notRoot } }),
           },
           {
             guard: { type: 'isWrongParent', params: ({ event }) => ({ session: event.session }) },
@@ -309,12 +327,26 @@ export const spawnJobMachine = setup({
         'job.timeout': { target: 'finalizing', actions: 'assignTimedOut' },
       },
       states: {
+        /**
+         * Whether the run holds a slot: `waiting` while it waits for its children (`job.wait`),
+         * back to `held` when it takes a slot again (`job.resume`).
+         */
+        slot: {
+          initial: 'held',
+          states: {
+            held: { on: { 'job.wait': 'waiting' } },
+            waiting: { on: { 'job.resume': 'held' } },
+          },
+        },
         idleWatch: {
           initial: 'checking',
           states: {
             checking: { always: [{ guard: 'hasIdleTimeout', target: 'watching' }, { target: 'unlimited' }] },
             unlimited: {},
+            /** Waiting for children is not idleness: the idle limit counts again from `job.resume`. */
+            paused: { on: { 'job.resume': { target: 'checking', actions: 'markProgress' } } },
             watching: {
+              on: { 'job.wait': 'paused' },
               after: {
                 idleTimeout: [
                   {

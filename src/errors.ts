@@ -132,3 +132,17 @@ export class UnknownChildError extends SproutError {
     this.childSessionId = childSessionId;
   }
 }
+
+/**
+ * A message was sent to a session whose run is still queued or running (`scheduler.run`): one
+ * run per session at a time, as in Bamboo. The server answers 409.
+ */
+export class SessionBusyError extends SproutError {
+  readonly sessionId: string;
+  readonly runId: string;
+  constructor(sessionId: string, runId: string) {
+    super('SESSION_BUSY', `session ${sessionId} is already running (run ${runId}); wait for it to end or cancel it`);
+    this.sessionId = sessionId;
+    this.runId = runId;
+  }
+}

@@ -139,6 +139,7 @@ export {
   SessionConflictError,
   StoreUnavailableError,
   UnknownChildError,
+  SessionBusyError,
   EventLogError,
 } from './errors.js';
 export { AgentProviderError, AgentAbortedError, MissingPeerDependencyError } from './agents/ai-sdk/agent-errors.js';

@@ -102,6 +102,11 @@ export interface AiSdkAgentOptions {
   clock?: { now(): number } | undefined;
   /** Ids of the appended messages. @default crypto.randomUUID */
   generateId?: (() => string) | undefined;
+  /**
+   * Give the model Bamboo's `spawn_session` and `wait_children` tools, wired to the scheduler
+   * that runs the session (`request.spawner`). Tools of the same name in `tools` win. @default true
+   */
+  spawnTools?: boolean | undefined;
 }
 
 /**

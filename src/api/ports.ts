@@ -3,6 +3,7 @@
  * `test/package/public-types.types.test.ts` checks that they match the internal port types.
  */
 import type { AgentEvent, RunStatusMetadata, Session, SessionEventEnvelope } from './wire-types.js';
+import type { ChildRunSummary, SpawnBrief, SpawnChildResult, WaitForChildrenOptions } from './scheduler-types.js';
 
 /**
  * A value or a promise of it. The ports' methods may answer either way: an in-process adapter
@@ -90,12 +91,33 @@ export interface ExecuteRequest {
   /** Aborts when the run is cancelled or times out; the agent must stop soon after. */
   signal: AbortSignal;
   /**
-   * Emits one event of the child; Sprout validates it and forwards it to the parent as
-   * `sub_session_event`. An invalid event ends the run in `error`.
+   * Emits one event of the session's agent; Sprout validates it, publishes it on the session's
+   * own stream and forwards it up the tree (`sub_session_event` on the parent, and so on). An
+   * invalid event ends the run in `error`. The run publishes its one terminal event itself when
+   * it ends: an emitted `complete` gives its usage, an emitted `error` is not published.
    */
   emit(event: AgentEvent): void;
   /** Opaque tools, passed through from the scheduler's `tools` option. */
   tools?: unknown;
+  /**
+   * The scheduler running this session, for agents that grow a tree: spawn children under the
+   * session and wait for them (a wait gives the run's slot back). `aiSdkAgent` turns it into the
+   * `spawn_session` / `wait_children` tools.
+   */
+  spawner?: Spawner | undefined;
+}
+
+/**
+ * What an agent may ask of the scheduler that runs it (`ExecuteRequest.spawner`): the two calls
+ * behind Bamboo's `spawn_session` and `wait_children` tools.
+ *
+ * @example
+ * const { childSessionId } = await request.spawner.spawnChild(session.id, { title: 'Research', prompt: 'Find X' });
+ * const [summary] = await request.spawner.waitForChildren(session.id);
+ */
+export interface Spawner {
+  spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<SpawnChildResult>;
+  waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
 }
 
 /**

@@ -22,7 +22,15 @@ export interface SpawnJob {
   childSessionId: string;
   /** The model this run uses (passed to the agent as `request.model`). Non-empty. */
   model: string;
+  /**
+   * What this run does when its parent's run ends `cancelled` or `error` (timeouts included):
+   * `cancel` it (reason `parent`) or `abandon` it to run on. @default the scheduler's `onParentEnd` (`'cancel'`)
+   */
+  onParentEnd?: OnParentEnd | undefined;
 }
+
+/** What a child's run does when its parent's run ends `cancelled` or `error`: `cancel` (reason `parent`) or `abandon`. */
+export type OnParentEnd = 'cancel' | 'abandon';
 
 /**
  * What a parent asks a child to do: what `scheduler.spawnChild` takes. The child session gets a
@@ -42,6 +50,8 @@ export interface SpawnBrief {
   subagentType?: string | undefined;
   /** The child's model. @default the parent session's `model` */
   model?: string | undefined;
+  /** What the child's run does when the parent's run ends `cancelled` or `error`. @default the scheduler's `onParentEnd` (`'cancel'`) */
+  onParentEnd?: OnParentEnd | undefined;
 }
 
 /** What `scheduler.enqueue` resolves with. */

@@ -270,6 +270,8 @@ export interface SubSessionHeartbeatEvent {
   events_seen: number;
   /** When the child last emitted an event (RFC 3339 UTC); unset before its first event. */
   last_event_at?: string | undefined;
+  /** While the child waits for its own children (it holds no slot): the children it waits for. */
+  waiting_on?: string[] | undefined;
 }
 
 /**

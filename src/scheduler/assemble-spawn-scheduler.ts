@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { createActor, type InspectionEvent } from 'xstate';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
+import type { LineageLink } from '../../machines/scheduler.events.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toSproutClock } from '../clock.js';
 import { SchedulerStoppedError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import type { SessionStore } from '../api/ports.js';
+import type { Session } from '../../machines/session.schema.js';
 import { SessionEventHub } from '../streams/session-event-hub.js';
 import { createJobLogic } from './create-job-logic.js';
 import { EnqueueRequests } from './enqueue-requests.js';
@@ -21,8 +23,21 @@ import { recoverInterruptedRuns, type RecoveryReport } from './recover-interrupt
 import { type RunBook } from './run-completion.js';
 import { RunLedgers } from './run-ledgers.js';
 import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
-import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, stopArgsSchema, waitArgsSchema } from './scheduler-args.js';
-import { waitForRuns } from './wait-for-children.js';
+import {
+  cancelArgsSchema,
+  eventsArgsSchema,
+  parseArgs,
+  runInputSchema,
+  sessionIdSchema,
+  stopArgsSchema,
+  waitArgsSchema,
+} from './scheduler-args.js';
+import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
+import { isLive } from './run-ledger.js';
+import { RunWaits } from './run-waits.js';
+import { currentRun } from './run-context.js';
+import { runSession } from './run-session.js';
+import { LineageCache, rememberLink, sessionLineage } from './session-lineage.js';
 import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
 
 export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './spawn-scheduler.js';
@@ -103,20 +118,38 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     (error) => report({ kind: 'event_log_error', error }),
   );
   const ledgers = new RunLedgers({ now: () => clock.now(), retainEnded: opts.retainEndedRuns });
+  // The seed's forwarder: a session's stream goes up to its parent's, wrapped, while the session's
+  // run is live (and, for the events of one run, its terminal event included, under that run), so
+  // nothing of a run follows its completion on any stream.
+  hub.forwardWith((sessionId, runId) => {
+    const record = ledgers.runOf(sessionId);
+    if (record === undefined || record.parentSessionId === '') return undefined;
+    // Only while the run runs (announced, and its session checked as a child of that parent).
+    if (runId === undefined ? record.status !== 'running' : record.runId !== runId) return undefined;
+    return { parentSessionId: record.parentSessionId, runId: record.runId };
+  }, opts.maxDepth);
   const book: RunBook = { hub, clock, ledgers };
   /** Completions of crashed jobs still being written (`stop()` waits for them). */
   const crashEnds = new Set<Promise<void>>();
+  // The scheduler object is the agents' spawner (`ExecuteRequest.spawner`); it exists before any run.
+  let spawner: SpawnScheduler | undefined;
   const jobLogic = createJobLogic({
     crashEnds,
     ...book,
     store: opts.store,
     agent: opts.agent,
     tools: opts.tools,
-    mirrorChildEvents: opts.mirrorChildEvents,
+    spawner: () => spawner,
     report,
   });
   const requests = new EnqueueRequests();
-  const logic = provideSchedulerLogic({ book, store: opts.store, jobLogic, requests, crashEnds, report });
+  const waits = new RunWaits();
+  const logic = provideSchedulerLogic({ book, store: opts.store, jobLogic, requests, waits, crashEnds, report });
+  const lineageCache = new LineageCache();
+  const lineageOf = (parentSessionId: string, parent?: Session): LineageLink[] =>
+    sessionLineage({ ledgers, cache: lineageCache, maxHops: opts.maxDepth + 1 }, parentSessionId, parent);
+  /** Sessions between `run`'s busy check and their enqueue. */
+  const starting = new Map<string, string>();
 
   const input: SchedulerInput = {
     concurrency: opts.concurrency,
@@ -143,15 +176,69 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     }
   };
 
-  const enqueueInternal = async (job: SpawnJob, title?: string, runId: string = createId()): Promise<EnqueueResult> => {
+  const enqueueInternal = async (
+    job: SpawnJob,
+    title?: string,
+    runId: string = createId(),
+    lineage?: LineageLink[],
+  ): Promise<EnqueueResult> => {
     assertRunning();
     const requestId = createId();
     const answer = requests.wait(requestId);
-    actor.send({ type: 'scheduler.enqueue', requestId, runId, job, title });
+    actor.send({ type: 'scheduler.enqueue', requestId, runId, job, title, lineage });
     return answer;
   };
 
+  /**
+   * Waits for children. When the call comes from the waiting session's own running run (its
+   * agent, its tools, or a scheduler its agent closed over), the run gives its slot back while it
+   * waits and takes one again (ahead of queued runs) before this resolves; from outside the run,
+   * it just waits (the run's agent keeps working, so it keeps its slot).
+   */
+  const waitYielding = async (
+    parentSessionId: string,
+    policy: 'all' | 'any' | 'first-error',
+    childSessionIds: readonly string[] | undefined,
+  ): Promise<ChildRunSummary[]> => {
+    const ids =
+      childSessionIds ??
+      [...ledgers.records()].filter((record) => record.parentSessionId === parentSessionId && isLive(record)).map((r) => r.childSessionId);
+    const pending = queries.waitForChildren(parentSessionId, policy, ids);
+    const own = ledgers.liveRun(parentSessionId);
+    const tracker = own === undefined ? undefined : ledgers.tracker(own.runId, parentSessionId);
+    const caller = currentRun();
+    if (
+      own === undefined ||
+      tracker === undefined ||
+      !tracker.isOpen ||
+      caller?.runId !== own.runId ||
+      caller.sessionId !== parentSessionId ||
+      ids.length === 0 ||
+      actor.getSnapshot().status !== 'active'
+    ) {
+      return pending;
+    }
+    const runId = own.runId;
+    if (waits.begin(runId)) {
+      tracker.waitingOn = ids;
+      actor.send({ type: 'scheduler.yield', runId });
+    }
+    try {
+      return await pending;
+    } finally {
+      if (waits.end(runId)) {
+        tracker.waitingOn = undefined;
+        if (actor.getSnapshot().status === 'active') {
+          const resumed = waits.resumed(runId);
+          actor.send({ type: 'scheduler.resume', runId });
+          await resumed;
+        }
+      }
+    }
+  };
+
   const queries = createSchedulerQueries({ book, store: opts.store });
+  const actorActive = (): boolean => phase === 'running' && actor.getSnapshot().status === 'active';
   const { hasRun } = queries;
 
   const scheduler: SpawnScheduler = {
@@ -197,7 +284,8 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       const parsed = parseArgs(spawnJobSchema, job, 'spawn job');
       assertRunning();
       await ready;
-      return enqueueInternal(parsed);
+      const lineage = lineageOf(parsed.parentSessionId);
+      return enqueueInternal({ ...parsed, onParentEnd: parsed.onParentEnd ?? opts.onParentEnd }, undefined, createId(), lineage);
     },
 
     async spawnChild(parentSessionId, brief) {
@@ -206,9 +294,41 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       assertRunning();
       await ready;
       return spawnChild(
-        { store: opts.store, clock, maxDepth: opts.maxDepth, createId, assertRunning, enqueue: enqueueInternal, report },
+        {
+          store: opts.store,
+          clock,
+          maxDepth: opts.maxDepth,
+          createId,
+          assertRunning,
+          onParentEnd: opts.onParentEnd,
+          lineage: lineageOf,
+          remember: (child) => rememberLink(lineageCache, child),
+          enqueue: enqueueInternal,
+          report,
+        },
         parentSessionId,
         parsedBrief,
+      );
+    },
+
+    async run(sessionId, input) {
+      const id = parseArgs(sessionIdSchema, sessionId, 'run() session id');
+      const parsed = parseArgs(runInputSchema, input, 'run() input');
+      assertRunning();
+      await ready;
+      return runSession(
+        {
+          store: opts.store,
+          clock,
+          createId,
+          onParentEnd: opts.onParentEnd,
+          liveRunId: (session) => ledgers.liveRun(session)?.runId,
+          starting,
+          lineage: (parent) => lineageOf(parent),
+          enqueue: enqueueInternal,
+        },
+        id,
+        parsed,
       );
     },
 
@@ -220,15 +340,26 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     // eslint-disable-next-line @typescript-eslint/require-await -- async so that bad arguments reject
     async cancel(childSessionId, reason = 'user') {
       const parsed = parseArgs(cancelArgsSchema, { childSessionId, reason }, 'cancel() arguments');
-      if (!hasRun(parsed.childSessionId)) return false;
+      const below = actorActive() ? (actor.getSnapshot().context.subtree.get(parsed.childSessionId)?.size ?? 0) : 0;
+      if (!hasRun(parsed.childSessionId) && below === 0) return false;
+      // One event: the run is cancelled and the session halted, so its end reaches its subtree
+      // in the same scheduler turn and nothing spawned under it afterwards runs.
       actor.send({ type: 'scheduler.cancel', childSessionIds: [parsed.childSessionId], reason: parsed.reason });
       return true;
     },
 
     async cancelTree(sessionId) {
       const id = parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id');
-      const targets = await queries.descendantsInFlight(id);
-      if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'parent' });
+      const targets = new Set<string>();
+      if (actorActive()) {
+        // Halted first, in one scheduler turn: every run in flight below it is cancelled at once.
+        for (const child of actor.getSnapshot().context.subtree.get(id) ?? []) targets.add(child);
+        actor.send({ type: 'scheduler.cancelTree', sessionId: id });
+      }
+      // Runs whose ancestry the scheduler could not know (an embedded copy's, a store-only tree).
+      const extra = [...(await queries.descendantsInFlight(id))].filter((child) => !targets.has(child));
+      if (extra.length > 0 && actorActive()) actor.send({ type: 'scheduler.cancel', childSessionIds: extra, reason: 'parent' });
+      for (const child of extra) targets.add(child);
       return targets.size;
     },
 
@@ -248,8 +379,9 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
 
     async waitForChildren(parentSessionId, waitOptions) {
       const parsed = parseArgs(waitArgsSchema, { parentSessionId, options: waitOptions }, 'waitForChildren() arguments');
-      return queries.waitForChildren(parsed.parentSessionId, parsed.options?.policy ?? 'all', parsed.options?.childSessionIds);
+      return waitYielding(parsed.parentSessionId, parsed.options?.policy ?? 'all', parsed.options?.childSessionIds);
     },
   };
+  spawner = scheduler;
   return scheduler;
 }

@@ -1,10 +1,10 @@
 import type { AnyActorRef } from 'xstate';
-import type { SaveSessionInput, SpawnJob, SpawnJobEvent } from '../../machines/spawn-job.events.js';
+import { isRootJob, type SaveSessionInput, type SpawnJob, type SpawnJobEvent } from '../../machines/spawn-job.events.js';
 import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import { schedulerLaneMachine } from '../../machines/scheduler.lane.machine.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
-import type { SessionStore } from '../api/ports.js';
+import type { SessionStore, Spawner } from '../api/ports.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession, persistRun } from './persist-run.js';
 import { publishCompletion, type RunBook } from './run-completion.js';
@@ -12,14 +12,15 @@ import type { RunLedger } from './run-ledger.js';
 import { endCrashedRun } from './end-crashed-run.js';
 import { HeartbeatWheel } from './heartbeat-wheel.js';
 import { RunTracker } from './run-tracker.js';
+import { inRunContext } from './run-context.js';
 
 /** What the job machine's implementations need. */
 export interface JobLogicDeps extends RunBook {
   store: SessionStore;
   agent: AgentRuntime;
   tools: unknown;
-  /** Also publish each child event, as is, on the child's own stream. */
-  mirrorChildEvents?: boolean;
+  /** The scheduler an agent may grow its tree with (`ExecuteRequest.spawner`), once it exists. */
+  spawner?: () => Spawner | undefined;
   /** Completions of crashed runs still being written (`stop()` waits for them). */
   crashEnds?: Set<Promise<void>>;
   report(diagnostic: SchedulerDiagnostic): void;
@@ -105,7 +106,8 @@ export function createJobLogic(deps: JobLogicDeps) {
     void ending.finally(() => deps.crashEnds?.delete(ending));
   };
   const publishHeartbeat = (tracker: RunTracker): void => {
-    if (!tracker.isOpen) return;
+    // A root's own run has no parent to tell it is alive.
+    if (!tracker.isOpen || isRootJob(tracker.job)) return;
     const { job, runId } = tracker;
     void hub.publish(job.parentSessionId, {
       type: 'sub_session_heartbeat',
@@ -115,6 +117,7 @@ export function createJobLogic(deps: JobLogicDeps) {
       timestamp: toRfc3339(clock.now()),
       events_seen: tracker.eventsSeen,
       ...(tracker.lastEventAt === undefined ? {} : { last_event_at: toRfc3339(tracker.lastEventAt) }),
+      ...(tracker.waitingOn === undefined ? {} : { waiting_on: [...tracker.waitingOn] }),
     });
   };
 
@@ -162,14 +165,18 @@ export function createJobLogic(deps: JobLogicDeps) {
         });
         tracker?.onAbort(() => controller.abort(abortError('spawn job crashed')));
         let running: Promise<void>;
+        const spawner = deps.spawner?.();
         try {
           running = Promise.resolve(
-            agent.execute(input.session, {
-              model: input.job.model,
-              signal: controller.signal,
-              emit: tracker?.emit ?? (() => {}),
-              ...(deps.tools === undefined ? {} : { tools: deps.tools }),
-            }),
+            inRunContext({ runId: input.runId, sessionId: input.job.childSessionId }, () =>
+              agent.execute(input.session, {
+                model: input.job.model,
+                signal: controller.signal,
+                emit: tracker?.emit ?? (() => {}),
+                ...(deps.tools === undefined ? {} : { tools: deps.tools }),
+                ...(spawner === undefined ? {} : { spawner }),
+              }),
+            ),
           );
         } catch (error) {
           // Whatever was thrown goes to the machine as is: `describeCause` turns any value,
@@ -189,7 +196,6 @@ export function createJobLogic(deps: JobLogicDeps) {
           hub,
           () => clock.now(),
           (diagnostic) => deps.report(diagnostic),
-          deps.mirrorChildEvents === true,
         );
         ledgerOf(self).track(tracker);
         const key = runKey(context.runId, context.job.childSessionId);
@@ -236,6 +242,7 @@ export function createJobLogic(deps: JobLogicDeps) {
         timers.set(context.runId, entry);
       },
       closeJob: ({ context }) => clearTimers(context.runId),
+      markProgress: ({ context }) => ledgers.tracker(context.runId, context.job.childSessionId)?.markProgress(),
     },
     guards: {
       isIdle: ({ context }) => {

@@ -11,4 +11,9 @@ export type SchedulerDiagnostic =
   | { kind: 'recovery_failed'; childSessionId: string; error: unknown }
   | { kind: 'event_log_error'; error: unknown }
   /** The `inspect` observer threw; the event it was given is dropped for it, nothing else changes. */
-  | { kind: 'inspector_error'; error: unknown };
+  | { kind: 'inspector_error'; error: unknown }
+  /**
+   * Runs wait for a slot (`queued` in the queue, `resuming` after their wait for children) and no
+   * run holds one, so nothing could free one. Never expected: waiting runs give their slot back.
+   */
+  | { kind: 'scheduler_starved'; queued: number; resuming: number };

@@ -6,6 +6,8 @@ import type { SchedulerDiagnostic } from './diagnostics.js';
 import { endCrashedRun } from './end-crashed-run.js';
 import type { EnqueueRequests } from './enqueue-requests.js';
 import type { RunBook } from './run-completion.js';
+import type { RunWaits } from './run-waits.js';
+import { isRootJob } from '../../machines/spawn-job.events.js';
 
 /** What the scheduler machine's implementations need. */
 export interface SchedulerLogicDeps {
@@ -13,6 +15,8 @@ export interface SchedulerLogicDeps {
   store: SessionStore;
   jobLogic: JobLogic;
   requests: EnqueueRequests;
+  /** Runs waiting for their children, and their callers waiting to continue. */
+  waits: RunWaits;
   /** Completions of crashed jobs still being written (`stop()` waits for them). */
   crashEnds: Set<Promise<void>>;
   report(diagnostic: SchedulerDiagnostic): void;
@@ -43,6 +47,7 @@ export function provideSchedulerLogic(deps: SchedulerLogicDeps) {
           parentSessionId: run.job.parentSessionId,
           title: run.title,
           announced: false,
+          onParentEnd: run.job.onParentEnd,
         });
       },
       publishStarted: ({ self }, { run }) => {
@@ -54,7 +59,10 @@ export function provideSchedulerLogic(deps: SchedulerLogicDeps) {
           parentSessionId: job.parentSessionId,
           title: run.title,
           announced: true,
+          onParentEnd: job.onParentEnd,
         });
+        // A root's own run has no parent to announce it to.
+        if (isRootJob(job)) return;
         const unannounced = (): void => {
           // Never announced: the run is dropped (no completion either) and its enqueue rejects.
           ledger.drop(job.childSessionId, runId);
@@ -80,7 +88,12 @@ export function provideSchedulerLogic(deps: SchedulerLogicDeps) {
       },
       resolveEnqueue: (_, { requestId, runId, deduplicated }) => requests.resolve(requestId, runId, deduplicated),
       rejectEnqueue: (_, { requestId }) => requests.reject(requestId),
-      jobEnded: ({ self }, { runId }) => ledgerOf(self).release(runId),
+      jobEnded: ({ self }, { runId }) => {
+        ledgerOf(self).release(runId);
+        deps.waits.settle(runId);
+      },
+      runResumed: (_, { runId }) => deps.waits.settle(runId),
+      reportStarved: (_, { queued, resuming }) => report({ kind: 'scheduler_starved', queued, resuming }),
       jobCrashed: ({ self }, { runId, parentSessionId, childSessionId, error }) => {
         report({ kind: 'job_crashed', runId, childSessionId, error });
         const ending = endCrashedRun(

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
 import { isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS, runStatusMetadataSchema, sessionSchema, type Session } from '../../machines/session.schema.js';
-import type { SpawnJob } from '../../machines/spawn-job.events.js';
+import { ROOT_PARENT, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { finalAnswerOf, hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionStore } from '../api/ports.js';
@@ -135,6 +135,11 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
     return result;
   }
   for (const session of sessions) {
+    if (session.kind === 'root' && !handled.has(session.id) && !deps.isLive(session.id)) {
+      handled.add(session.id);
+      await recoverRootRun(deps, session, result);
+      continue;
+    }
     if (session.kind !== 'child' || !session.parent_session_id || handled.has(session.id) || deps.isLive(session.id)) continue;
     handled.add(session.id);
     const parentSessionId = session.parent_session_id;
@@ -217,6 +222,28 @@ async function closeOpenRun(deps: RecoveryDeps, run: OpenRun, result: RecoveryRe
     return;
   }
   result.interrupted.push(run.childSessionId);
+}
+
+/**
+ * A root's own run (`scheduler.run`) that a crash left `running` / `pending`: queued again with
+ * `requeue` when its message is still pending, else saved as `error` and ended on the root's own
+ * stream with one terminal `error` event.
+ */
+async function recoverRootRun(deps: RecoveryDeps, session: Session, result: RecoveryReport): Promise<void> {
+  try {
+    if (deps.mode === 'requeue' && hasPendingUserMessage(session)) {
+      await deps.requeue({ parentSessionId: ROOT_PARENT, childSessionId: session.id, model: session.model }, session.title);
+      result.requeued.push(session.id);
+      return;
+    }
+    const runId = session.metadata[METADATA_KEYS.runId] ?? `recovered-${session.id}`;
+    await persistRun(deps.store, { session, runId, status: 'error', error: INTERRUPTED_ERROR }, () => !deps.isLive(session.id), deps.clock);
+    await deps.hub.publish(session.id, { type: 'error', message: INTERRUPTED_ERROR });
+    result.interrupted.push(session.id);
+  } catch (error) {
+    deps.report({ kind: 'recovery_failed', childSessionId: session.id, error });
+    result.failed.push(session.id);
+  }
 }
 
 async function publishInterrupted(hub: SessionEventHub, parentSessionId: string, childSessionId: string, runId: string): Promise<void> {

@@ -1,5 +1,5 @@
-import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
-import { outcomeFields, type JobOutcome, type SpawnJob } from '../../machines/spawn-job.events.js';
+import type { AgentEvent, SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
+import { isRootJob, LOAD_ERROR_CODES, outcomeFields, type JobOutcome, type SpawnJob } from '../../machines/spawn-job.events.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { RunLedger } from './run-ledger.js';
@@ -30,10 +30,41 @@ export function publishCompletion(hub: SessionEventHub, ledger: RunLedger, job: 
   return true;
 }
 
-/** Records the end and publishes the completion of a run whose end was claimed. */
+/** Usage of a run whose agent reported none. */
+const NO_USAGE = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+
+/**
+ * The one terminal event a run publishes on its session's own stream: `complete` with the usage
+ * the agent reported, or `error` with why it did not complete. `undefined` for a run that never
+ * ran as its session (a load error: the session may be someone else's).
+ */
+export function terminalEventOf(outcome: JobOutcome, usage: unknown): AgentEvent | undefined {
+  switch (outcome.status) {
+    case 'completed':
+      return { type: 'complete', usage: (usage ?? NO_USAGE) as Extract<AgentEvent, { type: 'complete' }>['usage'] };
+    case 'error':
+      return LOAD_ERROR_CODES.has(outcome.code) ? undefined : { type: 'error', message: outcome.error };
+    case 'cancelled':
+      return { type: 'error', message: `run cancelled (reason: ${outcome.reason})` };
+    case 'skipped':
+      return { type: 'error', message: outcome.error };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Records the end and publishes the completion of a run whose end was claimed: first the run's
+ * terminal event on the session's own stream (forwarded up the tree like every event of it),
+ * then `sub_session_completed` on the parent (a root's own run has no parent). As in the seed, a
+ * child's terminal event is its agent's: a child run that never started its agent (cancelled
+ * while queued, skipped) has none; a root's run always ends with one, its stream's only end.
+ */
 export function emitCompletion(hub: SessionEventHub, ledger: RunLedger, job: SpawnJob, runId: string, outcome: JobOutcome): void {
   const status = outcome.status;
   if (silent(status)) return;
+  const tracker = ledger.tracker(runId);
+  const terminal = tracker !== undefined || isRootJob(job) ? terminalEventOf(outcome, tracker?.usage) : undefined;
   const { error, reason, result } = outcomeFields(outcome);
   const event: SubSessionCompletedEvent = {
     type: 'sub_session_completed',
@@ -45,6 +76,15 @@ export function emitCompletion(hub: SessionEventHub, ledger: RunLedger, job: Spa
   if (error !== undefined) event.error = error;
   if (reason !== undefined) event.reason = reason;
   if (result !== undefined) event.result = result;
+  if (isRootJob(job)) {
+    // A root's terminal event is its stream's end: a subscriber of it that asks "is this session
+    // running?" (to send the next message) hears no.
+    ledger.end({ childSessionId: job.childSessionId, runId, status, error, reason, result });
+    if (terminal !== undefined) void hub.publish(job.childSessionId, terminal, runId);
+    return;
+  }
+  // A child's terminal event is forwarded to its parent under this run, before its completion.
+  if (terminal !== undefined) void hub.publish(job.childSessionId, terminal, runId);
   // The ledger first: a subscriber of the completion that asks "is this child running?" hears no.
   ledger.end({ childSessionId: job.childSessionId, runId, status, error, reason, result });
   void hub.publish(job.parentSessionId, event);

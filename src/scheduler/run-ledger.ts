@@ -1,5 +1,6 @@
 import { Subject, type Observable } from 'rxjs';
 import type { CompletionReason } from '../../machines/agent-event.events.js';
+import type { OnParentEnd } from '../../machines/spawn-job.events.js';
 import { isTerminal, type LiveRunStatus } from '../../machines/run-status.js';
 import type { RunTracker } from './run-tracker.js';
 
@@ -10,8 +11,11 @@ export type RunStatus = LiveRunStatus;
 export interface RunRecord {
   runId: string;
   childSessionId: string;
+  /** The parent (`''` for a root's own run). */
   parentSessionId: string;
   title?: string | undefined;
+  /** What the run does when its parent's run ends `cancelled` or `error`. */
+  onParentEnd?: OnParentEnd | undefined;
   status: RunStatus;
   /** False while the run waits for queue room (accepted, not yet announced with `sub_session_started`). */
   announced: boolean;
@@ -149,7 +153,14 @@ export class RunLedger {
    * Records an accepted run (`announced: false` while it waits for queue room). Refused (false)
    * when another run of the child is live.
    */
-  queue(run: { runId: string; childSessionId: string; parentSessionId: string; title?: string | undefined; announced: boolean }): boolean {
+  queue(run: {
+    runId: string;
+    childSessionId: string;
+    parentSessionId: string;
+    title?: string | undefined;
+    announced: boolean;
+    onParentEnd?: OnParentEnd | undefined;
+  }): boolean {
     const current = this.#byChild.get(run.childSessionId);
     if (current && current.runId === run.runId) {
       if (run.announced && !current.announced) {
@@ -165,6 +176,7 @@ export class RunLedger {
       childSessionId: run.childSessionId,
       parentSessionId: run.parentSessionId,
       title: run.title,
+      ...(run.onParentEnd === undefined ? {} : { onParentEnd: run.onParentEnd }),
       status: 'queued',
       announced: run.announced,
       enqueuedAt: this.#now(),

@@ -40,14 +40,17 @@ export function checkAgentEvent(event: unknown): { ok: true; event: AgentEvent }
 export type TrackerDiagnostic = { kind: 'late_event'; runId: string; childSessionId: string; event: unknown };
 
 /**
- * The live side of one run: forwards the child's events to the parent stream as
- * `sub_session_event` (no XState transition per event), counts them for heartbeats and the idle
- * check, and turns an invalid event into a run failure. Closed when `running` is left: from then
- * on events are dropped and reported, so nothing of a run follows its completion.
+ * The live side of one run: publishes the agent's events on the session's own stream (the hub
+ * forwards them to the parent's stream as `sub_session_event`, and on up the tree; no XState
+ * transition per event), counts them for heartbeats and the idle check, and turns an invalid
+ * event into a run failure. The agent's own terminal events (`complete`, `error`) are held back:
+ * the run publishes exactly one terminal event when it ends (with the usage the agent reported).
+ * Closed when `running` is left: from then on events are dropped and reported, so nothing of a
+ * run follows its completion.
  *
  * @example
  * const tracker = new RunTracker(job, 'r1', hub, clock.now, report);
- * tracker.emit({ type: 'token', content: 'Hel' }); // published on the parent as sub_session_event
+ * tracker.emit({ type: 'token', content: 'Hel' }); // on the child's stream; forwarded to the parent
  */
 export class RunTracker {
   readonly job: SpawnJob;
@@ -62,18 +65,13 @@ export class RunTracker {
   readonly #now: () => number;
   readonly #report: (diagnostic: TrackerDiagnostic) => void;
 
-  readonly #mirror: boolean;
+  /** The usage of the agent's last `complete` event (published with the run's terminal event). */
+  usage: unknown;
+  /** The children the run waits for while it gave its slot back (on its heartbeats). */
+  waitingOn: readonly string[] | undefined;
 
-  constructor(
-    job: SpawnJob,
-    runId: string,
-    hub: SessionEventHub,
-    now: () => number,
-    report: (diagnostic: TrackerDiagnostic) => void,
-    mirror = false,
-  ) {
+  constructor(job: SpawnJob, runId: string, hub: SessionEventHub, now: () => number, report: (diagnostic: TrackerDiagnostic) => void) {
     this.job = job;
-    this.#mirror = mirror;
     this.runId = runId;
     this.#hub = hub;
     this.#now = now;
@@ -106,15 +104,11 @@ export class RunTracker {
         this.#fail?.(new InvalidAgentEventError(checked.error));
         return;
       }
-      if (this.#mirror) void this.#hub.publish(this.job.childSessionId, checked.event);
-      const published = this.#hub.publish(this.job.parentSessionId, {
-        type: 'sub_session_event',
-        parent_session_id: this.job.parentSessionId,
-        child_session_id: this.job.childSessionId,
-        run_id: this.runId,
-        event: checked.event,
-      });
-      if (published === undefined) return;
+      const clean = checked.event;
+      if (clean.type === 'complete' || clean.type === 'error') {
+        // The run's one terminal event is published when it ends; keep what it reports.
+        if (clean.type === 'complete') this.usage = clean.usage;
+      } else if (this.#hub.publish(this.job.childSessionId, clean, this.runId) === undefined) return;
       this.eventsSeen += 1;
       this.lastEventAt = this.#now();
     } catch (error) {
@@ -123,9 +117,16 @@ export class RunTracker {
     }
   };
 
-  /** Time of the last progress (the last event, or the start of the run). */
+  /** Time of the last progress (the last event, the end of a wait, or the start of the run). */
   lastProgressAt(): number {
-    return this.lastEventAt ?? this.startedAt;
+    return Math.max(this.lastEventAt ?? this.startedAt, this.#resumedAt ?? 0);
+  }
+
+  #resumedAt: number | undefined;
+
+  /** Counts now as progress: the idle limit restarts after the run waited for its children. */
+  markProgress(): void {
+    this.#resumedAt = this.#now();
   }
 
   /** Registers how to abort the agent (used when the job actor itself crashed). */

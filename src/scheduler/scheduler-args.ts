@@ -26,6 +26,14 @@ export const waitArgsSchema = z.object({
     .optional(),
 });
 
+/** What `run(sessionId, input)` takes: the user message to append, and optionally the model. */
+export const runInputSchema = z.strictObject({
+  message: z.string().min(1).max(1_000_000),
+  model: z.string().min(1).max(200).optional(),
+});
+/** The input of `run`. */
+export type RunInput = z.infer<typeof runInputSchema>;
+
 /** Arguments of `stop(options?)`. */
 export const stopArgsSchema = z.strictObject({ mode: z.enum(['drain', 'cancel']).optional() }).optional();
 

@@ -1,6 +1,7 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { schedulerLimitsSchema } from '../../machines/scheduler.events.js';
+import { onParentEndSchema } from '../../machines/spawn-job.events.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import type { Clock } from '../clock.js';
 import { SproutValidationError } from '../errors.js';
@@ -41,10 +42,16 @@ export const schedulerOptionsSchema = schedulerLimitsSchema.extend({
   /** Ended runs kept in memory for `getChild` / `waitForChildren`. @default 10000 */
   retainEndedRuns: z.number().int().min(0).default(10_000),
   /**
-   * Also publish every child event, as is, on the child's own stream (`events(childSessionId)`),
-   * for UIs that open a child's view. Costs one more log append per event. @default false
+   * Deprecated, ignored: every session's agent events are now published on its own stream and
+   * forwarded up the tree (see docs/guides/agent-trees.md). Accepted so old options still parse.
    */
   mirrorChildEvents: z.boolean().default(false),
+  /**
+   * What a child's run does when its parent's run ends `cancelled` or `error` (timeouts
+   * included), unless its spawn says otherwise: `cancel` it (reason `parent`) or `abandon` it.
+   * @default 'cancel'
+   */
+  onParentEnd: onParentEndSchema.default('cancel'),
   /** What `start()` does with runs a crash left `running` / `pending`. @default 'interrupt' */
   recover: z.enum(['interrupt', 'requeue']).default('interrupt'),
   /** Id generator for runs and spawned children. @default crypto.randomUUID */
@@ -132,10 +139,17 @@ export interface SpawnSchedulerOptions {
   /** Ended runs kept in memory for `getChild` / `waitForChildren` (older ones are read from the store). @default 10000 */
   retainEndedRuns?: number | undefined;
   /**
-   * Also publish every child event, as is, on the child's own stream (`events(childSessionId)`),
-   * for UIs that open a child's view. Costs one more log append per event. @default false
+   * @deprecated Ignored: every session's agent events are published on its own stream and
+   * forwarded up the tree (see docs/guides/agent-trees.md). @default false
    */
   mirrorChildEvents?: boolean | undefined;
+  /**
+   * What a child's run does when its parent's run ends `cancelled` or `error` (timeouts
+   * included), unless its spawn says otherwise (`onParentEnd` of the brief or the job): `cancel`
+   * it with reason `parent`, or `abandon` it to run on. A parent that ends `completed` leaves its
+   * children running either way. @default 'cancel'
+   */
+  onParentEnd?: 'cancel' | 'abandon' | undefined;
   /**
    * What `start()` does with runs a crash left `running` / `pending` in the store: end them as
    * `error` with reason `interrupted`, or `'requeue'` them. @default 'interrupt'

@@ -1,11 +1,14 @@
 import { METADATA_KEYS } from '../../machines/session.schema.js';
-import type { SpawnBrief, SpawnJob } from '../../machines/spawn-job.events.js';
+import type { LineageLink } from '../../machines/scheduler.events.js';
+import type { Session } from '../../machines/session.schema.js';
+import type { OnParentEnd, SpawnBrief, SpawnJob } from '../../machines/spawn-job.events.js';
 import type { SessionStore } from '../api/ports.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { SessionNotFoundError, SpawnDepthExceededError } from '../errors.js';
 import { buildChildSession } from './build-child-session.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
 import { loadValidSession } from './persist-run.js';
+import { markAbandons } from './session-lineage.js';
 import type { EnqueueResult } from './spawn-scheduler.js';
 
 /** What `spawnChild` needs from the scheduler. */
@@ -16,8 +19,14 @@ export interface SpawnChildDeps {
   createId(): string;
   /** Throws `SchedulerStoppedError` unless the scheduler accepts work. */
   assertRunning(): void;
+  /** The scheduler's `onParentEnd` (for a brief that does not say). */
+  onParentEnd: OnParentEnd;
+  /** The ancestors of a run under this parent, parent first (the parent as loaded is given). */
+  lineage(parentSessionId: string, parent: Session): LineageLink[];
+  /** Remembers where the new child hangs in its tree (for its own children's lineage). */
+  remember(child: Session): void;
   /** Queues a run of the child under the given run id. */
-  enqueue(job: SpawnJob, title: string | undefined, runId: string): Promise<EnqueueResult>;
+  enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: LineageLink[]): Promise<EnqueueResult>;
   report(diagnostic: SchedulerDiagnostic): void;
 }
 
@@ -50,9 +59,18 @@ export async function spawnChild(
   });
   const plannedRunId = deps.createId();
   child.metadata[METADATA_KEYS.runId] = plannedRunId;
+  const onParentEnd = brief.onParentEnd ?? deps.onParentEnd;
+  if (onParentEnd === 'abandon') markAbandons(child);
+  const lineage = deps.lineage(parentSessionId, parent);
   await deps.store.save(child);
+  deps.remember(child);
   try {
-    const { runId } = await deps.enqueue({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, plannedRunId);
+    const { runId } = await deps.enqueue(
+      { parentSessionId, childSessionId: child.id, model: child.model, onParentEnd },
+      child.title,
+      plannedRunId,
+      lineage,
+    );
     return { childSessionId: child.id, runId };
   } catch (error) {
     try {

@@ -17,6 +17,14 @@ import type {
 } from '../api/scheduler-types.js';
 import type { CompletionReason, SessionEventEnvelope } from '../api/wire-types.js';
 
+/** What `run(sessionId, input)` takes: the user message to append, and optionally a model for this and later runs. */
+export interface RunInput {
+  /** The user message (1 to 1,000,000 characters). */
+  message: string;
+  /** The model of the session from now on. @default the session's `model` */
+  model?: string | undefined;
+}
+
 export type { EnqueueResult, WaitForChildrenOptions } from '../api/scheduler-types.js';
 
 /**
@@ -89,6 +97,21 @@ export interface SpawnScheduler {
    * const { runId, deduplicated } = await scheduler.enqueue({ parentSessionId: 'root', childSessionId: 'child-1', model: 'gpt-4o' });
    */
   enqueue(job: SpawnJob): Promise<EnqueueResult>;
+  /**
+   * Sends a user message to any session, root or child, and runs its agent through the same job
+   * machine and limits as a spawned child. Resolves `{ runId }` once the run is queued. A root's
+   * run publishes its agent's events (`token`, `reasoning_token`, `tool_start`, `tool_complete`…)
+   * on the root's own stream and ends with exactly one terminal `complete` or `error` there; a
+   * child's run also reports to its parent (`sub_session_*`). Agents get the scheduler as
+   * `request.spawner`, so a root agent can grow a tree. Rejects with `SessionBusyError` (nothing
+   * appended) while the session has a queued or running run, `SessionNotFoundError` for an
+   * unknown session, `SproutValidationError` for bad input, `SchedulerStoppedError` when stopped.
+   *
+   * @example
+   * const { runId } = await scheduler.run('root', { message: 'Research three vendors and compare them' });
+   * scheduler.events('root', { afterSeq: 0 }).subscribe(({ event }) => console.log(event.type));
+   */
+  run(sessionId: string, input: RunInput): Promise<{ runId: string }>;
   /**
    * Creates a child session of `parentSessionId` from a brief (`kind: 'child'`, depth = parent +
    * 1, a system and a user message, `last_run_status: 'pending'`), saves it and queues its run.

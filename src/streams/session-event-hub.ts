@@ -16,6 +16,19 @@ export type Published = SessionEventEnvelope | undefined;
 
 const noop = (): void => {};
 
+/** Where a session's stream is forwarded: its parent's stream, under the session's current run. */
+export interface StreamLink {
+  parentSessionId: string;
+  runId: string;
+}
+
+/**
+ * Resolves the link of a session's stream to its parent's: `undefined` for a root, an unknown
+ * session, or one whose stream is not forwarded now. `runId` is given for an event of that run
+ * of the session (its agent's events, its terminal event).
+ */
+export type StreamLinkResolver = (sessionId: string, runId?: string) => StreamLink | undefined;
+
 /**
  * The per-session event streams. `publish` appends to the {@link EventLog} (which assigns `seq`
  * and retains a bounded tail) and pushes to live subscribers; `events$` replays from the log and
@@ -37,6 +50,8 @@ export class SessionEventHub {
   readonly #onLogError: ((error: unknown) => void) | undefined;
   /** Per session, the delivery of the last asynchronous append (later ones wait for it). */
   readonly #tails = new Map<string, Promise<void>>();
+  #linkOf: StreamLinkResolver | undefined;
+  #maxHops = 0;
 
   /**
    * @param onSubscriberError gets what a subscriber threw (the others and the source carry on)
@@ -55,11 +70,65 @@ export class SessionEventHub {
   }
 
   /**
-   * Appends one event to a session's stream and delivers it to live subscribers. When the log
-   * cannot append it, nothing is delivered (a subscriber never sees an event the log lacks) and,
-   * with an `onLogError` handler, `undefined` is returned (or resolved) instead of an error.
+   * Turns on the tree forwarding of the seed's `spawn.rs`: everything published on a session's
+   * stream is also published on its parent's stream wrapped in `sub_session_event`
+   * `{ parent_session_id, child_session_id, run_id, event }`, and so on up to the root, at most
+   * `maxHops` levels (the scheduler's `maxDepth`), as far as `linkOf` links them. The root's
+   * stream, with its one `seq`, is then a resumable log of the whole tree.
+   *
+   * @example
+   * hub.forwardWith((id) => parents.get(id), 4);
    */
-  publish(sessionId: string, event: AgentEvent): Published | Promise<Published> {
+  forwardWith(linkOf: StreamLinkResolver, maxHops: number): void {
+    this.#linkOf = linkOf;
+    this.#maxHops = maxHops;
+  }
+
+  /**
+   * Appends one event to a session's stream and delivers it to live subscribers, then forwards it
+   * up the tree (see {@link forwardWith}). When the log cannot append it, nothing is delivered (a
+   * subscriber never sees an event the log lacks), nothing is forwarded and, with an `onLogError`
+   * handler, `undefined` is returned (or resolved) instead of an error.
+   */
+  publish(sessionId: string, event: AgentEvent, runId?: string): Published | Promise<Published> {
+    const own = this.#append(sessionId, event);
+    if (this.#linkOf !== undefined && own !== undefined) this.#forward(sessionId, event, runId);
+    return own;
+  }
+
+  /**
+   * Publishes `event` of `sessionId` on each ancestor's stream, wrapped once more per level. The
+   * first wrapper names `runId` when the publisher gave it (the run the event belongs to), else
+   * the run the resolver links, as every higher level does.
+   */
+  #forward(sessionId: string, event: AgentEvent, runId: string | undefined): void {
+    let child = sessionId;
+    let inner = event;
+    const visited = new Set<string>([sessionId]);
+    for (let hop = 0; hop < this.#maxHops; hop++) {
+      let link: StreamLink | undefined;
+      try {
+        link = this.#linkOf?.(child, hop === 0 ? runId : undefined);
+      } catch (error) {
+        this.#refused(error);
+        return;
+      }
+      // A cycle of links (a job naming a wrong parent) never loops an event back down.
+      if (link === undefined || link.parentSessionId === '' || visited.has(link.parentSessionId)) return;
+      visited.add(link.parentSessionId);
+      inner = {
+        type: 'sub_session_event',
+        parent_session_id: link.parentSessionId,
+        child_session_id: child,
+        run_id: link.runId,
+        event: inner,
+      };
+      if (this.#append(link.parentSessionId, inner) === undefined) return;
+      child = link.parentSessionId;
+    }
+  }
+
+  #append(sessionId: string, event: AgentEvent): Published | Promise<Published> {
     let answer: MaybePromise<SessionEventEnvelope>;
     try {
       answer = this.#log.append(sessionId, event);

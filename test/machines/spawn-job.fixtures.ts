@@ -142,6 +142,8 @@ export const ev = {
   timeout: () => ({ type: 'job.timeout' }) as const,
   abandon: () => ({ type: 'job.abandon' }) as const,
   discard: () => ({ type: 'job.discard' }) as const,
+  wait: () => ({ type: 'job.wait' }) as const,
+  resume: () => ({ type: 'job.resume' }) as const,
   idleElapsed: () => ({ type: AFTER.idle }),
 } satisfies Record<string, (...args: never[]) => AnyEventObject>;
 

@@ -230,7 +230,7 @@ describe('spawn-job machine: markingRunning', () => {
 
   it('saved → running: openRun (which puts the run on the heartbeat wheel), then the agent starts; no delayed event per heartbeat', () => {
     const step = send(marking().snapshot, ev.savedRunning());
-    expect(step.snapshot.value).toEqual({ running: { idleWatch: 'unlimited' } });
+    expect(step.snapshot.value).toEqual({ running: { slot: 'held', idleWatch: 'unlimited' } });
     const seen = types(step.actions);
     expect(seen).toContain('openRun');
     expect(seen.indexOf('openRun')).toBeLessThan(seen.indexOf('runAgent'));
@@ -279,7 +279,7 @@ describe('spawn-job machine: running', () => {
 
   it('with limits, the idle region is armed with its delay; the maxRun deadline was armed when the job began', () => {
     const run = toRunning(limited);
-    expect(run.snapshot.value).toEqual({ running: { idleWatch: 'watching' } });
+    expect(run.snapshot.value).toEqual({ running: { slot: 'held', idleWatch: 'watching' } });
     expect(delayed(run.actions)).toEqual([{ type: AFTER.idle, delay: 50 }]);
     // The deadline covers every phase: the runtime's `openJob` arms it on entry to `loading`.
     expect(types(start(limited).actions)).toContain('openJob');
@@ -288,7 +288,7 @@ describe('spawn-job machine: running', () => {
   it("heartbeats are not the machine's: no event of the wheel or timer reaches the job while it runs", () => {
     const step: JobStep = toRunning();
     expect(types(step.actions)).not.toContain('publishHeartbeat');
-    expect(step.snapshot.value).toEqual({ running: { idleWatch: 'unlimited' } });
+    expect(step.snapshot.value).toEqual({ running: { slot: 'held', idleWatch: 'unlimited' } });
     // An unknown timer event changes nothing.
     const after = send(step.snapshot, { type: 'xstate.after.heartbeatInterval.spawnJob.running.heartbeat.beating' });
     expect(after.snapshot.value).toEqual(step.snapshot.value);
@@ -390,7 +390,7 @@ describe('spawn-job machine: running', () => {
     const busy = spawnJobMachine.provide({ guards: { isIdle: () => false } });
     const run = toRunning(limited, childSession(), busy);
     const step = send(run.snapshot, ev.idleElapsed(), busy);
-    expect(step.snapshot.value).toEqual({ running: { idleWatch: 'watching' } });
+    expect(step.snapshot.value).toEqual({ running: { slot: 'held', idleWatch: 'watching' } });
     expect(types(step.actions)).toEqual(['xstate.cancel', 'xstate.raise']);
     expect(cancelled(step.actions)).toEqual([AFTER.idle]);
     expect(delayed(step.actions)).toEqual([{ type: AFTER.idle, delay: 50 }]);

@@ -31,6 +31,8 @@ const allEvents: AnyEventObject[] = [
   ev.timeout(),
   ev.abandon(),
   ev.discard(),
+  ev.wait(),
+  ev.resume(),
   ev.idleElapsed(),
 ];
 const events = allEvents as unknown as SpawnJobEvent[];

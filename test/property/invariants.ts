@@ -351,6 +351,24 @@ function checkCompletion(o: Observed, run: RunView, completion: Completion, out:
   if (completion.status === 'cancelled') {
     const allowed = new Set<string>(requests.map((r) => r.reason));
     if (stopped) allowed.add('shutdown');
+    // A parent's end reaches its subtree (issue 18): a user's cancel of an ancestor, or an
+    // ancestor's run that ended cancelled or in error before this run ended.
+    // (Through the real ancestors, or the parent its job named and that one's ancestors.)
+    const realAncestors = new Set<string>([completion.parent_session_id]);
+    for (const start of [run.childSessionId, completion.parent_session_id]) {
+      for (let p = o.parentOf.get(start), hops = 0; p !== undefined && hops < 10; p = o.parentOf.get(p), hops++) realAncestors.add(p);
+    }
+    const ancestorCancelled = o.cancelRequests.some((r) => r.at <= at && realAncestors.has(r.sessionId));
+    const ancestorEnded = [...runsOf(o.global).values()].some((other) => {
+      const end = completionOf(other);
+      return (
+        realAncestors.has(other.childSessionId) &&
+        end !== undefined &&
+        (end.status === 'error' || end.status === 'cancelled') &&
+        other.completions[0]!.index <= at
+      );
+    });
+    if (ancestorCancelled || ancestorEnded) allowed.add('parent');
     if (allowed.size === 0) out.push(`${name}: cancelled (${completion.reason}) but nobody cancelled it or stopped the scheduler`);
     else if (completion.reason === undefined || !allowed.has(completion.reason))
       out.push(`${name}: cancelled with reason ${completion.reason}, requested: ${show([...allowed])}`);
@@ -388,7 +406,10 @@ function checkCompletion(o: Observed, run: RunView, completion: Completion, out:
       if (call.outcome.kind === 'invalid-event') out.push(`${name}: completed although the agent emitted an invalid event`);
       // Every event must be JSON (what every log and wire carries), on every backend.
       if (call.outcome.kind === 'unencodable-event') out.push(`${name}: completed although the agent emitted an event JSON cannot encode`);
-      const forwarded = run.seen.filter((s) => s.envelope.event.type === 'sub_session_event').length;
+      // The agent's own events (a child's stream also forwards what its children's runs publish on it).
+      const forwarded = run.seen.filter(
+        (s) => s.envelope.event.type === 'sub_session_event' && runIdOf(s.envelope.event.event) === undefined,
+      ).length;
       const expected = call.emittedBeforeSettle + (call.outcome.kind === 'unencodable-event' ? 1 : 0);
       if (call.outcome.kind !== 'unencodable-event' && forwarded !== expected)
         out.push(`${name}: ${forwarded} sub_session_event forwarded, the agent emitted ${expected} before it resolved`);

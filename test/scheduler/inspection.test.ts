@@ -52,7 +52,7 @@ describe('inspection', () => {
     expect(strings).toEqual(['loading', 'reserving', 'markingRunning', 'finalizing', 'completed']);
     const runningValues = jobValues.filter((v) => typeof v === 'object' && v !== null);
     expect(runningValues.length).toBeGreaterThan(0);
-    expect(runningValues[0]).toEqual({ running: { idleWatch: 'unlimited' } });
+    expect(runningValues[0]).toEqual({ running: { slot: 'held', idleWatch: 'unlimited' } });
     // `running` sits between markingRunning and finalizing.
     const markIndex = jobValues.indexOf('markingRunning');
     const finalIndex = jobValues.indexOf('finalizing');

@@ -110,21 +110,23 @@ describe('one run, start to finish', () => {
   });
 });
 
-describe('mirrorChildEvents', () => {
-  it('also publishes the child events, as is, on the child stream (off by default)', async () => {
-    const h = await createHarness({ agent: { script: [{ tokens: 'a b' }] }, scheduler: { mirrorChildEvents: true } });
-    const { childSessionId } = await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
-    await h.until(() => h.completions().length === 1);
-    const own = h.eventsOf(childSessionId).map((e) => e.event);
-    expect(own.slice(0, 2)).toEqual([
-      { type: 'token', content: 'a ' },
-      { type: 'token', content: 'b' },
-    ]);
-    expect(h.eventsOf(childSessionId).map((e) => e.seq)).toEqual(own.map((_, i) => i + 1));
-
-    const plain = await createHarness({ agent: { script: [{ tokens: 'a b' }] } });
-    const other = await plain.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
-    await plain.until(() => plain.completions().length === 1);
-    expect(plain.eventsOf(other.childSessionId)).toEqual([]);
+describe("a child's own stream", () => {
+  it('carries its agent events, unwrapped, and ends with one terminal complete (mirrorChildEvents is ignored)', async () => {
+    for (const scheduler of [{}, { mirrorChildEvents: false }, { mirrorChildEvents: true }]) {
+      const h = await createHarness({ agent: { script: [{ tokens: 'a b' }] }, scheduler });
+      const { childSessionId } = await h.scheduler.spawnChild('root', { title: 'A', prompt: 'a' });
+      await h.until(() => h.completions().length === 1);
+      const own = h.eventsOf(childSessionId).map((e) => e.event);
+      expect(own.slice(0, 2)).toEqual([
+        { type: 'token', content: 'a ' },
+        { type: 'token', content: 'b' },
+      ]);
+      expect(own.filter((e) => e.type === 'complete' || e.type === 'error')).toEqual([own.at(-1)]);
+      expect(own.at(-1)?.type).toBe('complete');
+      expect(h.eventsOf(childSessionId).map((e) => e.seq)).toEqual(own.map((_, i) => i + 1));
+      // The parent's stream has the same events, wrapped, before the completion.
+      const wrapped = h.rootEvents.flatMap((e) => (e.event.type === 'sub_session_event' ? [e.event.event] : []));
+      expect(wrapped).toEqual(own);
+    }
   });
 });

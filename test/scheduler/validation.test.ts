@@ -223,12 +223,14 @@ describe('bad data inside a run', () => {
     expect(bad?.result).toBeUndefined();
     expect(completionsIn(h.rootEvents, 'good')[0]).toMatchObject({ status: 'completed', result: 'answer' });
 
-    // The invalid event itself is never forwarded; the valid ones before it are.
+    // The invalid event itself is never forwarded; the valid ones before it are, then the run's
+    // one terminal event (its agent's `error`, with why the run failed).
     const forwarded = h.rootEvents.flatMap((e) =>
       e.event.type === 'sub_session_event' && e.event.child_session_id === 'bad' ? [e.event.event] : [],
     );
-    expect(forwarded.every((e) => e.type === 'token')).toBe(true);
-    expect(forwarded.length).toBeGreaterThan(0);
+    expect(forwarded.at(-1)).toMatchObject({ type: 'error', message: expect.stringContaining('invalid event') });
+    expect(forwarded.slice(0, -1).every((e) => e.type === 'token')).toBe(true);
+    expect(forwarded.length).toBeGreaterThan(1);
     const stored = await h.store.load('bad');
     expect(stored?.metadata.last_run_status).toBe('error');
     expect(stored?.metadata.last_run_error).toContain('invalid event');

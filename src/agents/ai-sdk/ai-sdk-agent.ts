@@ -12,7 +12,7 @@ import { loadAi } from './load-peer.js';
 import { readUntilAborted, untilAborted } from './read-until-aborted.js';
 import { createStepRecorder, type StepRecorder } from './step-recorder.js';
 import { toModelMessages } from './to-model-messages.js';
-import type { SproutToolContext } from './sprout-tools.js';
+import { sproutTools, type SproutToolContext } from './sprout-tools.js';
 
 /**
  * The model of an {@link aiSdkAgent}: a fixed AI SDK `LanguageModel` (the job's `model` string is
@@ -42,6 +42,12 @@ export interface AiSdkAgentOptions {
   clock?: Pick<SproutClock, 'now'>;
   /** Ids of the appended messages. @default crypto.randomUUID */
   generateId?: () => string;
+  /**
+   * Give the model Bamboo's `spawn_session` and `wait_children` tools, wired to the scheduler
+   * that runs the session (`request.spawner`), so any session can grow a tree of children.
+   * Tools of the same name in `tools` or the scheduler's `tools` win. @default true
+   */
+  spawnTools?: boolean;
 }
 
 const DEFAULT_MAX_STEPS = 8;
@@ -64,6 +70,7 @@ const optionsSchema = z.object({
     )
     .optional(),
   generateId: z.custom<() => string>((v) => typeof v === 'function', 'expected a function').optional(),
+  spawnTools: z.boolean().optional(),
 });
 
 /**
@@ -112,7 +119,11 @@ export function aiSdkAgent(options: AiSdkAgentOptions): AgentRuntime {
         if (signal.aborted) throw new AgentAbortedError(signal.reason);
         const ai = await untilAborted(loadAi(), signal);
         const model = await untilAborted(resolveModel(options.model, request.model), signal);
-        const tools = mergeTools(request.tools, options.tools);
+        const spawnTools =
+          options.spawnTools !== false && request.spawner !== undefined
+            ? (sproutTools({ scheduler: request.spawner }) as unknown as ToolSet)
+            : undefined;
+        const tools = mergeTools(spawnTools, mergeTools(request.tools, options.tools));
         const result = ai.streamText({
           ...options.callSettings,
           model,
@@ -206,7 +217,7 @@ async function resolveModel(model: AiSdkModel, modelName: string): Promise<Langu
   return typeof model === 'function' ? await model(modelName) : model;
 }
 
-/** The scheduler's `tools` (when it is an object of tools) with the agent's own over them. */
+/** The tools of `fromRequest` (when it is an object of tools) with `own` over them. */
 function mergeTools(fromRequest: unknown, own: ToolSet | undefined): ToolSet | undefined {
   const shared = isObject(fromRequest) && !Array.isArray(fromRequest) ? (fromRequest as ToolSet) : undefined;
   if (shared === undefined) return own;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SpawnScheduler } from '../../scheduler/spawn-scheduler.js';
+import type { Spawner } from '../../api/ports.js';
 import { SproutError } from '../../errors.js';
 
 /** What {@link aiSdkAgent} passes to its tools as `experimental_context`: the session being run. */
@@ -10,8 +10,8 @@ export interface SproutToolContext {
 
 /** Options of {@link spawnSessionTool} and {@link waitChildrenTool}. */
 export interface SproutToolOptions {
-  /** The scheduler that runs the children. */
-  scheduler: SpawnScheduler;
+  /** The scheduler that runs the children (a `SpawnScheduler`, or a run's `request.spawner`). */
+  scheduler: Spawner;
   /**
    * The parent the children are spawned under. @default the session the agent runs (from
    * `aiSdkAgent`'s tool context), so a child agent spawns grandchildren under itself

@@ -1,0 +1,70 @@
+import type { LineageLink } from '../../machines/scheduler.events.js';
+import { METADATA_KEYS } from '../../machines/session.schema.js';
+import { ROOT_PARENT, onParentEndSchema, type OnParentEnd, type SpawnJob } from '../../machines/spawn-job.events.js';
+import type { SessionStore } from '../api/ports.js';
+import { toRfc3339, type SproutClock } from '../clock.js';
+import { SessionBusyError, SessionNotFoundError } from '../errors.js';
+import { loadValidSession } from './persist-run.js';
+import type { RunInput } from './scheduler-args.js';
+import { ON_PARENT_END_KEY } from './session-lineage.js';
+import type { EnqueueResult } from './spawn-scheduler.js';
+
+/** What `run` needs from the scheduler. */
+export interface RunSessionDeps {
+  store: SessionStore;
+  clock: SproutClock;
+  createId(): string;
+  onParentEnd: OnParentEnd;
+  /** The session's queued or running run, if any. */
+  liveRunId(sessionId: string): string | undefined;
+  /** Sessions between the busy check and their enqueue (so two messages cannot both pass it). */
+  starting: Map<string, string>;
+  lineage(parentSessionId: string): LineageLink[];
+  enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: LineageLink[]): Promise<EnqueueResult>;
+}
+
+/**
+ * `run(sessionId, { message })` after its arguments were checked: appends the user message to the
+ * session (root or child) and queues a run of its agent through the same job machine and limits
+ * as any child. A root's own run has no parent: its events and its one terminal event go to its
+ * own stream only. Refuses with `SessionBusyError` while the session has a queued or running run
+ * (nothing is appended), with `SessionNotFoundError` for an unknown session.
+ *
+ * @example
+ * const { runId } = await runSession(deps, 'root', { message: 'Plan a trip to Lisbon' });
+ */
+export async function runSession(deps: RunSessionDeps, sessionId: string, input: RunInput): Promise<{ runId: string }> {
+  const busy = deps.starting.get(sessionId) ?? deps.liveRunId(sessionId);
+  if (busy !== undefined) throw new SessionBusyError(sessionId, busy);
+  const runId = deps.createId();
+  deps.starting.set(sessionId, runId);
+  try {
+    const session = await loadValidSession(deps.store, sessionId);
+    if (!session) throw new SessionNotFoundError(sessionId);
+    const live = deps.liveRunId(sessionId);
+    if (live !== undefined) throw new SessionBusyError(sessionId, live);
+    const now = toRfc3339(deps.clock.now());
+    session.messages.push({ id: deps.createId(), role: 'user', content: input.message, created_at: now });
+    if (input.model !== undefined) session.model = input.model;
+    session.metadata[METADATA_KEYS.status] = 'pending';
+    session.metadata[METADATA_KEYS.runId] = runId;
+    delete session.metadata[METADATA_KEYS.error];
+    session.updated_at = now;
+    const isRoot = session.kind === 'root' || session.parent_session_id === undefined;
+    const parentSessionId = isRoot ? ROOT_PARENT : (session.parent_session_id as string);
+    const stored = onParentEndSchema.safeParse(session.metadata[ON_PARENT_END_KEY]);
+    const job: SpawnJob = {
+      parentSessionId,
+      childSessionId: session.id,
+      model: session.model,
+      ...(isRoot ? {} : { onParentEnd: stored.success ? stored.data : deps.onParentEnd }),
+    };
+    const lineage = isRoot ? [] : deps.lineage(parentSessionId);
+    await deps.store.save(session);
+    const result = await deps.enqueue(job, session.title, runId, lineage);
+    if (result.deduplicated) throw new SessionBusyError(sessionId, result.runId);
+    return { runId: result.runId };
+  } finally {
+    if (deps.starting.get(sessionId) === runId) deps.starting.delete(sessionId);
+  }
+}
