@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { CompletionReason } from './agent-event.events.js';
 import type { RunQueue, WaitingList } from './scheduler.queue.js';
-import type { HaltedSessions } from './scheduler.tree.js';
+import type { HaltedSessions, LineageLink } from './scheduler.tree.js';
+
+export type { LineageLink } from './scheduler.tree.js';
 import type { JobLimits, SpawnJob, SpawnJobInput, SpawnJobOutput } from './spawn-job.events.js';
 
 /**
@@ -40,16 +42,6 @@ export const schedulerLimitsSchema = z.strictObject({
 /** Parsed scheduler limits. */
 export type SchedulerLimits = z.infer<typeof schedulerLimitsSchema>;
 
-/**
- * One ancestor of a run's session, nearest first (`lineage[0]` is the parent): its id, and whether
- * it abandons its own parent (`onParentEnd: 'abandon'`), which stops a parent's end from reaching
- * further down through it.
- */
-export interface LineageLink {
-  sessionId: string;
-  abandons: boolean;
-}
-
 /** A run waiting in the queue (or for room in it). */
 export interface QueuedRun {
   runId: string;
@@ -78,6 +70,8 @@ export interface ActiveRun {
   counted: boolean;
   /** True from `scheduler.yield` until the run holds a slot again. */
   waiting?: boolean | undefined;
+  /** True once the scheduler told the job to cancel (a later cancel changes nothing). */
+  cancelling?: boolean | undefined;
   lineage?: readonly LineageLink[] | undefined;
 }
 

@@ -345,8 +345,24 @@ function cancelRuns(
   for (const id of childSessionIds) {
     const slot = context.activeByChild[id];
     const active = slot === undefined ? undefined : context.active[slot];
-    if (active !== undefined && (active.counted || active.waiting === true)) effects.push({ kind: 'cancelJob', slot: active.slot, reason });
+    if (active !== undefined && (active.counted || active.waiting === true)) {
+      active.cancelling = true;
+      effects.push({ kind: 'cancelJob', slot: active.slot, reason });
+    }
   }
+}
+
+/** True when a session's run in flight is not already ending cancelled (queued, waiting, or running and not told to cancel). */
+export function isCancellable(context: SchedulerContext, sessionId: string): boolean {
+  const slot = context.activeByChild[sessionId];
+  const active = slot === undefined ? undefined : context.active[slot];
+  if (active !== undefined) return (active.counted || active.waiting === true) && active.cancelling !== true;
+  return context.queue.ofChild(sessionId) !== undefined || context.waiting.ofChild(sessionId) !== undefined;
+}
+
+/** The sessions below `sessionId` whose run in flight a `cancelTree` would cancel now. */
+export function cancellableBelow(context: SchedulerContext, sessionId: string): string[] {
+  return [...(context.subtree.get(sessionId) ?? [])].filter((id) => isCancellable(context, id));
 }
 
 /** The run (queued, waiting for room, or active) a session has in flight. */

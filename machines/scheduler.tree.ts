@@ -1,5 +1,20 @@
-import type { LineageLink, QueuedRun } from './scheduler.events.js';
-import { isRootJob } from './spawn-job.events.js';
+import { isRootJob, type SpawnJob } from './spawn-job.events.js';
+
+/**
+ * One ancestor of a run's session, nearest first (`lineage[0]` is the parent): its id, and whether
+ * it abandons its own parent (`onParentEnd: 'abandon'`), which stops a parent's end from reaching
+ * further down through it.
+ */
+export interface LineageLink {
+  sessionId: string;
+  abandons: boolean;
+}
+
+/** What the tree rules read of a run. */
+interface TreeRun {
+  job: SpawnJob;
+  lineage?: readonly LineageLink[] | undefined;
+}
 
 /** How many halted sessions a scheduler remembers by default (the oldest marks are forgotten first). */
 export const HALTED_RETENTION = 10_000;
@@ -58,7 +73,7 @@ export class HaltedSessions {
  * A run's ancestors, parent first: the ones it was queued with, else its parent alone (none for
  * a root's own run).
  */
-export function lineageOf(run: Pick<QueuedRun, 'job' | 'lineage'>): readonly LineageLink[] {
+export function lineageOf(run: TreeRun): readonly LineageLink[] {
   if (run.lineage !== undefined && run.lineage.length > 0) return run.lineage;
   return isRootJob(run.job) ? [] : [{ sessionId: run.job.parentSessionId, abandons: false }];
 }
@@ -80,7 +95,7 @@ export function isUnderHalted(halted: HaltedSessions, lineage: readonly LineageL
  * (`onParentEnd` is not `abandon`), and no session between them abandons its own parent. With
  * `everything` (`cancelTree`), every run below it is reached.
  */
-export function isReachedBy(run: Pick<QueuedRun, 'job' | 'lineage'>, sessionId: string, everything: boolean): boolean {
+export function isReachedBy(run: TreeRun, sessionId: string, everything: boolean): boolean {
   const lineage = lineageOf(run);
   const at = lineage.findIndex((link) => link.sessionId === sessionId);
   if (at < 0) return false;
@@ -91,7 +106,7 @@ export function isReachedBy(run: Pick<QueuedRun, 'job' | 'lineage'>, sessionId: 
 }
 
 /** Records a run in flight under each of its ancestors (O(depth)). */
-export function indexSubtree(subtree: Map<string, Set<string>>, run: Pick<QueuedRun, 'job' | 'lineage'>): void {
+export function indexSubtree(subtree: Map<string, Set<string>>, run: TreeRun): void {
   for (const link of lineageOf(run)) {
     let below = subtree.get(link.sessionId);
     if (below === undefined) {
@@ -103,7 +118,7 @@ export function indexSubtree(subtree: Map<string, Set<string>>, run: Pick<Queued
 }
 
 /** Forgets a run that is no longer in flight (O(depth)). */
-export function unindexSubtree(subtree: Map<string, Set<string>>, run: Pick<QueuedRun, 'job' | 'lineage'>): void {
+export function unindexSubtree(subtree: Map<string, Set<string>>, run: TreeRun): void {
   for (const link of lineageOf(run)) {
     const below = subtree.get(link.sessionId);
     if (below === undefined) continue;

@@ -3,7 +3,6 @@
  * `test/package/public-types.types.test.ts` checks that they match the internal port types.
  */
 import type { AgentEvent, RunStatusMetadata, Session, SessionEventEnvelope } from './wire-types.js';
-import type { ChildRunSummary, SpawnBrief, SpawnChildResult, WaitForChildrenOptions } from './scheduler-types.js';
 
 /**
  * A value or a promise of it. The ports' methods may answer either way: an in-process adapter
@@ -116,8 +115,23 @@ export interface ExecuteRequest {
  * const [summary] = await request.spawner.waitForChildren(session.id);
  */
 export interface Spawner {
-  spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<SpawnChildResult>;
-  waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
+  /** `scheduler.spawnChild`: creates a child of `parentSessionId` from a brief and queues its run. */
+  spawnChild(
+    parentSessionId: string,
+    brief: {
+      title: string;
+      prompt: string;
+      responsibility?: string | undefined;
+      subagentType?: string | undefined;
+      model?: string | undefined;
+      onParentEnd?: 'cancel' | 'abandon' | undefined;
+    },
+  ): Promise<{ childSessionId: string; runId: string }>;
+  /** `scheduler.waitForChildren`: from inside the run, the run gives its slot back while it waits. */
+  waitForChildren(
+    parentSessionId: string,
+    options?: { policy?: 'all' | 'any' | 'first-error'; childSessionIds?: readonly string[] },
+  ): Promise<{ childSessionId: string; runId: string; status: string; error?: string | undefined; result?: string | undefined }[]>;
 }
 
 /**

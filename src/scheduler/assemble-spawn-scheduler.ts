@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { createActor, type InspectionEvent } from 'xstate';
 import type { SchedulerInput } from '../../machines/scheduler.events.js';
+import { cancellableBelow, isCancellable } from '../../machines/scheduler.plan.js';
 import type { LineageLink } from '../../machines/scheduler.events.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toSproutClock } from '../clock.js';
@@ -35,7 +36,7 @@ import {
 import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
 import { isLive } from './run-ledger.js';
 import { RunWaits } from './run-waits.js';
-import { currentRun } from './run-context.js';
+import { createSlotYielder } from './slot-yielder.js';
 import { runSession } from './run-session.js';
 import { LineageCache, rememberLink, sessionLineage } from './session-lineage.js';
 import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
@@ -132,14 +133,14 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
   /** Completions of crashed jobs still being written (`stop()` waits for them). */
   const crashEnds = new Set<Promise<void>>();
   // The scheduler object is the agents' spawner (`ExecuteRequest.spawner`); it exists before any run.
-  let spawner: SpawnScheduler | undefined;
+  const spawner: { current?: SpawnScheduler } = {};
   const jobLogic = createJobLogic({
     crashEnds,
     ...book,
     store: opts.store,
     agent: opts.agent,
     tools: opts.tools,
-    spawner: () => spawner,
+    spawner: () => spawner.current,
     report,
   });
   const requests = new EnqueueRequests();
@@ -186,8 +187,14 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     const requestId = createId();
     const answer = requests.wait(requestId);
     actor.send({ type: 'scheduler.enqueue', requestId, runId, job, title, lineage });
-    return answer;
+    // A running agent whose spawn waits for queue room gives its slot back meanwhile: the queued
+    // runs it waits behind could otherwise never start (a tree at concurrency 1 would deadlock).
+    if (ledgers.runOf(job.childSessionId)?.announced !== false) return answer;
+    const caller = yielder.callingRun();
+    return caller === undefined ? answer : yielder.yieldWhile(caller, [job.childSessionId], answer);
   };
+
+  const yielder = createSlotYielder({ actor, ledgers, waits });
 
   /**
    * Waits for children. When the call comes from the waiting session's own running run (its
@@ -195,7 +202,7 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
    * waits and takes one again (ahead of queued runs) before this resolves; from outside the run,
    * it just waits (the run's agent keeps working, so it keeps its slot).
    */
-  const waitYielding = async (
+  const waitYielding = (
     parentSessionId: string,
     policy: 'all' | 'any' | 'first-error',
     childSessionIds: readonly string[] | undefined,
@@ -203,38 +210,10 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     const ids =
       childSessionIds ??
       [...ledgers.records()].filter((record) => record.parentSessionId === parentSessionId && isLive(record)).map((r) => r.childSessionId);
-    const pending = queries.waitForChildren(parentSessionId, policy, ids);
-    const own = ledgers.liveRun(parentSessionId);
-    const tracker = own === undefined ? undefined : ledgers.tracker(own.runId, parentSessionId);
-    const caller = currentRun();
-    if (
-      own === undefined ||
-      tracker === undefined ||
-      !tracker.isOpen ||
-      caller?.runId !== own.runId ||
-      caller.sessionId !== parentSessionId ||
-      ids.length === 0 ||
-      actor.getSnapshot().status !== 'active'
-    ) {
-      return pending;
-    }
-    const runId = own.runId;
-    if (waits.begin(runId)) {
-      tracker.waitingOn = ids;
-      actor.send({ type: 'scheduler.yield', runId });
-    }
-    try {
-      return await pending;
-    } finally {
-      if (waits.end(runId)) {
-        tracker.waitingOn = undefined;
-        if (actor.getSnapshot().status === 'active') {
-          const resumed = waits.resumed(runId);
-          actor.send({ type: 'scheduler.resume', runId });
-          await resumed;
-        }
-      }
-    }
+    let resumeEarly: (() => void) | undefined;
+    const pending = queries.waitForChildren(parentSessionId, policy, ids, () => resumeEarly?.());
+    const run = ids.length === 0 ? undefined : yielder.callingRun(parentSessionId);
+    return run === undefined ? pending : yielder.yieldWhile(run, ids, pending, (resume) => (resumeEarly = resume));
   };
 
   const queries = createSchedulerQueries({ book, store: opts.store });
@@ -353,11 +332,14 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       const targets = new Set<string>();
       if (actorActive()) {
         // Halted first, in one scheduler turn: every run in flight below it is cancelled at once.
-        for (const child of actor.getSnapshot().context.subtree.get(id) ?? []) targets.add(child);
+        for (const child of cancellableBelow(actor.getSnapshot().context, id)) targets.add(child);
         actor.send({ type: 'scheduler.cancelTree', sessionId: id });
       }
       // Runs whose ancestry the scheduler could not know (an embedded copy's, a store-only tree).
-      const extra = [...(await queries.descendantsInFlight(id))].filter((child) => !targets.has(child));
+      const found = await queries.descendantsInFlight(id);
+      const extra = actorActive()
+        ? [...found].filter((child) => !targets.has(child) && isCancellable(actor.getSnapshot().context, child))
+        : [];
       if (extra.length > 0 && actorActive()) actor.send({ type: 'scheduler.cancel', childSessionIds: extra, reason: 'parent' });
       for (const child of extra) targets.add(child);
       return targets.size;
@@ -382,6 +364,6 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       return waitYielding(parsed.parentSessionId, parsed.options?.policy ?? 'all', parsed.options?.childSessionIds);
     },
   };
-  spawner = scheduler;
+  spawner.current = scheduler;
   return scheduler;
 }

@@ -139,8 +139,9 @@ export interface SpawnSchedulerOptions {
   /** Ended runs kept in memory for `getChild` / `waitForChildren` (older ones are read from the store). @default 10000 */
   retainEndedRuns?: number | undefined;
   /**
-   * @deprecated Ignored: every session's agent events are published on its own stream and
-   * forwarded up the tree (see docs/guides/agent-trees.md). @default false
+   * Ignored since agent trees: every session's agent events are published on its own stream and
+   * forwarded up the tree (see docs/guides/agent-trees.md). Accepted so older options still work.
+   * @deprecated @default false
    */
   mirrorChildEvents?: boolean | undefined;
   /**

@@ -71,7 +71,12 @@ export function createSchedulerQueries(deps: SchedulerQueryDeps) {
     },
 
     /** Resolves once `policy` holds for the children (default: the parent's live runs now). */
-    async waitForChildren(parentSessionId: string, policy: WaitPolicy, childSessionIds?: readonly string[]): Promise<ChildRunSummary[]> {
+    async waitForChildren(
+      parentSessionId: string,
+      policy: WaitPolicy,
+      childSessionIds?: readonly string[],
+      onHolds?: () => void,
+    ): Promise<ChildRunSummary[]> {
       const ids =
         childSessionIds ??
         [...ledgers.records()]
@@ -91,7 +96,7 @@ export function createSchedulerQueries(deps: SchedulerQueryDeps) {
           ...(result === undefined ? {} : { result }),
         });
       }
-      return waitForRuns(ledgers, ids, policy, fixed);
+      return waitForRuns(ledgers, ids, policy, fixed, onHolds);
     },
   };
 }

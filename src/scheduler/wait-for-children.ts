@@ -38,7 +38,8 @@ export function policyHolds(policy: WaitPolicy, runs: readonly ChildRunSummary[]
  * for queue room). The pinned run's own end — status, error, reason and result, as published —
  * is what the summary reports, even when the child is queued again before the wait resolves or
  * the ended run was already evicted from memory (`retainEndedRuns`). `fixed` holds summaries of
- * children the run ledgers do not know (read from the store).
+ * children the run ledgers do not know (read from the store). `onHolds` is called synchronously
+ * when the policy comes to hold after the call (in the turn the deciding run ended).
  *
  * @example
  * const runs = await waitForRuns(ledgers, ['c1', 'c2'], 'all', new Map());
@@ -48,6 +49,7 @@ export function waitForRuns(
   childSessionIds: readonly string[],
   policy: WaitPolicy,
   fixed: ReadonlyMap<string, ChildRunSummary>,
+  onHolds?: () => void,
 ): Promise<ChildRunSummary[]> {
   const pinned = new Map<string, string>();
   const outcomes = new Map<string, ChildRunSummary>();
@@ -86,6 +88,9 @@ export function waitForRuns(
       if (!policyHolds(policy, summaries)) return;
       endedSubscription.unsubscribe();
       changedSubscription.unsubscribe();
+      // Synchronously, in the turn the last run ended: a waiting run asks for its slot back
+      // before that run's slot is given to a queued one.
+      onHolds?.();
       resolve(summaries);
     };
     const endedSubscription = ledgers.ended$.subscribe((summary) => {

@@ -228,7 +228,7 @@ describe('bad data inside a run', () => {
     const forwarded = h.rootEvents.flatMap((e) =>
       e.event.type === 'sub_session_event' && e.event.child_session_id === 'bad' ? [e.event.event] : [],
     );
-    expect(forwarded.at(-1)).toMatchObject({ type: 'error', message: expect.stringContaining('invalid event') });
+    expect(forwarded.at(-1)).toMatchObject({ type: 'error', message: expect.stringContaining('invalid event') as string });
     expect(forwarded.slice(0, -1).every((e) => e.type === 'token')).toBe(true);
     expect(forwarded.length).toBeGreaterThan(1);
     const stored = await h.store.load('bad');

@@ -4,7 +4,7 @@ import { createSpawnScheduler, type SpawnScheduler } from '../../src/create-spaw
 import type { SpawnSchedulerOptions } from '../../src/scheduler/scheduler-options.js';
 import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
-import type { SessionStore } from '../../src/api/ports.js';
+import type { AgentRuntime, SessionStore } from '../../src/api/ports.js';
 import { scriptedAgent, type ScriptedAgent, type ScriptedAgentOptions } from '../../src/testing/scripted-agent.js';
 import { advance, createTestClock, flushMicrotasks, runUntil, type TestClock } from '../../src/testing/simulated-clock.js';
 
@@ -50,6 +50,7 @@ export function childSession(id: string, parentId = 'root', overrides: Partial<S
 export interface Harness {
   clock: TestClock;
   store: SessionStore;
+  /** The scripted agent (a custom `AgentRuntime` given in the options is returned as is). */
   agent: ScriptedAgent;
   scheduler: SpawnScheduler;
   /** Every envelope of the root stream, from seq 1. */
@@ -68,7 +69,7 @@ export interface Harness {
 /** Builds and starts a scheduler on a simulated clock with a scripted agent and a memory store. */
 export async function createHarness(
   options: {
-    agent?: ScriptedAgentOptions | ScriptedAgent;
+    agent?: ScriptedAgentOptions | ScriptedAgent | AgentRuntime;
     scheduler?: Partial<SpawnSchedulerOptions>;
     store?: SessionStore;
     seed?: Session[];
@@ -78,7 +79,9 @@ export async function createHarness(
   const clock = createTestClock();
   const store = options.store ?? new MemorySessionStore();
   for (const session of options.seed ?? [rootSession()]) await store.save(structuredClone(session));
-  const agent = options.agent && 'execute' in options.agent ? options.agent : scriptedAgent({ clock, ...(options.agent ?? {}) });
+  const agent = (
+    options.agent && 'execute' in options.agent ? options.agent : scriptedAgent({ clock, ...(options.agent ?? {}) })
+  ) as ScriptedAgent;
   const diagnostics: SchedulerDiagnostic[] = [];
   let ids = 0;
   const scheduler = createSpawnScheduler({
