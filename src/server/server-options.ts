@@ -23,7 +23,9 @@ const hasMethods =
 export type ServerScheduler = Pick<
   SpawnScheduler,
   'spawnChild' | 'events' | 'cancel' | 'cancelTree' | 'getChild' | 'waitForChildren' | 'deleteSession'
->;
+> &
+  /** `run` (a message to any session): the embedded scheduler has it; without it the route answers 501. */
+  Partial<Pick<SpawnScheduler, 'run'>>;
 
 /**
  * Options of {@link createSproutServer}, checked with zod.

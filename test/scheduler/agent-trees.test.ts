@@ -70,9 +70,7 @@ describe('every session can run', () => {
     const h2 = await createHarness({ agent: { behavior: 'hang' } });
     const both = await Promise.allSettled([h2.scheduler.run('root', { message: 'a' }), h2.scheduler.run('root', { message: 'b' })]);
     expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(both.filter((r) => r.status === 'rejected').map((r) => (r).reason as unknown)).toEqual([
-      expect.any(SessionBusyError),
-    ]);
+    expect(both.filter((r) => r.status === 'rejected').map((r) => r.reason as unknown)).toEqual([expect.any(SessionBusyError)]);
     const stored = await h.store.load('root');
     expect(stored?.messages.filter((m) => m.content === 'two')).toEqual([]);
     // Once it ended, the session runs again.

@@ -21,6 +21,10 @@ const childBriefSchema = z.strictObject({
 });
 
 const cancelSchema = z.strictObject({ tree: z.boolean().optional() });
+const messageSchema = z.strictObject({
+  message: z.string().min(1).max(1_000_000),
+  model: z.string().min(1).max(200).optional(),
+});
 const listQuerySchema = z.object({ parent: sessionIdSchema.optional(), kind: z.enum(['root', 'child']).optional() });
 const waitQuerySchema = z.object({ policy: z.enum(['all', 'any', 'first-error']).default('all') });
 
@@ -31,9 +35,9 @@ export function sessionListing(session: Session): Omit<Session, 'messages'> & { 
 }
 
 /**
- * Sprout's session API under `/v1/sessions`: create roots, list and read sessions, spawn
- * children (202, 429 when the queue is full), cancel one run or a tree, status, and a long-poll
- * wait for children.
+ * Sprout's session API under `/v1/sessions`: create roots, list and read sessions, send a message
+ * to any session (runs its agent; 409 while it runs), spawn children (202, 429 when the queue is
+ * full), cancel one run or a tree, status, and a long-poll wait for children.
  *
  * @example
  * app.route('/v1/sessions', sessionRoutes(context));
@@ -89,6 +93,20 @@ export function sessionRoutes(ctx: ServerContext): Hono {
     const { childSessionId, runId } = await scheduler.spawnChild(id, brief);
     c.header('location', `/v1/sessions/${childSessionId}`);
     return c.json({ childSessionId, runId }, 202);
+  });
+
+  // A message to any session (root or child) runs its agent: 202 with the run id, 409 while the
+  // session already runs, 429 when the queue is full.
+  app.post('/:id/messages', async (c) => {
+    const id = sessionIdParam(c);
+    const body = await readJson(c, messageSchema);
+    await mustLoad(id);
+    if (scheduler.run === undefined) throw new HttpProblem(501, 'NOT_SUPPORTED', 'this scheduler cannot run a session (distributed mode)');
+    if (isQueueFull(scheduler))
+      throw new HttpProblem(429, 'QUEUE_FULL', 'the spawn queue is full; retry later', { headers: { 'retry-after': '1' } });
+    const { runId } = await scheduler.run(id, body);
+    c.header('location', `/v1/sessions/${id}/status`);
+    return c.json({ sessionId: id, runId }, 202);
   });
 
   app.post('/:id/cancel', async (c) => {

@@ -12,7 +12,10 @@ export function emptyModel() {
 export function derivedStates(row) {
   if (!row) return [];
   if (row.status === 'queued') return ['spawnJob.loading'];
-  if (row.status === 'running') return ['spawnJob.running', 'spawnJob.running.idleWatch'];
+  if (row.status === 'running' && row.waitingOn)
+    return ['spawnJob.running', 'spawnJob.running.slot', 'spawnJob.running.slot.waiting', 'spawnJob.running.idleWatch'];
+  if (row.status === 'running')
+    return ['spawnJob.running', 'spawnJob.running.slot', 'spawnJob.running.slot.held', 'spawnJob.running.idleWatch'];
   return [`spawnJob.${row.status}`];
 }
 
@@ -60,6 +63,8 @@ export function applyEvent(model, seq, event, now) {
     const at = Date.parse(event.timestamp);
     const when = Number.isNaN(at) ? now : at;
     if (row.status === 'queued') row.status = 'running';
+    // A run waiting for its children holds no slot; its heartbeats name what it waits on.
+    row.waitingOn = Array.isArray(event.waiting_on) && event.waiting_on.length > 0 ? event.waiting_on : undefined;
     row.startedAt ??= when;
     row.lastHeartbeatAt = when;
   } else if (event.type === 'sub_session_event') {
@@ -83,7 +88,7 @@ export function describe(event) {
     case 'sub_session_started':
       return `started “${event.title ?? ''}”`;
     case 'sub_session_heartbeat':
-      return `heartbeat · ${event.events_seen} events`;
+      return `heartbeat · ${event.events_seen} events${event.waiting_on ? ` · waiting for ${event.waiting_on.length} child(ren), slot given back` : ''}`;
     case 'sub_session_completed':
       return `${event.status}${event.reason ? ` (${event.reason})` : ''}${event.error ? ` · ${event.error}` : ''}${event.result ? ` · “${event.result.slice(0, 80)}”` : ''}`;
     case 'sub_session_event':

@@ -47,9 +47,15 @@ export function SessionTree({ sessions, rows, statesOf, selected, onSelect, onCa
         class=${`node ${selected === session.id ? 'selected' : ''}`}
         data-testid=${`session-${session.id}`}
         data-status=${status}
+        data-waiting=${row?.waitingOn ? 'true' : 'false'}
         onClick=${() => onSelect(session.id)}
       >
-        <span class=${`badge ${status}`} data-testid="status">${status}</span>
+        <span
+          class=${`badge ${row?.waitingOn && status === 'running' ? 'waiting' : status}`}
+          data-testid="status"
+          title=${row?.waitingOn ? `waiting for ${row.waitingOn.length} child run(s); its slot is given back` : ''}
+          >${row?.waitingOn && status === 'running' ? 'waiting' : status}</span
+        >
         <span class="title">${session.title}</span>
         <${RunCells} row=${row} states=${row ? statesOf(row) : []} now=${now} />
         ${row?.answer ? html`<span class="answer" title=${row.answer}>“${row.answer.slice(0, 60)}${row.answer.length > 60 ? '…' : ''}”</span>` : null}
