@@ -70,8 +70,6 @@ export interface ActiveRun {
   counted: boolean;
   /** True from `scheduler.yield` until the run holds a slot again. */
   waiting?: boolean | undefined;
-  /** True once the scheduler told the job to cancel (a later cancel changes nothing). */
-  cancelling?: boolean | undefined;
   lineage?: readonly LineageLink[] | undefined;
 }
 
@@ -130,6 +128,8 @@ export interface SchedulerContext extends SchedulerInput {
   halted: HaltedSessions;
   /** The child sessions with a run in flight below each session (every ancestor of every run). */
   subtree: Map<string, Set<string>>;
+  /** Slots whose job the scheduler told to cancel (a later cancel changes nothing). */
+  cancelling: Set<string>;
 }
 
 /** Events the scheduler machine accepts. */

@@ -88,6 +88,7 @@ export function createSchedulerContext(input: SchedulerInput): SchedulerContext 
     resuming: [],
     halted: new HaltedSessions(),
     subtree: new Map(),
+    cancelling: new Set(),
   };
 }
 
@@ -112,6 +113,7 @@ export function cloneSchedulerContext(context: SchedulerContext): SchedulerConte
     resuming: context.resuming.slice(),
     halted: context.halted.clone(),
     subtree: new Map([...context.subtree].map(([id, below]) => [id, new Set(below)])),
+    cancelling: new Set(context.cancelling),
   };
 }
 
@@ -346,7 +348,7 @@ function cancelRuns(
     const slot = context.activeByChild[id];
     const active = slot === undefined ? undefined : context.active[slot];
     if (active !== undefined && (active.counted || active.waiting === true)) {
-      active.cancelling = true;
+      context.cancelling.add(active.slot);
       effects.push({ kind: 'cancelJob', slot: active.slot, reason });
     }
   }
@@ -356,7 +358,7 @@ function cancelRuns(
 export function isCancellable(context: SchedulerContext, sessionId: string): boolean {
   const slot = context.activeByChild[sessionId];
   const active = slot === undefined ? undefined : context.active[slot];
-  if (active !== undefined) return (active.counted || active.waiting === true) && active.cancelling !== true;
+  if (active !== undefined) return (active.counted || active.waiting === true) && !context.cancelling.has(active.slot);
   return context.queue.ofChild(sessionId) !== undefined || context.waiting.ofChild(sessionId) !== undefined;
 }
 
@@ -386,9 +388,13 @@ function haltSubtree(context: SchedulerContext, effects: SchedulerEffect[], sess
     const run = runInFlight(context, id);
     if (run !== undefined && isReachedBy(run, sessionId, everything)) reached.add(id);
   }
-  for (const id of reached) context.halted.add(id);
+  let cancelled = 0;
+  for (const id of reached) {
+    context.halted.add(id);
+    if (isCancellable(context, id)) cancelled += 1;
+  }
   cancelRuns(context, effects, reached, 'parent');
-  return reached.size;
+  return cancelled;
 }
 
 /**
@@ -405,7 +411,10 @@ export function planCancel(context: SchedulerContext, childSessionIds: ReadonlyS
   return { context, effects };
 }
 
-/** `cancelTree`: halts the session and cancels every run in flight below it (reason `parent`). */
+/**
+ * `cancelTree`: halts the session and cancels every run in flight below it (reason `parent`);
+ * `cancelled` counts the runs this cancel ended (not those already ending cancelled).
+ */
 export function planCancelTree(context: SchedulerContext, sessionId: string): Plan & { cancelled: number } {
   const effects: SchedulerEffect[] = [];
   const cancelled = haltSubtree(context, effects, sessionId, true);
@@ -471,6 +480,7 @@ export function planJobEnd(context: SchedulerContext, slot: string, haltsSubtree
   if (context.activeByChild[childSessionId] === slot) delete context.activeByChild[childSessionId];
   if (context.slotOfRun[ended.runId] === slot) delete context.slotOfRun[ended.runId];
   unindexSubtree(context.subtree, ended);
+  context.cancelling.delete(slot);
   if (ended.counted) releaseSlot(context, ended);
   if (ended.waiting === true) {
     context.waitingRuns -= 1;

@@ -120,3 +120,99 @@ describe('spawnSessionTool / waitChildrenTool (Bamboo spawn_session for AI SDK a
     expect((await wait.execute({ child_session_ids: [spawned.child_session_id] }, {})).children[0]).toMatchObject({ status: 'completed' });
   });
 });
+
+describe('aiSdkAgent under the scheduler: spawn_session / wait_children wired by default', () => {
+  let scheduler: SpawnScheduler | undefined;
+  afterEach(async () => {
+    await scheduler?.stop({ mode: 'cancel' });
+  });
+
+  const text = (value: string): Part[] => [
+    { type: 'text-start', id: 't' },
+    { type: 'text-delta', id: 't', delta: value },
+    { type: 'text-end', id: 't' },
+  ];
+  /** Root: spawn two children, then wait, then answer; a child: answer at once. Decided from the prompt. */
+  const treeModel = () =>
+    new MockLanguageModelV3({
+      doStream: (options) => {
+        const prompt = options.prompt;
+        const firstUser = JSON.stringify(prompt.find((message) => message.role === 'user')?.content ?? '');
+        if (firstUser.includes('Investigate'))
+          return Promise.resolve(step(...text(`found ${firstUser.includes('X') ? 'X' : 'Y'}`), finish('stop')));
+        const calls = prompt
+          .filter((message) => message.role === 'assistant')
+          .flatMap((message) => (Array.isArray(message.content) ? message.content : []))
+          .filter((part) => part.type === 'tool-call').length;
+        if (calls === 0)
+          return Promise.resolve(
+            step(
+              call('c1', 'spawn_session', { title: 'X', prompt: 'Investigate X' }),
+              call('c2', 'spawn_session', { title: 'Y', prompt: 'Investigate Y' }),
+              finish('tool-calls'),
+            ),
+          );
+        if (calls === 2) return Promise.resolve(step(call('c3', 'wait_children', {}), finish('tool-calls')));
+        return Promise.resolve(step(...text('Both done.'), finish('stop')));
+      },
+    });
+
+  it('a root run grows a tree on a model at concurrency 1: the waiting root gives its slot back, and ends with one complete', async () => {
+    const store = new MemorySessionStore();
+    await store.save(structuredClone(root));
+    scheduler = createSpawnScheduler({ store, clock: systemClock, agent: aiSdkAgent({ model: treeModel() }), concurrency: 1 });
+    await scheduler.start();
+    const events: AgentEvent[] = [];
+    const terminal = new Promise<AgentEvent>((resolve) => {
+      scheduler?.events('root').subscribe(({ event }) => {
+        events.push(event);
+        if (event.type === 'complete' || event.type === 'error') resolve(event);
+      });
+    });
+    await scheduler.run('root', { message: 'Research X and Y' });
+    expect(await terminal).toMatchObject({ type: 'complete' });
+    const children = await store.listChildren('root');
+    expect(children.map((child) => [child.title, child.metadata.last_run_status]).sort()).toEqual([
+      ['X', 'completed'],
+      ['Y', 'completed'],
+    ]);
+    const stored = await store.load('root');
+    expect(stored?.messages.at(-1)).toMatchObject({ role: 'assistant', content: 'Both done.' });
+    // The wait returned both answers to the model, and the children's streams reached the root wrapped.
+    const waited = events.find((event) => event.type === 'tool_complete' && event.tool_call_id === 'c3');
+    expect(JSON.stringify(waited)).toContain('found X');
+    expect(events.filter((event) => event.type === 'sub_session_completed')).toHaveLength(2);
+    expect(events.some((event) => event.type === 'sub_session_event' && event.event.type === 'token')).toBe(true);
+  });
+
+  it('spawnTools: false leaves the model without them', async () => {
+    const store = new MemorySessionStore();
+    await store.save(structuredClone(root));
+    const seen: string[][] = [];
+    const model = new MockLanguageModelV3({
+      doStream: (options) => {
+        seen.push((options.tools ?? []).map((t) => t.name));
+        return Promise.resolve(step(...text('ok'), finish('stop')));
+      },
+    });
+    scheduler = createSpawnScheduler({ store, clock: systemClock, agent: aiSdkAgent({ model, spawnTools: false }) });
+    await scheduler.start();
+    const done = new Promise<void>((resolve) => scheduler?.events('root').subscribe(({ event }) => event.type === 'complete' && resolve()));
+    await scheduler.run('root', { message: 'hi' });
+    await done;
+    expect(seen).toEqual([[]]);
+    const withTools = new MockLanguageModelV3({
+      doStream: (options) => {
+        seen.push((options.tools ?? []).map((t) => t.name).sort());
+        return Promise.resolve(step(...text('ok'), finish('stop')));
+      },
+    });
+    const other = createSpawnScheduler({ store, clock: systemClock, agent: aiSdkAgent({ model: withTools }) });
+    await other.start();
+    const again = new Promise<void>((resolve) => other.events('root').subscribe(({ event }) => event.type === 'complete' && resolve()));
+    await other.run('root', { message: 'hi again' });
+    await again;
+    await other.stop();
+    expect(seen[1]).toEqual(['spawn_session', 'wait_children']);
+  });
+});
