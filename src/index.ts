@@ -15,7 +15,7 @@
 
 // ── The scheduler ──────────────────────────────────────────────────────────────────────────────
 export { createSpawnScheduler } from './create-spawn-scheduler.js';
-export type { SpawnScheduler } from './scheduler/spawn-scheduler.js';
+export type { SpawnScheduler, RunInput } from './scheduler/spawn-scheduler.js';
 export type { SpawnSchedulerOptions } from './scheduler/scheduler-options.js';
 export type {
   SpawnJob,
@@ -32,6 +32,7 @@ export type {
   RunStatus,
   RecoveryReport,
   SchedulerDiagnostic,
+  OnParentEnd,
 } from './api/scheduler-types.js';
 
 // ── The pure machines, for inspection, visualisation and model-based tests ─────────────────────
@@ -88,6 +89,7 @@ export type {
   CompanionEventLogOptions,
   AgentRuntime,
   ExecuteRequest,
+  Spawner,
   EventLog,
   EventLogCapabilities,
   EventLogReadResult,
