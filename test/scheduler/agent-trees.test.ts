@@ -202,6 +202,41 @@ describe('a waiting parent gives its slot back', () => {
     expect(agent.log.maxWorking).toBe(1);
   });
 
+  it("a wait from outside the run does not release the run's slot (its agent keeps working)", async () => {
+    const agent = treeAgent(
+      () => h.clock,
+      (path) => (path === '0' ? 1 : 0),
+      { workMs: 1000 },
+    );
+    const h = await createHarness({ agent, scheduler: { concurrency: 1 } });
+    const parent = await h.scheduler.spawnChild('root', { title: 'node 0', prompt: 'a' });
+    // The test (not the parent's agent) waits for the parent's children: nothing is yielded by it.
+    const outside = h.scheduler.waitForChildren(parent.childSessionId, { childSessionIds: [] });
+    await outside;
+    await h.until(() => h.completions().length === 1);
+    expect(agent.log.maxWorking).toBe(1);
+    expect(h.scheduler.actor.getSnapshot().context).toMatchObject({ running: 0, waitingRuns: 0 });
+  });
+
+  it('stop (drain) with a parent waiting: its queued children end shutdown, it resumes and ends, stop resolves', async () => {
+    const agent = treeAgent(
+      () => h.clock,
+      (path) => (path === '0' ? 3 : 0),
+      { workMs: 500 },
+    );
+    const h = await createHarness({ agent, scheduler: { concurrency: 1 } });
+    await h.scheduler.spawnChild('root', { title: 'node 0', prompt: 'a' });
+    await h.until(() => h.scheduler.actor.getSnapshot().context.waitingRuns === 1);
+    const stopped = h.scheduler.stop({ mode: 'drain' });
+    await h.until(() => h.completions().length === 1);
+    await stopped;
+    expect(h.completions()[0]).toMatchObject({ status: 'completed' });
+    const kids = h
+      .eventsOf(h.completions()[0]!.child_session_id)
+      .flatMap((e) => (e.event.type === 'sub_session_completed' ? [e.event] : []));
+    expect(kids.map((k) => k.status).sort()).toEqual(['cancelled', 'cancelled', 'completed']);
+  });
+
   it('random trees (depth ≤ 4, fan-out ≤ 4) complete at concurrency 1–4 with never more than `concurrency` agents working', async () => {
     const node: fc.Memo<TreeNode> = fc.memo((depth) =>
       depth <= 1
