@@ -232,6 +232,13 @@ export interface EventLog {
   openRuns?(): MaybePromise<OpenRun[]>;
   /** Writes appends still pending (a `batched` log). */
   flush?(): MaybePromise<void>;
+  /**
+   * A `batched` log whose `append` answers before the event is durable: a promise that settles
+   * once every append made so far is committed, or `undefined` when nothing is pending. Sprout
+   * delivers an envelope to live subscribers only after it (durable before delivered), so a seq a
+   * subscriber saw never names another event after a crash.
+   */
+  committed?(): Promise<void> | undefined;
   /** Flushes, then releases resources (closes files and connections). Idempotent. */
   close?(): MaybePromise<void>;
 }

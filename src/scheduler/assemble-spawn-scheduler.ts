@@ -255,7 +255,8 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       }
       if (stopped && mode === 'drain') return stopped;
       phase = 'stopped';
-      stopped = stopSchedulerActor(actor, mode, crashEnds);
+      // Every job ended, then every event published was delivered (a batched log commits first).
+      stopped = stopSchedulerActor(actor, mode, crashEnds).then(() => hub.drain());
       return stopped;
     },
 

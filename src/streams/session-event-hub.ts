@@ -51,6 +51,12 @@ export class SessionEventHub {
   /** Per session, the delivery of the last asynchronous append (later ones wait for it). */
   readonly #tails = new Map<string, Promise<void>>();
   #linkOf: StreamLinkResolver | undefined;
+  /** Envelopes a batched log accepted and has not committed yet, in append order (all sessions). */
+  readonly #undelivered: { sessionId: string; envelope: SessionEventEnvelope; durable: Promise<void> | undefined }[] = [];
+  /** The commits (of batched logs) that settled. */
+  readonly #committed = new WeakSet<Promise<void>>();
+  /** The delivery of the head of {@link #undelivered}, once its batch committed. */
+  #delivering: Promise<void> | undefined;
   #maxHops = 0;
 
   /**
@@ -137,7 +143,10 @@ export class SessionEventHub {
     }
     const previous = this.#tails.get(sessionId);
     if (!isPromiseLike(answer) && previous === undefined) {
-      this.#deliver(sessionId, answer);
+      // Durable before delivered: a batched log that answered before committing delivers after.
+      const durable = this.#log.committed?.();
+      if (durable === undefined && this.#undelivered.length === 0) this.#deliver(sessionId, answer);
+      else this.#deliverWhenDurable(sessionId, answer, durable);
       return answer;
     }
     // The previous append's delivery first (it never rejects), then this one's answer: a refused
@@ -158,9 +167,56 @@ export class SessionEventHub {
     return delivered;
   }
 
+  /**
+   * Queues an envelope a batched log accepted but has not committed yet. Envelopes are delivered
+   * in append order (across sessions) as their batch commits: one promise per batch, not per event.
+   */
+  #deliverWhenDurable(sessionId: string, envelope: SessionEventEnvelope, durable: Promise<void> | undefined): void {
+    this.#undelivered.push({ sessionId, envelope, durable });
+    if (this.#delivering === undefined) this.#awaitHead();
+  }
+
+  /** Waits for the commit of the first queued envelope, then delivers every committed one. */
+  #awaitHead(): void {
+    const head = this.#undelivered[0];
+    if (head === undefined) {
+      this.#delivering = undefined;
+      return;
+    }
+    const durable = head.durable;
+    this.#delivering = (durable ?? Promise.resolve()).then(() => {
+      if (durable !== undefined) this.#committed.add(durable);
+      let delivered = 0;
+      for (const entry of this.#undelivered) {
+        if (entry.durable !== undefined && !this.#committed.has(entry.durable)) break;
+        delivered += 1;
+      }
+      const batch = this.#undelivered.splice(0, delivered);
+      for (const { sessionId, envelope } of batch) this.#deliver(sessionId, envelope);
+      this.#awaitHead();
+    });
+  }
+
+  /**
+   * Commits what a batched log still holds and resolves once every envelope published so far was
+   * delivered (or refused): what `stop()` waits for, so subscribers have every event when it resolves.
+   */
+  async drain(): Promise<void> {
+    if (this.#undelivered.length > 0) {
+      try {
+        await this.#log.flush?.();
+      } catch (error) {
+        this.#refused(error);
+      }
+    }
+    await this.settled();
+  }
+
   /** Resolves once every asynchronous append published so far was delivered (or refused). */
   async settled(): Promise<void> {
-    while (this.#tails.size > 0) await Promise.all(this.#tails.values());
+    while (this.#tails.size > 0 || this.#delivering !== undefined) {
+      await Promise.all([...this.#tails.values(), this.#delivering]);
+    }
   }
 
   /** The last seq assigned on a session's stream (0 when none). */

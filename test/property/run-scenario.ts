@@ -484,6 +484,7 @@ async function runOn(scenario: Scenario, store: SessionStore, plan: FaultPlan, u
   const observed: Recorder = {
     scheduler,
     scenario,
+    deliversWhenDurable: store instanceof FaultySqliteStore,
     streams,
     replays,
     global,

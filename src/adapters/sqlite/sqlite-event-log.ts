@@ -91,7 +91,8 @@ interface PendingRow {
  * const store = new SqliteSessionStore({ path: '.sprout/sessions.db' });
  * const log = new SqliteEventLog(store, { retention: 500 });
  * log.append('root', { type: 'token', content: 'hi' }); // { seq: 1, … }, written in this turn's group commit
- * log.read('root', 0).envelopes;                        // includes it already
+ * log.read('root', 0).envelopes;                        // includes it already (a read commits first)
+ * await log.committed();                                // settles once it is on disk
  */
 export class SqliteEventLog implements EventLog {
   readonly #db: SqliteDatabase;
@@ -107,6 +108,8 @@ export class SqliteEventLog implements EventLog {
   readonly #invalidRows: InvalidSessionDataError[] = [];
   #flushQueued = false;
   #closed = false;
+  /** Settles when the appends pending now are committed (see {@link SqliteEventLog.committed}). */
+  #commit: { promise: Promise<void>; resolve: () => void } | undefined;
   readonly #stmt;
   readonly #writeTx;
 
@@ -258,6 +261,29 @@ export class SqliteEventLog implements EventLog {
     this.#pending = [];
     this.#ledger = [];
     this.#dirty.clear();
+    const commit = this.#commit;
+    this.#commit = undefined;
+    commit?.resolve();
+  }
+
+  /**
+   * Settles once every append made so far is committed (by the group commit of this turn, or an
+   * earlier `flush`); `undefined` when nothing is pending. The scheduler's streams deliver an
+   * envelope to live subscribers only after it, so nobody sees an event a crash could lose.
+   * A failed flush keeps it pending until a later flush commits.
+   *
+   * @example
+   * log.append('root', event);
+   * await log.committed(); // now on disk
+   */
+  committed(): Promise<void> | undefined {
+    if (this.#dirty.size === 0) return undefined;
+    if (this.#commit === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((settle) => (resolve = settle));
+      this.#commit = { promise, resolve };
+    }
+    return this.#commit.promise;
   }
 
   /**
