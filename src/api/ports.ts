@@ -111,8 +111,11 @@ export interface ExecuteRequest {
  * behind Bamboo's `spawn_session` and `wait_children` tools.
  *
  * @example
- * const { childSessionId } = await request.spawner.spawnChild(session.id, { title: 'Research', prompt: 'Find X' });
- * const [summary] = await request.spawner.waitForChildren(session.id);
+ * const spawner = request.spawner; // set when the scheduler runs the agent
+ * if (spawner) {
+ *   await spawner.spawnChild(session.id, { title: 'Research', prompt: 'Find X' });
+ *   const [summary] = await spawner.waitForChildren(session.id);
+ * }
  */
 export interface Spawner {
   /** `scheduler.spawnChild`: creates a child of `parentSessionId` from a brief and queues its run. */

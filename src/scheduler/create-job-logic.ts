@@ -92,12 +92,32 @@ export function createJobLogic(deps: JobLogicDeps) {
   const answer = (self: AnyActorRef, event: SpawnJobEvent): void => {
     if ((self.getSnapshot() as { status: string }).status === 'active') (self as JobRef).send(event);
   };
-  const save = ({ self }: { self: AnyActorRef }, input: SaveSessionInput): void => {
+  /** Final saves still in flight, by run: a run that ended without waiting for one (a deadline) writes its end after it. */
+  const finalSaves = new Map<string, Promise<void>>();
+  const save = ({ self }: { self: AnyActorRef }, input: SaveSessionInput): Promise<void> => {
     const ledger = ledgerOf(self);
-    persistRun(store, input, () => ledger.isCurrent(input.session.id, input.runId), clock).then(
+    const saving = persistRun(store, input, () => ledger.isCurrent(input.session.id, input.runId), clock);
+    saving.then(
       () => answer(self, { type: 'job.saved' }),
       (error: unknown) => answer(self, { type: 'job.saveFailed', error }),
     );
+    return saving;
+  };
+  /**
+   * The run ended (its deadline passed) while its final save was still being written: once that
+   * save settles, write the end the stream reports, so the stored status never says `completed`
+   * for a run whose completion said `error` (timeout).
+   */
+  const rewriteAfterFinalSave = (self: AnyActorRef, job: SpawnJob, runId: string, input: SaveSessionInput): void => {
+    const key = runKey(runId, job.childSessionId);
+    const inflight = finalSaves.get(key);
+    if (inflight === undefined) return;
+    finalSaves.delete(key);
+    const ledger = ledgerOf(self);
+    void inflight
+      .catch(() => undefined)
+      .then(() => persistRun(store, input, () => ledger.isCurrent(job.childSessionId, runId), clock))
+      .catch((error: unknown) => deps.report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error }));
   };
   const crash = (self: AnyActorRef, job: SpawnJob, runId: string, error: unknown): void => {
     deps.report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error });
@@ -143,9 +163,16 @@ export function createJobLogic(deps: JobLogicDeps) {
         }
         answer(self, { type: 'job.reserved', reserved });
       },
-      saveSkipped: save,
-      saveRunning: save,
-      saveFinal: save,
+      saveSkipped: (args, input) => void save(args, input),
+      saveRunning: (args, input) => void save(args, input),
+      saveFinal: (args, input) => {
+        const key = runKey(input.runId, input.session.id);
+        const saving = save(args, input).finally(() => {
+          if (finalSaves.get(key) === saving) finalSaves.delete(key);
+        });
+        finalSaves.set(key, saving);
+        saving.catch(() => undefined);
+      },
       runAgent: ({ self }, input) => {
         const tracker = ledgerOf(self).tracker(input.runId);
         const controller = new AbortController();
@@ -220,7 +247,16 @@ export function createJobLogic(deps: JobLogicDeps) {
         controller?.abort(abortError('run aborted'));
       },
       publishCompletion: ({ context, self }) => {
-        publishCompletion(hub, ledgerOf(self), context.job, context.runId, context.outcome ?? NO_OUTCOME);
+        const outcome = context.outcome ?? NO_OUTCOME;
+        if (outcome.status === 'error' && outcome.code === 'RUN_TIMEOUT' && context.session !== undefined) {
+          rewriteAfterFinalSave(self, context.job, context.runId, {
+            session: context.session,
+            runId: context.runId,
+            status: 'error',
+            error: outcome.error,
+          });
+        }
+        publishCompletion(hub, ledgerOf(self), context.job, context.runId, outcome);
       },
       reportDuplicate: ({ context }) => {
         deps.report({ kind: 'duplicate_run', runId: context.runId, childSessionId: context.job.childSessionId });

@@ -27,6 +27,12 @@ export interface RecoveryReport {
   completed: string[];
   /** Children recovery could not handle (see `diagnostics$`). */
   failed: string[];
+  /**
+   * Children whose stored status was stale though their parent's stream already has the run's
+   * completion (a final save that failed, a stop that ended them queued): the stored status now
+   * agrees with the stream; nothing was published or re-queued.
+   */
+  reconciled: string[];
 }
 
 /** What recovery needs. */
@@ -60,6 +66,50 @@ async function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, c
     if (event?.type === 'sub_session_started' && event.child_session_id === childSessionId) return event.run_id;
   }
   return undefined;
+}
+
+/**
+ * The completion of a child's run (`runId`, or the child's last run when not given) still retained
+ * on the parent's stream: the parent already heard how that run ended.
+ */
+async function publishedCompletion(
+  hub: SessionEventHub,
+  parentSessionId: string,
+  childSessionId: string,
+  runId: string | undefined,
+): Promise<SubSessionCompletedEvent | undefined> {
+  const { envelopes } = await hub.log.read(parentSessionId, 0);
+  for (let i = envelopes.length - 1; i >= 0; i--) {
+    const event = envelopes[i]?.event;
+    if (event?.type === 'sub_session_started' && event.child_session_id === childSessionId && runId === undefined) return undefined;
+    if (event?.type !== 'sub_session_completed' || event.child_session_id !== childSessionId) continue;
+    if (runId === undefined || event.run_id === runId) return event;
+  }
+  return undefined;
+}
+
+/**
+ * A child whose stored status is stale (`running` / `pending`) though its parent already got the
+ * run's completion (the final save failed, or a stop ended it queued before its save landed): the
+ * stored status is made to agree with the stream, and nothing is published or re-queued.
+ */
+async function reconcileWithStream(
+  deps: RecoveryDeps,
+  session: Session,
+  parentSessionId: string,
+  result: RecoveryReport,
+): Promise<boolean> {
+  const runId = session.metadata[METADATA_KEYS.runId];
+  const completion = await publishedCompletion(deps.hub, parentSessionId, session.id, runId);
+  if (completion === undefined) return false;
+  await persistRun(
+    deps.store,
+    { session, runId: completion.run_id, status: completion.status, error: completion.error },
+    () => !deps.isLive(session.id),
+    deps.clock,
+  );
+  result.reconciled.push(session.id);
+  return true;
 }
 
 /** Items of an array a port returned, each checked; bad ones are reported and left out. */
@@ -96,7 +146,9 @@ function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, repor
  *    (saved on the child first), and with `recover: 'requeue'` the child then runs again under a
  *    new run id.
  * 2. Children whose stored `last_run_status` is still `running` / `pending` with no open run:
- *    with a ledger, their metadata is corrected (`error`, interrupted) and nothing is published
+ *    when the parent's retained stream has that run's completion, the stored status is made to
+ *    agree with it (`reconciled`; nothing published, nothing re-queued); else, with a ledger, their
+ *    metadata is corrected (`error`, interrupted) and nothing is published
  *    (the parent never heard of a run, or already got its completion) — or they are queued
  *    (`requeue`); without a ledger, they are ended and published as before (run id from the
  *    retained `sub_session_started` or the metadata).
@@ -105,7 +157,7 @@ function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, repor
  * const report = await recoverInterruptedRuns({ store, mode: 'interrupt', isLive: () => false, clock, hub, report: console.warn, requeue });
  */
 export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<RecoveryReport> {
-  const result: RecoveryReport = { interrupted: [], requeued: [], completed: [], failed: [] };
+  const result: RecoveryReport = { interrupted: [], requeued: [], completed: [], failed: [], reconciled: [] };
   const log = deps.hub.log;
   // Capabilities, not adapter classes, decide: a durable log that keeps the run ledger drives recovery.
   const ledger = log.capabilities.durable && log.capabilities.runLedger && typeof log.openRuns === 'function';
@@ -144,6 +196,8 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
     handled.add(session.id);
     const parentSessionId = session.parent_session_id;
     try {
+      // The stream decides: a run whose completion the parent already got is not run again.
+      if (await reconcileWithStream(deps, session, parentSessionId, result)) continue;
       if (deps.mode === 'requeue' && hasPendingUserMessage(session)) {
         await deps.requeue({ parentSessionId, childSessionId: session.id, model: session.model }, session.title);
         result.requeued.push(session.id);

@@ -25,6 +25,8 @@ export interface SpawnChildDeps {
   lineage(parentSessionId: string, parent: Session): LineageLink[];
   /** Remembers where the new child hangs in its tree (for its own children's lineage). */
   remember(child: Session): void;
+  /** True while the scheduler has a queued or running run of the session. */
+  isLive(sessionId: string): boolean;
   /** Queues a run of the child under the given run id. */
   enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: LineageLink[]): Promise<EnqueueResult>;
   report(diagnostic: SchedulerDiagnostic): void;
@@ -34,8 +36,9 @@ export interface SpawnChildDeps {
  * `spawnChild` after its arguments were checked: loads the parent, checks the depth, saves the
  * child session (with the run id it will run under, so a crash while it is queued is reported
  * under the same run id `sub_session_started` carries), then queues its run. When the run is
- * refused after the save (a stop, or an announcement the log refused), the child is deleted:
- * nothing stays behind as `pending`.
+ * refused after the save (a stop, or an announcement the log refused), the child is deleted —
+ * unless someone else ran it meanwhile (its stored run is not the one planned here): nothing stays
+ * behind as `pending`, and nobody's answer is lost.
  *
  * @example
  * const { childSessionId, runId } = await spawnChild(deps, 'root', { title: 'Research', prompt: 'Find X' });
@@ -74,7 +77,15 @@ export async function spawnChild(
     return { childSessionId: child.id, runId };
   } catch (error) {
     try {
-      await deps.store.delete(child.id);
+      // Only a child nobody else ran: another caller may have enqueued it meanwhile (it is in the
+      // store, under its parent), and its run, answer and history must not be lost.
+      const stored = await loadValidSession(deps.store, child.id);
+      const untouched =
+        stored !== undefined &&
+        !deps.isLive(child.id) &&
+        stored.metadata[METADATA_KEYS.runId] === plannedRunId &&
+        stored.metadata[METADATA_KEYS.status] === 'pending';
+      if (untouched) await deps.store.delete(child.id);
     } catch (deleteError) {
       deps.report({ kind: 'recovery_failed', childSessionId: child.id, error: deleteError });
     }

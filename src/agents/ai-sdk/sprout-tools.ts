@@ -55,6 +55,10 @@ const spawnInputSchema = z.strictObject({
   responsibility: z.string().max(10_000).optional().describe('What the child is responsible for'),
   subagent_type: z.string().max(200).optional().describe('Kind of child agent (e.g. researcher)'),
   model: z.string().min(1).max(200).optional().describe('Model for the child (default: the parent’s)'),
+  on_parent_end: z
+    .enum(['cancel', 'abandon'])
+    .optional()
+    .describe('If this session fails or is cancelled: cancel the child (default) or let it run on (abandon)'),
 });
 /** Input of `spawn_session`. */
 export type SpawnSessionInput = z.infer<typeof spawnInputSchema>;
@@ -82,6 +86,7 @@ export function spawnSessionTool(
         ...(input.responsibility === undefined ? {} : { responsibility: input.responsibility }),
         ...(input.subagent_type === undefined ? {} : { subagentType: input.subagent_type }),
         ...(input.model === undefined ? {} : { model: input.model }),
+        ...(input.on_parent_end === undefined ? {} : { onParentEnd: input.on_parent_end }),
       });
       if (options.spawned) options.spawned.set(parentSessionId, [...(options.spawned.get(parentSessionId) ?? []), childSessionId]);
       return { child_session_id: childSessionId, run_id: runId, status: 'queued' };
