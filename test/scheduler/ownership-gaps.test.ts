@@ -10,7 +10,7 @@ import { childSession, rootSession } from '../support/harness.js';
 type Completed = Extract<AgentEvent, { type: 'sub_session_completed' }>;
 
 /** Two schedulers, one after the other, on one store and one (non-durable) log: a process restart without a durable log. */
-async function twoSchedulers(store: FlakyStore, recover: 'interrupt' | 'requeue') {
+function twoSchedulers(store: FlakyStore, recover: 'interrupt' | 'requeue') {
   const log = new MemoryEventLog({ retention: 1000 });
   const clock = createTestClock();
   const agent = scriptedAgent({ clock, script: [{ tokens: 'work' }], answer: 'the answer' });
@@ -30,7 +30,7 @@ describe("recovery decides from the parent's stream (issue 19, core gaps 1 and 2
       const store = new FlakyStore();
       await store.save(rootSession());
       await store.save(childSession('c'));
-      const t = await twoSchedulers(store, recover);
+      const t = twoSchedulers(store, recover);
       store.failSave = (session) =>
         session.metadata.last_run_status === 'error' || session.metadata.last_run_status === 'completed'
           ? new Error('disk full')
@@ -60,7 +60,7 @@ describe("recovery decides from the parent's stream (issue 19, core gaps 1 and 2
     await store.save(rootSession());
     await store.save(childSession('a'));
     await store.save(childSession('b'));
-    const t = await twoSchedulers(store, 'requeue');
+    const t = twoSchedulers(store, 'requeue');
     const hung: Promise<never>[] = [];
     await t.first.start();
     await t.first.enqueue({ parentSessionId: 'root', childSessionId: 'a', model: 'm' });
