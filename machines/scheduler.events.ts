@@ -13,7 +13,7 @@ import type { JobLimits, SpawnJob, SpawnJobInput, SpawnJobOutput } from './spawn
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * The numeric limits of a scheduler, with their defaults (DESIGN §2).
+ * The numeric limits of a scheduler, with their defaults (README.md, "Public API").
  *
  * @example
  * schedulerLimitsSchema.parse({ concurrency: 4 }); // fills in every other default

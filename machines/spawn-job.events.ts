@@ -203,7 +203,7 @@ export interface ReserveResult {
   reserved: boolean;
 }
 
-/** Exact error texts of the contract (DESIGN §4). */
+/** Exact error texts of the contract (docs/job-lifecycle.md). */
 export const jobErrorText = {
   notFound: 'child session not found',
   loadFailed: (cause: string): string => `failed to load child session: ${cause}`,

@@ -16,7 +16,7 @@ import {
 /** The outcome of a job that reached a final state without one (a bug guard; never expected). */
 export const NO_OUTCOME: JobOutcome = { status: 'error', code: 'NO_OUTCOME', error: 'run ended without an outcome' };
 
-/** The longest final answer a completion carries (DESIGN §3). */
+/** The longest final answer a completion carries (docs/job-lifecycle.md). */
 export const MAX_RESULT_CHARS = 4000;
 
 /** The child's final answer: the last assistant message after the last user message, capped. */

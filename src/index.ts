@@ -146,6 +146,6 @@ export {
 } from './errors.js';
 export { AgentProviderError, AgentAbortedError, MissingPeerDependencyError } from './agents/ai-sdk/agent-errors.js';
 
-// ── The scripted fake agent, also in the testing entry (DESIGN §2) ─────────────────────────────
+// ── The scripted fake agent, also in the testing entry (README.md, "Public API") ─────────────────────────────
 export { scriptedAgent } from './testing/scripted-agent.js';
 export type { ScriptedAgent, ScriptedAgentOptions, ScriptStep } from './testing/scripted-agent.js';

@@ -1,5 +1,5 @@
 /**
- * The ports (DESIGN §2) as documented public interfaces. Sprout's own adapters implement them;
+ * The ports (README.md, "Public API") as documented public interfaces. Sprout's own adapters implement them;
  * `test/package/public-types.types.test.ts` checks that they match the internal port types.
  */
 import type { AgentEvent, RunStatusMetadata, Session, SessionEventEnvelope } from './wire-types.js';

@@ -28,7 +28,7 @@ export interface RunInput {
 export type { EnqueueResult, WaitForChildrenOptions } from '../api/scheduler-types.js';
 
 /**
- * The spawn scheduler (DESIGN §2), made by `createSpawnScheduler`. Nothing runs until
+ * The spawn scheduler (README.md, "Public API"), made by `createSpawnScheduler`. Nothing runs until
  * {@link SpawnScheduler.start}; {@link SpawnScheduler.stop} ends it for good.
  *
  * @example

@@ -5,7 +5,7 @@ import type { RunEnd, RunRecord, RunStatus } from './run-ledger.js';
 /** When `waitForChildren` resolves: all ended, any ended, or the first error (or all ended). */
 export type WaitPolicy = 'all' | 'any' | 'first-error';
 
-/** One child's state in a `waitForChildren` result (DESIGN §2). */
+/** One child's state in a `waitForChildren` result (README.md, "Public API"). */
 export interface ChildRunSummary {
   childSessionId: string;
   runId: string;

@@ -114,7 +114,7 @@ export { createTraceRecorder } from './trace-recorder.js';
 export type { TraceEntry, TraceRecorder, TraceRecorderOptions, StateValuesOptions } from './trace-recorder.js';
 
 /**
- * The conformance suites every `SessionStore` and `EventLog` adapter must pass (DESIGN §6), for
+ * The conformance suites every `SessionStore` and `EventLog` adapter must pass (docs/guides/adapters.md), for
  * any test framework with `describe` / `it` / `expect` (Vitest and Jest fit as they are). Both
  * suites await every call, so synchronous and asynchronous adapters fit.
  *

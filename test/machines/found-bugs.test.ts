@@ -27,7 +27,7 @@ describe('bug: a reserveRun failure is reported as AGENT_FAILED', () => {
 describe('bug: cancelling a queued run leaves a waiting enqueue blocked although the queue has room', () => {
   // machines/scheduler.plan.ts, `planCancel` never calls `planDispatch`: removing queued runs
   // opens queue room, but a waiting `enqueue()` stays unresolved (and its sub_session_started
-  // unpublished) until some job actor ends — DESIGN §2 says enqueue waits only *while the queue
+  // unpublished) until some job actor ends — README.md, "Public API" says enqueue waits only *while the queue
   // is full*. Fix: end `planCancel` with `return planDispatch(plan);` (a no-op while stopping).
   it('admits the waiting enqueue in the same step', () => {
     let context = emptyContext({ concurrency: 1, queueCapacity: 1 });

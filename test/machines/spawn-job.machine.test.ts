@@ -79,7 +79,7 @@ describe('spawn-job machine: loading', () => {
     expect(step.snapshot.output).toMatchObject({ error: jobErrorText.notChild });
   });
 
-  it('the contract texts are exactly those of DESIGN §4', () => {
+  it('the contract texts are exactly those of docs/job-lifecycle.md', () => {
     expect(jobErrorText.notFound).toBe('child session not found');
     expect(jobErrorText.loadFailed('boom')).toBe('failed to load child session: boom');
     expect(jobErrorText.notChild).toBe('spawn job child session is not kind=child');

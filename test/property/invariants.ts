@@ -50,7 +50,7 @@ export interface Observed {
   badInputs: readonly { label: string; tracked: Tracked<unknown> }[];
 }
 
-/** The texts of loading failures, which write no metadata (DESIGN §4.1). */
+/** The texts of loading failures, which write no metadata (docs/job-lifecycle.md.1). */
 const isLoadingFailure = (completion: Completion): boolean =>
   completion.status === 'error' &&
   completion.error !== undefined &&
@@ -109,7 +109,7 @@ function sameStream(a: readonly SessionEventEnvelope[], b: readonly SessionEvent
   return show(a) === show(b);
 }
 
-/** Every invariant of DESIGN §4 on one case; returns the violations. */
+/** Every invariant of docs/job-lifecycle.md on one case; returns the violations. */
 export function checkInvariants(o: Observed): string[] {
   const out: string[] = [];
   const { options } = o.scenario;
@@ -214,7 +214,7 @@ export function checkInvariants(o: Observed): string[] {
     }
   }
   // A run cancelled while still queued (no heartbeat yet: running had not started) ends cancelled
-  // (DESIGN §4.5: decided by the cancel request), even if its load then fails. Only `skipped` is
+  // (docs/job-lifecycle.md.5: decided by the cancel request), even if its load then fails. Only `skipped` is
   // let through: its outcome is decided by the load, and its save may be under way.
   for (const request of o.cancelRequests) {
     if (request.reason !== 'user') continue;
@@ -291,7 +291,7 @@ export function checkInvariants(o: Observed): string[] {
     // An evicted run (retainEndedRuns) whose child a store fault kept from its final metadata
     // cannot be known any more: the store is all there is. Those waits are not checked.
     // Likewise a child whose latest run wrote no metadata (failed loading, or queued under a
-    // foreign parent; DESIGN §4.1): F4 in the report, left unchecked.
+    // foreign parent; docs/job-lifecycle.md.1): F4 in the report, left unchecked.
     if (options.retainEndedRuns !== undefined && o.children.some((id) => o.stored.get(id)?.parent_session_id === parent && unknowable(id)))
       continue;
     if (!tracked.settled) out.push(`${label} never resolved`);
@@ -309,7 +309,7 @@ export function checkInvariants(o: Observed): string[] {
     const stored = o.stored.get(id);
     const meta = stored?.metadata;
     // Loading failures and runs queued under another parent (never loaded: ownership unchecked)
-    // write no metadata (DESIGN §4.1).
+    // write no metadata (docs/job-lifecycle.md.1).
     const latestWritten = completions.filter((c) => !isLoadingFailure(c) && c.parent_session_id === o.parentOf.get(id)).at(-1);
     if (stored && !touched(id)) {
       if (meta?.last_run_status === 'running' || meta?.last_run_status === 'pending') {

@@ -91,7 +91,7 @@ interface Recorder extends Observed {
 
 /**
  * Runs one scenario against a fresh scheduler on the simulated clock and returns the invariant
- * violations (empty when every invariant of DESIGN §4 held).
+ * violations (empty when every invariant of docs/job-lifecycle.md held).
  */
 export async function runScenario(scenario: Scenario, backend: Backend): Promise<string[]> {
   const dir = backend === 'sqlite' ? mkdtempSync(join(tmpdir(), 'sprout-prop-')) : undefined;

@@ -4,7 +4,7 @@ import { runScenario, type Backend } from './run-scenario.js';
 import { scenarioArb } from './scenario.js';
 
 /**
- * Model-based property of the scheduler (DESIGN §4, issue 9): random interleavings of enqueue,
+ * Model-based property of the scheduler (docs/job-lifecycle.md, issue 9): random interleavings of enqueue,
  * spawnChild, cancel, cancelTree, stop and clock steps, with faulty agents, stores and
  * subscribers, on the simulated clock; after each case every invariant is checked (see
  * invariants.ts). Seeded, so CI is repeatable: SPROUT_PROPERTY_RUNS / SPROUT_PROPERTY_SEED make
@@ -35,7 +35,7 @@ async function property(backend: Backend): Promise<void> {
   );
 }
 
-describe('scheduler property: every run ends exactly once, in order (DESIGN §4)', () => {
+describe('scheduler property: every run ends exactly once, in order (docs/job-lifecycle.md)', () => {
   it('holds on MemorySessionStore', async () => {
     await property('memory');
   }, 600_000);

@@ -13,7 +13,7 @@ import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 import { advance, createTestClock, flushMicrotasks, runUntil } from '../../src/testing/simulated-clock.js';
 import { childSession, createHarness, rootSession, typesFor } from '../support/harness.js';
 
-// One regression test per Bamboo fault listed in DESIGN §5.
+// One regression test per Bamboo fault listed in docs/reliability.md.
 describe('Bamboo faults Sprout must not have', () => {
   it('fault: a real user cancel is reported as error (status decided by substring match)', async () => {
     // The agent rejects with an error text that mentions "error" when aborted: status still cancelled.

@@ -3,7 +3,7 @@ import type { SessionEventEnvelope } from '../../machines/agent-event.events.js'
 import { createHarness, type Harness } from '../support/harness.js';
 import { FlakyStore } from '../support/flaky-store.js';
 
-/** Checks the per-run ordering guarantees of DESIGN §4 on a parent stream. */
+/** Checks the per-run ordering guarantees of docs/job-lifecycle.md on a parent stream. */
 function assertRunOrdering(events: readonly SessionEventEnvelope[]): void {
   const byRun = new Map<string, string[]>();
   for (const { event } of events) {

@@ -69,7 +69,7 @@ describe('replay of retained events', () => {
   });
 
   // Pins a fixed bug: `afterSeq: NaN` was compared as `seq > NaN`, so every live event was dropped
-  // with no error and no stream_truncated (a silent gap, DESIGN §4). It must be refused or read
+  // with no error and no stream_truncated (a silent gap, docs/job-lifecycle.md). It must be refused or read
   // as "from the start".
   it('afterSeq: NaN never silently drops events', async () => {
     const h = await createHarness({ agent: { script: [{ tokens: 'a b c' }] }, seed: [rootSession(), childSession('c1')] });

@@ -53,7 +53,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /**
- * The suite every {@link SessionStore} adapter must pass (DESIGN §2 port plus Sprout's
+ * The suite every {@link SessionStore} adapter must pass (README.md, "Public API" port plus Sprout's
  * optimistic concurrency), including the optional members: `listByRunStatus` is tested whenever
  * the store has it, and its tests fail, not skip, when it is missing while the store declares
  * `capabilities.runStatusIndex` (or unless `{ listByRunStatus: false }` says it has none on
