@@ -167,7 +167,7 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
   const actor = createActor(logic, { input, clock, ...(inspect === undefined ? {} : { inspect }) });
 
   let phase: 'created' | 'running' | 'stopped' = 'created';
-  let ready: Promise<RecoveryReport> = Promise.resolve({ interrupted: [], requeued: [], completed: [], failed: [], reconciled: [] });
+  let ready: Promise<RecoveryReport> = Promise.resolve({ interrupted: [], requeued: [], completed: [], failed: [] });
   let stopped: Promise<void> | undefined;
 
   const assertRunning = (): void => {
@@ -242,7 +242,7 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
         requeue: (job, title) => enqueueInternal(job, title),
       }).catch((error: unknown) => {
         report({ kind: 'recovery_failed', childSessionId: '*', error });
-        return { interrupted: [], requeued: [], completed: [], failed: [], reconciled: [] };
+        return { interrupted: [], requeued: [], completed: [], failed: [] };
       });
       return ready;
     },

@@ -76,8 +76,13 @@ export function provideSchedulerLogic(deps: SchedulerLogicDeps) {
           ...(run.title === undefined ? {} : { title: run.title }),
           run_id: runId,
         });
+        // A batched log delivers after its commit: the run waits until its announcement is out.
+        const delivered = published !== undefined && !(published instanceof Promise) ? hub.whenDelivered() : undefined;
         if (published === undefined) unannounced();
-        else if (published instanceof Promise) {
+        else if (delivered !== undefined) {
+          ledger.announcing(runId, delivered);
+          requests.announcing(runId, delivered);
+        } else if (published instanceof Promise) {
           // An asynchronous log: the enqueue answer waits for the announcement to be written.
           const written = published.then((envelope) => {
             if (envelope === undefined) unannounced();

@@ -21,18 +21,15 @@ export interface RecoveryReport {
   /** Children queued again (`recover: 'requeue'`); their interrupted run was closed first. */
   requeued: string[];
   /**
-   * Children whose run had saved its end but not yet published it (the process died in
-   * between): the saved outcome was published.
+   * Children whose run's end was known on one side only, made to agree: a run that had saved its
+   * end but not published it (the process died in between) got the saved outcome published; a
+   * child whose stored status was stale though its parent's stream has the run's completion (a
+   * failed final save, a stop that ended it queued) got that outcome saved (nothing published,
+   * nothing re-queued).
    */
   completed: string[];
   /** Children recovery could not handle (see `diagnostics$`). */
   failed: string[];
-  /**
-   * Children whose stored status was stale though their parent's stream already has the run's
-   * completion (a final save that failed, a stop that ended them queued): the stored status now
-   * agrees with the stream; nothing was published or re-queued.
-   */
-  reconciled: string[];
 }
 
 /** What recovery needs. */
@@ -108,7 +105,7 @@ async function reconcileWithStream(
     () => !deps.isLive(session.id),
     deps.clock,
   );
-  result.reconciled.push(session.id);
+  result.completed.push(session.id);
   return true;
 }
 
@@ -147,7 +144,7 @@ function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, repor
  *    new run id.
  * 2. Children whose stored `last_run_status` is still `running` / `pending` with no open run:
  *    when the parent's retained stream has that run's completion, the stored status is made to
- *    agree with it (`reconciled`; nothing published, nothing re-queued); else, with a ledger, their
+ *    agree with it (reported in `completed`; nothing published, nothing re-queued); else, with a ledger, their
  *    metadata is corrected (`error`, interrupted) and nothing is published
  *    (the parent never heard of a run, or already got its completion) — or they are queued
  *    (`requeue`); without a ledger, they are ended and published as before (run id from the
@@ -157,7 +154,7 @@ function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, repor
  * const report = await recoverInterruptedRuns({ store, mode: 'interrupt', isLive: () => false, clock, hub, report: console.warn, requeue });
  */
 export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<RecoveryReport> {
-  const result: RecoveryReport = { interrupted: [], requeued: [], completed: [], failed: [], reconciled: [] };
+  const result: RecoveryReport = { interrupted: [], requeued: [], completed: [], failed: [] };
   const log = deps.hub.log;
   // Capabilities, not adapter classes, decide: a durable log that keeps the run ledger drives recovery.
   const ledger = log.capabilities.durable && log.capabilities.runLedger && typeof log.openRuns === 'function';

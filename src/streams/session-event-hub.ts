@@ -57,6 +57,11 @@ export class SessionEventHub {
   readonly #committed = new WeakSet<Promise<void>>();
   /** The delivery of the head of {@link #undelivered}, once its batch committed. */
   #delivering: Promise<void> | undefined;
+  /** Envelopes queued for delivery after their commit so far, and how many of them were delivered. */
+  #queued = 0;
+  #delivered = 0;
+  /** `whenDelivered` calls waiting for the first `target` queued envelopes. */
+  readonly #deliveryWaiters: { target: number; resolve: () => void }[] = [];
   #maxHops = 0;
 
   /**
@@ -173,6 +178,7 @@ export class SessionEventHub {
    */
   #deliverWhenDurable(sessionId: string, envelope: SessionEventEnvelope, durable: Promise<void> | undefined): void {
     this.#undelivered.push({ sessionId, envelope, durable });
+    this.#queued += 1;
     if (this.#delivering === undefined) this.#awaitHead();
   }
 
@@ -193,6 +199,10 @@ export class SessionEventHub {
       }
       const batch = this.#undelivered.splice(0, delivered);
       for (const { sessionId, envelope } of batch) this.#deliver(sessionId, envelope);
+      this.#delivered += batch.length;
+      while (this.#deliveryWaiters.length > 0 && (this.#deliveryWaiters[0] as { target: number }).target <= this.#delivered) {
+        (this.#deliveryWaiters.shift() as { resolve: () => void }).resolve();
+      }
       this.#awaitHead();
     });
   }
@@ -210,6 +220,17 @@ export class SessionEventHub {
       }
     }
     await this.settled();
+  }
+
+  /**
+   * Settles once every envelope published so far (of a batched log) reached live subscribers;
+   * `undefined` when nothing waits for its commit. The scheduler answers `enqueue` only after its
+   * run's `sub_session_started` was delivered this way.
+   */
+  whenDelivered(): Promise<void> | undefined {
+    if (this.#delivered >= this.#queued) return undefined;
+    const target = this.#queued;
+    return new Promise<void>((resolve) => this.#deliveryWaiters.push({ target, resolve }));
   }
 
   /** Resolves once every asynchronous append published so far was delivered (or refused). */

@@ -46,7 +46,7 @@ describe("recovery decides from the parent's stream (issue 19, core gaps 1 and 2
       const second = t.second();
       const report = await second.start();
       await flushMicrotasks();
-      expect(report).toMatchObject({ reconciled: ['c'], interrupted: [], requeued: [] });
+      expect(report).toEqual({ completed: ['c'], interrupted: [], requeued: [], failed: [] });
       expect(t.completions()).toHaveLength(1);
       const stored = await store.load('c');
       expect(stored?.metadata).toMatchObject({ last_run_status: 'error', last_run_error: expect.stringContaining('disk full') as string });
@@ -85,7 +85,7 @@ describe("recovery decides from the parent's stream (issue 19, core gaps 1 and 2
     const second = t.second();
     const report = await second.start();
     await flushMicrotasks();
-    expect(report.reconciled).toContain('b');
+    expect(report.completed).toContain('b');
     expect(report.requeued).not.toContain('b');
     expect((await store.load('b'))?.metadata).toMatchObject({ last_run_status: 'cancelled' });
     expect(t.completions().filter((c) => c.child_session_id === 'b')).toHaveLength(1);
