@@ -29,7 +29,9 @@ const crash = (error: unknown): void => {
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
-const argv = process.argv.slice(2);
+const given = process.argv.slice(2);
+// `sprout help serve` / `sprout help worker` are those commands' own `--help`.
+const argv = given[0] === 'help' && (given[1] === 'serve' || given[1] === 'worker') ? [given[1], '--help'] : given;
 // `worker` parses its own flags (src/cli/worker-command.ts) and is loaded lazily (it brings BullMQ and pg).
 const code =
   argv[0] === 'worker'

@@ -32,6 +32,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     // `serve` parses its own flags (src/server/serve-args.ts); loaded lazily so other commands start as fast as before.
     if (argv[0] === 'serve') return await (await import('../server/serve-command.js')).runServe(argv.slice(1), io);
+    if (argv[0] === 'help' && argv[1] === 'serve') return await (await import('../server/serve-command.js')).runServe(['--help'], io);
     const request = parseCliArgs(argv);
     switch (request.command) {
       case 'help':
