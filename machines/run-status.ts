@@ -26,6 +26,8 @@ export const liveRunStatusSchema = runStatusSchema.exclude(['pending']);
 /** A run status as `getChild` / `waitForChildren` report it. */
 export type LiveRunStatus = z.infer<typeof liveRunStatusSchema>;
 
+const TERMINAL: ReadonlySet<string> = new Set<string>(completionStatusSchema.options);
+
 /**
  * True for the four ends (`completed`, `error`, `cancelled`, `skipped`).
  *
@@ -33,5 +35,6 @@ export type LiveRunStatus = z.infer<typeof liveRunStatusSchema>;
  * isTerminal('running'); // false
  */
 export function isTerminal(status: string): status is CompletionStatus {
-  return completionStatusSchema.safeParse(status).success;
+  // A Set lookup, not a zod parse: this runs on every forwarded event (a failed parse allocates).
+  return TERMINAL.has(status);
 }

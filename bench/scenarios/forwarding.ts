@@ -1,7 +1,11 @@
 /**
- * forwarding: one child emits N token events (1,000,000 in full mode) through Sprout's RunTracker
- * and SessionEventHub, with two subscribers on the parent stream; against the raw
- * Subject → map → Subject chain. Target: ≥ 2,000,000 events/s and ≥ 0.4 × raw.
+ * forwarding: (1) one child emits N token events (1,000,000 in full mode) through Sprout's
+ * RunTracker and SessionEventHub, with two subscribers on the parent stream; against the raw
+ * Subject → map → Subject chain. Target: ≥ 2,000,000 events/s and ≥ 0.4 × raw. Since agent trees
+ * each token is appended twice (the child's own stream, then forwarded to the parent's).
+ * (2) The write amplification of tree forwarding: tokens/s, appends and bytes per token of a run
+ * at depth 1, 2, 3 of a real tree against the path before forwarding (one wrapped append per
+ * token), on MemoryEventLog and SqliteEventLog (see forwarding-amplification.ts).
  *
  * The agent emits in one synchronous loop and times it: delivery to both subscribers is
  * synchronous, so the loop's time covers validation, seq, retention and both deliveries.
@@ -12,6 +16,7 @@ import { sample } from '../lib/stats.js';
 import type { BenchConfig, ScenarioOutput } from '../lib/types.js';
 import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
+import { forwardingAmplification } from './forwarding-amplification.js';
 
 /** One child flooding its parent; resolves with events/s as the two subscribers saw them. */
 export async function sproutForwarding(count: number): Promise<{ eventsPerSec: number; received: [number, number] }> {
@@ -23,12 +28,16 @@ export async function sproutForwarding(count: number): Promise<{ eventsPerSec: n
   const received: [number, number] = [0, 0];
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
-  // Exactly two subscribers; the first also notices the completion.
+  // Exactly two subscribers, counting forwarded tokens (the child's terminal event is forwarded
+  // too); the first also notices the completion.
   const a = scheduler.events(ROOT_ID).subscribe(({ event }) => {
-    if (event.type === 'sub_session_event') received[0] += 1;
-    else if (event.type === 'sub_session_completed') finished();
+    if (event.type === 'sub_session_event') {
+      if (event.event.type === 'token') received[0] += 1;
+    } else if (event.type === 'sub_session_completed') finished();
   });
-  const b = scheduler.events(ROOT_ID).subscribe(({ event }) => event.type === 'sub_session_event' && (received[1] += 1));
+  const b = scheduler
+    .events(ROOT_ID)
+    .subscribe(({ event }) => event.type === 'sub_session_event' && event.event.type === 'token' && (received[1] += 1));
   await scheduler.enqueue(jobOf(0));
   await done;
   a.unsubscribe();
@@ -57,6 +66,9 @@ export async function forwarding(config: BenchConfig): Promise<ScenarioOutput> {
       );
     return { sprout: sprout.eventsPerSec, raw: raw.eventsPerSec };
   });
+
+  const amplification = await forwardingAmplification(config);
+
   return {
     metrics: [
       {
@@ -74,10 +86,12 @@ export async function forwarding(config: BenchConfig): Promise<ScenarioOutput> {
         samples: runs.map((r) => r.sprout / r.raw),
         target: { op: '>=', value: 0.4 },
       },
+      ...amplification.metrics,
     ],
     notes: [
       `${n} token events per run from one child, two subscribers on the parent stream, retention 1000 (MemoryEventLog default)`,
       ...lost,
+      ...amplification.notes,
     ],
   };
 }

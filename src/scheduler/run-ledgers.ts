@@ -40,6 +40,16 @@ export class RunLedgers {
     return ledger;
   }
 
+  /**
+   * The one ledger when there is exactly one (the usual case: the facade's actor alone), so the
+   * hot reads (every forwarded event asks `runOf`) skip the generator over weak references.
+   */
+  #only(): RunLedger | undefined {
+    if (this.#all.size !== 1) return undefined;
+    for (const ref of this.#all) return ref.deref();
+    return undefined;
+  }
+
   /** The ledgers still alive (dropping the references of collected ones). */
   *#ledgers(): IterableIterator<RunLedger> {
     for (const ref of this.#all) {
@@ -61,6 +71,8 @@ export class RunLedgers {
 
   /** The child's live run in any ledger. */
   liveRun(childSessionId: string): RunRecord | undefined {
+    const only = this.#only();
+    if (only !== undefined) return only.liveRun(childSessionId);
     for (const ledger of this.#ledgers()) {
       const record = ledger.liveRun(childSessionId);
       if (record) return record;
@@ -70,6 +82,8 @@ export class RunLedgers {
 
   /** The child's latest run: a live one first, else the one that ended last. */
   runOf(childSessionId: string): RunRecord | undefined {
+    const only = this.#only();
+    if (only !== undefined) return only.runOf(childSessionId);
     let latest: RunRecord | undefined;
     for (const ledger of this.#ledgers()) {
       const record = ledger.runOf(childSessionId);

@@ -155,8 +155,6 @@ export class SessionEventHub {
       return answer;
     }
     // The previous append's delivery first (it never rejects), then this one's answer: a refused
-    // append must not let a later one overtake an earlier one still in flight.
-    // The previous append's delivery first (it never rejects), then this one's answer: a refused
     // append must not let a later one overtake an earlier one still in flight. `allSettled`
     // observes this answer at once, so a refusal is never an unhandled rejection while it waits.
     const delivered = Promise.allSettled([previous, answer]).then(([, settled]) => {
