@@ -242,6 +242,12 @@ export interface EventLog {
    * subscriber saw never names another event after a crash.
    */
   committed?(): Promise<void> | undefined;
+  /**
+   * Forgets a deleted session's stream: its retained events and the open runs it announced or
+   * that ran it. Its `seq` counter is kept, so a seq is never given to another event even if the
+   * id comes back. Called by `scheduler.deleteSession` once the session's runs ended.
+   */
+  deleteSession?(sessionId: string): MaybePromise<void>;
   /** Flushes, then releases resources (closes files and connections). Idempotent. */
   close?(): MaybePromise<void>;
 }

@@ -353,8 +353,17 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       const own = ledgers.liveRun(id)?.runId;
       if (own !== undefined) targets.add(id);
       if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'deleted' });
-      if (own !== undefined) await waitForRuns(ledgers, [id], 'all', new Map());
-      return opts.store.delete(id);
+      // Its own run, and its children's (they publish on its stream), end before the stream goes.
+      const publishers = [...targets].filter((target) => target === id || ledgers.runOf(target)?.parentSessionId === id);
+      if (publishers.length > 0) await waitForRuns(ledgers, publishers, 'all', new Map());
+      const deleted = await opts.store.delete(id);
+      lineageCache.delete(id);
+      try {
+        await hub.forgetSession(id);
+      } catch (error) {
+        report({ kind: 'event_log_error', error });
+      }
+      return deleted;
     },
 
     async getChild(childSessionId) {

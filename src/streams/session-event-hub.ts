@@ -206,6 +206,22 @@ export class SessionEventHub {
   }
 
   /**
+   * A deleted session: its stream's events go from the log (`EventLog.deleteSession`), and its
+   * live subscribers are completed once every event published before was delivered (the stream
+   * ends; a server ends its SSE response).
+   */
+  async forgetSession(sessionId: string): Promise<void> {
+    await this.drain();
+    try {
+      await this.#log.deleteSession?.(sessionId);
+    } finally {
+      const live = this.#live.get(sessionId);
+      this.#live.delete(sessionId);
+      live?.complete();
+    }
+  }
+
+  /**
    * Commits what a batched log still holds and resolves once every envelope published so far was
    * delivered (or refused): what `stop()` waits for, so subscribers have every event when it resolves.
    */

@@ -50,6 +50,8 @@ export class MemoryEventLog implements EventLog {
   readonly #capacity: number;
   readonly #sessions = new Map<string, SessionRing>();
   readonly #openRuns = new Map<string, OpenRun>();
+  /** The last seq of deleted sessions (a seq never repeats, even if an id comes back). */
+  readonly #deletedSeqs = new Map<string, number>();
   /** Nothing survives the process; the run ledger is kept (for `openRuns`) but not durable. */
   readonly capabilities = { durable: false, runLedger: true } as const;
 
@@ -68,7 +70,8 @@ export class MemoryEventLog implements EventLog {
   append(sessionId: string, event: AgentEvent): SessionEventEnvelope {
     let stream = this.#sessions.get(sessionId);
     if (stream === undefined) {
-      stream = { lastSeq: 0, ring: [] };
+      stream = { lastSeq: this.#deletedSeqs.get(sessionId) ?? 0, ring: [] };
+      this.#deletedSeqs.delete(sessionId);
       this.#sessions.set(sessionId, stream);
     }
     const seq = ++stream.lastSeq;
@@ -96,7 +99,7 @@ export class MemoryEventLog implements EventLog {
    */
   read(sessionId: string, afterSeq: number): EventLogReadResult {
     const stream = this.#sessions.get(sessionId);
-    if (stream === undefined) return { envelopes: [], firstRetainedSeq: undefined, lastSeq: 0 };
+    if (stream === undefined) return { envelopes: [], firstRetainedSeq: undefined, lastSeq: this.#deletedSeqs.get(sessionId) ?? 0 };
     const { lastSeq, ring } = stream;
     const capacity = this.#capacity;
     if (capacity === 0) return { envelopes: [], firstRetainedSeq: undefined, lastSeq };
@@ -116,6 +119,25 @@ export class MemoryEventLog implements EventLog {
    */
   openRuns(): OpenRun[] {
     return [...this.#openRuns.values()];
+  }
+
+  /**
+   * Forgets a deleted session's events and the open runs it announced or that ran it (its seq
+   * counter is kept).
+   *
+   * @example
+   * log.deleteSession('c1');
+   * log.read('c1', 0).envelopes; // []
+   */
+  deleteSession(sessionId: string): void {
+    const stream = this.#sessions.get(sessionId);
+    if (stream !== undefined) {
+      this.#deletedSeqs.set(sessionId, stream.lastSeq);
+      this.#sessions.delete(sessionId);
+    }
+    for (const [runId, run] of this.#openRuns) {
+      if (run.parentSessionId === sessionId || run.childSessionId === sessionId) this.#openRuns.delete(runId);
+    }
   }
 
   /**

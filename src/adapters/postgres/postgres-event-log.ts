@@ -203,6 +203,8 @@ export class PostgresEventLog implements EventLog {
              ) e ON true
              ORDER BY e.seq`,
       listOpenRuns: `SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs ORDER BY position`,
+      deleteSession: `WITH e AS (DELETE FROM ${s}.events WHERE session_id = $1)
+                      DELETE FROM ${s}.open_runs WHERE parent_session_id = $1 OR child_session_id = $1`,
     };
     this.changes$ = new Observable<PostgresEventLogChange>((subscriber) => {
       const subscription = this.#changes.subscribe(subscriber);
@@ -310,6 +312,20 @@ export class PostgresEventLog implements EventLog {
       if (row.title !== null) run.title = row.title;
       return run;
     });
+  }
+
+  /**
+   * Forgets a deleted session's events and the open runs it announced or that ran it (one
+   * statement, after the appends made before it). The seq counter (`event_seqs`) is kept, so a
+   * seq is never given to another event.
+   *
+   * @example
+   * await log.deleteSession('c1');
+   */
+  async deleteSession(sessionId: string): Promise<void> {
+    if (this.#closed) throw this.#db.closedError();
+    await this.#settled;
+    await this.#db.query(this.#sql.deleteSession, [sessionId], 'deleting a session stream');
   }
 
   /**

@@ -147,6 +147,8 @@ export class SqliteEventLog implements EventLog {
         'INSERT OR IGNORE INTO open_runs (run_id, parent_session_id, child_session_id, title, started_seq) VALUES (?, ?, ?, ?, ?)',
       ),
       closeRun: this.#db.prepare<[string]>('DELETE FROM open_runs WHERE run_id = ?'),
+      deleteEvents: this.#db.prepare<[string]>('DELETE FROM events WHERE session_id = ?'),
+      deleteRuns: this.#db.prepare<[string, string]>('DELETE FROM open_runs WHERE parent_session_id = ? OR child_session_id = ?'),
       openRuns: this.#db.prepare<
         [],
         { run_id: string; parent_session_id: string; child_session_id: string; title: string | null; started_seq: number }
@@ -284,6 +286,28 @@ export class SqliteEventLog implements EventLog {
       this.#commit = { promise, resolve };
     }
     return this.#commit.promise;
+  }
+
+  /**
+   * Forgets a deleted session's events and the open runs it announced or that ran it, in one
+   * transaction after what is pending was written. The seq counter (`event_seqs`) is kept, so a seq
+   * is never given to another event.
+   *
+   * @example
+   * log.deleteSession('c1');
+   * log.read('c1', 0).envelopes; // []
+   */
+  deleteSession(sessionId: string): void {
+    if (this.#closed) throw new StoreUnavailableError(`event log on ${this.#db.name} is closed`);
+    this.flush();
+    this.#guard(() =>
+      this.#db.transaction(() => {
+        this.#stmt.deleteEvents.run(sessionId);
+        this.#stmt.deleteRuns.run(sessionId, sessionId);
+      })(),
+    );
+    const stream = this.#streams.get(sessionId);
+    if (stream !== undefined) stream.prunedThrough = stream.lastSeq;
   }
 
   /**

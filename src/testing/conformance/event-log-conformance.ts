@@ -1,6 +1,6 @@
 import type { AgentEvent } from '../../../machines/agent-event.events.js';
 import type { EventLog } from '../../api/ports.js';
-import { must, reopen, seqsOf, token, withLog, type CreateEventLog } from './event-log-support.js';
+import { must, reopen, seqsOf, started, token, withLog, type CreateEventLog } from './event-log-support.js';
 import type { ConformanceTestApi } from './test-api.js';
 
 export type { CreateEventLog, EventLogUnderTest } from './event-log-support.js';
@@ -251,6 +251,28 @@ export function describeEventLogConformance(name: string, create: CreateEventLog
           await first;
           const reopened = await reopen(made, SUITE);
           expect(await seqsOf(reopened, 'a')).toEqual([1, 2]);
+        }),
+      );
+    });
+
+    describe('deleteSession (optional)', () => {
+      it(
+        'forgets the session’s events and the open runs it announced or that ran it; its seq keeps counting',
+        withLog(create, 100, async ({ log }) => {
+          if (typeof log.deleteSession !== 'function') return;
+          await log.append('p', started('p', 'c', 'r1'));
+          await log.append('p', token('x'));
+          await log.append('q', started('q', 'p', 'r0'));
+          await log.append('other', started('other', 'o', 'r2'));
+          await log.flush?.();
+          await log.deleteSession('p');
+          const read = await log.read('p', 0);
+          expect(read.envelopes).toEqual([]);
+          expect(read.lastSeq).toBe(2);
+          if (typeof log.openRuns === 'function') expect((await log.openRuns()).map((run) => run.runId)).toEqual(['r2']);
+          expect((await log.read('other', 0)).envelopes).toHaveLength(1);
+          // An id that comes back continues its seq: a seq never names another event.
+          expect((await log.append('p', token('again'))).seq).toBe(3);
         }),
       );
     });
