@@ -42,7 +42,8 @@ async function sproutServe(events: number, clients: number): Promise<{ eventsPer
   let startedAt = 0;
   const scheduler = createSpawnScheduler({ store, agent: batchAgent(events, (at) => (startedAt = at)), heartbeatIntervalMs: 60_000 });
   await scheduler.start();
-  const server = createSproutServer({ scheduler, store });
+  // One load generator on loopback is one client address: lift the per-client stream cap.
+  const server = createSproutServer({ scheduler, store, maxStreamsPerClient: Math.max(32, clients) });
   const listening = await listenSproutServer(server, { host: '127.0.0.1', port: 0 });
   const sse = await openSseClients(`${listening.url}/v1/sessions/${ROOT_ID}/events`, clients, 'sub_session_completed');
   await scheduler.enqueue(jobOf(0));

@@ -2,8 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
 import { systemClock } from '../clock.js';
 import { SproutValidationError } from '../errors.js';
+import { AuthFailureThrottle } from './middleware/auth-failure-throttle.js';
+import { csrfGuard } from './middleware/csrf-guard.js';
+import { modelGuard } from './middleware/model-guard.js';
+import { requestTimeout } from './middleware/request-timeout.js';
+import { securityHeaders } from './middleware/security-headers.js';
+import { streamLimit } from './middleware/stream-limit.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { bambooRoutes } from './routes/bamboo-api.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -42,11 +49,13 @@ export interface SproutServer {
  * Builds the HTTP API around a started scheduler: Sprout's API under `/v1` (JSON, RFC 9457
  * problems, resumable SSE), the Bamboo-compatible API under `/api/v1`, and the live dashboard at
  * `/`. Security: the `Host` header must name this server (DNS rebinding), a `token` makes every
- * request need `Authorization: Bearer`, CORS only for the `cors` origin, bodies limited to
- * `maxBodyBytes` and validated with zod. Serve it with {@link listenSproutServer}.
+ * request need `Authorization: Bearer` (wrong tokens are throttled per client), CORS only for the
+ * `cors` origin, cross-site state changes refused (CSRF), security headers on every answer,
+ * `models` as a cost guard, a timeout on every request but streams, caps on open streams, and
+ * bodies limited to `maxBodyBytes` and validated with zod. Serve it with {@link listenSproutServer}.
  *
  * @example
- * const server = createSproutServer({ scheduler, store });
+ * const server = createSproutServer({ scheduler, store, models: ['gpt-4o-mini'] });
  * const listening = await listenSproutServer(server, { host: '127.0.0.1', port: 7433 });
  * console.log(`listening on ${listening.url}`);
  */
@@ -64,29 +73,41 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   const hostPolicy: HostPolicy = {
     names: new Set([...LOOPBACK_NAMES, ...opts.allowedHosts.map((name) => name.toLowerCase())]),
     port: undefined,
+    trustProxy: opts.trustProxy,
   };
+  const { trustProxy } = opts;
 
   const app = new Hono();
-  app.onError((error) => problemResponse(toProblem(error)));
+  // A Hono middleware's own exception (the timeout's) carries its problem response.
+  app.onError((error) => (error instanceof HTTPException ? error.getResponse() : problemResponse(toProblem(error))));
   app.notFound(() => problemResponse(new HttpProblem(404, 'NOT_FOUND', 'no such route')));
+  // Outermost, so that every answer (a 421, a 401, a problem) carries the headers.
+  app.use(securityHeaders({ trustProxy }));
   app.use(hostGuard(hostPolicy));
   if (opts.cors !== undefined) {
     app.use(
       cors({
         origin: opts.cors,
         allowHeaders: ['authorization', 'content-type', 'last-event-id'],
-        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
         maxAge: 600,
       }),
     );
   }
-  if (opts.token !== undefined) app.use(bearerGuard(opts.token));
+  app.use(csrfGuard({ cors: opts.cors, trustProxy }));
+  if (opts.token !== undefined) {
+    const throttle = new AuthFailureThrottle({ max: opts.maxAuthFailures, windowMs: opts.authFailureWindowMs, now: ctx.now });
+    app.use(bearerGuard(opts.token, { throttle, trustProxy }));
+  }
+  app.use(streamLimit({ perClient: opts.maxStreamsPerClient, total: opts.maxStreams, trustProxy }));
+  app.use(requestTimeout(opts.requestTimeoutMs));
   app.use(
     bodyLimit({
       maxSize: opts.maxBodyBytes,
       onError: () => problemResponse(new HttpProblem(413, 'BODY_TOO_LARGE', `request body is larger than ${opts.maxBodyBytes} bytes`)),
     }),
   );
+  if (opts.models !== undefined) app.use(modelGuard({ models: opts.models, defaultModel: opts.defaultModel }));
   app.get('/v1/health', (c) => c.json({ ok: true, dialect: opts.dialect, streams: ctx.streams.size }));
   app.route('/v1/sessions', eventRoutes(ctx));
   app.route('/v1/sessions', sessionRoutes(ctx));

@@ -9,7 +9,9 @@
 export { createSproutServer } from './create-sprout-server.js';
 export type { SproutServer } from './create-sprout-server.js';
 export { listenSproutServer } from './listen-sprout-server.js';
-export type { ListeningSproutServer } from './listen-sprout-server.js';
+export type { ListeningSproutServer, ListenOptions, TlsCredentials } from './listen-sprout-server.js';
+export { modelAllowListAgent, ModelNotAllowedError } from './model-allow-list-agent.js';
+export type { ForwardedRequest } from './forwarded-request.js';
 export { sproutServerOptionsSchema, bambooDialectSchema } from './server-options.js';
 export type { SproutServerOptions, BambooDialect } from './server-options.js';
 export { createRunStateTracker, activeStateIds } from './run-states.js';

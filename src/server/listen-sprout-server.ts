@@ -1,16 +1,33 @@
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { createAdaptorServer } from '@hono/node-server';
 import type { SproutServer } from './create-sprout-server.js';
 
+/** A certificate and its private key, PEM (file contents, not paths). */
+export interface TlsCredentials {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+/** Options of {@link listenSproutServer}. */
+export interface ListenOptions {
+  /** Interface to listen on. @default '127.0.0.1' */
+  host?: string;
+  /** Port; 0 picks a free one. @default 7433 */
+  port?: number;
+  /** Serve HTTPS (node:https) with this certificate instead of plain HTTP. @default none */
+  tls?: TlsCredentials;
+}
+
 /** A {@link SproutServer} listening on a socket. */
 export interface ListeningSproutServer {
-  /** `http://HOST:PORT` (IPv6 hosts in brackets). */
+  /** `http://HOST:PORT`, or `https://…` with `tls` (IPv6 hosts in brackets). */
   readonly url: string;
   readonly host: string;
   readonly port: number;
-  /** The node:http server. */
+  /** The node:http server (a node:https one with `tls`). */
   readonly server: Server;
   /**
    * Stops accepting connections, ends every SSE stream after the events already queued for it,
@@ -21,19 +38,25 @@ export interface ListeningSproutServer {
 
 /**
  * Serves a {@link SproutServer} on `host:port` with `@hono/node-server` (`port: 0` picks a free
- * port). The `Host` check then accepts this host (for `0.0.0.0` / `::`, every address of this
- * machine and its host name; more with the `allowedHosts` option) and the actual port.
+ * port), over HTTPS when `tls` is given (then the dashboard cookie is `Secure`). The `Host` check
+ * then accepts this host (for `0.0.0.0` / `::`, every address of this machine and its host name;
+ * more with the `allowedHosts` option) and the actual port.
  *
  * @example
  * const listening = await listenSproutServer(server, { host: '127.0.0.1', port: 0 });
  * await fetch(`${listening.url}/v1/health`);
  * await listening.close();
+ * // HTTPS: listenSproutServer(server, { host: '0.0.0.0', port: 443, tls: { cert: readFileSync('cert.pem'), key: readFileSync('key.pem') } });
  */
 export async function listenSproutServer(
   server: SproutServer,
-  { host = '127.0.0.1', port = 7433 }: { host?: string; port?: number } = {},
+  { host = '127.0.0.1', port = 7433, tls }: ListenOptions = {},
 ): Promise<ListeningSproutServer> {
-  const http = createAdaptorServer({ fetch: server.fetch }) as Server;
+  const http = (
+    tls === undefined
+      ? createAdaptorServer({ fetch: server.fetch })
+      : createAdaptorServer({ fetch: server.fetch, createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } })
+  ) as Server;
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     http.once('error', onError);
@@ -62,7 +85,7 @@ export async function listenSproutServer(
     });
   });
   return {
-    url: `http://${hostName}:${address.port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://${hostName}:${address.port}`,
     host,
     port: address.port,
     server: http,

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { forwardedRequest } from './forwarded-request.js';
+import type { AuthFailureThrottle } from './middleware/auth-failure-throttle.js';
 import { HttpProblem, problemResponse } from './problem.js';
 
 /** Host names that always mean this machine. */
@@ -21,23 +23,38 @@ function splitHost(header: string): { name: string; port: string | undefined } {
 export interface HostPolicy {
   names: Set<string>;
   port: number | undefined;
+  /**
+   * Behind a trusted reverse proxy: the port is not checked (the proxy listens on its own) and
+   * `X-Forwarded-Host`, when present, must name an accepted host too. @default false
+   */
+  trustProxy?: boolean;
 }
 
 /**
  * Refuses requests whose `Host` header names another host (DNS rebinding: a page on
- * `evil.example` resolving to 127.0.0.1 sends `Host: evil.example`). 421 with a problem document.
+ * `evil.example` resolving to 127.0.0.1 sends `Host: evil.example`), or another port (a `Host`
+ * without one means the scheme's, 80 or 443). 421 with a problem document.
  *
  * @example
  * app.use(hostGuard({ names: new Set(LOOPBACK_NAMES), port: 7433 }));
  */
 export function hostGuard(policy: HostPolicy): MiddlewareHandler {
   return async (c, next) => {
+    const url = new URL(c.req.url);
     // A Request built in process (app.fetch) has no Host header: its URL names the host then.
-    const header = c.req.header('host') ?? new URL(c.req.url).host;
-    const { name, port } = splitHost(header ?? '');
-    const portOk = policy.port === undefined || Number(port ?? 80) === policy.port;
-    if (!policy.names.has(name) || !portOk) {
-      return problemResponse(new HttpProblem(421, 'HOST_NOT_ALLOWED', `host ${JSON.stringify(header ?? '')} is not served here`));
+    const header = c.req.header('host') ?? url.host;
+    const { name, port } = splitHost(header);
+    const defaultPort = url.protocol === 'https:' ? 443 : 80;
+    const portOk = policy.trustProxy === true || policy.port === undefined || Number(port ?? defaultPort) === policy.port;
+    const forwarded = policy.trustProxy === true ? c.req.header('x-forwarded-host')?.split(',')[0]?.trim() : undefined;
+    const refused =
+      !policy.names.has(name) || !portOk
+        ? header
+        : forwarded !== undefined && !policy.names.has(splitHost(forwarded).name)
+          ? forwarded
+          : undefined;
+    if (refused !== undefined) {
+      return problemResponse(new HttpProblem(421, 'HOST_NOT_ALLOWED', `host ${JSON.stringify(refused)} is not served here`));
     }
     await next();
   };
@@ -54,31 +71,55 @@ export function tokenMatches(token: string, presented: string | undefined): bool
   return timingSafeEqual(digest(token), digest(presented));
 }
 
+/** A cookie's value; `undefined` when absent or not valid percent-encoding (a bad cookie is no credential, not a 500). */
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const [key, ...rest] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(rest.join('='));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }
 
+/** Options of {@link bearerGuard}. */
+export interface BearerGuardOptions {
+  /** Refuses a client (429) once it presented too many wrong tokens. @default none */
+  throttle?: AuthFailureThrottle;
+  /** Read the client address and scheme from `X-Forwarded-*` (see `trustProxy`). @default false */
+  trustProxy?: boolean;
+}
+
 /**
  * Requires `Authorization: Bearer <token>` on every request (or the dashboard's `SameSite=Strict`
- * cookie, which `GET /?token=…` sets). 401 with `WWW-Authenticate: Bearer` otherwise.
+ * cookie, which `GET /?token=…` sets; `Secure` over TLS). 401 with `WWW-Authenticate: Bearer`
+ * otherwise. With a `throttle`, a client that presented too many wrong tokens gets 429
+ * `TOO_MANY_AUTH_FAILURES` with `Retry-After`, whatever it presents, until its window ends.
  *
  * @example
- * app.use(bearerGuard('a-long-random-token-value'));
+ * app.use(bearerGuard('a-long-random-token-value', { throttle }));
  */
-export function bearerGuard(token: string): MiddlewareHandler {
+export function bearerGuard(token: string, { throttle, trustProxy = false }: BearerGuardOptions = {}): MiddlewareHandler {
   return async (c, next) => {
+    const request = forwardedRequest(c, trustProxy);
+    const wait = throttle?.blockedFor(request.client) ?? 0;
+    if (wait > 0) {
+      const seconds = Math.max(1, Math.ceil(wait / 1000));
+      return problemResponse(
+        new HttpProblem(429, 'TOO_MANY_AUTH_FAILURES', `too many wrong tokens from this client; retry in ${seconds} s`, {
+          headers: { 'retry-after': String(seconds) },
+        }),
+      );
+    }
     const auth = c.req.header('authorization');
     const bearer = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
     const fromQuery = c.req.method === 'GET' && c.req.path === '/' ? c.req.query('token') : undefined;
-    const ok =
-      tokenMatches(token, bearer) ||
-      tokenMatches(token, cookieValue(c.req.header('cookie'), TOKEN_COOKIE)) ||
-      tokenMatches(token, fromQuery);
-    if (!ok) {
+    const presented = [bearer, cookieValue(c.req.header('cookie'), TOKEN_COOKIE), fromQuery].filter((value) => value !== undefined);
+    if (!presented.some((value) => tokenMatches(token, value))) {
+      for (const value of presented) throttle?.fail(request.client, value);
       return problemResponse(
         new HttpProblem(401, 'UNAUTHORIZED', 'a valid Authorization: Bearer token is required', {
           headers: { 'www-authenticate': 'Bearer realm="sprout"' },
@@ -87,7 +128,10 @@ export function bearerGuard(token: string): MiddlewareHandler {
     }
     await next();
     if (fromQuery !== undefined) {
-      c.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`);
+      c.header(
+        'set-cookie',
+        `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${request.secure ? '; Secure' : ''}`,
+      );
     }
   };
 }

@@ -22,6 +22,18 @@ export interface ServeOptions {
   /** Run children on an OpenAI-compatible server instead of the scripted agent. */
   provider: { baseURL: string; model: string } | undefined;
   /**
+   * Cost guard: the models a request (or an agent's `spawn_session`) may name. `--models a,b`;
+   * with `--provider` and no `--models`, just `--model` (a request cannot pick another). Undefined:
+   * any model (the scripted agent costs nothing).
+   */
+  models: string[] | undefined;
+  /** `--allowed-host`: more names accepted in the `Host` header. */
+  allowedHosts: string[];
+  /** `--trust-proxy`: behind a reverse proxy that sets `X-Forwarded-*`. */
+  trustProxy: boolean;
+  /** `--tls-cert` / `--tls-key`: PEM files to serve HTTPS with. */
+  tls: { certPath: string; keyPath: string } | undefined;
+  /**
    * Distributed mode: the server is the front door (it enqueues and streams; `sprout worker`
    * processes run the children). Set when `--redis` and `--postgres` are given.
    */
@@ -31,6 +43,9 @@ export interface ServeOptions {
 
 const int = (min: number, max: number) =>
   z.string().regex(/^\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+
+/** A DNS name, an IPv4 address or a bracketed IPv6 address: what a `Host` header names, without the port. */
+const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
 
 const flagsSchema = z.object({
   db: z.string().min(1).max(4096).default(DEFAULT_SERVE_DB),
@@ -43,6 +58,19 @@ const flagsSchema = z.object({
   provider: z.literal('openai-compatible').optional(),
   'base-url': z.url({ protocol: /^https?$/ }).optional(),
   model: z.string().min(1).max(500).optional(),
+  models: z
+    .string()
+    .transform((list) => list.split(',').map((name) => name.trim()))
+    .pipe(z.array(z.string().min(1, 'must be a comma-separated list of model names').max(200)).min(1))
+    .optional(),
+  'allowed-host': z
+    .array(z.string())
+    .transform((values) => values.flatMap((value) => value.split(',')).map((name) => name.trim().toLowerCase()))
+    .pipe(z.array(z.string().regex(HOST_NAME, 'must be host names without port or scheme (a.example, 10.0.0.5, [fd00::1])')))
+    .default([]),
+  'trust-proxy': z.boolean().default(false),
+  'tls-cert': z.string().min(1).max(4096).optional(),
+  'tls-key': z.string().min(1).max(4096).optional(),
   redis: z.url({ protocol: /^rediss?$/ }).optional(),
   postgres: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   prefix: z.string().max(64).optional(),
@@ -51,8 +79,8 @@ const flagsSchema = z.object({
 
 /**
  * Parses `sprout serve`'s flags (after the command name). `SPROUT_TOKEN` stands in for
- * `--token`. A non-loopback `--host` without a token is refused: the API would be open to the
- * network. Throws a one-line {@link CliUsageError} for anything it does not accept.
+ * `--token`. A non-loopback `--host`, `--trust-proxy` or a non-loopback `--allowed-host` without
+ * a token is refused: the API would be open to the network. Throws a one-line {@link CliUsageError} for anything it does not accept.
  *
  * @example
  * parseServeArgs(['--port', '0', '--dialect', 'sub_agent'], {}); // { port: 0, dialect: 'sub_agent', … }
@@ -69,6 +97,11 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     provider: { type: 'string' },
     'base-url': { type: 'string' },
     model: { type: 'string' },
+    models: { type: 'string' },
+    'allowed-host': { type: 'string', multiple: true },
+    'trust-proxy': { type: 'boolean' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     redis: { type: 'string' },
     postgres: { type: 'string' },
     prefix: { type: 'string' },
@@ -83,6 +116,15 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
   const flags = parsed.data;
   if (!isLoopbackHost(flags.host) && flags.token === undefined) {
     throw new CliUsageError(`sprout serve: --host ${flags.host} is not a loopback address; it needs --token T (or SPROUT_TOKEN)`);
+  }
+  // A proxy or a public name exposes a loopback-bound server just as much as a public --host.
+  const exposedBy = flags['trust-proxy']
+    ? '--trust-proxy'
+    : flags['allowed-host'].find((name) => !isLoopbackHost(name) && !name.endsWith('.localhost'));
+  if (exposedBy !== undefined && flags.token === undefined) {
+    throw new CliUsageError(
+      `sprout serve: ${exposedBy === '--trust-proxy' ? exposedBy : `--allowed-host ${exposedBy}`} serves the network; it needs --token T (or SPROUT_TOKEN)`,
+    );
   }
   const providerFlags = [flags.provider, flags['base-url'], flags.model];
   if (providerFlags.some((value) => value !== undefined) && providerFlags.some((value) => value === undefined)) {
@@ -103,6 +145,9 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
       );
     }
   }
+  if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
+    throw new CliUsageError('sprout serve: TLS needs both --tls-cert PATH and --tls-key PATH');
+  }
   if (flags.redis !== undefined && flags.provider !== undefined) {
     throw new CliUsageError('sprout serve: in distributed mode the workers run the agent: give --provider to `sprout worker`');
   }
@@ -115,6 +160,13 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     cors: flags.cors,
     concurrency: flags.concurrency,
     provider: flags['base-url'] !== undefined && flags.model !== undefined ? { baseURL: flags['base-url'], model: flags.model } : undefined,
+    models: flags.models ?? (flags.provider !== undefined && flags.model !== undefined ? [flags.model] : undefined),
+    allowedHosts: flags['allowed-host'],
+    trustProxy: flags['trust-proxy'],
+    tls:
+      flags['tls-cert'] !== undefined && flags['tls-key'] !== undefined
+        ? { certPath: flags['tls-cert'], keyPath: flags['tls-key'] }
+        : undefined,
     distributed:
       flags.redis !== undefined && flags.postgres !== undefined
         ? { redis: flags.redis, postgres: flags.postgres, prefix: flags.prefix ?? 'sprout' }
@@ -138,13 +190,25 @@ Options:
   --concurrency N      runs at once (1-256, default 4)
   --provider openai-compatible --base-url URL --model NAME
                        run children on a real model (API key from SPROUT_API_KEY) instead of the
-                       scripted demo agent
+                       scripted demo agent; requests cannot pick another model unless --models
+                       lists it
+  --models A,B         cost guard: the only models a request may name (--model is always
+                       allowed); any other gets 422 MODEL_NOT_ALLOWED (default: --model only with
+                       --provider, any without)
+  --tls-cert PATH --tls-key PATH
+                       serve HTTPS with this PEM certificate and key (the dashboard cookie is
+                       then Secure)
+  --allowed-host NAME  also accept this name in the Host header (repeatable, or a,b): a DNS name
+                       of this server or of its reverse proxy; needs --token
+  --trust-proxy        behind a reverse proxy: read X-Forwarded-Host/-Proto/-For and skip the
+                       Host port check; needs --token. Only when nothing but the proxy can reach
+                       the port
   --redis URL --postgres URL [--prefix NAME]
                        distributed mode: this server is the front door (sessions and events in
                        PostgreSQL, runs queued on BullMQ in Redis); \`sprout worker\` processes run
                        the children. --prefix isolates the Redis keys and the PostgreSQL schema
                        (default sprout); --db and --concurrency do not apply
 
-The first line on stdout is "listening on http://HOST:PORT". SIGTERM or Ctrl+C drains: running
-children finish, queued ones are cancelled, clients get their last events, exit 0.
-Guides: docs/guides/server.md, docs/guides/distributed.md`;
+The first line on stdout is "listening on http://HOST:PORT" (https with TLS). SIGTERM or Ctrl+C
+drains: running children finish, queued ones are cancelled, clients get their last events, exit 0.
+Guides: docs/guides/server.md, docs/guides/deployment.md, docs/guides/distributed.md`;

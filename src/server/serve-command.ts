@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { openAICompatibleAgent } from '../agents/ai-sdk/index.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
-import { EXIT, oneLine } from '../cli/cli-error.js';
+import { CliUsageError, EXIT, oneLine } from '../cli/cli-error.js';
 import type { CliIo } from '../cli/cli-io.js';
 import { acquireDbLease } from '../cli/db-lease.js';
 import { openDatabase } from '../cli/open-database.js';
@@ -8,20 +9,59 @@ import { systemClock } from '../clock.js';
 import { createSpawnScheduler } from '../create-spawn-scheduler.js';
 import { createDistributedScheduler } from '../distributed/distributed-scheduler.js';
 import { createSproutServer } from './create-sprout-server.js';
-import { listenSproutServer } from './listen-sprout-server.js';
+import { listenSproutServer, type ListenOptions } from './listen-sprout-server.js';
+import { modelAllowListAgent } from './model-allow-list-agent.js';
 import { createRunStateTracker } from './run-states.js';
+import { isLoopbackHost } from './security.js';
 import { parseServeArgs, SERVE_HELP, type ServeOptions } from './serve-args.js';
 import { serveDemoAgent } from './serve-agent.js';
+import type { SproutServerOptions } from './server-options.js';
 
 /** Heartbeat period of served runs: often enough for the dashboard's "last heartbeat" to move. */
 const HEARTBEAT_MS = 1000;
+
+/** The web-facing server options both modes share: token, CORS, host names, proxy, cost guard. */
+function webOptions(options: ServeOptions): Partial<SproutServerOptions> {
+  return {
+    allowedHosts: options.allowedHosts,
+    trustProxy: options.trustProxy,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.cors === undefined ? {} : { cors: options.cors }),
+    ...(options.models === undefined ? {} : { models: options.models }),
+  };
+}
+
+/** Where to listen, with the TLS files read (a file that cannot be read is a usage error). */
+function listenOptions(options: ServeOptions): ListenOptions {
+  if (options.tls === undefined) return { host: options.host, port: options.port };
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new CliUsageError(`sprout serve: ${flag} ${path}: ${oneLine(error)}`, { cause: error });
+    }
+  };
+  return {
+    host: options.host,
+    port: options.port,
+    tls: { cert: read('--tls-cert', options.tls.certPath), key: read('--tls-key', options.tls.keyPath) },
+  };
+}
+
+/** A token sent over plain HTTP to the network can be read on the way: say so (a proxy may add TLS). */
+function warnClearText(options: ServeOptions, io: CliIo): void {
+  if (!isLoopbackHost(options.host) && options.tls === undefined && !options.trustProxy)
+    io.stderr.write(
+      `sprout serve: warning: --host ${options.host} without --tls-cert: the token travels in clear text; use TLS or a reverse proxy (docs/guides/deployment.md)\n`,
+    );
+}
 
 /**
  * `sprout serve`: opens the database, starts a scheduler (the scripted demo agent unless
  * `--provider` is given) and serves the API and dashboard until SIGTERM / Ctrl+C, then drains:
  * running children finish, queued ones end `cancelled` (reason `shutdown`), every SSE client
  * gets its last events, and the command resolves 0. The first stdout line is
- * `listening on http://HOST:PORT`.
+ * `listening on http://HOST:PORT` (`https://` with `--tls-cert`).
  *
  * @example
  * process.exitCode = await runServe(['--port', '0'], processIo());
@@ -32,20 +72,26 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
     io.stdout.write(`${SERVE_HELP}\n`);
     return EXIT.ok;
   }
-  if (options.distributed) return runDistributedServe(options, options.distributed, io);
+  const listen = listenOptions(options);
+  if (options.distributed) return runDistributedServe(options, options.distributed, listen, io);
   const cleanup: (() => unknown)[] = [];
   try {
     const db = openDatabase(options.db, { onEventLogError: (error) => io.stderr.write(`sprout: event log: ${oneLine(error)}\n`) });
     cleanup.unshift(() => db.close());
     const lease = acquireDbLease(options.db, 'serve');
     cleanup.unshift(() => lease.release());
-    const agent: AgentRuntime = options.provider
+    const provided: AgentRuntime = options.provider
       ? openAICompatibleAgent({
           baseURL: options.provider.baseURL,
           ...(io.env?.SPROUT_API_KEY ? { apiKey: io.env.SPROUT_API_KEY } : {}),
           defaultModel: options.provider.model,
         })
       : serveDemoAgent(systemClock);
+    // The routes refuse another model up front; this also covers an agent's own spawn_session.
+    const agent =
+      options.models === undefined
+        ? provided
+        : modelAllowListAgent(provided, [...options.models, ...(options.provider ? [options.provider.model] : [])]);
     const runStates = createRunStateTracker();
     const scheduler = createSpawnScheduler({
       store: db.store,
@@ -65,11 +111,11 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       store: db.store,
       dialect: options.dialect,
       runStates,
-      ...(options.token === undefined ? {} : { token: options.token }),
-      ...(options.cors === undefined ? {} : { cors: options.cors }),
+      ...webOptions(options),
       ...(options.provider === undefined ? {} : { defaultModel: options.provider.model }),
     });
-    const listening = await listenSproutServer(server, { host: options.host, port: options.port });
+    const listening = await listenSproutServer(server, listen);
+    warnClearText(options, io);
     cleanup.unshift(() => listening.close());
     io.stdout.write(`listening on ${listening.url}\n`);
     if (recovery.interrupted.length > 0)
@@ -103,6 +149,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
 async function runDistributedServe(
   options: ServeOptions,
   distributed: NonNullable<ServeOptions['distributed']>,
+  listen: ListenOptions,
   io: CliIo,
 ): Promise<number> {
   const cleanup: (() => unknown)[] = [];
@@ -119,10 +166,10 @@ async function runDistributedServe(
       scheduler,
       store: scheduler.store,
       dialect: options.dialect,
-      ...(options.token === undefined ? {} : { token: options.token }),
-      ...(options.cors === undefined ? {} : { cors: options.cors }),
+      ...webOptions(options),
     });
-    const listening = await listenSproutServer(server, { host: options.host, port: options.port });
+    const listening = await listenSproutServer(server, listen);
+    warnClearText(options, io);
     cleanup.unshift(() => listening.close());
     io.stdout.write(`listening on ${listening.url}\n`);
     io.stderr.write(

@@ -49,6 +49,32 @@ export const sproutServerOptionsSchema = z.strictObject({
   cors: z.string().url().optional(),
   /** Host names (without port) accepted in the `Host` header besides the loopback names. @default [] */
   allowedHosts: z.array(z.string().min(1)).default([]),
+  /**
+   * The server runs behind a reverse proxy that sets `X-Forwarded-Host`, `X-Forwarded-Proto` and
+   * `X-Forwarded-For`: the `Host` check skips the port and also checks `X-Forwarded-Host`, the
+   * dashboard cookie gets `Secure` when the proxy says `https`, and the client address (auth
+   * throttling, stream caps) is the last `X-Forwarded-For` entry. Only behind a proxy that
+   * overwrites those headers: anyone who reaches the port directly could forge them.
+   * @default false
+   */
+  trustProxy: z.boolean().default(false),
+  /**
+   * Cost guard: the models a request may name (`model` of `POST /v1/sessions`, of a child brief,
+   * of a message). Any other model is refused with 422 `MODEL_NOT_ALLOWED`; `defaultModel` is
+   * always allowed. `sprout serve --provider` sets it to `[--model]` unless `--models` is given.
+   * @default none: any model
+   */
+  models: z.array(z.string().min(1).max(200)).min(1).optional(),
+  /** Longest a request may take, streams and the `/wait` long poll excepted: 503 `REQUEST_TIMEOUT` after. @default 30000 */
+  requestTimeoutMs: z.number().int().min(10).max(3_600_000).default(30_000),
+  /** Open SSE streams and long polls per client address: 429 `TOO_MANY_STREAMS` beyond. @default 32 */
+  maxStreamsPerClient: z.number().int().min(1).max(100_000).default(32),
+  /** Open SSE streams and long polls in all: 503 `SERVER_BUSY` beyond. @default 10000 */
+  maxStreams: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Distinct wrong tokens one client may present per `authFailureWindowMs` before 429 `TOO_MANY_AUTH_FAILURES`. @default 10 */
+  maxAuthFailures: z.number().int().min(1).max(100_000).default(10),
+  /** Window of `maxAuthFailures`; a client over the limit is refused until it ends. @default 60000 */
+  authFailureWindowMs: z.number().int().min(1).max(86_400_000).default(60_000),
   /** Largest accepted request body in bytes. @default 65536 */
   maxBodyBytes: z
     .number()
