@@ -35,7 +35,9 @@ export class RunLedgers {
     if (!ledger) {
       ledger = new RunLedger({ ...this.#options, ended$: this.#ended$, changed$: this.#changed$ });
       this.#byOwner.set(owner, ledger);
-      this.#all.add(new WeakRef(ledger));
+      const ref = new WeakRef(ledger);
+      this.#all.add(ref);
+      if (this.#all.size === 1) this.#single = ref;
     }
     return ledger;
   }
@@ -45,10 +47,11 @@ export class RunLedgers {
    * hot reads (every forwarded event asks `runOf`) skip the generator over weak references.
    */
   #only(): RunLedger | undefined {
-    if (this.#all.size !== 1) return undefined;
-    for (const ref of this.#all) return ref.deref();
-    return undefined;
+    return this.#all.size === 1 ? this.#single?.deref() : undefined;
   }
+
+  /** The first ledger made (the one {@link #only} reads while it is the only one). */
+  #single: WeakRef<RunLedger> | undefined;
 
   /** The ledgers still alive (dropping the references of collected ones). */
   *#ledgers(): IterableIterator<RunLedger> {

@@ -115,7 +115,8 @@ export class SessionEventHub {
   #forward(sessionId: string, event: AgentEvent, runId: string | undefined): void {
     let child = sessionId;
     let inner = event;
-    const visited = new Set<string>([sessionId]);
+    // At most maxHops ids: an array beats a Set at that size (this runs for every event).
+    const visited: string[] = [sessionId];
     for (let hop = 0; hop < this.#maxHops; hop++) {
       let link: StreamLink | undefined;
       try {
@@ -125,8 +126,8 @@ export class SessionEventHub {
         return;
       }
       // A cycle of links (a job naming a wrong parent) never loops an event back down.
-      if (link === undefined || link.parentSessionId === '' || visited.has(link.parentSessionId)) return;
-      visited.add(link.parentSessionId);
+      if (link === undefined || link.parentSessionId === '' || visited.includes(link.parentSessionId)) return;
+      visited.push(link.parentSessionId);
       inner = {
         type: 'sub_session_event',
         parent_session_id: link.parentSessionId,
