@@ -1,8 +1,8 @@
 import { agentEventSchema, type AgentEvent } from '../../machines/agent-event.events.js';
-import type { SpawnJob } from '../../machines/spawn-job.events.js';
+import { isRootJob, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { describeCause } from '../../machines/spawn-job.events.js';
 import { InvalidAgentEventError } from '../errors.js';
-import type { SessionEventHub } from '../streams/session-event-hub.js';
+import type { SessionEventHub, StreamLink } from '../streams/session-event-hub.js';
 
 /** A token-like event checked without zod (the hot path of a token stream). */
 function fastPathEvent(event: unknown): AgentEvent | undefined {
@@ -70,9 +70,13 @@ export class RunTracker {
   /** The children the run waits for while it gave its slot back (on its heartbeats). */
   waitingOn: readonly string[] | undefined;
 
+  /** Where this run's events are forwarded (its parent, under this run); none for a root's own run. */
+  readonly #link: StreamLink | undefined;
+
   constructor(job: SpawnJob, runId: string, hub: SessionEventHub, now: () => number, report: (diagnostic: TrackerDiagnostic) => void) {
     this.job = job;
     this.runId = runId;
+    this.#link = isRootJob(job) ? undefined : { parentSessionId: job.parentSessionId, runId };
     this.#hub = hub;
     this.#now = now;
     this.#report = report;
@@ -108,7 +112,7 @@ export class RunTracker {
       if (clean.type === 'complete' || clean.type === 'error') {
         // The run's one terminal event is published when it ends; keep what it reports.
         if (clean.type === 'complete') this.usage = clean.usage;
-      } else if (this.#hub.publish(this.job.childSessionId, clean, this.runId) === undefined) return;
+      } else if (this.#hub.publish(this.job.childSessionId, clean, this.#link) === undefined) return;
       this.eventsSeen += 1;
       this.lastEventAt = this.#now();
     } catch (error) {

@@ -101,33 +101,38 @@ export class SessionEventHub {
    * subscriber never sees an event the log lacks), nothing is forwarded and, with an `onLogError`
    * handler, `undefined` is returned (or resolved) instead of an error.
    */
-  publish(sessionId: string, event: AgentEvent, runId?: string): Published | Promise<Published> {
+  publish(sessionId: string, event: AgentEvent, from?: string | StreamLink): Published | Promise<Published> {
     const own = this.#append(sessionId, event);
-    if (this.#linkOf !== undefined && own !== undefined) this.#forward(sessionId, event, runId);
+    if (this.#linkOf !== undefined && own !== undefined) this.#forward(sessionId, event, from);
     return own;
   }
 
   /**
-   * Publishes `event` of `sessionId` on each ancestor's stream, wrapped once more per level. The
-   * first wrapper names `runId` when the publisher gave it (the run the event belongs to), else
-   * the run the resolver links, as every higher level does.
+   * Publishes `event` of `sessionId` on each ancestor's stream, wrapped once more per level. `from`
+   * names the run the event belongs to: its id (the first level then asks the resolver for that
+   * run's link) or its link itself (a running run's tracker knows it: no lookup on the hot path).
    */
-  #forward(sessionId: string, event: AgentEvent, runId: string | undefined): void {
+  #forward(sessionId: string, event: AgentEvent, from: string | StreamLink | undefined): void {
     let child = sessionId;
     let inner = event;
-    // At most maxHops ids: an array beats a Set at that size (this runs for every event).
-    const visited: string[] = [sessionId];
+    // The sessions passed so far, to stop a cycle of links (allocated past the first level only).
+    let visited: string[] | undefined;
     for (let hop = 0; hop < this.#maxHops; hop++) {
       let link: StreamLink | undefined;
-      try {
-        link = this.#linkOf?.(child, hop === 0 ? runId : undefined);
-      } catch (error) {
-        this.#refused(error);
-        return;
+      if (hop === 0 && typeof from === 'object') link = from;
+      else {
+        try {
+          link = this.#linkOf?.(child, hop === 0 && typeof from === 'string' ? from : undefined);
+        } catch (error) {
+          this.#refused(error);
+          return;
+        }
       }
+      if (link === undefined || link.parentSessionId === '') return;
       // A cycle of links (a job naming a wrong parent) never loops an event back down.
-      if (link === undefined || link.parentSessionId === '' || visited.includes(link.parentSessionId)) return;
-      visited.push(link.parentSessionId);
+      const parent = link.parentSessionId;
+      if (parent === sessionId || parent === child || (visited !== undefined && visited.includes(parent))) return;
+      if (hop > 0) (visited ??= [sessionId, child]).push(parent);
       inner = {
         type: 'sub_session_event',
         parent_session_id: link.parentSessionId,
