@@ -14,6 +14,7 @@ import { modelAllowListAgent } from './model-allow-list-agent.js';
 import { createRunStateTracker } from './run-states.js';
 import { isLoopbackHost } from './security.js';
 import { parseServeArgs, SERVE_HELP, type ServeOptions } from './serve-args.js';
+import type { SproutServer } from './create-sprout-server.js';
 import { serveDemoAgent } from './serve-agent.js';
 import type { SproutServerOptions } from './server-options.js';
 
@@ -114,7 +115,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       ...webOptions(options),
       ...(options.provider === undefined ? {} : { defaultModel: options.provider.model }),
     });
-    const listening = await listenSproutServer(server, listen);
+    const listening = await listenOrExplain(server, listen);
     warnClearText(options, io);
     cleanup.unshift(() => listening.close());
     io.stdout.write(`listening on ${listening.url}\n`);
@@ -168,7 +169,7 @@ async function runDistributedServe(
       dialect: options.dialect,
       ...webOptions(options),
     });
-    const listening = await listenSproutServer(server, listen);
+    const listening = await listenOrExplain(server, listen);
     warnClearText(options, io);
     cleanup.unshift(() => listening.close());
     io.stdout.write(`listening on ${listening.url}\n`);
@@ -188,5 +189,32 @@ async function runDistributedServe(
     return EXIT.ok;
   } finally {
     for (const step of cleanup.splice(0)) await step();
+  }
+}
+
+/**
+ * Listens, turning the usual reasons a port cannot be had into one line and exit code 2 (a flag
+ * to change), instead of Node's bare `listen EADDRINUSE`.
+ */
+async function listenOrExplain(server: SproutServer, listen: ListenOptions): Promise<Awaited<ReturnType<typeof listenSproutServer>>> {
+  try {
+    return await listenSproutServer(server, listen);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const where = `${listen.host ?? '127.0.0.1'}:${listen.port ?? ''}`;
+    if (code === 'EADDRINUSE')
+      throw new CliUsageError(`sprout serve: port ${where} is already in use (another sprout serve?); pick another with --port`, {
+        cause: error,
+      });
+    if (code === 'EACCES')
+      throw new CliUsageError(
+        `sprout serve: no permission to listen on ${where} (ports below 1024 need privileges); pick another with --port`,
+        {
+          cause: error,
+        },
+      );
+    if (code === 'EADDRNOTAVAIL')
+      throw new CliUsageError(`sprout serve: ${listen.host ?? ''} is not an address of this machine; check --host`, { cause: error });
+    throw error;
   }
 }
