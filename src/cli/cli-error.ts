@@ -33,7 +33,10 @@ export const EXIT = {
  * process.exitCode = exitCodeOf(error);
  */
 export function exitCodeOf(error: unknown): number {
-  return error instanceof CliUsageError || error instanceof StoreUnavailableError ? EXIT.usage : EXIT.failed;
+  // A service that cannot be reached (the store, PostgreSQL, Redis's queue) is a setting to fix,
+  // like a bad flag or file: the same code whichever it is.
+  const unreachable = error instanceof SproutError && (error.code === 'STORE_UNAVAILABLE' || error.code === 'QUEUE_UNAVAILABLE');
+  return error instanceof CliUsageError || error instanceof StoreUnavailableError || unreachable ? EXIT.usage : EXIT.failed;
 }
 
 /**
