@@ -158,6 +158,11 @@ async function runScheduled({ options, io, plan, db, outputs, view, startedAt, c
       throw error;
     }
   }
+  // A durable log delivers each announcement once its batch committed (the next event-loop turn):
+  // the live view starts with one row per child, so wait until every start has arrived.
+  for (let turn = 0; turn < 1000 && progress.rows().length < spawned.length; turn++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
   view.start(progress);
 
   const cancelIndex = plan.children.findIndex((child) => child.title === plan.cancelTitle);

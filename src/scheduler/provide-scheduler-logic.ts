@@ -76,13 +76,13 @@ export function provideSchedulerLogic(deps: SchedulerLogicDeps) {
           ...(run.title === undefined ? {} : { title: run.title }),
           run_id: runId,
         });
-        // A batched log delivers after its commit: the run waits until its announcement is out.
+        // A batched log delivers after its commit: nothing of the run starts before its
+        // announcement reached subscribers (the enqueue itself answers at once: the row is queued
+        // for this turn's group commit, and an awaited enqueue must not cost an event-loop turn).
         const delivered = published !== undefined && !(published instanceof Promise) ? hub.whenDelivered() : undefined;
         if (published === undefined) unannounced();
-        else if (delivered !== undefined) {
-          ledger.announcing(runId, delivered);
-          requests.announcing(runId, delivered);
-        } else if (published instanceof Promise) {
+        else if (delivered !== undefined) ledger.announcing(runId, delivered);
+        else if (published instanceof Promise) {
           // An asynchronous log: the enqueue answer waits for the announcement to be written.
           const written = published.then((envelope) => {
             if (envelope === undefined) unannounced();

@@ -244,8 +244,8 @@ export class SessionEventHub {
 
   /**
    * Settles once every envelope published so far (of a batched log) reached live subscribers;
-   * `undefined` when nothing waits for its commit. The scheduler answers `enqueue` only after its
-   * run's `sub_session_started` was delivered this way.
+   * `undefined` when nothing waits for its commit. A run starts only after its
+   * `sub_session_started` was delivered this way.
    */
   whenDelivered(): Promise<void> | undefined {
     if (this.#delivered >= this.#queued) return undefined;

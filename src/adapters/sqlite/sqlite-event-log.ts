@@ -61,6 +61,9 @@ export interface SqliteEventLogOptions {
 export const MAX_PENDING = 10_000;
 
 const retentionSchema = z.number().int().nonnegative();
+
+/** Rows per multi-row INSERT (3 parameters each, well under SQLite's 32,766). */
+const INSERT_CHUNK = 128;
 const optionsSchema = z.object({ retention: retentionSchema.optional(), batch: z.boolean().optional() });
 
 interface Stream {
@@ -155,7 +158,7 @@ export class SqliteEventLog implements EventLog {
       >('SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM open_runs ORDER BY started_seq, run_id'),
     }));
     this.#writeTx = this.#db.transaction((rows: PendingRow[], dirty: Stream[], ids: string[], ledger: LedgerChange[]) => {
-      for (const row of rows) this.#stmt.insert.run(row.sessionId, row.seq, row.json);
+      this.#insertRows(rows);
       for (const change of ledger) {
         if (change.kind === 'open') {
           const { run } = change;
@@ -172,6 +175,38 @@ export class SqliteEventLog implements EventLog {
         }
       });
     });
+  }
+
+  /** Multi-row INSERTs by row count (a full chunk, and each smaller remainder size met). */
+  readonly #inserts = new Map<number, { run(...params: unknown[]): unknown }>();
+
+  /**
+   * Writes rows with multi-row INSERT statements of up to {@link INSERT_CHUNK} rows: one call into
+   * SQLite per chunk instead of one per row (a tree's forwarding writes a row per level per event).
+   */
+  #insertRows(rows: readonly PendingRow[]): void {
+    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+      const count = Math.min(INSERT_CHUNK, rows.length - start);
+      if (count === 1) {
+        const row = rows[start] as PendingRow;
+        this.#stmt.insert.run(row.sessionId, row.seq, row.json);
+        continue;
+      }
+      let statement = this.#inserts.get(count);
+      if (statement === undefined) {
+        statement = this.#db.prepare(`INSERT INTO events (session_id, seq, json) VALUES ${Array(count).fill('(?, ?, ?)').join(', ')}`);
+        // Keep the full chunk's statement and a bounded set of remainder sizes.
+        if (count === INSERT_CHUNK || this.#inserts.size < 64) this.#inserts.set(count, statement);
+      }
+      const params: unknown[] = new Array(count * 3);
+      for (let i = 0; i < count; i++) {
+        const row = rows[start + i] as PendingRow;
+        params[i * 3] = row.sessionId;
+        params[i * 3 + 1] = row.seq;
+        params[i * 3 + 2] = row.json;
+      }
+      statement.run(...params);
+    }
   }
 
   /**
