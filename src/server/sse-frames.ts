@@ -27,8 +27,9 @@ export function sproutFrame(envelope: SessionEventEnvelope): Uint8Array {
 }
 
 /**
- * Bamboo's SSE frame of one envelope: exactly `data: <AgentEvent JSON>\n\n` (no id, no event
- * name), or `undefined` for events Bamboo does not know.
+ * Bamboo's SSE frame of one envelope: `id: <seq>\ndata: <AgentEvent JSON>\n\n` (no event name;
+ * Lotus's parser reads only the `data: ` line, an `EventSource` resumes from the id), or
+ * `undefined` for events Bamboo does not know.
  *
  * @example
  * bambooFrame(envelope, 'sub_agent');
@@ -38,7 +39,7 @@ export function bambooFrame(envelope: SessionEventEnvelope, dialect: BambooDiale
   let bytes = cache.get(envelope);
   if (bytes === undefined) {
     const event = toBambooEvent(envelope.event, dialect);
-    bytes = event === undefined ? null : encodeFrame(`data: ${JSON.stringify(event)}\n\n`);
+    bytes = event === undefined ? null : encodeFrame(`id: ${envelope.seq}\ndata: ${JSON.stringify(event)}\n\n`);
     cache.set(envelope, bytes);
   }
   return bytes ?? undefined;

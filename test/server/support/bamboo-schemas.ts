@@ -56,11 +56,14 @@ export function bambooEventSchema(dialect: 'sub_session' | 'sub_agent'): z.ZodTy
   return event;
 }
 
-/** Bamboo's session summary (GET /api/v1/sessions). */
+/** Bamboo's session summary (GET /api/v1/sessions), the fields the two UIs read (§1.1 of the contract). */
 export const bambooSummarySchema = z.strictObject({
   id: z.string(),
+  project_id: z.null(),
   kind: z.enum(['root', 'child']),
   title: z.string(),
+  title_version: z.number().int().nonnegative(),
+  title_generated: z.boolean(),
   pinned: z.boolean(),
   parent_session_id: z.string().nullable(),
   root_session_id: z.string(),
@@ -72,29 +75,46 @@ export const bambooSummarySchema = z.strictObject({
   message_count: z.number().int(),
   has_attachments: z.boolean(),
   is_running: z.boolean(),
-  last_run_status: z.string().nullable(),
-  last_run_error: z.string().nullable(),
+  last_run_status: z.enum(['pending', 'running', 'completed', 'error', 'cancelled']).optional(),
+  last_run_error: z.string().optional(),
+  has_pending_question: z.boolean(),
+  running_child_count: z.number().int().nonnegative(),
+  subagent_count: z.number().int().nonnegative(),
+  bypass_permissions: z.boolean(),
+  permission_mode: z.enum(['default', 'bypass', 'auto']),
+  placement: z.strictObject({ kind: z.enum(['local', 'docker', 'ssh']), host: z.string() }),
 });
 
 /**
- * Bamboo's SSE framing, strictly: the body is a sequence of `data: <json>\n\n` frames and
- * `: heartbeat\n\n` comments, nothing else (no `id:`, no `event:`, no multi-line data).
+ * Bamboo's SSE framing, strictly: the body is a sequence of `[id: <seq>\n]data: <json>\n\n`
+ * frames, `data: [DONE]\n\n` (last) and `: heartbeat\n\n` comments, nothing else (no `event:`,
+ * no multi-line data).
  */
 export function parseBambooFrames(
   text: string,
   dialect: 'sub_session' | 'sub_agent',
-): { events: { type: string; [key: string]: unknown }[]; heartbeats: number } {
+): { events: { type: string; [key: string]: unknown }[]; heartbeats: number; ids: number[]; done: boolean } {
   const schema = bambooEventSchema(dialect);
   const events: { type: string; [key: string]: unknown }[] = [];
+  const ids: number[] = [];
   let heartbeats = 0;
+  let done = false;
   const blocks = text.split('\n\n');
   blocks.pop();
-  for (const block of blocks) {
-    if (block === ': heartbeat') {
+  for (const raw of blocks) {
+    if (raw === ': heartbeat') {
       heartbeats += 1;
       continue;
     }
-    if (!block.startsWith('data: ') || block.includes('\n')) throw new Error(`not a Bamboo frame: ${JSON.stringify(block.slice(0, 200))}`);
+    if (done) throw new Error(`a frame after [DONE]: ${JSON.stringify(raw.slice(0, 200))}`);
+    const id = /^id: (\d+)\n/.exec(raw);
+    const block = id === null ? raw : raw.slice(id[0].length);
+    if (id !== null) ids.push(Number(id[1]));
+    if (!block.startsWith('data: ') || block.includes('\n')) throw new Error(`not a Bamboo frame: ${JSON.stringify(raw.slice(0, 200))}`);
+    if (block === 'data: [DONE]') {
+      done = true;
+      continue;
+    }
     const json: unknown = JSON.parse(block.slice(6));
     const parsed = schema.safeParse(json);
     if (!parsed.success)
@@ -103,5 +123,5 @@ export function parseBambooFrames(
       );
     events.push(json as { type: string; [key: string]: unknown });
   }
-  return { events, heartbeats };
+  return { events, heartbeats, ids, done };
 }
