@@ -13,6 +13,7 @@ import { securityHeaders } from './middleware/security-headers.js';
 import { streamLimit } from './middleware/stream-limit.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { bambooRoutes } from './routes/bamboo-api.js';
+import { bambooSettingsRoutes } from './routes/bamboo-settings.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/v1-events.js';
 import { runRoutes } from './routes/v1-runs.js';
@@ -23,6 +24,11 @@ import { sproutServerOptionsSchema, type ResolvedServerOptions, type SproutServe
 import { SessionCatalog } from './session-catalog.js';
 import { SseStreams } from './sse-stream.js';
 import { toProblem } from './to-problem.js';
+import { FeedJournal } from './v2/feed-journal.js';
+import { feedRecorder } from './v2/feed-recorder.js';
+import { recordRunChanges } from './v2/record-run-changes.js';
+import { V2StreamHub } from './v2/v2-stream-hub.js';
+import { v2StreamRoutes } from './v2/v2-stream-route.js';
 
 /** A Sprout HTTP server: a web-standard `fetch` handler plus what `listen` and a drain need. */
 export interface SproutServer {
@@ -43,6 +49,10 @@ export interface SproutServer {
   closeStreams(): void;
   /** Number of open SSE streams. */
   readonly openStreams: number;
+  /** The account feed's journal behind `/v2/stream`'s `feed` channel (routes may record changes in it). */
+  readonly feed: FeedJournal;
+  /** The `/v2/stream` WebSocket sockets; {@link listenSproutServer} hands them the upgrades. */
+  readonly v2Stream: V2StreamHub;
 }
 
 /**
@@ -76,6 +86,19 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
     trustProxy: opts.trustProxy,
   };
   const { trustProxy } = opts;
+  const feed = new FeedJournal({ retain: opts.feedRetain, now: ctx.now });
+  const v2Stream = new V2StreamHub({
+    scheduler: opts.scheduler,
+    store: opts.store,
+    feed,
+    keepaliveMs: opts.wsKeepaliveMs,
+    maxPerClient: opts.maxStreamsPerClient,
+    maxTotal: opts.maxStreams,
+  });
+  if (opts.runStates !== undefined) {
+    // A failed read leaves that run out of the feed; its clients also poll the session list.
+    recordRunChanges({ feed, runStates: opts.runStates, store: opts.store, now: ctx.now, onError: () => {} });
+  }
 
   const app = new Hono();
   // A Hono middleware's own exception (the timeout's) carries its problem response.
@@ -87,10 +110,14 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   if (opts.cors !== undefined) {
     app.use(
       cors({
-        origin: opts.cors,
-        allowHeaders: ['authorization', 'content-type', 'last-event-id'],
-        allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
-        maxAge: 600,
+        // Echoed only to exactly that origin, with credentials (lotus-next fetches with
+        // `credentials: 'include'`, which a browser refuses with `*`).
+        origin: new URL(opts.cors).origin,
+        credentials: true,
+        allowHeaders: ['authorization', 'content-type', 'last-event-id', 'if-match'],
+        allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        exposeHeaders: ['ETag', 'Location'],
+        maxAge: 3600,
       }),
     );
   }
@@ -108,11 +135,14 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
     }),
   );
   if (opts.models !== undefined) app.use(modelGuard({ models: opts.models, defaultModel: opts.defaultModel }));
+  app.use(feedRecorder(feed, opts.store));
   app.get('/v1/health', (c) => c.json({ ok: true, dialect: opts.dialect, streams: ctx.streams.size }));
+  app.route('/', v2StreamRoutes({ hub: v2Stream, cors: opts.cors, trustProxy }));
   app.route('/v1/sessions', eventRoutes(ctx));
   app.route('/v1/sessions', sessionRoutes(ctx));
   app.route('/v1', runRoutes(ctx));
   app.route('/api/v1', bambooRoutes(ctx));
+  app.route('/', bambooSettingsRoutes(ctx));
   app.route('/', dashboardRoutes(ctx));
 
   return {
@@ -121,7 +151,12 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
     options: opts,
     hostPolicy,
     trackRoot: (sessionId) => ctx.catalog.addRoot(sessionId),
-    closeStreams: () => ctx.streams.closeAll(),
+    closeStreams: () => {
+      ctx.streams.closeAll();
+      v2Stream.closeAll();
+    },
+    feed,
+    v2Stream,
     get openStreams() {
       return ctx.streams.size;
     },

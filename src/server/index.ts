@@ -12,6 +12,8 @@ export { listenSproutServer } from './listen-sprout-server.js';
 export type { ListeningSproutServer, ListenOptions, TlsCredentials } from './listen-sprout-server.js';
 export { modelAllowListAgent, ModelNotAllowedError } from './model-allow-list-agent.js';
 export type { ForwardedRequest } from './forwarded-request.js';
+export type { FeedJournal } from './v2/feed-journal.js';
+export type { V2StreamHub } from './v2/v2-stream-hub.js';
 export { sproutServerOptionsSchema, bambooDialectSchema } from './server-options.js';
 export type { SproutServerOptions, BambooDialect } from './server-options.js';
 export { createRunStateTracker, activeStateIds } from './run-states.js';

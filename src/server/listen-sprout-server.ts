@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { createAdaptorServer } from '@hono/node-server';
 import type { SproutServer } from './create-sprout-server.js';
+import { upgradeV2Stream } from './v2/upgrade-v2-stream.js';
 
 /** A certificate and its private key, PEM (file contents, not paths). */
 export interface TlsCredentials {
@@ -31,7 +32,7 @@ export interface ListeningSproutServer {
   readonly server: Server;
   /**
    * Stops accepting connections, ends every SSE stream after the events already queued for it,
-   * and resolves once every connection is closed.
+   * closes every `/v2/stream` socket, and resolves once every connection is closed.
    */
   close(): Promise<void>;
 }
@@ -40,7 +41,8 @@ export interface ListeningSproutServer {
  * Serves a {@link SproutServer} on `host:port` with `@hono/node-server` (`port: 0` picks a free
  * port), over HTTPS when `tls` is given (then the dashboard cookie is `Secure`). The `Host` check
  * then accepts this host (for `0.0.0.0` / `::`, every address of this machine and its host name;
- * more with the `allowedHosts` option) and the actual port.
+ * more with the `allowedHosts` option) and the actual port. WebSocket upgrades to `/v2/stream`
+ * (lotus-next) pass the same checks, then run on `ws`; `close()` closes those sockets too.
  *
  * @example
  * const listening = await listenSproutServer(server, { host: '127.0.0.1', port: 0 });
@@ -77,6 +79,8 @@ export async function listenSproutServer(
         server.hostPolicy.names.add(family === 'IPv6' ? `[${address.toLowerCase()}]` : address);
     }
   }
+  // lotus-next's WebSocket: the handshake passes the same checks as any request, then `ws` takes the socket.
+  http.on('upgrade', upgradeV2Stream(server));
   let closing: Promise<void> | undefined;
   // Once closing, a keep-alive socket is closed as soon as its last response is done.
   http.on('request', (_request, response) => {
@@ -90,11 +94,15 @@ export async function listenSproutServer(
     port: address.port,
     server: http,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        server.closeStreams();
-        http.closeIdleConnections();
-      });
+      closing ??= Promise.all([
+        new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          server.closeStreams();
+          http.closeIdleConnections();
+        }),
+        // Upgraded sockets are no longer the HTTP server's: wait for their closing handshakes too.
+        server.v2Stream.whenEmpty(),
+      ]).then(() => undefined);
       return closing;
     },
   };

@@ -84,6 +84,10 @@ export const sproutServerOptionsSchema = z.strictObject({
     .default(64 * 1024),
   /** Period of `: ping` / `: heartbeat` comments on idle SSE streams. @default 15000 */
   pingIntervalMs: z.number().int().min(10).default(15_000),
+  /** Period of the `sys` keepalive frames and protocol pings on `/v2/stream` sockets (Bamboo: 2 s). @default 2000 */
+  wsKeepaliveMs: z.number().int().min(10).max(3_600_000).default(2000),
+  /** Changes the `/v2/stream` account feed keeps for replay; an older cursor gets `feed_reset`. @default 10000 */
+  feedRetain: z.number().int().min(1).max(1_000_000).default(10_000),
   /** The `retry:` hint sent first on Sprout SSE streams. @default 3000 */
   retryMs: z.number().int().min(0).default(3000),
   /** Live job-machine states for the dashboard (see {@link createRunStateTracker}). @default none: states derived from events */
