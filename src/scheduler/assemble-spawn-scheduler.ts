@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { createActor, type InspectionEvent } from 'xstate';
-import type { SchedulerInput } from '../../machines/scheduler.events.js';
+import type { LineageLink, SchedulerInput } from '../../machines/scheduler.events.js';
 import { cancellableBelow, isCancellable } from '../../machines/scheduler.plan.js';
-import type { LineageLink } from '../../machines/scheduler.events.js';
+import type { Session } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toSproutClock } from '../clock.js';
 import { SchedulerStoppedError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import type { SessionStore } from '../api/ports.js';
-import type { Session } from '../../machines/session.schema.js';
 import { SessionEventHub } from '../streams/session-event-hub.js';
 import { createJobLogic } from './create-job-logic.js';
 import { EnqueueRequests } from './enqueue-requests.js';
@@ -33,12 +32,12 @@ import {
   stopArgsSchema,
   waitArgsSchema,
 } from './scheduler-args.js';
-import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
 import { isLive } from './run-ledger.js';
-import { RunWaits } from './run-waits.js';
-import { createSlotYielder } from './slot-yielder.js';
 import { runSession } from './run-session.js';
+import { RunWaits } from './run-waits.js';
 import { LineageCache, rememberLink, sessionLineage } from './session-lineage.js';
+import { createSlotYielder } from './slot-yielder.js';
+import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
 import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
 
 export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './spawn-scheduler.js';
