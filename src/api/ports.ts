@@ -68,6 +68,12 @@ export interface SessionStore {
    * `start()`). Optional: a store without it gets no recovery.
    */
   listByRunStatus?(statuses: readonly RunStatusMetadata[]): Promise<Session[]>;
+  /**
+   * Root sessions whose metadata `last_run_status` is one of `statuses`: a root's own run
+   * (`scheduler.run`) that a crash left `running` / `pending` is ended by recovery in `start()`.
+   * Optional: without it such a root keeps its stale status until its next message.
+   */
+  listRootsByRunStatus?(statuses: readonly RunStatusMetadata[]): Promise<Session[]>;
   /** What this store declares about itself (absent: nothing is assumed). */
   readonly capabilities?: SessionStoreCapabilities;
   /**

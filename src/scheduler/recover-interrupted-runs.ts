@@ -142,7 +142,11 @@ function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, repor
  *    process died between the final save and the publish; else `error`, reason `interrupted`
  *    (saved on the child first), and with `recover: 'requeue'` the child then runs again under a
  *    new run id.
- * 2. Children whose stored `last_run_status` is still `running` / `pending` with no open run:
+ * 2. Roots whose own run (one Sprout started: it has a `last_run_id`) a crash left `running` /
+ *    `pending` (`listRootsByRunStatus`): saved as
+ *    `error` (interrupted) with one terminal `error` on the root's own stream, or re-queued with
+ *    `recover: 'requeue'` when their message is still pending.
+ * 3. Children whose stored `last_run_status` is still `running` / `pending` with no open run:
  *    when the parent's retained stream has that run's completion, the stored status is made to
  *    agree with it (reported in `completed`; nothing published, nothing re-queued); else, with a ledger, their
  *    metadata is corrected (`error`, interrupted) and nothing is published
@@ -173,6 +177,7 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
       await closeOpenRun(deps, run, result);
     }
   }
+  await recoverRootRuns(deps, handled, result);
   if (typeof store.listByRunStatus !== 'function') return result;
   let sessions: Session[] = [];
   try {
@@ -184,11 +189,6 @@ export async function recoverInterruptedRuns(deps: RecoveryDeps): Promise<Recove
     return result;
   }
   for (const session of sessions) {
-    if (session.kind === 'root' && !handled.has(session.id) && !deps.isLive(session.id)) {
-      handled.add(session.id);
-      await recoverRootRun(deps, session, result);
-      continue;
-    }
     if (session.kind !== 'child' || !session.parent_session_id || handled.has(session.id) || deps.isLive(session.id)) continue;
     handled.add(session.id);
     const parentSessionId = session.parent_session_id;
@@ -273,6 +273,29 @@ async function closeOpenRun(deps: RecoveryDeps, run: OpenRun, result: RecoveryRe
     return;
   }
   result.interrupted.push(run.childSessionId);
+}
+
+/** Roots whose own run a crash left `running` / `pending` (when the store can list them). */
+async function recoverRootRuns(deps: RecoveryDeps, handled: Set<string>, result: RecoveryReport): Promise<void> {
+  if (typeof deps.store.listRootsByRunStatus !== 'function') return;
+  let roots: Session[] = [];
+  try {
+    roots = validItems(
+      await deps.store.listRootsByRunStatus(['running', 'pending']),
+      sessionSchema,
+      'SessionStore.listRootsByRunStatus()',
+      (d) => deps.report(d),
+    );
+  } catch (error) {
+    deps.report({ kind: 'recovery_failed', childSessionId: '*', error });
+    return;
+  }
+  for (const root of roots) {
+    // Only a run Sprout started (`run` writes the run id); a root marked by someone else is theirs.
+    if (root.kind !== 'root' || root.metadata[METADATA_KEYS.runId] === undefined || handled.has(root.id) || deps.isLive(root.id)) continue;
+    handled.add(root.id);
+    await recoverRootRun(deps, root, result);
+  }
 }
 
 /**

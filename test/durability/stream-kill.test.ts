@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
+import { INTERRUPTED_ERROR } from '../../src/scheduler/recover-interrupted-runs.js';
 import { SqliteSessionStore } from '../../src/adapters/sqlite/sqlite-session-store.js';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
@@ -69,9 +70,13 @@ describe('kill -9 while a client streams: every id the client saw names the same
     const retained = seen.filter((e) => e.seq >= (firstRetainedSeq ?? Infinity));
     expect(retained.length).toBeGreaterThan(0);
     for (const envelope of retained) expect(stored.get(envelope.seq), `seq ${envelope.seq}`).toEqual(envelope.event);
-    // Recovery closed what was open, after what the client had seen.
-    const after_ = log.read('root', seen.length).envelopes;
-    expect(after_.some((e) => e.event.type === 'sub_session_completed' || e.event.type === 'error')).toBe(true);
+    // Recovery closed what was open, after what the client had seen: the children's runs
+    // (completions on the root's stream) and the root's own run (one terminal error, and the
+    // stored status agrees).
+    const after_ = log.read('root', seen.length).envelopes.map((e) => e.event);
+    expect(after_.some((e) => e.type === 'sub_session_completed')).toBe(true);
+    expect(after_.filter((e) => e.type === 'error' || e.type === 'complete')).toEqual([{ type: 'error', message: INTERRUPTED_ERROR }]);
+    expect((await store.load('root'))?.metadata).toMatchObject({ last_run_status: 'error', last_run_error: INTERRUPTED_ERROR });
     store.close();
   });
 });

@@ -32,6 +32,8 @@ export class MemorySessionStore implements SessionStore {
   readonly #childrenByParent = new Map<string, Set<string>>();
   /** last_run_status → ids of child sessions with that status. */
   readonly #childrenByStatus = new Map<string, Set<string>>();
+  /** last_run_status → ids of root sessions with that status (a root's own run). */
+  readonly #rootsByStatus = new Map<string, Set<string>>();
 
   /**
    * Number of stored sessions.
@@ -126,6 +128,23 @@ export class MemorySessionStore implements SessionStore {
     });
   }
 
+  /**
+   * Deep copies of the `kind: 'root'` sessions whose `metadata.last_run_status` is one of
+   * `statuses` (a root's own run), sorted by `created_at`, then `id`. Used by scheduler recovery.
+   *
+   * @example
+   * const interruptedRoots = await store.listRootsByRunStatus(['running', 'pending']);
+   */
+  listRootsByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
+    return settle(() => {
+      const ids = new Set<string>();
+      for (const status of new Set(statuses)) {
+        for (const id of this.#rootsByStatus.get(status) ?? []) ids.add(id);
+      }
+      return this.#collect(ids);
+    });
+  }
+
   #collect(ids: Iterable<string> | undefined): Session[] {
     const found: Session[] = [];
     for (const id of ids ?? []) {
@@ -139,12 +158,16 @@ export class MemorySessionStore implements SessionStore {
     if (session.parent_session_id !== undefined) addTo(this.#childrenByParent, session.parent_session_id, session.id);
     const status = session.metadata.last_run_status;
     if (session.kind === 'child' && status !== undefined) addTo(this.#childrenByStatus, status, session.id);
+    if (session.kind === 'root' && status !== undefined) addTo(this.#rootsByStatus, status, session.id);
   }
 
   #unindex(session: Session): void {
     if (session.parent_session_id !== undefined) removeFrom(this.#childrenByParent, session.parent_session_id, session.id);
     const status = session.metadata.last_run_status;
-    if (status !== undefined) removeFrom(this.#childrenByStatus, status, session.id);
+    if (status !== undefined) {
+      removeFrom(this.#childrenByStatus, status, session.id);
+      removeFrom(this.#rootsByStatus, status, session.id);
+    }
   }
 }
 

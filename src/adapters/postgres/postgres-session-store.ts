@@ -119,6 +119,7 @@ export class PostgresSessionStore implements SessionStore {
       delete: `DELETE FROM ${table} WHERE id = $1 RETURNING 1 AS deleted`,
       children: `SELECT id, version, data FROM ${table} WHERE parent_session_id = $1 ORDER BY created_at, id`,
       byStatus: `SELECT id, version, data FROM ${table} WHERE kind = 'child' AND last_run_status = ANY($1::text[]) ORDER BY created_at, id`,
+      rootsByStatus: `SELECT id, version, data FROM ${table} WHERE kind = 'root' AND last_run_status = ANY($1::text[]) ORDER BY created_at, id`,
     };
   }
 
@@ -227,6 +228,19 @@ export class PostgresSessionStore implements SessionStore {
   async listByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
     if (statuses.length === 0) return [];
     return this.#decodeAll(await this.#query<SessionRow>(this.#sql.byStatus, [[...statuses]], 'listing sessions by run status'));
+  }
+
+  /**
+   * `kind: 'root'` sessions whose `metadata.last_run_status` is one of `statuses` (a root's own
+   * run), sorted by `created_at`, then `id`. Read once by recovery at start (not indexed: roots
+   * are a small share of the sessions). Invalid rows are skipped and reported.
+   *
+   * @example
+   * const interruptedRoots = await store.listRootsByRunStatus(['running', 'pending']);
+   */
+  async listRootsByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
+    if (statuses.length === 0) return [];
+    return this.#decodeAll(await this.#query<SessionRow>(this.#sql.rootsByStatus, [[...statuses]], 'listing root sessions by run status'));
   }
 
   /**

@@ -119,6 +119,9 @@ export class SqliteSessionStore implements SessionStore {
       byStatus: this.#db.prepare<[string], SessionRow>(
         `SELECT id, version, json FROM sessions WHERE kind = 'child' AND last_run_status IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`,
       ),
+      rootsByStatus: this.#db.prepare<[string], SessionRow>(
+        `SELECT id, version, json FROM sessions WHERE kind = 'root' AND last_run_status IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`,
+      ),
     };
     this.#saveTx = this.#db.transaction((row: Record<string, unknown>, expected: number | undefined): number => {
       // No version: the caller did not read the session first; last write wins (versioned saves are checked).
@@ -224,6 +227,17 @@ export class SqliteSessionStore implements SessionStore {
    */
   listByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
     return this.#run(() => this.#decodeAll(this.#stmt.byStatus.all(JSON.stringify(statuses))));
+  }
+
+  /**
+   * `kind: 'root'` sessions whose `metadata.last_run_status` is one of `statuses` (a root's own
+   * run), sorted by `created_at`, then `id` (the run-status index). Invalid rows are skipped and reported.
+   *
+   * @example
+   * const interruptedRoots = await store.listRootsByRunStatus(['running', 'pending']);
+   */
+  listRootsByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
+    return this.#run(() => this.#decodeAll(this.#stmt.rootsByStatus.all(JSON.stringify(statuses))));
   }
 
   /**

@@ -228,6 +228,20 @@ export function describeSessionStoreConformance(
         expect(await list(['error'])).toEqual([]);
       });
 
+      it('lists root sessions by run status with listRootsByRunStatus (optional), never children', async () => {
+        if (typeof store.listRootsByRunStatus !== 'function') return;
+        await store.save(makeSession('r-running', { metadata: { last_run_status: 'running' } }));
+        await store.save(makeSession('r-done', { metadata: { last_run_status: 'completed' } }));
+        await store.save(child('c-running', 'r-running', { metadata: { last_run_status: 'running' } }));
+        expect((await store.listRootsByRunStatus(['running', 'pending'])).map((s) => s.id)).toEqual(['r-running']);
+        expect(await store.listRootsByRunStatus([])).toEqual([]);
+        const again = await store.load('r-running');
+        if (!again) throw new Error('the store lost r-running');
+        again.metadata.last_run_status = 'error';
+        await store.save(again);
+        expect(await store.listRootsByRunStatus(['running'])).toEqual([]);
+      });
+
       it('follows status changes and deletes', async () => {
         const list = listByRunStatus();
         if (!list) return;
