@@ -362,6 +362,30 @@ describe("a parent's end reaches its subtree", () => {
     expect(c.completions(p3.childSessionId)[0]).toMatchObject({ status: 'completed', result: 'kid done' });
   });
 
+  it('a parent that times out or is cancelled while it waits (holding no slot) ends its subtree; the counts stay right', async () => {
+    for (const end of ['timeout', 'cancel'] as const) {
+      const agent = treeAgent(
+        () => h.clock,
+        (path) => (path === '0' ? 2 : 0),
+        { workMs: 60_000 },
+      );
+      const h: Harness = await createHarness({ agent, scheduler: { concurrency: 1, ...(end === 'timeout' ? { maxRunMs: 90_000 } : {}) } });
+      const parent = await h.scheduler.spawnChild('root', { title: 'node 0', prompt: 'a' });
+      await h.until(() => h.scheduler.actor.getSnapshot().context.waitingRuns === 1);
+      if (end === 'cancel') await h.scheduler.cancel(parent.childSessionId);
+      await h.until(() => h.completions().length === 1 && h.completions(parent.childSessionId).length === 2);
+      expect(h.completions()[0]).toMatchObject(
+        end === 'timeout' ? { status: 'error', reason: 'timeout' } : { status: 'cancelled', reason: 'user' },
+      );
+      expect(h.completions(parent.childSessionId).map((c) => [c.status, c.reason])).toEqual([
+        ['cancelled', 'parent'],
+        ['cancelled', 'parent'],
+      ]);
+      expect(h.scheduler.actor.getSnapshot().context).toMatchObject({ running: 0, waitingRuns: 0, resuming: [] });
+      expect(agent.log.maxWorking).toBe(1);
+    }
+  });
+
   it('a timeout of the parent cancels its children', async () => {
     const h: Harness = await createHarness({
       agent: spawnerAgent(1, { spawnAfter: { clock: () => h.clock, ms: 1000 } }),
