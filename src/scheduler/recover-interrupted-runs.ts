@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
+import type { AgentEvent, SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
 import { isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS, runStatusMetadataSchema, sessionSchema, type Session } from '../../machines/session.schema.js';
 import { ROOT_PARENT, type SpawnJob } from '../../machines/spawn-job.events.js';
@@ -9,6 +9,7 @@ import type { SessionStore } from '../api/ports.js';
 import type { OpenRun } from '../streams/event-log.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { SchedulerDiagnostic } from './diagnostics.js';
+import { lastChildEvent } from './last-child-event.js';
 import { loadValidSession, persistRun } from './persist-run.js';
 
 /** The error text of a run that a crash or restart interrupted. */
@@ -52,22 +53,21 @@ const openRunSchema = z.object({
   startedSeq: z.number(),
 });
 
+type Started = Extract<AgentEvent, { type: 'sub_session_started' }>;
+const isStarted = (event: AgentEvent): event is Started => event.type === 'sub_session_started';
+const isCompleted = (event: AgentEvent): event is SubSessionCompletedEvent => event.type === 'sub_session_completed';
+
 /**
  * The run id of the child's last `sub_session_started` still retained on the parent's stream
  * (used only with a log that keeps no ledger).
  */
 async function lastStartedRunId(hub: SessionEventHub, parentSessionId: string, childSessionId: string): Promise<string | undefined> {
-  const { envelopes } = await hub.log.read(parentSessionId, 0);
-  for (let i = envelopes.length - 1; i >= 0; i--) {
-    const event = envelopes[i]?.event;
-    if (event?.type === 'sub_session_started' && event.child_session_id === childSessionId) return event.run_id;
-  }
-  return undefined;
+  return (await lastChildEvent(hub, parentSessionId, childSessionId, isStarted))?.run_id;
 }
 
 /**
- * The completion of a child's run (`runId`, or the child's last run when not given) still retained
- * on the parent's stream: the parent already heard how that run ended.
+ * The completion of a child's run (`runId`; else the child's last run, when it has ended) still
+ * retained on the parent's stream: the parent already heard how that run ended.
  */
 async function publishedCompletion(
   hub: SessionEventHub,
@@ -75,14 +75,16 @@ async function publishedCompletion(
   childSessionId: string,
   runId: string | undefined,
 ): Promise<SubSessionCompletedEvent | undefined> {
-  const { envelopes } = await hub.log.read(parentSessionId, 0);
-  for (let i = envelopes.length - 1; i >= 0; i--) {
-    const event = envelopes[i]?.event;
-    if (event?.type === 'sub_session_started' && event.child_session_id === childSessionId && runId === undefined) return undefined;
-    if (event?.type !== 'sub_session_completed' || event.child_session_id !== childSessionId) continue;
-    if (runId === undefined || event.run_id === runId) return event;
+  if (runId !== undefined) {
+    return lastChildEvent(hub, parentSessionId, childSessionId, (e): e is SubSessionCompletedEvent => isCompleted(e) && e.run_id === runId);
   }
-  return undefined;
+  const last = await lastChildEvent(
+    hub,
+    parentSessionId,
+    childSessionId,
+    (e): e is Started | SubSessionCompletedEvent => isStarted(e) || isCompleted(e),
+  );
+  return last !== undefined && isCompleted(last) ? last : undefined;
 }
 
 /**

@@ -1,12 +1,16 @@
+import type { AgentEvent, SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import { UnknownChildError } from '../errors.js';
 import type { SessionStore } from '../api/ports.js';
 import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from './child-status.js';
 import { findDescendantsInFlight } from './find-descendants.js';
+import { lastChildEvent } from './last-child-event.js';
 import { loadValidSession } from './persist-run.js';
 import type { RunBook } from './run-completion.js';
 import { isLive } from './run-ledger.js';
 import { waitForRuns, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
+
+const isCompletion = (event: AgentEvent): event is SubSessionCompletedEvent => event.type === 'sub_session_completed';
 
 /** What the queries read. */
 export interface SchedulerQueryDeps {
@@ -39,19 +43,15 @@ export function createSchedulerQueries(deps: SchedulerQueryDeps) {
   const storedStatus = async (session: Session): Promise<ChildStatus> => {
     const summary = childSummaryFromSession(session);
     if ((summary.status !== 'queued' && summary.status !== 'running') || !session.parent_session_id || hasRun(session.id)) return summary;
-    const { envelopes } = await hub.log.read(session.parent_session_id, 0);
-    for (let i = envelopes.length - 1; i >= 0; i--) {
-      const event = envelopes[i]?.event;
-      if (event?.type !== 'sub_session_completed' || event.child_session_id !== session.id) continue;
-      const ended: ChildStatus = { ...summary, runId: event.run_id, status: event.status };
-      delete ended.error;
-      delete ended.result;
-      if (event.error !== undefined) ended.error = event.error;
-      if (event.reason !== undefined) ended.reason = event.reason;
-      if (event.result !== undefined) ended.result = event.result;
-      return ended;
-    }
-    return summary;
+    const event = await lastChildEvent(hub, session.parent_session_id, session.id, isCompletion);
+    if (event === undefined) return summary;
+    const ended: ChildStatus = { ...summary, runId: event.run_id, status: event.status };
+    delete ended.error;
+    delete ended.result;
+    if (event.error !== undefined) ended.error = event.error;
+    if (event.reason !== undefined) ended.reason = event.reason;
+    if (event.result !== undefined) ended.result = event.result;
+    return ended;
   };
 
   return {
