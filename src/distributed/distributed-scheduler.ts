@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { defer, from, retry, switchMap, tap, throwError, timer, type Observable } from 'rxjs';
 import { z } from 'zod';
 import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
+import { isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS } from '../../machines/session.schema.js';
 import { spawnBriefSchema, spawnJobSchema, type SpawnBrief, type SpawnJob } from '../../machines/spawn-job.events.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
@@ -401,13 +402,20 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
         if (!session) throw new UnknownChildError(id);
         const live = await onRedis(`reading the live run of ${id}`, () => r.get(keys.live(id)));
         const { childSessionId, runId, status, error, result } = summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
-        summaries.set(id, {
-          childSessionId,
-          runId,
-          status,
-          ...(error === undefined ? {} : { error }),
-          ...(result === undefined ? {} : { result }),
-        });
+        if (live !== null && isTerminal(status)) {
+          // Its end is saved but the run is not closed yet (the child is saved before its
+          // completion is written): the stream decides, so a caller that reads the stream after
+          // this resolves finds the completion there.
+          summaries.set(id, { childSessionId, runId, status: 'running' });
+        } else {
+          summaries.set(id, {
+            childSessionId,
+            runId,
+            status,
+            ...(error === undefined ? {} : { error }),
+            ...(result === undefined ? {} : { result }),
+          });
+        }
         byRun.set(runId, id);
       }
       const current = (): ChildRunSummary[] => ids.map((id) => summaries.get(id)!);
