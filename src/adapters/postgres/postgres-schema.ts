@@ -49,9 +49,12 @@ export const eventsChannel = (schema: string): string => `${schema}_events`;
  *    `jsonb`, keeps any string an agent emits, `\u0000` included), `event_seqs` (the last seq ever
  *    assigned per session: the row every writer locks to get its seqs) and `open_runs` (the run
  *    ledger; `position` keeps announcement order).
+ * 3. `run_fences`: the owner and epoch of each distributed run (its fencing token). A worker that
+ *    takes a run bumps the epoch; every write of the run carries the epoch it holds and is refused
+ *    once another worker took the run.
  *
  * @example
- * POSTGRES_MIGRATIONS.length; // 2
+ * POSTGRES_MIGRATIONS.length; // 3
  */
 export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
@@ -91,6 +94,13 @@ export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
       started_seq bigint NOT NULL
     );
     CREATE INDEX open_runs_by_position ON ${s}.open_runs (position);`,
+  (s) => `
+    CREATE TABLE ${s}.run_fences (
+      run_id text COLLATE "C" PRIMARY KEY,
+      owner text NOT NULL,
+      epoch bigint NOT NULL,
+      claimed_at timestamptz NOT NULL DEFAULT now()
+    );`,
 ];
 
 /** Two 32-bit keys of the advisory lock that serializes migrations of one schema. */
