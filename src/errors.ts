@@ -146,3 +146,18 @@ export class SessionBusyError extends SproutError {
     this.runId = runId;
   }
 }
+
+/**
+ * A write of a run carried an ownership token (its fence: run id + epoch) that is no longer the
+ * run's: another worker took the run over. Nothing of the write was stored; the writer lost the
+ * run and must stop it.
+ */
+export class RunFencedError extends SproutError {
+  readonly runId: string;
+  readonly epoch: number;
+  constructor(runId: string, epoch: number, what: string) {
+    super('RUN_FENCED', `run ${runId} was taken over by another owner (this writer held epoch ${epoch}): ${what} was not written`);
+    this.runId = runId;
+    this.epoch = epoch;
+  }
+}

@@ -45,6 +45,33 @@ export interface CompanionEventLogOptions {
 }
 
 /**
+ * The ownership token of one run: the run id and the owner's epoch. Whoever takes a run over
+ * (a worker recovering it from a lost one) gets a higher epoch; a write carrying an older one is
+ * refused with `RunFencedError`, so nothing a lost owner writes after losing its run is stored.
+ *
+ * @example
+ * const fence: RunFence = { runId: 'run-1', epoch: 2 };
+ * await store.save(child, { fence });
+ */
+export interface RunFence {
+  /** The run whose writes are fenced. */
+  runId: string;
+  /** The epoch the writer holds (from its claim). */
+  epoch: number;
+}
+
+/**
+ * Options of a write of a run (`SessionStore.save`, `EventLog.append`).
+ *
+ * @example
+ * await log.append(parentId, event, { fence: { runId, epoch } });
+ */
+export interface WriteOptions {
+  /** The writer's ownership token: the write happens only while it is still the run's. */
+  fence?: RunFence | undefined;
+}
+
+/**
  * Where sessions live. `save` replaces the whole session. Adapters may check `session.version`
  * for optimistic concurrency (throwing `SessionConflictError`) and then write the new version
  * back into the object they were given. Every adapter should pass the conformance suite.
@@ -57,8 +84,12 @@ export interface CompanionEventLogOptions {
 export interface SessionStore {
   /** The session with this id, or `undefined` when there is none. */
   load(id: string): Promise<Session | undefined>;
-  /** Creates or replaces the session. */
-  save(session: Session): Promise<void>;
+  /**
+   * Creates or replaces the session. With `options.fence`, a store that can fence (see
+   * {@link RunFence}) writes only while the fence is still the run's, else rejects with
+   * `RunFencedError`; other stores ignore it.
+   */
+  save(session: Session, options?: WriteOptions): Promise<void>;
   /** Deletes the session; resolves `true` when it existed. */
   delete(id: string): Promise<boolean>;
   /** The sessions whose `parent_session_id` is this one. */
@@ -228,8 +259,12 @@ export interface EventLogCapabilities {
 export interface EventLog {
   /** What this log declares about itself. */
   readonly capabilities: EventLogCapabilities;
-  /** Assigns the next `seq` of the session to the event, retains it, and returns the envelope. */
-  append(sessionId: string, event: AgentEvent): MaybePromise<SessionEventEnvelope>;
+  /**
+   * Assigns the next `seq` of the session to the event, retains it, and returns the envelope.
+   * With `options.fence`, a log that can fence writes it only while the fence is still the run's
+   * (else rejects with `RunFencedError`); other logs ignore it.
+   */
+  append(sessionId: string, event: AgentEvent, options?: WriteOptions): MaybePromise<SessionEventEnvelope>;
   /** The retained events of the session after `afterSeq`. */
   read(sessionId: string, afterSeq: number): MaybePromise<EventLogReadResult>;
   /**

@@ -23,7 +23,8 @@ export interface PostgresConnectionOptions {
   connectionString?: string | undefined;
   /**
    * More `pg.Pool` settings (`max`, `ssl`, `statement_timeout`, …), applied over Sprout's
-   * defaults (`connectionTimeoutMillis: 10000`, `keepAlive: true`, `application_name: 'sprout'`).
+   * defaults (`connectionTimeoutMillis: 10000`, `keepAlive: true`, `application_name: 'sprout'`,
+   * `idle_in_transaction_session_timeout: 10000`, `lock_timeout: 5000`).
    * @default {}
    */
   poolConfig?: PoolConfig;
@@ -43,6 +44,16 @@ export interface PostgresConnectionOptions {
 }
 
 /** Connection errors (as opposed to a statement PostgreSQL refused): the server is unreachable or went away. */
+/**
+ * `idle_in_transaction_session_timeout` of Sprout's connections, ms: a session idle inside a
+ * transaction this long is ended by the server, and its locks released. Distributed workers set
+ * it below their lease, so a worker stopped inside a transaction never outlives its runs' lease.
+ */
+export const DEFAULT_IDLE_IN_TRANSACTION_MS = 10_000;
+
+/** `lock_timeout` of Sprout's connections, ms: a statement waiting longer on a lock fails (and is retried later). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -129,6 +140,10 @@ export class PostgresDatabase {
         connectionTimeoutMillis: 10_000,
         keepAlive: true,
         application_name: 'sprout',
+        // A process stopped inside a transaction (SIGSTOP, a frozen VM) must not hold its row
+        // locks for ever: the server ends such a session, and nothing waits on a lock for long.
+        idle_in_transaction_session_timeout: DEFAULT_IDLE_IN_TRANSACTION_MS,
+        lock_timeout: DEFAULT_LOCK_TIMEOUT_MS,
         ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
         ...options.poolConfig,
       };

@@ -3,7 +3,15 @@ import type { Client, PoolClient } from 'pg';
 import { z } from 'zod';
 import { agentEventSchema } from '../../../machines/agent-event.events.js';
 import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
-import { EventLogError, InvalidSessionDataError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
+import {
+  EventLogError,
+  InvalidSessionDataError,
+  RunFencedError,
+  SproutError,
+  SproutValidationError,
+  StoreUnavailableError,
+} from '../../errors.js';
+import type { RunFence, WriteOptions } from '../../api/ports.js';
 import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
 import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
 import { PostgresDatabase, isPostgresConnectionError, type PostgresConnectionOptions } from './postgres-database.js';
@@ -72,6 +80,10 @@ interface Pending {
   sessionId: string;
   event: AgentEvent;
   json: string;
+  /** The writer's ownership token of the event's run, checked in the transaction. */
+  fence: RunFence | undefined;
+  /** Set when the fence was found not to be the run's any more. */
+  fenceLost?: boolean;
   resolve(envelope: SessionEventEnvelope): void;
   reject(error: unknown): void;
 }
@@ -184,6 +196,7 @@ export class PostgresEventLog implements EventLog {
                  ON CONFLICT (run_id) DO NOTHING`,
       closeRuns: `DELETE FROM ${s}.open_runs WHERE run_id = ANY($1::text[])`,
       lockOpenRuns: `SELECT run_id FROM ${s}.open_runs WHERE run_id = ANY($1::text[]) FOR SHARE`,
+      lockFences: `SELECT run_id, epoch FROM ${s}.run_fences WHERE run_id = ANY($1::text[]) FOR SHARE`,
       prune: `DELETE FROM ${s}.events e USING unnest($1::text[], $2::bigint[]) AS p(id, through)
               WHERE e.session_id = p.id AND e.seq <= p.through`,
       notify: `SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload`,
@@ -236,7 +249,7 @@ export class PostgresEventLog implements EventLog {
    * @example
    * const { seq } = await log.append('root', { type: 'token', content: 'hi' });
    */
-  append(sessionId: string, event: AgentEvent): Promise<SessionEventEnvelope> {
+  append(sessionId: string, event: AgentEvent, options?: WriteOptions): Promise<SessionEventEnvelope> {
     if (this.#closed) return Promise.reject(this.#db.closedError());
     // PostgreSQL text cannot hold U+0000: refuse this append alone rather than fail its whole batch.
     if (sessionId.includes('\u0000')) {
@@ -253,7 +266,7 @@ export class PostgresEventLog implements EventLog {
       );
     }
     const appended = new Promise<SessionEventEnvelope>((resolve, reject) => {
-      this.#pending.push({ sessionId, event, json, resolve, reject });
+      this.#pending.push({ sessionId, event, json, fence: options?.fence, resolve, reject });
     });
     this.#settled = appended.then(noop, noop);
     this.#schedule();
@@ -465,6 +478,10 @@ export class PostgresEventLog implements EventLog {
         );
         for (const { pending, seq } of written) pending.resolve({ seq, sessionId: pending.sessionId, event: pending.event });
         for (const pending of fenced) {
+          if (pending.fenceLost === true && pending.fence !== undefined) {
+            pending.reject(new RunFencedError(pending.fence.runId, pending.fence.epoch, `its ${pending.event.type} event`));
+            continue;
+          }
           const runId = fencedRunId(pending.event) ?? '';
           pending.reject(new EventLogError(`run ${runId} is closed (it has its completion): its ${pending.event.type} is not written`));
         }
@@ -483,7 +500,11 @@ export class PostgresEventLog implements EventLog {
   async #transaction(client: PoolClient, all: Pending[]): Promise<{ written: Written[]; fenced: Pending[] }> {
     await client.query('BEGIN');
     try {
-      const { accepted: batch, fenced } = this.#fenceRuns ? await this.#fence(client, all) : { accepted: all, fenced: [] };
+      const owned = await this.#checkFences(client, all);
+      const { accepted: batch, fenced } = this.#fenceRuns
+        ? await this.#fence(client, owned.accepted)
+        : { accepted: owned.accepted, fenced: [] };
+      fenced.push(...owned.fenced);
       const counts = new Map<string, number>();
       for (const { sessionId } of batch) counts.set(sessionId, (counts.get(sessionId) ?? 0) + 1);
       if (batch.length === 0) {
@@ -531,6 +552,30 @@ export class PostgresEventLog implements EventLog {
       if (!isPostgresConnectionError(error)) await client.query('ROLLBACK').catch(noop);
       throw error;
     }
+  }
+
+  /**
+   * Splits a batch into the appends whose fence (if any) is still their run's and those whose run
+   * another owner took (their `run_fences` rows locked `FOR SHARE`: a claim waits for this
+   * transaction, or this one sees the claim).
+   */
+  async #checkFences(client: PoolClient, batch: Pending[]): Promise<{ accepted: Pending[]; fenced: Pending[] }> {
+    const runIds = [...new Set(batch.flatMap((pending) => (pending.fence === undefined ? [] : [pending.fence.runId])))];
+    if (runIds.length === 0) return { accepted: batch, fenced: [] };
+    const rows = await client.query<{ run_id: string; epoch: string }>(this.#sql.lockFences, [runIds]);
+    const epochs = new Map(rows.rows.map((row) => [row.run_id, Number(row.epoch)]));
+    const accepted: Pending[] = [];
+    const fenced: Pending[] = [];
+    for (const pending of batch) {
+      if (pending.fence === undefined || epochs.get(pending.fence.runId) === pending.fence.epoch) {
+        pending.fenceLost = false;
+        accepted.push(pending);
+      } else {
+        pending.fenceLost = true;
+        fenced.push(pending);
+      }
+    }
+    return { accepted, fenced };
   }
 
   /**

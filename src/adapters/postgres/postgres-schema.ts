@@ -52,9 +52,13 @@ export const eventsChannel = (schema: string): string => `${schema}_events`;
  * 3. `run_fences`: the owner and epoch of each distributed run (its fencing token). A worker that
  *    takes a run bumps the epoch; every write of the run carries the epoch it holds and is refused
  *    once another worker took the run.
+ * 4. The summary columns of `sessions` (title, model, metadata, message count, last message,
+ *    attachments, last activity), backfilled from each row's `data`, and the indexes that page
+ *    listings by `created_at, id` and by last activity (`listSummaries`), so a listing never
+ *    reads the `data` column.
  *
  * @example
- * POSTGRES_MIGRATIONS.length; // 3
+ * POSTGRES_MIGRATIONS.length; // 4
  */
 export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
@@ -101,6 +105,40 @@ export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
       epoch bigint NOT NULL,
       claimed_at timestamptz NOT NULL DEFAULT now()
     );`,
+  (s) => `
+    ALTER TABLE ${s}.sessions
+      ADD COLUMN title text NOT NULL DEFAULT '',
+      ADD COLUMN model text NOT NULL DEFAULT '',
+      ADD COLUMN metadata jsonb NOT NULL DEFAULT '{}',
+      ADD COLUMN message_count integer NOT NULL DEFAULT 0,
+      ADD COLUMN last_message_id text,
+      ADD COLUMN last_message_role text,
+      ADD COLUMN last_message_at text,
+      ADD COLUMN has_attachments boolean NOT NULL DEFAULT false,
+      ADD COLUMN last_activity_at text COLLATE "C" NOT NULL DEFAULT '';
+    UPDATE ${s}.sessions SET
+        title = coalesce(data->>'title', ''),
+        model = coalesce(data->>'model', ''),
+        metadata = CASE jsonb_typeof(data->'metadata') WHEN 'object' THEN data->'metadata' ELSE '{}'::jsonb END,
+        message_count = jsonb_array_length(data->'messages'),
+        last_message_id = data->'messages'->-1->>'id',
+        last_message_role = data->'messages'->-1->>'role',
+        last_message_at = data->'messages'->-1->>'created_at',
+        has_attachments = EXISTS (
+          SELECT 1 FROM jsonb_array_elements(data->'messages') m
+          WHERE jsonb_typeof(m->'attachments') = 'array' AND jsonb_array_length(m->'attachments') > 0
+        ),
+        last_activity_at = CASE
+          WHEN (data->'messages'->-1->>'created_at') COLLATE "C" > updated_at COLLATE "C" THEN data->'messages'->-1->>'created_at'
+          ELSE updated_at END
+      WHERE jsonb_typeof(data->'messages') = 'array';
+    UPDATE ${s}.sessions SET last_activity_at = updated_at WHERE last_activity_at = '';
+    CREATE INDEX sessions_by_created ON ${s}.sessions (created_at, id);
+    CREATE INDEX sessions_by_kind_created ON ${s}.sessions (kind, created_at, id);
+    CREATE INDEX sessions_by_root_created ON ${s}.sessions (root_session_id, created_at, id);
+    CREATE INDEX sessions_by_status_created ON ${s}.sessions (last_run_status, created_at, id);
+    CREATE INDEX sessions_by_activity ON ${s}.sessions (last_activity_at, created_at, id);
+    CREATE INDEX sessions_by_kind_activity ON ${s}.sessions (kind, last_activity_at, created_at, id);`,
 ];
 
 /** Two 32-bit keys of the advisory lock that serializes migrations of one schema. */
@@ -131,6 +169,8 @@ export async function migratePostgresSchema(client: PoolClient, schema: string):
   for (;;) {
     await client.query('BEGIN');
     try {
+      // Waiting for another process's migration is expected: no lock_timeout here.
+      await client.query('SET LOCAL lock_timeout = 0');
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, name]);
       // CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database: ask first.
       const exists = await client.query<{ exists: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS exists', [s]);

@@ -1,7 +1,7 @@
 import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
-import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError } from '../../errors.js';
-import type { CompanionEventLogOptions, SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
+import { InvalidSessionDataError, RunFencedError, SessionConflictError, SproutError, SproutValidationError } from '../../errors.js';
+import type { CompanionEventLogOptions, SessionStore, SessionStoreCapabilities, WriteOptions } from '../../api/ports.js';
 import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventLog } from './postgres-event-log.js';
 import { decodeStoredSession, sessionToJson } from '../stored-session.js';
@@ -115,6 +115,9 @@ export class PostgresSessionStore implements SessionStore {
                ON CONFLICT (id) DO NOTHING RETURNING version
              )
              SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted`,
+      // A fenced save (`options.fence`): the same, only while the run's token is the writer's
+      // (its `run_fences` row locked FOR SHARE, so a takeover waits for it or it sees the takeover).
+      saveFenced: fencedSave(table, `${this.#db.quoted}.run_fences`, names, params, assign),
       version: `SELECT version FROM ${table} WHERE id = $1`,
       delete: `DELETE FROM ${table} WHERE id = $1 RETURNING 1 AS deleted`,
       children: `SELECT id, version, data FROM ${table} WHERE parent_session_id = $1 ORDER BY created_at, id`,
@@ -165,7 +168,7 @@ export class PostgresSessionStore implements SessionStore {
    * @example
    * await store.save(session); // rejects with SessionConflictError if someone saved in between
    */
-  async save(session: Session): Promise<void> {
+  async save(session: Session, options?: WriteOptions): Promise<void> {
     const parsed = sessionSchema.safeParse(session);
     if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
     const { version: expected, ...data } = parsed.data;
@@ -182,6 +185,22 @@ export class PostgresSessionStore implements SessionStore {
       json,
     ];
     const what = `saving session ${data.id}`;
+    const fence = options?.fence;
+    if (fence !== undefined) {
+      const [result] = await this.#query<{ updated: number | null; inserted: number | null; owned: boolean }>(
+        this.#sql.saveFenced,
+        [...row, expected ?? null, fence.runId, fence.epoch],
+        what,
+      );
+      if (result?.owned !== true) throw new RunFencedError(fence.runId, fence.epoch, `the save of session ${data.id}`);
+      const version = result.updated ?? result.inserted;
+      if (version !== null && version !== undefined) {
+        session.version = version;
+        return;
+      }
+      const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
+      throw new SessionConflictError(data.id, expected, current?.version);
+    }
     if (expected === undefined) {
       const [saved] = await this.#query<{ version: number }>(this.#sql.upsert, row, what);
       session.version = saved!.version;
@@ -322,4 +341,33 @@ export class PostgresSessionStore implements SessionStore {
 /** Validates a stored row; returns the error instead of throwing it. */
 function decodeRow(row: SessionRow): Session | InvalidSessionDataError {
   return decodeStoredSession(row.id, row.data, row.version);
+}
+
+/**
+ * The fenced save: with a version (`$n+1`), update that version or insert when absent; without
+ * one (`$n+1` null), replace whatever is stored — both only while `run_fences` holds the run
+ * (`$n+2`) at the writer's epoch (`$n+3`). Answers `updated`, `inserted` and `owned`.
+ */
+function fencedSave(
+  table: string,
+  fences: string,
+  names: readonly string[],
+  params: string,
+  assign: (from: (name: string, i: number) => string) => string,
+): string {
+  const n = names.length;
+  const values = (i: number): string => `$${i + 1}::${COLUMNS[i]![1]}`;
+  return `WITH fence AS (
+            SELECT 1 AS ok FROM ${fences} WHERE run_id = $${n + 2}::text AND epoch = $${n + 3}::bigint FOR SHARE
+          ), updated AS (
+            UPDATE ${table} SET ${assign((_, i) => values(i))}, version = version + 1
+            WHERE id = $1::text AND ($${n + 1}::integer IS NULL OR version = $${n + 1}::integer) AND EXISTS (SELECT 1 FROM fence)
+            RETURNING version
+          ), inserted AS (
+            INSERT INTO ${table} (${names.join(', ')}, version)
+            SELECT ${params}, 1 WHERE NOT EXISTS (SELECT 1 FROM updated) AND EXISTS (SELECT 1 FROM fence)
+            ON CONFLICT (id) DO NOTHING RETURNING version
+          )
+          SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted,
+                 EXISTS (SELECT 1 FROM fence) AS owned`;
 }
