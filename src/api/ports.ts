@@ -2,6 +2,7 @@
  * The ports (README.md, "Public API") as documented public interfaces. Sprout's own adapters implement them;
  * `test/package/public-types.types.test.ts` checks that they match the internal port types.
  */
+import type { SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from './session-summary.js';
 import type { AgentEvent, RunStatusMetadata, Session, SessionEventEnvelope } from './wire-types.js';
 
 /**
@@ -29,6 +30,8 @@ export interface SessionStoreCapabilities {
   readonly validatedLoads?: boolean;
   /** `listByRunStatus` is implemented (crash recovery from stored run status is possible). */
   readonly runStatusIndex?: boolean;
+  /** `listSummaries` and `countSummaries` are implemented (paged listings without messages). */
+  readonly summaries?: boolean;
 }
 
 /**
@@ -105,6 +108,27 @@ export interface SessionStore {
    * Optional: without it such a root keeps its stale status until its next message.
    */
   listRootsByRunStatus?(statuses: readonly RunStatusMetadata[]): Promise<Session[]>;
+  /**
+   * One page of session summaries (no messages) matching the query's filter, in its `order`
+   * (`created`: `created_at`, then `id`), with an opaque `nextCursor` for the next page. Reads
+   * only summary columns the store keeps up to date on every `save`, so a page costs
+   * O(`limit`), not O(all sessions). An invalid query (a `limit` outside 1…1000, a cursor this
+   * store did not return for that order, `cursor` with `offset`) rejects with
+   * `SproutValidationError`. Optional: the server's listings need it (declare
+   * `capabilities.summaries`).
+   *
+   * @example
+   * const { items, nextCursor } = await store.listSummaries({ kind: 'root', limit: 50 });
+   */
+  listSummaries?(query: SessionSummaryQuery): Promise<SessionSummaryPage>;
+  /**
+   * How many sessions match the filter (for a listing's `total`). Implemented with
+   * `listSummaries`.
+   *
+   * @example
+   * const total = await store.countSummaries({ kind: 'root' });
+   */
+  countSummaries?(filter: SessionSummaryFilter): Promise<number>;
   /** What this store declares about itself (absent: nothing is assumed). */
   readonly capabilities?: SessionStoreCapabilities;
   /**

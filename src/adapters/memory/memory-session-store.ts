@@ -2,6 +2,16 @@ import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { SessionConflictError, SproutValidationError } from '../../errors.js';
 import type { SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
+import type { SessionSummary, SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../../api/session-summary.js';
+import {
+  compareSummaries,
+  encodeSummaryCursor,
+  isAfter,
+  parseSummaryFilter,
+  parseSummaryQuery,
+  summaryColumnsOf,
+  summaryFromRow,
+} from '../session-summaries.js';
 import { clonePlain } from './clone-plain.js';
 
 /**
@@ -16,6 +26,8 @@ import { clonePlain } from './clone-plain.js';
  *   session) and writes it back into the object it was given, so the caller can save again.
  * - `listChildren` and `listByRunStatus` use secondary indexes (parent id, run status), so they
  *   cost O(matches), not O(all sessions). Results are sorted by `created_at`, then `id`.
+ * - `listSummaries` keeps a summary per session (written on save) and filters and sorts those:
+ *   O(sessions) per page (O(children) with a `parent` filter), fine for the sizes it is meant for.
  *
  * @example
  * const store = new MemorySessionStore();
@@ -25,9 +37,11 @@ import { clonePlain } from './clone-plain.js';
  * await store.save(session);              // version 1 matches: stored version becomes 2
  */
 export class MemorySessionStore implements SessionStore {
-  /** Loads are validated copies (checked on save); `listByRunStatus` is indexed. */
-  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true };
+  /** Loads are validated copies (checked on save); `listByRunStatus` is indexed; summaries are listed. */
+  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true, summaries: true };
   readonly #sessions = new Map<string, Session>();
+  /** id → the session's summary (no messages), replaced on every save. */
+  readonly #summaries = new Map<string, SessionSummary>();
   /** parent_session_id → ids of its children. */
   readonly #childrenByParent = new Map<string, Set<string>>();
   /** last_run_status → ids of child sessions with that status. */
@@ -80,6 +94,7 @@ export class MemorySessionStore implements SessionStore {
       copy.version = next;
       if (stored !== undefined) this.#unindex(stored);
       this.#sessions.set(copy.id, copy);
+      this.#summaries.set(copy.id, toSummary(copy));
       this.#index(copy);
       session.version = next;
     });
@@ -97,6 +112,7 @@ export class MemorySessionStore implements SessionStore {
       if (stored === undefined) return false;
       this.#unindex(stored);
       this.#sessions.delete(id);
+      this.#summaries.delete(id);
       return true;
     });
   }
@@ -145,6 +161,54 @@ export class MemorySessionStore implements SessionStore {
     });
   }
 
+  /**
+   * One page of summaries (copies, no messages) matching the query, in its order, with the cursor
+   * of the next page. Rejects with {@link SproutValidationError} for an invalid query.
+   *
+   * @example
+   * const { items, nextCursor } = await store.listSummaries({ kind: 'root', limit: 50 });
+   */
+  listSummaries(query: SessionSummaryQuery): Promise<SessionSummaryPage> {
+    return settle(() => {
+      const { filter, order, limit, offset, after } = parseSummaryQuery(query);
+      const matching = this.#matching(filter)
+        .filter((summary) => after === undefined || isAfter(order, summary, after))
+        .sort(compareSummaries(order));
+      const items = matching.slice(offset, offset + limit);
+      const last = items.at(-1);
+      const more = offset + limit < matching.length;
+      return {
+        items: items.map((summary) => clonePlain(summary)),
+        ...(more && last !== undefined ? { nextCursor: encodeSummaryCursor(order, last) } : {}),
+      };
+    });
+  }
+
+  /**
+   * How many sessions match the filter. Rejects with {@link SproutValidationError} for an invalid one.
+   *
+   * @example
+   * const roots = await store.countSummaries({ kind: 'root' });
+   */
+  countSummaries(filter: SessionSummaryFilter): Promise<number> {
+    return settle(() => this.#matching(parseSummaryFilter(filter)).length);
+  }
+
+  #matching(filter: SessionSummaryFilter): SessionSummary[] {
+    const ids = filter.parent === undefined ? this.#summaries.keys() : (this.#childrenByParent.get(filter.parent) ?? []);
+    const out: SessionSummary[] = [];
+    for (const id of ids) {
+      const summary = this.#summaries.get(id);
+      if (summary === undefined) continue;
+      if (filter.parent !== undefined && summary.parent_session_id !== filter.parent) continue;
+      if (filter.root !== undefined && summary.root_session_id !== filter.root) continue;
+      if (filter.kind !== undefined && summary.kind !== filter.kind) continue;
+      if (filter.status !== undefined && summary.last_run_status !== filter.status) continue;
+      out.push(summary);
+    }
+    return out;
+  }
+
   #collect(ids: Iterable<string> | undefined): Session[] {
     const found: Session[] = [];
     for (const id of ids ?? []) {
@@ -174,6 +238,23 @@ export class MemorySessionStore implements SessionStore {
 /** Runs `fn` and turns its result or exception into a promise (so misuse rejects, never throws). */
 function settle<T>(fn: () => T): Promise<T> {
   return new Promise<T>((resolve) => resolve(fn()));
+}
+
+/** The summary of a stored session (its own copy of the metadata). */
+function toSummary(session: Session): SessionSummary {
+  const columns = summaryColumnsOf(session);
+  return summaryFromRow({
+    ...columns,
+    metadata: { ...columns.metadata },
+    id: session.id,
+    kind: session.kind,
+    parent_session_id: session.parent_session_id ?? null,
+    root_session_id: session.root_session_id,
+    spawn_depth: session.spawn_depth,
+    created_at: session.created_at,
+    updated_at: session.updated_at,
+    version: session.version ?? 1,
+  });
 }
 
 /** A deep copy for storage; a session that cannot be cloned (e.g. holds a function) is invalid. */

@@ -5,6 +5,9 @@ import type { CompanionEventLogOptions, SessionStore, SessionStoreCapabilities, 
 import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventLog } from './postgres-event-log.js';
 import { decodeStoredSession, sessionToJson } from '../stored-session.js';
+import type { SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../../api/session-summary.js';
+import { parseSummaryFilter, parseSummaryQuery, summaryColumnsOf } from '../session-summaries.js';
+import { PostgresSummaryReader } from './postgres-summary-reader.js';
 
 /**
  * Options of {@link PostgresSessionStore}: how to reach the database (or a shared
@@ -33,7 +36,7 @@ interface SessionRow {
   data: unknown;
 }
 
-/** The columns a save writes (`$1`…`$9` in this order) and their types. */
+/** The columns a save writes (`$1`…`$18` in this order) and their types: the session, then its summary (migration 4). */
 const COLUMNS: readonly (readonly [string, string])[] = [
   ['id', 'text'],
   ['kind', 'text'],
@@ -44,6 +47,15 @@ const COLUMNS: readonly (readonly [string, string])[] = [
   ['created_at', 'text'],
   ['updated_at', 'text'],
   ['data', 'jsonb'],
+  ['title', 'text'],
+  ['model', 'text'],
+  ['metadata', 'jsonb'],
+  ['message_count', 'integer'],
+  ['last_message_id', 'text'],
+  ['last_message_role', 'text'],
+  ['last_message_at', 'text'],
+  ['has_attachments', 'boolean'],
+  ['last_activity_at', 'text'],
 ];
 
 /**
@@ -72,13 +84,14 @@ const COLUMNS: readonly (readonly [string, string])[] = [
  * await store.close();
  */
 export class PostgresSessionStore implements SessionStore {
-  /** Loads are validated, fresh copies; `listByRunStatus` is indexed. */
-  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true };
+  /** Loads are validated, fresh copies; `listByRunStatus` is indexed; summaries are listed from their own columns. */
+  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true, summaries: true };
   readonly #db: PostgresDatabase;
   readonly #ownsDatabase: boolean;
   readonly #onInvalidRow: ((error: InvalidSessionDataError) => void) | undefined;
   readonly #invalidRows: InvalidSessionDataError[] = [];
   readonly #sql;
+  readonly #summaries: PostgresSummaryReader;
   #eventLog: PostgresEventLog | undefined;
   #closed: Promise<void> | undefined;
 
@@ -92,6 +105,7 @@ export class PostgresSessionStore implements SessionStore {
     }
     this.#onInvalidRow = options.onInvalidRow;
     const table = `${this.#db.quoted}.sessions`;
+    this.#summaries = new PostgresSummaryReader(table, (text, values, what) => this.#query<Record<string, unknown>>(text, values, what));
     const params = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(', ');
     const names = COLUMNS.map(([name]) => name);
     const assign = (from: (name: string, i: number) => string): string =>
@@ -108,7 +122,7 @@ export class PostgresSessionStore implements SessionStore {
       // A version: update that version, else insert when absent, else nothing (a conflict) — one statement.
       save: `WITH updated AS (
                UPDATE ${table} SET ${assign((_, i) => `$${i + 1}::${COLUMNS[i]![1]}`)}, version = version + 1
-               WHERE id = $1::text AND version = $10::integer RETURNING version
+               WHERE id = $1::text AND version = $${COLUMNS.length + 1}::integer RETURNING version
              ), inserted AS (
                INSERT INTO ${table} (${names.join(', ')}, version)
                SELECT ${params}, 1 WHERE NOT EXISTS (SELECT 1 FROM updated)
@@ -173,6 +187,7 @@ export class PostgresSessionStore implements SessionStore {
     if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
     const { version: expected, ...data } = parsed.data;
     const json = sessionToJson(data);
+    const summary = summaryColumnsOf(data);
     const row = [
       data.id,
       data.kind,
@@ -183,6 +198,15 @@ export class PostgresSessionStore implements SessionStore {
       data.created_at,
       data.updated_at,
       json,
+      summary.title,
+      summary.model,
+      JSON.stringify(summary.metadata),
+      summary.message_count,
+      summary.last_message_id,
+      summary.last_message_role,
+      summary.last_message_at,
+      summary.has_attachments,
+      summary.last_activity_at,
     ];
     const what = `saving session ${data.id}`;
     const fence = options?.fence;
@@ -260,6 +284,28 @@ export class PostgresSessionStore implements SessionStore {
   async listRootsByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
     if (statuses.length === 0) return [];
     return this.#decodeAll(await this.#query<SessionRow>(this.#sql.rootsByStatus, [[...statuses]], 'listing root sessions by run status'));
+  }
+
+  /**
+   * One page of summaries matching the query, read from the summary columns only (never `data`)
+   * through the `created_at, id` / last-activity indexes: O(`limit`) per page. Rejects with
+   * {@link SproutValidationError} for an invalid query.
+   *
+   * @example
+   * const { items, nextCursor } = await store.listSummaries({ kind: 'root', limit: 50 });
+   */
+  async listSummaries(query: SessionSummaryQuery): Promise<SessionSummaryPage> {
+    return this.#summaries.page(parseSummaryQuery(query));
+  }
+
+  /**
+   * How many sessions match the filter (an indexed `count(*)`).
+   *
+   * @example
+   * const roots = await store.countSummaries({ kind: 'root' });
+   */
+  async countSummaries(filter: SessionSummaryFilter): Promise<number> {
+    return this.#summaries.count(parseSummaryFilter(filter));
   }
 
   /**

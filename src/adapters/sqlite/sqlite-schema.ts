@@ -13,7 +13,10 @@ export type SqliteDatabase = Database.Database;
  * The schema, one migration per entry, applied in order on open. `PRAGMA user_version` holds how
  * many have run. 1: sessions; 2: the events and event_seqs tables of `SqliteEventLog`; 3: its
  * `open_runs` ledger (runs announced with `sub_session_started` and not yet completed), seeded
- * from the events already stored. Append only: never edit a shipped migration.
+ * from the events already stored; 4: the summary columns of `sessions` (title, model, metadata,
+ * message count, last message, attachments, last activity), backfilled from each row's JSON, and
+ * the indexes that page listings by `created_at, id` / last activity (`listSummaries`). Append
+ * only: never edit a shipped migration.
  *
  * @example
  * db.pragma('user_version', { simple: true }) === SQLITE_MIGRATIONS.length; // fully migrated
@@ -62,6 +65,38 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
          WHERE c.session_id = s.session_id AND json_valid(c.json) AND json_extract(c.json, '$.type') = 'sub_session_completed'
            AND json_extract(c.json, '$.run_id') = json_extract(s.json, '$.run_id')
        );`,
+  `ALTER TABLE sessions ADD COLUMN title TEXT NOT NULL DEFAULT '';
+   ALTER TABLE sessions ADD COLUMN model TEXT NOT NULL DEFAULT '';
+   ALTER TABLE sessions ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+   ALTER TABLE sessions ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN last_message_id TEXT;
+   ALTER TABLE sessions ADD COLUMN last_message_role TEXT;
+   ALTER TABLE sessions ADD COLUMN last_message_at TEXT;
+   ALTER TABLE sessions ADD COLUMN has_attachments INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN last_activity_at TEXT NOT NULL DEFAULT '';
+   UPDATE sessions SET
+       title = coalesce(json_extract(json, '$.title'), ''),
+       model = coalesce(json_extract(json, '$.model'), ''),
+       metadata = CASE json_type(json, '$.metadata') WHEN 'object' THEN json_extract(json, '$.metadata') ELSE '{}' END,
+       message_count = coalesce(json_array_length(json, '$.messages'), 0),
+       last_message_id = json_extract(json, '$.messages[#-1].id'),
+       last_message_role = json_extract(json, '$.messages[#-1].role'),
+       last_message_at = json_extract(json, '$.messages[#-1].created_at'),
+       has_attachments = EXISTS (
+         SELECT 1 FROM json_each(json, '$.messages') m
+         WHERE json_type(m.value, '$.attachments') = 'array' AND json_array_length(m.value, '$.attachments') > 0
+       ),
+       last_activity_at = CASE
+         WHEN json_extract(json, '$.messages[#-1].created_at') > updated_at THEN json_extract(json, '$.messages[#-1].created_at')
+         ELSE updated_at END
+     WHERE json_valid(json) AND json_type(json, '$.messages') = 'array';
+   UPDATE sessions SET last_activity_at = updated_at WHERE last_activity_at = '';
+   CREATE INDEX sessions_by_created ON sessions (created_at, id);
+   CREATE INDEX sessions_by_kind_created ON sessions (kind, created_at, id);
+   CREATE INDEX sessions_by_root_created ON sessions (root_session_id, created_at, id);
+   CREATE INDEX sessions_by_status_created ON sessions (last_run_status, created_at, id);
+   CREATE INDEX sessions_by_activity ON sessions (last_activity_at, created_at, id);
+   CREATE INDEX sessions_by_kind_activity ON sessions (kind, last_activity_at, created_at, id);`,
 ];
 
 /**
@@ -70,7 +105,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
  * resulting `user_version`. Throws {@link StoreUnavailableError} for a file from a newer Sprout.
  *
  * @example
- * migrateSqliteSchema(new Database('sessions.db')); // 2
+ * migrateSqliteSchema(new Database('sessions.db')); // 4
  */
 export function migrateSqliteSchema(db: SqliteDatabase): number {
   const step = db.transaction((): boolean => {

@@ -5,7 +5,10 @@ import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { InvalidSessionDataError, SessionConflictError, SproutError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
 import type { CompanionEventLogOptions, EventLog, SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
+import type { SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../../api/session-summary.js';
+import { parseSummaryFilter, parseSummaryQuery, summaryColumnsOf } from '../session-summaries.js';
 import { decodeStoredSession, sessionToJson } from '../stored-session.js';
+import { SqliteSummaryReader } from './sqlite-summary-reader.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { migrateSqliteSchema, type SqliteDatabase } from './sqlite-schema.js';
 
@@ -31,6 +34,31 @@ export type SqliteSessionStoreOptions = ({ path: string; database?: never } | { 
   /** Run `PRAGMA quick_check` on open, so a corrupt file fails now, not mid-run. @default true */
   checkOnOpen?: boolean;
 };
+
+/** The session's own columns a save writes (`json` last). */
+const ROW_COLUMNS = [
+  'id',
+  'kind',
+  'parent_session_id',
+  'root_session_id',
+  'spawn_depth',
+  'last_run_status',
+  'created_at',
+  'updated_at',
+  'json',
+];
+/** The summary columns a save writes (migration 4). */
+const SUMMARY_COLUMNS = [
+  'title',
+  'model',
+  'metadata',
+  'message_count',
+  'last_message_id',
+  'last_message_role',
+  'last_message_at',
+  'has_attachments',
+  'last_activity_at',
+];
 
 /** How many skipped rows {@link SqliteSessionStore.invalidRows} keeps (the most recent). */
 const INVALID_ROWS_KEPT = 100;
@@ -63,8 +91,8 @@ interface SessionRow {
  * store.close();
  */
 export class SqliteSessionStore implements SessionStore {
-  /** Loads are validated copies (checked on load); `listByRunStatus` is indexed. */
-  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true };
+  /** Loads are validated copies (checked on load); `listByRunStatus` is indexed; summaries are listed from their own columns. */
+  readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true, summaries: true };
   readonly #db: SqliteDatabase;
   readonly #ownsDatabase: boolean;
   readonly #onInvalidRow: ((error: InvalidSessionDataError) => void) | undefined;
@@ -74,6 +102,7 @@ export class SqliteSessionStore implements SessionStore {
   #closed = false;
   readonly #stmt;
   readonly #saveTx;
+  readonly #summaries: SqliteSummaryReader;
 
   /** @param target a file path (or `':memory:'`), shorthand for `{ path }`, or the options. */
   constructor(target: string | SqliteSessionStoreOptions) {
@@ -93,22 +122,21 @@ export class SqliteSessionStore implements SessionStore {
       }
     }
     this.#onInvalidRow = options.onInvalidRow;
-    const columns =
-      'kind = @kind, parent_session_id = @parent_session_id, root_session_id = @root_session_id, spawn_depth = @spawn_depth, last_run_status = @last_run_status, created_at = @created_at, updated_at = @updated_at, json = @json';
+    const names = [...ROW_COLUMNS, ...SUMMARY_COLUMNS];
+    const columns = names
+      .slice(1)
+      .map((name) => `${name} = @${name}`)
+      .join(', ');
+    const insertColumns = `(${names.join(', ')}, version) VALUES (${names.map((name) => `@${name}`).join(', ')}, 1)`;
     this.#stmt = {
       get: this.#db.prepare<[string], SessionRow>('SELECT id, version, json FROM sessions WHERE id = ?'),
       version: this.#db.prepare<[string], { version: number }>('SELECT version FROM sessions WHERE id = ?'),
       update: this.#db.prepare<[Record<string, unknown>]>(
         `UPDATE sessions SET ${columns}, version = version + 1 WHERE id = @id AND version = @expected`,
       ),
-      insert: this.#db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO sessions (id, kind, parent_session_id, root_session_id, spawn_depth, last_run_status, created_at, updated_at, version, json)
-         VALUES (@id, @kind, @parent_session_id, @root_session_id, @spawn_depth, @last_run_status, @created_at, @updated_at, 1, @json)
-         ON CONFLICT (id) DO NOTHING`,
-      ),
+      insert: this.#db.prepare<[Record<string, unknown>]>(`INSERT INTO sessions ${insertColumns} ON CONFLICT (id) DO NOTHING`),
       upsert: this.#db.prepare<[Record<string, unknown>], { version: number }>(
-        `INSERT INTO sessions (id, kind, parent_session_id, root_session_id, spawn_depth, last_run_status, created_at, updated_at, version, json)
-         VALUES (@id, @kind, @parent_session_id, @root_session_id, @spawn_depth, @last_run_status, @created_at, @updated_at, 1, @json)
+        `INSERT INTO sessions ${insertColumns}
          ON CONFLICT (id) DO UPDATE SET ${columns.replaceAll('@', 'excluded.')}, version = version + 1
          RETURNING version`,
       ),
@@ -123,6 +151,7 @@ export class SqliteSessionStore implements SessionStore {
         `SELECT id, version, json FROM sessions WHERE kind = 'root' AND last_run_status IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`,
       ),
     };
+    this.#summaries = new SqliteSummaryReader(this.#db);
     this.#saveTx = this.#db.transaction((row: Record<string, unknown>, expected: number | undefined): number => {
       // No version: the caller did not read the session first; last write wins (versioned saves are checked).
       if (expected === undefined) return (this.#stmt.upsert.get(row) as { version: number }).version;
@@ -182,7 +211,11 @@ export class SqliteSessionStore implements SessionStore {
       const parsed = sessionSchema.safeParse(session);
       if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
       const { version: expected, ...data } = parsed.data;
+      const summary = summaryColumnsOf(data);
       const row = {
+        ...summary,
+        metadata: JSON.stringify(summary.metadata),
+        has_attachments: summary.has_attachments ? 1 : 0,
         id: data.id,
         kind: data.kind,
         parent_session_id: data.parent_session_id ?? null,
@@ -238,6 +271,28 @@ export class SqliteSessionStore implements SessionStore {
    */
   listRootsByRunStatus(statuses: readonly RunStatusMetadata[]): Promise<Session[]> {
     return this.#run(() => this.#decodeAll(this.#stmt.rootsByStatus.all(JSON.stringify(statuses))));
+  }
+
+  /**
+   * One page of summaries matching the query, read from the summary columns only (never the
+   * session JSON) through the `created_at, id` / last-activity indexes: O(`limit`) per page.
+   * Rejects with {@link SproutValidationError} for an invalid query.
+   *
+   * @example
+   * const { items, nextCursor } = await store.listSummaries({ kind: 'root', limit: 50 });
+   */
+  listSummaries(query: SessionSummaryQuery): Promise<SessionSummaryPage> {
+    return this.#run(() => this.#summaries.page(parseSummaryQuery(query)));
+  }
+
+  /**
+   * How many sessions match the filter (an indexed `count(*)`).
+   *
+   * @example
+   * const roots = await store.countSummaries({ kind: 'root' });
+   */
+  countSummaries(filter: SessionSummaryFilter): Promise<number> {
+    return this.#run(() => this.#summaries.count(parseSummaryFilter(filter)));
   }
 
   /**

@@ -2,6 +2,7 @@ import { sessionSchema, type Session } from '../../../machines/session.schema.js
 import type { AgentEvent } from '../../../machines/agent-event.events.js';
 import { SessionConflictError, SproutValidationError } from '../../errors.js';
 import type { SessionStore } from '../../api/ports.js';
+import { describeSessionSummaryCases } from './session-summary-conformance.js';
 import type { ConformanceTestApi } from './test-api.js';
 
 /**
@@ -57,7 +58,8 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
  * optimistic concurrency), including the optional members: `listByRunStatus` is tested whenever
  * the store has it, and its tests fail, not skip, when it is missing while the store declares
  * `capabilities.runStatusIndex` (or unless `{ listByRunStatus: false }` says it has none on
- * purpose); `capabilities.validatedLoads` is checked (each load a fresh, schema-valid copy);
+ * purpose); `listSummaries` / `countSummaries` are tested whenever the store has them (and must
+ * be there when it declares `capabilities.summaries`); `capabilities.validatedLoads` is checked (each load a fresh, schema-valid copy);
  * `openEventLog`, when present, must return a working event log. Pass your test framework's
  * `describe`, `it` and `expect` (Vitest and Jest fit as they are).
  *
@@ -266,12 +268,14 @@ export function describeSessionStoreConformance(
       });
     });
 
+    describeSessionSummaryCases({ describe, it, expect, store: () => store, makeSession });
+
     describe('capabilities', () => {
       it('declares its capabilities as booleans, or not at all', () => {
         const capabilities = store.capabilities;
         if (capabilities === undefined) return;
         expect(typeof capabilities).toBe('object');
-        for (const key of ['validatedLoads', 'runStatusIndex'] as const) {
+        for (const key of ['validatedLoads', 'runStatusIndex', 'summaries'] as const) {
           expect(capabilities[key] === undefined || typeof capabilities[key] === 'boolean').toBe(true);
         }
       });
