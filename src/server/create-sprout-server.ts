@@ -11,6 +11,8 @@ import { modelGuard } from './middleware/model-guard.js';
 import { requestTimeout } from './middleware/request-timeout.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { streamLimit } from './middleware/stream-limit.js';
+import { createServerMetrics } from './metrics/server-metrics.js';
+import { metricsRoutes } from './metrics/metrics-route.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { bambooRoutes } from './routes/bamboo-api.js';
 import { bambooSettingsRoutes } from './routes/bamboo-settings.js';
@@ -144,6 +146,10 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   app.route('/api/v1', bambooRoutes(ctx));
   app.route('/', bambooSettingsRoutes(ctx));
   app.route('/', dashboardRoutes(ctx));
+  if (opts.metrics) {
+    const openStreams = () => ({ sse: ctx.streams.size, ws: v2Stream.size });
+    app.route('/', metricsRoutes(createServerMetrics({ scheduler: opts.scheduler, runStates: opts.runStates, openStreams, now: ctx.now })));
+  }
 
   return {
     fetch: (request, env) => app.fetch(request, env),

@@ -94,6 +94,11 @@ export const sproutServerOptionsSchema = z.strictObject({
   runStates: z
     .custom<RunStateTracker>(hasMethods('snapshot', 'inspect', 'get'), 'runStates must come from createRunStateTracker')
     .optional(),
+  /**
+   * Serve Prometheus metrics at `GET /metrics` (queue depth, runs by state, completions, run
+   * durations, tokens, open streams), behind the same token as every route. @default true
+   */
+  metrics: z.boolean().default(true),
   /** Model of roots created with `POST /v1/sessions` when the body names none. @default 'default' */
   defaultModel: z.string().min(1).default('default'),
   /** Id generator for roots and messages. @default crypto.randomUUID */
