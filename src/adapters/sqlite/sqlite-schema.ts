@@ -83,7 +83,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
        last_message_role = json_extract(json, '$.messages[#-1].role'),
        last_message_at = json_extract(json, '$.messages[#-1].created_at'),
        has_attachments = EXISTS (
-         SELECT 1 FROM json_each(json, '$.messages') m
+         SELECT 1 FROM json_each(sessions.json, '$.messages') m
          WHERE json_type(m.value, '$.attachments') = 'array' AND json_array_length(m.value, '$.attachments') > 0
        ),
        last_activity_at = CASE
