@@ -1,10 +1,11 @@
 import { Observable, type Subscription } from 'rxjs';
-import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
+import type { AgentEvent, SessionEventEnvelope, SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import type { EventLog, SessionStore } from '../api/ports.js';
 import { systemClock, type SproutClock } from '../clock.js';
 import { toBambooEvent } from './bamboo-dialect.js';
 import { ownRunStatus } from './bamboo-live-state.js';
+import { announcedEnds, terminalOfCompletion } from './bamboo-run-end.js';
 import { isLiveStatus } from './bamboo-session.js';
 import { pendingUserTurn } from './bamboo-turn.js';
 import type { BambooDialect, ServerScheduler } from './server-options.js';
@@ -48,12 +49,16 @@ const isTerminal = (envelope: SessionEventEnvelope): boolean => envelope.event.t
  *   otherwise the critical events of the current (or last) run: `sub_session_started` /
  *   `sub_session_completed`. Tokens are never replayed.
  * - A finished session (its run ended, no user turn pending, no descendant running) gets the
- *   replay, its terminal event (the stored one, else one made from the run status: a cancel is an
- *   `error`, as Bamboo's seed did, since legacy Lotus knows no `cancelled`), `data: [DONE]`, end.
- * - Otherwise the stream is live: after the session's own terminal `complete` / `error`, it sends
- *   `data: [DONE]` and ends — once no descendant runs any more (checked on each
- *   `sub_session_completed` and every `checkMs`). A session that never ran or whose last message
- *   is a pending user turn stays live: clients subscribe before they execute.
+ *   replay, its terminal event (the stored one, else one made from the run status), `data:
+ *   [DONE]`, end. A cancel is `cancelled` in the `sub_agent` dialect and `error` in the
+ *   `sub_session` one (legacy Lotus knows no `cancelled`), see `toBambooEvent`.
+ * - Otherwise the stream is live: after the session's own terminal `complete` / `error` /
+ *   `cancelled`, it sends `data: [DONE]` and ends — once no descendant runs any more (checked on
+ *   each `sub_session_completed` and every `checkMs`). A child's run that ends without a
+ *   terminal event of its own (cancelled while queued) ends the stream all the same: its
+ *   parent's `sub_session_completed` stands for it ({@link terminalOfCompletion}, a frame without
+ *   `id:`). A session that never ran or whose last message is a pending user turn stays live:
+ *   clients subscribe before they execute.
  *
  * @example
  * return sseResponse({ source: bambooEventStream(deps, id, {}), frame: (bytes) => bytes, comment: 'heartbeat', pingMs: 5000, streams });
@@ -65,6 +70,7 @@ export function bambooEventStream(
 ): Observable<Uint8Array> {
   return new Observable<Uint8Array>((subscriber) => {
     let live: Subscription | undefined;
+    let ends: Subscription | undefined;
     let timer: unknown;
     let checking = false;
     let holding = false;
@@ -99,7 +105,21 @@ export function bambooEventStream(
       tick();
       void check().catch((error: unknown) => subscriber.error(error));
     };
+    // A run's end its parent announced: when no terminal event of the session's own came first
+    // (a child cancelled while queued has none), one made from the announcement ends the stream.
+    let liveSince: number | undefined;
+    const announced: SubSessionCompletedEvent[] = [];
+    const onAnnounced = (completion: SubSessionCompletedEvent): void => {
+      if (subscriber.closed || holding) return;
+      if (liveSince === undefined) {
+        announced.push(completion);
+        return;
+      }
+      subscriber.next(encodeFrame(`data: ${JSON.stringify(toBambooEvent(terminalOfCompletion(completion), deps.dialect))}\n\n`));
+      hold();
+    };
     const goLive = (fromSeq: number, finished: boolean): void => {
+      liveSince = fromSeq;
       live = deps.scheduler.events(sessionId, { afterSeq: fromSeq }).subscribe({
         next: (envelope) => {
           if (subscriber.closed) return;
@@ -111,11 +131,14 @@ export function bambooEventStream(
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
       });
+      // A finished session's replay already ends with its terminal event.
+      for (const completion of announced.splice(0)) if (!finished) onAnnounced(completion);
     };
 
     void (async () => {
       const session = await deps.store.load(sessionId);
       if (session === undefined) return finish();
+      ends = announcedEnds(deps.scheduler, session).subscribe({ next: onAnnounced, error: (error: unknown) => subscriber.error(error) });
       const snapshot = await retained(deps.scheduler, sessionId);
       const lastSeq = snapshot.at(-1)?.seq ?? 0;
       const terminals = snapshot.filter(isTerminal);
@@ -131,7 +154,8 @@ export function bambooEventStream(
       for (const envelope of replay) emit(envelope);
       if (stayLive) return goLive(lastSeq, false);
       const last = terminals.at(-1);
-      if (last === undefined) subscriber.next(encodeFrame(`data: ${JSON.stringify(oneShotTerminal(session, status, deps.dialect))}\n\n`));
+      if (last === undefined)
+        subscriber.next(encodeFrame(`data: ${JSON.stringify(toBambooEvent(oneShotTerminal(session, status), deps.dialect))}\n\n`));
       else if (!replay.includes(last)) emit(last);
       goLive(lastSeq, true);
       hold();
@@ -139,16 +163,18 @@ export function bambooEventStream(
 
     return () => {
       live?.unsubscribe();
+      ends?.unsubscribe();
       if (timer !== undefined) clock.clearTimeout(timer);
     };
   });
 }
 
 /** The terminal event of a finished run whose own terminal event is no longer retained. */
-function oneShotTerminal(session: Session, status: string | undefined, dialect: BambooDialect): Record<string, unknown> {
+function oneShotTerminal(session: Session, status: string | undefined): AgentEvent {
   if (status === 'error') return { type: 'error', message: session.metadata.last_run_error ?? 'Agent execution failed' };
-  if (status === 'cancelled' || status === 'skipped') return { type: 'error', message: 'Agent execution cancelled by user' };
-  return toBambooEvent({ type: 'complete', usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } }, dialect) ?? {};
+  if (status === 'skipped') return { type: 'error', message: session.metadata.last_run_error ?? 'Agent execution skipped' };
+  if (status === 'cancelled') return { type: 'error', message: 'run cancelled (reason: user)' };
+  return { type: 'complete', usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } };
 }
 
 /** True while any session below this one has a queued or running run. */

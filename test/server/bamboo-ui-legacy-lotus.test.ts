@@ -123,10 +123,11 @@ describe('legacy Lotus (Bamboo-bot) against sprout serve', () => {
     expect(stopped.status).toBe(200);
     expect(stopped.body).toMatchObject({ success: true, message: 'Agent execution stopped' });
     expect(await stream.ended).toEqual({ done: true, serverClosed: true });
-    expect(stream.events.at(-1)).toMatchObject({ type: 'error' });
+    // Legacy Lotus knows no `cancelled`: Bamboo's seed ended a stopped run with this error.
+    expect(stream.events.at(-1)).toEqual({ type: 'error', message: 'Agent execution cancelled by user' });
     const again = await subscribe(id);
     expect(await again.ended).toEqual({ done: true, serverClosed: true });
-    expect(again.events).toEqual([expect.objectContaining({ type: 'error' })]);
+    expect(again.events).toEqual([{ type: 'error', message: 'Agent execution cancelled by user' }]);
     const idle = await post(`${base}/api/v1/stop/${id}`);
     expect(idle.status).toBe(404);
     expect(idle.body).toMatchObject({ success: false });

@@ -96,7 +96,8 @@ describe('lotus-next (REST calls, SSE in place of its WebSocket) against sprout 
     streams.push(stoppedStream);
     expect(stopped.body).toMatchObject({ success: true });
     expect(await stoppedStream.ended).toEqual({ done: true, serverClosed: true });
-    expect(stoppedStream.events.at(-1)).toMatchObject({ type: 'error' });
+    // lotus-next knows Bamboo's `cancelled` (onCancelled: no error banner).
+    expect(stoppedStream.events.at(-1)).toEqual({ type: 'cancelled', message: 'Agent execution cancelled by user' });
     const idle = await get<{ sessions: Summary[] }>(`${base}/api/v1/sessions`);
     expect(idle.body.sessions[0]).toMatchObject({ is_running: false, last_run_status: 'cancelled' });
 

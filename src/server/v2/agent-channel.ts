@@ -1,8 +1,9 @@
 import type { Subscription } from 'rxjs';
-import type { SessionEventEnvelope } from '../../../machines/agent-event.events.js';
+import type { SessionEventEnvelope, SubSessionCompletedEvent } from '../../../machines/agent-event.events.js';
 import type { Session } from '../../../machines/session.schema.js';
 import type { SessionStore } from '../../api/ports.js';
 import { SproutValidationError } from '../../errors.js';
+import { announcedEnds, terminalOfCompletion } from '../bamboo-run-end.js';
 import type { ServerScheduler } from '../server-options.js';
 import { isAwaitingRun, runningDescendants, storedTerminal } from './session-run-state.js';
 import { AGENT_CHANNEL_PREFIX, isTerminalEvent, toLotusEvent, type ChannelFrame } from './v2-frames.js';
@@ -54,12 +55,15 @@ export function openAgentChannel(deps: AgentChannelDeps, sessionId: string, sinc
   let lastSeq = since ?? 0;
   const queue: SessionEventEnvelope[] = [];
   let subscription: Subscription | undefined;
+  let ends: Subscription | undefined;
+  const announced: SubSessionCompletedEvent[] = [];
 
   const isEnded = (): boolean => mode === 'ended';
   const end = (): void => {
     if (mode === 'ended') return;
     mode = 'ended';
     subscription?.unsubscribe();
+    ends?.unsubscribe();
   };
   const endBySelf = (): void => {
     if (mode === 'ended') return;
@@ -91,6 +95,12 @@ export function openAgentChannel(deps: AgentChannelDeps, sessionId: string, sinc
     } else if (mode === 'holding' && envelope.event.type === 'sub_session_completed') {
       void checkHold();
     }
+  };
+  // A run's end its parent announced: without a terminal event of the session's own first (a
+  // child cancelled while queued has none), one made from the announcement ends the run here.
+  const onAnnounced = (completion: SubSessionCompletedEvent): void => {
+    if (mode === 'deciding') announced.push(completion);
+    else if (mode === 'live') forward({ seq: lastSeq, sessionId, event: terminalOfCompletion(completion) });
   };
   const observer = {
     next: (envelope: SessionEventEnvelope) => (mode === 'deciding' ? queue.push(envelope) : forward(envelope)),
@@ -124,6 +134,7 @@ export function openAgentChannel(deps: AgentChannelDeps, sessionId: string, sinc
     try {
       session = await store.load(sessionId);
       if (!session) return endBySelf();
+      ends = announcedEnds(scheduler, session).subscribe({ next: onAnnounced, error: deps.onError });
       awaiting = await isAwaitingRun(scheduler, session);
     } catch (error) {
       deps.onError(error);
@@ -173,6 +184,10 @@ export function openAgentChannel(deps: AgentChannelDeps, sessionId: string, sinc
       }
     }
   };
-  decide().catch(deps.onError);
+  decide()
+    .then(() => {
+      for (const completion of announced.splice(0)) onAnnounced(completion);
+    })
+    .catch(deps.onError);
   return { close: end, tick: () => void (mode === 'holding' ? checkHold() : undefined) };
 }

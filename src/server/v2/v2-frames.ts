@@ -34,26 +34,17 @@ export type ChannelFrame =
   | { ch: string; seq: number; event: BambooEvent | ChangeEvent }
   | { ch: string; seq: number; control: Record<string, unknown> & { type: string } };
 
-/** `error{message}` a cancelled run ends with on its own stream (`run cancelled (reason: user)`). */
-const CANCELLED = /^run cancelled \(reason: ([a-z]+)\)$/;
-
-/** What Bamboo's server says when a user stopped a run (lotus-next shows it as is). */
-export const USER_CANCEL_MESSAGE = 'Agent execution cancelled by user';
-
 /**
- * One of a session's own events as lotus-next reads it: Bamboo's current names (`sub_agent_*`,
- * via {@link toBambooEvent}), and a cancelled run's `error` as `cancelled` (lotus-next handles it:
- * it reloads history, no error banner). `undefined` for events Bamboo does not know.
+ * One of a session's own events as lotus-next reads it: Bamboo's current names (`sub_agent_*`),
+ * a cancelled run's `error` as `cancelled` (lotus-next handles it: it reloads history, no error
+ * banner), via {@link toBambooEvent} in the `sub_agent` dialect. `undefined` for events Bamboo
+ * does not know.
  *
  * @example
  * toLotusEvent({ type: 'error', message: 'run cancelled (reason: user)' });
  * // { type: 'cancelled', message: 'Agent execution cancelled by user' }
  */
 export function toLotusEvent(event: AgentEvent): BambooEvent | undefined {
-  if (event.type === 'error') {
-    const reason = CANCELLED.exec(event.message)?.[1];
-    if (reason !== undefined) return { type: 'cancelled', message: reason === 'user' ? USER_CANCEL_MESSAGE : event.message };
-  }
   return toBambooEvent(event, 'sub_agent');
 }
 

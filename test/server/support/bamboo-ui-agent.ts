@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
 import { createStepRecorder } from '../../../src/agents/ai-sdk/step-recorder.js';
 import { systemClock, toRfc3339 } from '../../../src/clock.js';
+import { serveDemoAgent } from '../../../src/server/serve-agent.js';
 
 /**
  * An agent that records its turns the way Sprout's AI SDK agent does (`createStepRecorder`:
@@ -51,6 +52,37 @@ export function bambooUiAgent(): AgentRuntime {
       step.text(answer);
       step.flush();
       request.emit({ type: 'complete', usage: { prompt_tokens: 5, completion_tokens: 7 } });
+    },
+  };
+}
+
+/**
+ * The scenario's agents: a root whose prompt contains `[team]` spawns three children — `Alpha`
+ * (succeeds), `Beta [fail]` (fails) and `Gamma [slow]` (a one-minute tool call, for the UI's
+ * Stop) — waits for all three and answers; every child runs `sprout serve`'s scripted default
+ * (`serveDemoAgent`, sped up except for the slow tool). Any other root runs the default too.
+ */
+export function teamAgent(): AgentRuntime {
+  const fast = serveDemoAgent(systemClock, { speed: 0.05 });
+  const slow = serveDemoAgent(systemClock);
+  return {
+    async execute(session, request) {
+      const prompt = session.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '';
+      if (session.kind !== 'root' || !prompt.includes('[team]')) return (prompt.includes('[slow]') ? slow : fast).execute(session, request);
+      const spawner = request.spawner;
+      if (spawner === undefined) throw new Error('no spawner');
+      request.emit({ type: 'token', content: 'Splitting the work. ' });
+      for (const [title, task] of [
+        ['Alpha', 'look up alpha'],
+        ['Beta', 'look up beta [fail]'],
+        ['Gamma', 'look up gamma [slow]'],
+      ] as const)
+        await spawner.spawnChild(session.id, { title, prompt: task });
+      const results = await spawner.waitForChildren(session.id);
+      const answer = `Children ended: ${results.map((result) => result.status).join(', ')}`;
+      request.emit({ type: 'token', content: answer });
+      session.messages.push({ id: randomUUID(), role: 'assistant', content: answer, created_at: toRfc3339(systemClock.now()) });
+      request.emit({ type: 'complete', usage: { prompt_tokens: 3, completion_tokens: 4 } });
     },
   };
 }
