@@ -15,7 +15,7 @@ import { createServerMetrics } from './metrics/server-metrics.js';
 import { metricsRoutes } from './metrics/metrics-route.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { bambooRoutes } from './routes/bamboo-api.js';
-import { bambooSettingsRoutes } from './routes/bamboo-settings.js';
+import { BAMBOO_PUBLIC_PATHS, bambooSettingsRoutes } from './routes/bamboo-settings.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/v1-events.js';
 import { runRoutes } from './routes/v1-runs.js';
@@ -126,7 +126,8 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   app.use(csrfGuard({ cors: opts.cors, trustProxy }));
   if (opts.token !== undefined) {
     const throttle = new AuthFailureThrottle({ max: opts.maxAuthFailures, windowMs: opts.authFailureWindowMs, now: ctx.now });
-    app.use(bearerGuard(opts.token, { throttle, trustProxy }));
+    // Bamboo's login screen probes and logs in before it holds the cookie.
+    app.use(bearerGuard(opts.token, { throttle, trustProxy, publicPaths: BAMBOO_PUBLIC_PATHS }));
   }
   app.use(streamLimit({ perClient: opts.maxStreamsPerClient, total: opts.maxStreams, trustProxy }));
   app.use(requestTimeout(opts.requestTimeoutMs));

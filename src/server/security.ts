@@ -71,6 +71,29 @@ export function tokenMatches(token: string, presented: string | undefined): bool
   return timingSafeEqual(digest(token), digest(presented));
 }
 
+/**
+ * The `Set-Cookie` value that authorizes a browser: the token in an `HttpOnly`, `SameSite=Strict`
+ * cookie (`Secure` over TLS). Set by the dashboard's `/?token=…` and by the Bamboo UIs' login
+ * (`POST /v1/bamboo/access/verify`).
+ *
+ * @example
+ * c.header('set-cookie', tokenCookie(token, request.secure));
+ */
+export function tokenCookie(token: string, secure: boolean): string {
+  return `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+}
+
+/**
+ * True when the request carries `token` as `Authorization: Bearer` or in the {@link TOKEN_COOKIE}.
+ *
+ * @example
+ * const signedIn = presentsToken(c.req.header('authorization'), c.req.header('cookie'), token);
+ */
+export function presentsToken(authorization: string | undefined, cookie: string | undefined, token: string): boolean {
+  const bearer = authorization !== undefined && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
+  return tokenMatches(token, bearer) || tokenMatches(token, cookieValue(cookie, TOKEN_COOKIE));
+}
+
 /** A cookie's value; `undefined` when absent or not valid percent-encoding (a bad cookie is no credential, not a 500). */
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
@@ -91,19 +114,26 @@ export interface BearerGuardOptions {
   throttle?: AuthFailureThrottle;
   /** Read the client address and scheme from `X-Forwarded-*` (see `trustProxy`). @default false */
   trustProxy?: boolean;
+  /**
+   * Paths served without a credential (any method), such as a login exchange and the probes a
+   * login screen makes before it (see `BAMBOO_PUBLIC_PATHS`). @default none
+   */
+  publicPaths?: ReadonlySet<string>;
 }
 
 /**
- * Requires `Authorization: Bearer <token>` on every request (or the dashboard's `SameSite=Strict`
- * cookie, which `GET /?token=…` sets; `Secure` over TLS). 401 with `WWW-Authenticate: Bearer`
+ * Requires `Authorization: Bearer <token>` on every request but `publicPaths` (or the
+ * `SameSite=Strict` cookie of {@link tokenCookie}, which `GET /?token=…` and a Bamboo UI's login
+ * set; `Secure` over TLS). 401 with `WWW-Authenticate: Bearer`
  * otherwise. With a `throttle`, a client that presented too many wrong tokens gets 429
  * `TOO_MANY_AUTH_FAILURES` with `Retry-After`, whatever it presents, until its window ends.
  *
  * @example
  * app.use(bearerGuard('a-long-random-token-value', { throttle }));
  */
-export function bearerGuard(token: string, { throttle, trustProxy = false }: BearerGuardOptions = {}): MiddlewareHandler {
+export function bearerGuard(token: string, { throttle, trustProxy = false, publicPaths }: BearerGuardOptions = {}): MiddlewareHandler {
   return async (c, next) => {
+    if (publicPaths?.has(c.req.path) === true) return next();
     const request = forwardedRequest(c, trustProxy);
     const wait = throttle?.blockedFor(request.client) ?? 0;
     if (wait > 0) {
@@ -128,10 +158,7 @@ export function bearerGuard(token: string, { throttle, trustProxy = false }: Bea
     }
     await next();
     if (fromQuery !== undefined) {
-      c.header(
-        'set-cookie',
-        `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${request.secure ? '; Secure' : ''}`,
-      );
+      c.header('set-cookie', tokenCookie(token, request.secure));
     }
   };
 }
