@@ -31,11 +31,15 @@ import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, waitArg
 import { policyHolds } from '../scheduler/wait-for-children.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
-import { queueUnavailable } from './errors.js';
+import { QueueFullError, queueUnavailable } from './errors.js';
+import { checkDependencies, type DependencyChecks } from './dependency-health.js';
+import { FrontDoorScripts } from './front-door-scripts.js';
 import { RUN_QUEUE_NAME, redisKeys, validatePrefix } from './keys.js';
 import { isServiceError, storedEnd } from './lost-run.js';
 import { RedisScripts } from './redis-scripts.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
+import { deleteTree } from './tree-delete.js';
+import { assertWellFormed } from '../well-formed-text.js';
 
 /** How long a cancel request is kept for a run that has not been taken yet (a week). */
 const CANCEL_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -43,6 +47,7 @@ const CANCEL_TTL_MS = 7 * 24 * 3600 * 1000;
 const frontDoorOptionsSchema = z.object({
   prefix: z.string().default('sprout'),
   concurrency: z.number().int().min(1).optional(),
+  queueCapacity: z.number().int().min(1).max(10_000_000).optional(),
   maxDepth: z.number().int().min(0).default(4),
   eventRetention: z.number().int().min(0).default(1000),
   cancelTreeHoldMs: z
@@ -67,6 +72,13 @@ export interface DistributedSchedulerOptions {
   prefix?: string | undefined;
   /** When set, `start()` sets the queue's global concurrency: runs active at once across every worker. */
   concurrency?: number | undefined;
+  /**
+   * Bounds the queue: at most this many runs queued and not yet taken by a worker, across every
+   * front door of the deployment (counted atomically in Redis). Beyond it `enqueue` / `spawnChild`
+   * reject with `QueueFullError` (code `QUEUE_FULL`; the HTTP API answers 429 with `Retry-After`)
+   * and keep nothing. `sprout serve` sets 128, the embedded scheduler's default. @default unbounded
+   */
+  queueCapacity?: number | undefined;
   /** Deepest child `spawnChild` creates (a root session is depth 0). @default 4 */
   maxDepth?: number | undefined;
   /** Events kept per session by the log (what `events({ afterSeq })` can replay). @default 1000 */
@@ -103,6 +115,8 @@ export interface DistributedScheduler {
   readonly eventLog: PostgresEventLog;
   /** Diagnostics: services that went away (they reconnect). */
   readonly diagnostics$: Observable<DistributedDiagnostic>;
+  /** Whether Redis and PostgreSQL answer now (each checked within two seconds; never rejects): what `/v1/health` reports. */
+  checkHealth(): Promise<DependencyChecks>;
   /**
    * Connects and migrates the schema if needed. Rejects with `StoreUnavailableError` /
    * `QueueUnavailableError` when PostgreSQL / Redis cannot be reached now (later outages are
@@ -122,9 +136,11 @@ export interface DistributedScheduler {
   /** Cancels every queued or running descendant of the session (reason `parent`); resolves with how many runs. */
   cancelTree(sessionId: string): Promise<number>;
   /**
-   * Cancels the session's own run and its descendants' (reason `deleted`, the subtree marked as
-   * `cancelTree` does), waits for its own run to end, then deletes it from PostgreSQL. Resolves
-   * with what the store's `delete` returned.
+   * Deletes the session **and every session below it** (a tree delete), atomically against
+   * concurrent spawns: once it started, `spawnChild` / `enqueue` under any session of the tree
+   * reject with `SessionNotFoundError`; runs of the tree no worker took yet are taken out of the
+   * queue (never started), the others are cancelled (reason `deleted`) and awaited; then the
+   * sessions and their streams are deleted, deepest first. Resolves with whether the session existed.
    */
   deleteSession(sessionId: string): Promise<boolean>;
   /** The child's latest run, from PostgreSQL (metadata) and Redis (its live run). */
@@ -164,13 +180,15 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
   let redis: ReturnType<typeof openRedis> | undefined;
   let queueRedis: ReturnType<typeof openRedis> | undefined;
   let scripts: RedisScripts | undefined;
+  let frontDoor: FrontDoorScripts | undefined;
   let queue: Queue | undefined;
   let stopped: Promise<void> | undefined;
+  const capacity = opts.queueCapacity ?? 0;
 
-  const running = (): { redis: NonNullable<typeof redis>; scripts: RedisScripts; queue: Queue } => {
+  const running = (): { redis: NonNullable<typeof redis>; scripts: RedisScripts; frontDoor: FrontDoorScripts; queue: Queue } => {
     if (phase === 'created') throw new SchedulerStoppedError('spawn scheduler is not running: call start() first');
-    if (phase !== 'running' || !redis || !scripts || !queue) throw new SchedulerStoppedError();
-    return { redis, scripts, queue };
+    if (phase !== 'running' || !redis || !scripts || !frontDoor || !queue) throw new SchedulerStoppedError();
+    return { redis, scripts, frontDoor, queue };
   };
 
   /** Runs a Redis call, turning its failure into `QueueUnavailableError`. */
@@ -182,20 +200,23 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     }
   };
 
+  /**
+   * Admits the run (one script: not in a tree being deleted, de-duplicated, room in the bounded
+   * queue; sets the child's live run), then adds its job.
+   */
   const enqueueRun = async (job: SpawnJob, title: string | undefined, runId: string): Promise<EnqueueResult> => {
-    const { redis: r, scripts: s, queue: q } = running();
-    const liveKey = keys.live(job.childSessionId);
-    for (;;) {
-      const set = await onRedis(`queueing run ${runId}`, () => r.set(liveKey, runId, 'NX'));
-      if (set === 'OK') break;
-      const existing = await onRedis(`reading the live run of ${job.childSessionId}`, () => r.get(liveKey));
-      if (existing !== null) return { runId: existing, deduplicated: true };
-    }
+    const { scripts: s, frontDoor: f, queue: q } = running();
+    const { parentSessionId, childSessionId } = job;
+    const admission = await onRedis(`queueing run ${runId}`, () => f.admit({ parentSessionId, childSessionId, runId, capacity }));
+    if (admission.kind === 'live') return { runId: admission.runId, deduplicated: true };
+    if (admission.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
+    if (admission.kind === 'full') throw new QueueFullError(capacity);
     const data: RunJobData = { runId, ...job, ...(title === undefined ? {} : { title }) };
     try {
       await q.add(RUN_JOB_NAME, data, { ...RUN_JOB_OPTIONS, jobId: runId });
     } catch (error) {
-      await s.deleteIf(liveKey, runId).catch(serviceError);
+      await s.deleteIf(keys.live(childSessionId), runId).catch(serviceError);
+      await f.forget(runId).catch(serviceError);
       throw queueUnavailable(error, `queueing run ${runId}`);
     }
     return { runId };
@@ -260,6 +281,10 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     eventLog: log,
     diagnostics$,
 
+    checkHealth() {
+      return checkDependencies(phase === 'running' ? redis : undefined, store.database);
+    },
+
     async start() {
       if (phase === 'stopped') throw new SchedulerStoppedError('spawn scheduler was stopped and cannot be started again: create a new one');
       if (phase === 'running') return;
@@ -268,6 +293,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       redis = openRedis(options.redis, 'front door', serviceError, { blocking: false });
       queueRedis = openRedis(options.redis, 'front door queue', serviceError, { blocking: false });
       scripts = new RedisScripts(redis, keys);
+      frontDoor = new FrontDoorScripts(redis, keys);
       queue = new Queue(RUN_QUEUE_NAME, { connection: queueRedis, prefix });
       queue.on('error', serviceError);
       try {
@@ -293,14 +319,22 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
 
     async enqueue(job) {
       const parsedJob = parseArgs(spawnJobSchema, job, 'spawn job');
+      assertWellFormed(parsedJob, 'spawn job');
       running();
       return enqueueRun(parsedJob, undefined, createId());
     },
 
     async spawnChild(parentSessionId, brief) {
       const parsedBrief = parseArgs(spawnBriefSchema, brief, 'spawn brief');
+      assertWellFormed(parsedBrief, 'spawn brief');
       parseArgs(sessionIdSchema, parentSessionId, 'parent session id');
-      running();
+      const { frontDoor: f } = running();
+      if (capacity > 0) {
+        // No room (or the parent's tree is going): refused before anything is written.
+        const room = await onRedis('checking the queue', () => f.admit({ parentSessionId, childSessionId: '', runId: '', capacity }));
+        if (room.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
+        if (room.kind === 'full') throw new QueueFullError(capacity);
+      }
       const parent = await loadValidSession(store, parentSessionId);
       if (!parent) throw new SessionNotFoundError(parentSessionId, 'parent session');
       const depth = parent.spawn_depth + 1;
@@ -367,12 +401,8 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
 
     async deleteSession(sessionId) {
       const id = parseArgs(sessionIdSchema, sessionId, 'deleteSession() session id');
-      await cancelSubtree(id, 'deleted');
-      const session = await loadValidSession(store, id);
-      if (session?.parent_session_id !== undefined && (await cancelRun(id, 'deleted'))) {
-        await scheduler.waitForChildren(session.parent_session_id, { childSessionIds: [id] });
-      }
-      return store.delete(id);
+      const { redis: r, scripts: s, frontDoor: f, queue: q } = running();
+      return deleteTree({ store, log, redis: r, queue: q, scripts: s, frontDoor: f, keys, holdMs: opts.cancelTreeHoldMs, onRedis }, id);
     },
 
     async getChild(childSessionId) {

@@ -19,3 +19,23 @@ export function queueUnavailable(error: unknown, what: string): SproutError {
   const message = error instanceof Error ? error.message : String(error);
   return new QueueUnavailableError(`Redis: ${what} failed: ${message}`, { cause: error });
 }
+
+/**
+ * The run queue holds `queueCapacity` runs that no worker has started yet: the run was not queued
+ * (a spawned child is not kept). Retry after a while; the HTTP API answers 429 `QUEUE_FULL` with
+ * `Retry-After`, as the embedded server does.
+ *
+ * @example
+ * try { await frontDoor.spawnChild('root', brief); } catch (e) { if (e instanceof QueueFullError) retryIn(e.retryAfterSeconds); }
+ */
+export class QueueFullError extends SproutError {
+  /** The queue's bound (runs queued and not started, across every worker). */
+  readonly capacity: number;
+  /** A hint for clients, in seconds. */
+  readonly retryAfterSeconds = 1;
+
+  constructor(capacity: number) {
+    super('QUEUE_FULL', `the run queue is full (${capacity} runs waiting for a worker); retry later`);
+    this.capacity = capacity;
+  }
+}

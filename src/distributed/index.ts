@@ -7,6 +7,6 @@ export { createDistributedScheduler, type DistributedScheduler, type Distributed
 export { createWorker, type DistributedWorker, type DistributedWorkerOptions } from './worker.js';
 export type { DistributedDiagnostic } from './diagnostics.js';
 export type { PostgresConnection, RedisConnection } from './connections.js';
-export { QueueUnavailableError } from './errors.js';
+export { QueueFullError, QueueUnavailableError } from './errors.js';
 export { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
 export { WORKER_LOST_ERROR } from './lost-run.js';

@@ -53,6 +53,12 @@ export function redisKeys(prefix: string) {
     parked: (parentSessionId: string) => `${base}:parked:${parentSessionId}`,
     /** Pub/sub channel: cancel requests pushed to every worker. */
     cancelChannel: `${base}:cancel`,
+    /** The session's tree is being deleted: no run is queued for it or under it (`deleteSession`). */
+    deleting: (sessionId: string) => `${base}:deleting:${sessionId}`,
+    /** The bounded queue: ZSET of the runs the front doors queued, scored with their enqueue time (pruned once started). */
+    queued: `${base}:queued`,
+    /** Where BullMQ keeps the job of a run (a hash; `processedOn` set once a worker took it). */
+    runJob: (runId: string) => `${prefix}:${RUN_QUEUE_NAME}:${runId}`,
   };
 }
 

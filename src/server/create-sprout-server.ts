@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { systemClock } from '../clock.js';
 import { SproutValidationError } from '../errors.js';
+import { healthRoutes } from './health-route.js';
 import { AuthFailureThrottle } from './middleware/auth-failure-throttle.js';
 import { csrfGuard } from './middleware/csrf-guard.js';
 import { modelGuard } from './middleware/model-guard.js';
@@ -104,7 +105,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
 
   const app = new Hono();
   // A Hono middleware's own exception (the timeout's) carries its problem response.
-  app.onError((error) => (error instanceof HTTPException ? error.getResponse() : problemResponse(toProblem(error))));
+  app.onError((error) => (error instanceof HTTPException ? error.getResponse() : problemResponse(toProblem(error, opts.onError))));
   app.notFound(() => problemResponse(new HttpProblem(404, 'NOT_FOUND', 'no such route')));
   // Outermost, so that every answer (a 421, a 401, a problem) carries the headers.
   app.use(securityHeaders({ trustProxy }));
@@ -139,7 +140,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   );
   if (opts.models !== undefined) app.use(modelGuard({ models: opts.models, defaultModel: opts.defaultModel }));
   app.use(feedRecorder(feed, opts.store));
-  app.get('/v1/health', (c) => c.json({ ok: true, dialect: opts.dialect, streams: ctx.streams.size }));
+  app.route('/', healthRoutes(ctx));
   app.route('/', v2StreamRoutes({ hub: v2Stream, cors: opts.cors, trustProxy }));
   app.route('/v1/sessions', eventRoutes(ctx));
   app.route('/v1/sessions', sessionRoutes(ctx));

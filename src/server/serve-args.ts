@@ -9,6 +9,8 @@ import { parseCommandFlags } from '../cli/command-flags.js';
 export const DEFAULT_SERVE_PORT = 7433;
 /** Default database of `sprout serve` (the demo's). */
 export const DEFAULT_SERVE_DB = '.sprout/sprout.db';
+/** Default bound of the queue (runs waiting to start) beyond which spawns get 429: the embedded scheduler's default. */
+export const DEFAULT_QUEUE_CAPACITY = 128;
 
 /** `sprout serve …`, parsed. */
 export interface ServeOptions {
@@ -19,6 +21,8 @@ export interface ServeOptions {
   token: string | undefined;
   cors: string | undefined;
   concurrency: number;
+  /** Runs waiting to start (embedded: in the scheduler; distributed: across every worker) before spawns get 429. */
+  queueCapacity: number;
   /** Run children on an OpenAI-compatible server instead of the scripted agent. */
   provider: { baseURL: string; model: string } | undefined;
   /**
@@ -55,6 +59,7 @@ const flagsSchema = z.object({
   token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
   cors: z.url({ protocol: /^https?$/ }).optional(),
   concurrency: int(1, 256).default(4),
+  'queue-capacity': int(1, 10_000_000).default(DEFAULT_QUEUE_CAPACITY),
   provider: z.literal('openai-compatible').optional(),
   'base-url': z.url({ protocol: /^https?$/ }).optional(),
   model: z.string().min(1).max(500).optional(),
@@ -77,9 +82,20 @@ const flagsSchema = z.object({
   help: z.boolean().default(false),
 });
 
+/** Flags that only mean something in embedded mode (the workers run the children and hold nothing local). */
+const EMBEDDED_ONLY = {
+  db: 'sessions live in PostgreSQL',
+  concurrency: 'give --concurrency to each `sprout worker` (or --global-concurrency)',
+  provider: 'the workers run the agent: give --provider to `sprout worker`',
+  'base-url': 'the workers run the agent: give --base-url to `sprout worker`',
+  model: 'the workers run the agent: give --model to `sprout worker`',
+} as const;
+
 /**
  * Parses `sprout serve`'s flags (after the command name). `SPROUT_TOKEN` stands in for
- * `--token`. A non-loopback `--host`, `--trust-proxy` or a non-loopback `--allowed-host` without
+ * `--token`, `SPROUT_REDIS_URL` and `SPROUT_POSTGRES_URL` for `--redis` and `--postgres` (as for
+ * `sprout worker`). A flag that does not apply in the chosen mode is refused (`--db` or
+ * `--concurrency` in distributed mode, `--prefix` in embedded mode). A non-loopback `--host`, `--trust-proxy` or a non-loopback `--allowed-host` without
  * a token is refused: the API would be open to the network. Throws a one-line {@link CliUsageError} for anything it does not accept.
  *
  * @example
@@ -94,6 +110,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     token: { type: 'string' },
     cors: { type: 'string' },
     concurrency: { type: 'string' },
+    'queue-capacity': { type: 'string' },
     provider: { type: 'string' },
     'base-url': { type: 'string' },
     model: { type: 'string' },
@@ -107,8 +124,19 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     prefix: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
-  const token = values.token ?? (env.SPROUT_TOKEN === undefined || env.SPROUT_TOKEN === '' ? undefined : env.SPROUT_TOKEN);
-  const parsed = flagsSchema.safeParse({ ...values, token });
+  const fromEnv = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const token = values.token ?? fromEnv('SPROUT_TOKEN');
+  const redis = values.redis ?? fromEnv('SPROUT_REDIS_URL');
+  const postgres = values.postgres ?? fromEnv('SPROUT_POSTGRES_URL');
+  if (values.help !== true && redis !== undefined && postgres !== undefined) {
+    const given = Object.keys(EMBEDDED_ONLY).find((flag) => values[flag as keyof typeof EMBEDDED_ONLY] !== undefined);
+    if (given !== undefined) {
+      throw new CliUsageError(
+        `sprout serve: --${given} does not apply in distributed mode (--redis/--postgres or SPROUT_REDIS_URL/SPROUT_POSTGRES_URL): ${EMBEDDED_ONLY[given as keyof typeof EMBEDDED_ONLY]}`,
+      );
+    }
+  }
+  const parsed = flagsSchema.safeParse({ ...values, token, redis, postgres });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new CliUsageError(`sprout serve: --${issue?.path.join('.') ?? '?'} ${issue?.message ?? 'is invalid'}`);
@@ -131,10 +159,15 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     throw new CliUsageError('sprout serve: --provider openai-compatible needs --base-url URL and --model NAME');
   }
   if ((flags.redis === undefined) !== (flags.postgres === undefined)) {
-    throw new CliUsageError('sprout serve: distributed mode needs both --redis URL and --postgres URL');
+    const [have, missing] = flags.redis === undefined ? ['postgres', 'redis'] : ['redis', 'postgres'];
+    throw new CliUsageError(
+      `sprout serve: distributed mode needs both --redis URL and --postgres URL: --${have} (or SPROUT_${have.toUpperCase()}_URL) is set, --${missing} (or SPROUT_${missing.toUpperCase()}_URL) is not`,
+    );
   }
   if (flags.prefix !== undefined && flags.redis === undefined) {
-    throw new CliUsageError('sprout serve: --prefix is for distributed mode (with --redis and --postgres)');
+    throw new CliUsageError(
+      'sprout serve: --prefix does not apply in embedded mode: it is for distributed mode (with --redis and --postgres)',
+    );
   }
   if (flags.prefix !== undefined) {
     try {
@@ -148,9 +181,6 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
   if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
     throw new CliUsageError('sprout serve: TLS needs both --tls-cert PATH and --tls-key PATH');
   }
-  if (flags.redis !== undefined && flags.provider !== undefined) {
-    throw new CliUsageError('sprout serve: in distributed mode the workers run the agent: give --provider to `sprout worker`');
-  }
   return {
     db: flags.db,
     host: flags.host,
@@ -159,6 +189,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     token: flags.token,
     cors: flags.cors,
     concurrency: flags.concurrency,
+    queueCapacity: flags['queue-capacity'],
     provider: flags['base-url'] !== undefined && flags.model !== undefined ? { baseURL: flags['base-url'], model: flags.model } : undefined,
     models: flags.models ?? (flags.provider !== undefined && flags.model !== undefined ? [flags.model] : undefined),
     allowedHosts: flags['allowed-host'],
@@ -180,14 +211,17 @@ export const SERVE_HELP = `sprout serve: an HTTP server for the scheduler — Sp
 a Bamboo-compatible API under /api/v1, and a live dashboard at / (works offline).
 
 Options:
-  --db PATH            SQLite file, created on first use (default ${DEFAULT_SERVE_DB}; :memory: for none)
+  --db PATH            SQLite file, created on first use (default ${DEFAULT_SERVE_DB}; :memory: for
+                       none; embedded mode only)
   --host HOST          interface to listen on (default 127.0.0.1); a non-loopback host needs --token
   --port N             port (default ${DEFAULT_SERVE_PORT}; 0 = any free port)
   --dialect D          event names on /api/v1: sub_session (default) or sub_agent (today's Bamboo)
   --token T            every request needs Authorization: Bearer T (also SPROUT_TOKEN); open the
                        dashboard once as /?token=T
   --cors ORIGIN        allow this browser origin (default: no CORS)
-  --concurrency N      runs at once (1-256, default 4)
+  --concurrency N      runs at once (1-256, default 4; embedded mode only)
+  --queue-capacity N   runs waiting to start before a spawn gets 429 QUEUE_FULL with Retry-After
+                       (default ${DEFAULT_QUEUE_CAPACITY}); in distributed mode, across every worker
   --provider openai-compatible --base-url URL --model NAME
                        run children on a real model (API key from SPROUT_API_KEY) instead of the
                        scripted demo agent; requests cannot pick another model unless --models
@@ -206,8 +240,9 @@ Options:
   --redis URL --postgres URL [--prefix NAME]
                        distributed mode: this server is the front door (sessions and events in
                        PostgreSQL, runs queued on BullMQ in Redis); \`sprout worker\` processes run
-                       the children. --prefix isolates the Redis keys and the PostgreSQL schema
-                       (default sprout); --db and --concurrency do not apply
+                       the children. Also SPROUT_REDIS_URL and SPROUT_POSTGRES_URL, as for
+                       \`sprout worker\`. --prefix isolates the Redis keys and the PostgreSQL schema
+                       (default sprout). --db, --concurrency and --provider are refused there
 
 The first line on stdout is "listening on http://HOST:PORT" (https with TLS). SIGTERM or Ctrl+C
 drains: running children finish, queued ones are cancelled, clients get their last events, exit 0.

@@ -21,9 +21,11 @@ import type { SproutServerOptions } from './server-options.js';
 /** Heartbeat period of served runs: often enough for the dashboard's "last heartbeat" to move. */
 const HEARTBEAT_MS = 1000;
 
-/** The web-facing server options both modes share: token, CORS, host names, proxy, cost guard. */
-function webOptions(options: ServeOptions): Partial<SproutServerOptions> {
+/** The web-facing server options both modes share: token, CORS, host names, proxy, cost guard, and where failures are logged. */
+function webOptions(options: ServeOptions, io: CliIo): Partial<SproutServerOptions> {
   return {
+    // The client gets a fixed sentence and a code; the operator gets the error on stderr.
+    onError: (error) => io.stderr.write(`sprout serve: request failed: ${oneLine(error)}\n`),
     allowedHosts: options.allowedHosts,
     trustProxy: options.trustProxy,
     ...(options.token === undefined ? {} : { token: options.token }),
@@ -101,6 +103,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       clock: systemClock,
       concurrency: options.concurrency,
       perParentConcurrency: options.concurrency,
+      queueCapacity: options.queueCapacity,
       heartbeatIntervalMs: HEARTBEAT_MS,
       inspect: runStates.inspect,
       onDiagnostic: (diagnostic) => io.stderr.write(`sprout: scheduler diagnostic: ${diagnostic.kind}\n`),
@@ -112,7 +115,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       store: db.store,
       dialect: options.dialect,
       runStates,
-      ...webOptions(options),
+      ...webOptions(options, io),
       ...(options.provider === undefined ? {} : { defaultModel: options.provider.model }),
     });
     const listening = await listenOrExplain(server, listen);
@@ -159,6 +162,7 @@ async function runDistributedServe(
       redis: distributed.redis,
       postgres: distributed.postgres,
       prefix: distributed.prefix,
+      queueCapacity: options.queueCapacity,
       onDiagnostic: (diagnostic) => io.stderr.write(`sprout: distributed diagnostic: ${diagnostic.kind}\n`),
     });
     cleanup.unshift(() => scheduler.stop());
@@ -167,7 +171,7 @@ async function runDistributedServe(
       scheduler,
       store: scheduler.store,
       dialect: options.dialect,
-      ...webOptions(options),
+      ...webOptions(options, io),
     });
     const listening = await listenOrExplain(server, listen);
     warnClearText(options, io);

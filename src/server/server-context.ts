@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { SessionCatalog } from './session-catalog.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import type { SseStreams } from './sse-stream.js';
+import { illFormedPath } from '../well-formed-text.js';
 import { HttpProblem } from './problem.js';
 
 /** What every route of one server shares. */
@@ -26,8 +27,9 @@ export function sessionIdParam(c: Context): string {
 
 /**
  * The request's JSON body checked with `schema`: 415 when it is not JSON, 400 when it does not
- * parse, 422 with the zod issues when it fails the schema. An empty body reads as `{}` when
- * `optional`.
+ * parse (`BAD_JSON`) or holds a string that is not well-formed Unicode (`INVALID_UNICODE`: a
+ * lone surrogate, which no store can keep), 422 with the zod issues when it fails the schema. An
+ * empty body reads as `{}` when `optional`.
  *
  * @example
  * const body = await readJson(c, z.strictObject({ title: z.string() }));
@@ -44,6 +46,13 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, { opt
     } catch {
       throw new HttpProblem(400, 'BAD_JSON', 'request body is not valid JSON');
     }
+    const illFormed = illFormedPath(value);
+    if (illFormed !== undefined)
+      throw new HttpProblem(
+        400,
+        'INVALID_UNICODE',
+        `request body: ${illFormed.join('.') || '(root)'} is not well-formed Unicode (lone surrogate)`,
+      );
   } else if (!optional) {
     throw new HttpProblem(422, 'VALIDATION_FAILED', 'request body is required');
   }

@@ -99,6 +99,11 @@ export const sproutServerOptionsSchema = z.strictObject({
    * durations, tokens, open streams), behind the same token as every route. @default true
    */
   metrics: z.boolean().default(true),
+  /**
+   * Gets every error the API answered with a 500 or a 503 other than the scheduler's stop (the
+   * response itself carries only a fixed sentence and the error's `code`): log it. @default none
+   */
+  onError: z.custom<(error: unknown) => void>((value) => typeof value === 'function').optional(),
   /** Model of roots created with `POST /v1/sessions` when the body names none. @default 'default' */
   defaultModel: z.string().min(1).default('default'),
   /** Id generator for roots and messages. @default crypto.randomUUID */

@@ -4,6 +4,7 @@ import { HttpProblem } from '../problem.js';
 import { sessionIdParam, type ServerContext } from '../server-context.js';
 import { streamSse } from '../sse-node.js';
 import { bambooChatRoutes } from './bamboo-chat.js';
+import { bambooEditRoutes } from './bamboo-edits.js';
 import { bambooSessionRoutes, sessionNotFound } from './bamboo-sessions.js';
 import { resumePoint } from './v1-events.js';
 
@@ -24,7 +25,9 @@ export const BAMBOO_HEARTBEAT_MS = 5000;
  *   on subscribe (everything after `Last-Event-ID` / `?after=` when given), `data: [DONE]` and
  *   the end after the session's terminal event, a one-shot terminal for a finished session,
  *   `: heartbeat` every 5 s at most (`pingIntervalMs` when shorter); 404 `{ error, session_id }`.
- * - the conversation loop ({@link bambooChatRoutes}) and the session routes ({@link bambooSessionRoutes}).
+ * - the conversation loop ({@link bambooChatRoutes}), the session routes ({@link bambooSessionRoutes})
+ *   and the edits (clear, edit, restore, fork) with a typed 501 for what Sprout does not build
+ *   ({@link bambooEditRoutes}).
  *
  * @example
  * app.route('/api/v1', bambooRoutes(context));
@@ -55,6 +58,8 @@ export function bambooRoutes(ctx: ServerContext): Hono {
     );
   });
 
+  // Before the session routes: `/sessions/cleanup` is no session id.
+  app.route('/', bambooEditRoutes(ctx));
   app.route('/sessions', bambooSessionRoutes(ctx));
   app.route('/', bambooChatRoutes(ctx));
 
