@@ -10,6 +10,7 @@ import type {
   SessionSummaryFilter,
   SessionSummaryMessage,
   SessionSummaryOrder,
+  SessionSummaryPage,
   SessionSummaryQuery,
 } from '../api/session-summary.js';
 import { SproutValidationError } from '../errors.js';
@@ -197,6 +198,64 @@ export function encodeSummaryCursor(
   last: Pick<SessionSummary, 'id' | 'created_at' | 'last_activity_at'>,
 ): string {
   return Buffer.from(JSON.stringify({ o: order, k: summaryKeys(order, last) })).toString('base64url');
+}
+
+/**
+ * A page of `summaries` (all candidates, any order) for a checked query: filtered, sorted, after
+ * the cursor, from the offset — the memory store's listing, and the server's for stores that
+ * cannot list. The summaries are returned as given (copy them first if they are stored).
+ *
+ * @example
+ * const page = pageOfSummaries(known, parseSummaryQuery({ kind: 'root', limit: 50 }));
+ */
+export function pageOfSummaries(summaries: Iterable<SessionSummary>, query: ParsedSummaryQuery): SessionSummaryPage {
+  const { order, limit, offset, after } = query;
+  const matching = filterSummaries(summaries, query.filter)
+    .filter((summary) => after === undefined || isAfter(order, summary, after))
+    .sort(compareSummaries(order));
+  const items = matching.slice(offset, offset + limit);
+  const last = items.at(-1);
+  return { items, ...(offset + limit < matching.length && last !== undefined ? { nextCursor: encodeSummaryCursor(order, last) } : {}) };
+}
+
+/**
+ * The summaries that match `filter` (every field given).
+ *
+ * @example
+ * filterSummaries(known, { kind: 'root' }).length;
+ */
+export function filterSummaries(summaries: Iterable<SessionSummary>, filter: SessionSummaryFilter): SessionSummary[] {
+  const out: SessionSummary[] = [];
+  for (const summary of summaries) {
+    if (filter.parent !== undefined && summary.parent_session_id !== filter.parent) continue;
+    if (filter.root !== undefined && summary.root_session_id !== filter.root) continue;
+    if (filter.kind !== undefined && summary.kind !== filter.kind) continue;
+    if (filter.status !== undefined && summary.last_run_status !== filter.status) continue;
+    out.push(summary);
+  }
+  return out;
+}
+
+/**
+ * The summary of a whole session (its messages counted, never copied; metadata copied).
+ *
+ * @example
+ * const summary = summaryOf(await store.load('c1'));
+ */
+export function summaryOf(session: Session): SessionSummary {
+  const columns = summaryColumnsOf(session);
+  return summaryFromRow({
+    ...columns,
+    metadata: { ...columns.metadata },
+    id: session.id,
+    kind: session.kind,
+    parent_session_id: session.parent_session_id ?? null,
+    root_session_id: session.root_session_id,
+    spawn_depth: session.spawn_depth,
+    created_at: session.created_at,
+    updated_at: session.updated_at,
+    version: session.version ?? 1,
+  });
 }
 
 /**

@@ -1,26 +1,21 @@
-import { sessionSchema, type Session } from '../../machines/session.schema.js';
+import type { Session } from '../../machines/session.schema.js';
 import type { SessionStore } from '../api/ports.js';
-
-/** A store that can list every session (e.g. a {@link SqliteSessionStore} through its `database`). */
-interface SqlBacked {
-  database: { prepare(sql: string): { all(): unknown[] } };
-}
-
-const isSqlBacked = (store: SessionStore): store is SessionStore & SqlBacked => {
-  const database = (store as Partial<SqlBacked>).database;
-  return typeof database === 'object' && database !== null && typeof database.prepare === 'function';
-};
+import type { SessionSummary, SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../api/session-summary.js';
+import { MAX_SESSION_SUMMARY_PAGE } from '../api/session-summary.js';
+import { InvalidSessionDataError } from '../errors.js';
+import { filterSummaries, pageOfSummaries, parseSummaryFilter, parseSummaryQuery, summaryOf } from '../adapters/session-summaries.js';
 
 /**
- * Lists sessions for the API. The `SessionStore` port has no "list all", so: a SQLite store is
- * read through its `database` (one query); any other store is walked from the roots this catalog
- * knows (created through the API, or {@link SessionCatalog.addRoot}) with `listChildren`.
- * Invalid rows are skipped.
+ * Lists sessions for the API, a page at a time and without their messages. A store with
+ * `listSummaries` (every Sprout store) answers from its own indexed summary columns, so a page
+ * costs O(page), the same after a restart and on every instance sharing the database. For a
+ * store without it, the catalog walks the roots it knows (created through the API, or
+ * {@link SessionCatalog.addRoot}) with `listChildren` and pages in memory — such a store lists
+ * only those trees. No SQL here: the catalog only calls the store's port.
  *
  * @example
  * const catalog = new SessionCatalog(store);
- * catalog.addRoot('root-1');
- * const sessions = await catalog.list();
+ * const { items, nextCursor } = await catalog.page({ kind: 'root', limit: 50 });
  */
 export class SessionCatalog {
   readonly #store: SessionStore;
@@ -30,7 +25,7 @@ export class SessionCatalog {
     this.#store = store;
   }
 
-  /** Remembers a root, for stores that cannot list everything. */
+  /** Remembers a root, for stores that cannot list summaries. */
   addRoot(id: string): void {
     this.#roots.add(id);
   }
@@ -40,39 +35,63 @@ export class SessionCatalog {
     this.#roots.delete(id);
   }
 
-  /** Every session, oldest first. */
-  async list(): Promise<Session[]> {
-    if (isSqlBacked(this.#store)) {
-      const rows = this.#store.database.prepare('SELECT json FROM sessions ORDER BY created_at, id').all() as { json: string }[];
-      const sessions: Session[] = [];
-      for (const row of rows) {
-        try {
-          const parsed = sessionSchema.safeParse(JSON.parse(row.json));
-          if (parsed.success) sessions.push(parsed.data);
-        } catch {
-          // A row that is not JSON is not a session: the store reports such rows itself.
-        }
-      }
-      return sessions;
-    }
-    const out: Session[] = [];
-    const seen = new Set<string>();
-    for (const rootId of this.#roots) {
-      const root = await this.#store.load(rootId);
-      if (!root) continue;
-      const queue: Session[] = [root];
-      while (queue.length > 0) {
-        const session = queue.shift() as Session;
-        if (seen.has(session.id)) continue;
-        seen.add(session.id);
-        out.push(session);
-        queue.push(...(await this.#store.listChildren(session.id)));
-      }
-    }
-    return out.sort((a, b) => (a.created_at === b.created_at ? a.id.localeCompare(b.id) : a.created_at.localeCompare(b.created_at)));
+  /**
+   * One page of session summaries (see `SessionStore.listSummaries`). Rejects with
+   * `SproutValidationError` for an invalid query (a bad cursor, a limit outside 1…1000).
+   *
+   * @example
+   * const page = await catalog.page({ root: rootId, limit: 500, cursor });
+   */
+  async page(query: SessionSummaryQuery): Promise<SessionSummaryPage> {
+    if (typeof this.#store.listSummaries === 'function') return this.#store.listSummaries(query);
+    const parsed = parseSummaryQuery(query);
+    return pageOfSummaries(await this.#walk(), parsed);
   }
 
-  /** Every descendant of a session, deepest first. */
+  /**
+   * How many sessions match the filter.
+   *
+   * @example
+   * const total = await catalog.count({ kind: 'root' });
+   */
+  async count(filter: SessionSummaryFilter): Promise<number> {
+    if (typeof this.#store.countSummaries === 'function') return this.#store.countSummaries(filter);
+    return filterSummaries(await this.#walk(), parseSummaryFilter(filter)).length;
+  }
+
+  /**
+   * Every session with its messages, oldest first: pages through the summaries and loads each
+   * session. Costs O(all sessions and messages) — a route should page summaries instead.
+   *
+   * @deprecated Use {@link SessionCatalog.page} (summaries, no messages); kept for callers that
+   * still need whole sessions.
+   * @example
+   * const sessions = await catalog.list();
+   */
+  async list(): Promise<Session[]> {
+    const out: Session[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.page({ limit: MAX_SESSION_SUMMARY_PAGE, ...(cursor === undefined ? {} : { cursor }) });
+      for (const summary of page.items) {
+        // A row that is not a valid session is skipped (the store reports it), as listings do.
+        const session = await this.#store.load(summary.id).catch((error: unknown) => {
+          if (error instanceof InvalidSessionDataError) return undefined;
+          throw error;
+        });
+        if (session !== undefined) out.push(session);
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return out;
+  }
+
+  /**
+   * Every descendant of a session, deepest first.
+   *
+   * @example
+   * for (const descendant of await catalog.descendants(rootId)) await scheduler.deleteSession(descendant.id);
+   */
   async descendants(id: string): Promise<Session[]> {
     const out: Session[] = [];
     const walk = async (parentId: string): Promise<void> => {
@@ -82,6 +101,25 @@ export class SessionCatalog {
       }
     };
     await walk(id);
+    return out;
+  }
+
+  /** The summaries of every session under the known roots (for stores without `listSummaries`). */
+  async #walk(): Promise<SessionSummary[]> {
+    const out: SessionSummary[] = [];
+    const seen = new Set<string>();
+    for (const rootId of this.#roots) {
+      const root = await this.#store.load(rootId);
+      if (!root) continue;
+      const queue: Session[] = [root];
+      while (queue.length > 0) {
+        const session = queue.shift() as Session;
+        if (seen.has(session.id)) continue;
+        seen.add(session.id);
+        out.push(summaryOf(session));
+        queue.push(...(await this.#store.listChildren(session.id)));
+      }
+    }
     return out;
   }
 }

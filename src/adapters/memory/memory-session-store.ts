@@ -3,15 +3,7 @@ import type { RunStatusMetadata, Session } from '../../../machines/session.schem
 import { SessionConflictError, SproutValidationError } from '../../errors.js';
 import type { SessionStore, SessionStoreCapabilities } from '../../api/ports.js';
 import type { SessionSummary, SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../../api/session-summary.js';
-import {
-  compareSummaries,
-  encodeSummaryCursor,
-  isAfter,
-  parseSummaryFilter,
-  parseSummaryQuery,
-  summaryColumnsOf,
-  summaryFromRow,
-} from '../session-summaries.js';
+import { filterSummaries, pageOfSummaries, parseSummaryFilter, parseSummaryQuery, summaryOf } from '../session-summaries.js';
 import { clonePlain } from './clone-plain.js';
 
 /**
@@ -94,7 +86,7 @@ export class MemorySessionStore implements SessionStore {
       copy.version = next;
       if (stored !== undefined) this.#unindex(stored);
       this.#sessions.set(copy.id, copy);
-      this.#summaries.set(copy.id, toSummary(copy));
+      this.#summaries.set(copy.id, summaryOf(copy));
       this.#index(copy);
       session.version = next;
     });
@@ -170,17 +162,9 @@ export class MemorySessionStore implements SessionStore {
    */
   listSummaries(query: SessionSummaryQuery): Promise<SessionSummaryPage> {
     return settle(() => {
-      const { filter, order, limit, offset, after } = parseSummaryQuery(query);
-      const matching = this.#matching(filter)
-        .filter((summary) => after === undefined || isAfter(order, summary, after))
-        .sort(compareSummaries(order));
-      const items = matching.slice(offset, offset + limit);
-      const last = items.at(-1);
-      const more = offset + limit < matching.length;
-      return {
-        items: items.map((summary) => clonePlain(summary)),
-        ...(more && last !== undefined ? { nextCursor: encodeSummaryCursor(order, last) } : {}),
-      };
+      const parsed = parseSummaryQuery(query);
+      const page = pageOfSummaries(this.#candidates(parsed.filter), parsed);
+      return { ...page, items: page.items.map((summary) => clonePlain(summary)) };
     });
   }
 
@@ -191,22 +175,22 @@ export class MemorySessionStore implements SessionStore {
    * const roots = await store.countSummaries({ kind: 'root' });
    */
   countSummaries(filter: SessionSummaryFilter): Promise<number> {
-    return settle(() => this.#matching(parseSummaryFilter(filter)).length);
+    return settle(() => {
+      const parsed = parseSummaryFilter(filter);
+      return filterSummaries(this.#candidates(parsed), parsed).length;
+    });
   }
 
-  #matching(filter: SessionSummaryFilter): SessionSummary[] {
-    const ids = filter.parent === undefined ? this.#summaries.keys() : (this.#childrenByParent.get(filter.parent) ?? []);
-    const out: SessionSummary[] = [];
-    for (const id of ids) {
-      const summary = this.#summaries.get(id);
-      if (summary === undefined) continue;
-      if (filter.parent !== undefined && summary.parent_session_id !== filter.parent) continue;
-      if (filter.root !== undefined && summary.root_session_id !== filter.root) continue;
-      if (filter.kind !== undefined && summary.kind !== filter.kind) continue;
-      if (filter.status !== undefined && summary.last_run_status !== filter.status) continue;
-      out.push(summary);
+  /** The summaries a filter can match: a parent's children (indexed), else all. */
+  *#candidates(filter: SessionSummaryFilter): Iterable<SessionSummary> {
+    if (filter.parent === undefined) {
+      yield* this.#summaries.values();
+      return;
     }
-    return out;
+    for (const id of this.#childrenByParent.get(filter.parent) ?? []) {
+      const summary = this.#summaries.get(id);
+      if (summary !== undefined) yield summary;
+    }
   }
 
   #collect(ids: Iterable<string> | undefined): Session[] {
@@ -238,23 +222,6 @@ export class MemorySessionStore implements SessionStore {
 /** Runs `fn` and turns its result or exception into a promise (so misuse rejects, never throws). */
 function settle<T>(fn: () => T): Promise<T> {
   return new Promise<T>((resolve) => resolve(fn()));
-}
-
-/** The summary of a stored session (its own copy of the metadata). */
-function toSummary(session: Session): SessionSummary {
-  const columns = summaryColumnsOf(session);
-  return summaryFromRow({
-    ...columns,
-    metadata: { ...columns.metadata },
-    id: session.id,
-    kind: session.kind,
-    parent_session_id: session.parent_session_id ?? null,
-    root_session_id: session.root_session_id,
-    spawn_depth: session.spawn_depth,
-    created_at: session.created_at,
-    updated_at: session.updated_at,
-    version: session.version ?? 1,
-  });
 }
 
 /** A deep copy for storage; a session that cannot be cloned (e.g. holds a function) is invalid. */

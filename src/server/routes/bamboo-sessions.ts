@@ -5,15 +5,10 @@ import { toRfc3339 } from '../../clock.js';
 import { bambooLiveStates, ownRunStatus } from '../bamboo-live-state.js';
 import { BAMBOO_METADATA_KEYS, isLiveStatus, toBambooSummary, type BambooSessionSummary } from '../bamboo-session.js';
 import { truncateAfterLastUser } from '../bamboo-turn.js';
+import { bambooListQuerySchema, bambooSessionList } from './bamboo-session-list.js';
 import { HttpProblem } from '../problem.js';
-import { readJson, sessionIdParam, sessionIdSchema, type ServerContext } from '../server-context.js';
+import { readJson, sessionIdParam, type ServerContext } from '../server-context.js';
 
-const listQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
-  offset: z.coerce.number().int().min(0).default(0),
-  kind: z.enum(['root', 'child']).optional(),
-  root_session_id: sessionIdSchema.optional(),
-});
 /** Bamboo's create body; fields Sprout has no use for (provider, gold_config, …) are accepted and ignored. */
 const createSchema = z.looseObject({
   title: z.string().max(500).optional(),
@@ -37,10 +32,6 @@ export function sessionNotFound(c: Context, id: string): Response {
   return c.json({ error: 'Session not found', session_id: id }, 404);
 }
 
-/** Newest first: last activity, then creation, then id. */
-const newestFirst = (a: BambooSessionSummary, b: BambooSessionSummary): number =>
-  b.last_activity_at.localeCompare(a.last_activity_at) || b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id);
-
 /**
  * Bamboo's session routes under `/api/v1/sessions`: the list `{ sessions, total, limit, offset,
  * next_offset? }` newest first (`?limit` default 200, at most 1000, `?offset`, `?kind`,
@@ -63,19 +54,11 @@ export function bambooSessionRoutes(ctx: ServerContext): Hono {
       throw new HttpProblem(409, 'SESSION_BUSY', `session ${session.id} is running; stop it first`);
   };
 
+  // The list reads session summaries only (no messages), a page at a time (bamboo-session-list.ts).
   app.get('/', async (c) => {
-    const parsed = listQuerySchema.safeParse(c.req.query());
+    const parsed = bambooListQuerySchema.safeParse(c.req.query());
     if (!parsed.success) throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid query: ${parsed.error.issues[0]?.message ?? ''}`);
-    const { limit, offset, kind, root_session_id: rootId } = parsed.data;
-    const sessions = await ctx.catalog.list();
-    const states = await bambooLiveStates(scheduler, sessions);
-    const all = sessions
-      .filter((session) => (kind === undefined || session.kind === kind) && (rootId === undefined || session.root_session_id === rootId))
-      .map((session) => toBambooSummary(session, states.get(session.id)))
-      .sort(newestFirst);
-    const page = all.slice(offset, offset + limit);
-    const next = offset + page.length;
-    return c.json({ sessions: page, total: all.length, limit, offset, ...(next < all.length ? { next_offset: next } : {}) });
+    return c.json(await bambooSessionList({ scheduler, catalog: ctx.catalog }, parsed.data));
   });
 
   app.post('/', async (c) => {

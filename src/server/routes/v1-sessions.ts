@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Session } from '../../../machines/session.schema.js';
+import { runStatusMetadataSchema, type Session } from '../../../machines/session.schema.js';
 import { toRfc3339 } from '../../clock.js';
+import { SproutValidationError } from '../../errors.js';
 import { HttpProblem } from '../problem.js';
 import { isQueueFull } from '../queue-room.js';
 import { readJson, sessionIdParam, sessionIdSchema, type ServerContext } from '../server-context.js';
@@ -25,17 +26,33 @@ const messageSchema = z.strictObject({
   message: z.string().min(1).max(1_000_000),
   model: z.string().min(1).max(200).optional(),
 });
-const listQuerySchema = z.object({ parent: sessionIdSchema.optional(), kind: z.enum(['root', 'child']).optional() });
+/** `GET /v1/sessions` query: filters, order, cursor and page size (default 50, at most 500). */
+const listQuerySchema = z.object({
+  parent: sessionIdSchema.optional(),
+  root: sessionIdSchema.optional(),
+  kind: z.enum(['root', 'child']).optional(),
+  status: runStatusMetadataSchema.optional(),
+  order: z.enum(['created', 'recent']).optional(),
+  cursor: z.string().min(1).max(4000).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
 const waitQuerySchema = z.object({ policy: z.enum(['all', 'any', 'first-error']).default('all') });
 
-/** A session without its messages (plus `message_count`), for listings. */
+/**
+ * A session without its messages (plus `message_count`), the shape of a listing item.
+ *
+ * @example
+ * const item = sessionListing(session); // { id, title, …, metadata, message_count }
+ */
 export function sessionListing(session: Session): Omit<Session, 'messages'> & { message_count: number } {
   const { messages, ...rest } = session;
   return { ...rest, message_count: messages.length };
 }
 
 /**
- * Sprout's session API under `/v1/sessions`: create roots, list and read sessions, send a message
+ * Sprout's session API under `/v1/sessions`: create roots, list sessions a page at a time
+ * (`?parent=&root=&kind=&status=&order=&cursor=&limit=`, summaries without messages, answered
+ * `{ sessions, next_cursor }`; 400 for a bad value or cursor), read a session, send a message
  * to any session (runs its agent; 409 while it runs), spawn children (202, 429 when the queue is
  * full), cancel one run or a tree, status, and a long-poll wait for children.
  *
@@ -76,10 +93,14 @@ export function sessionRoutes(ctx: ServerContext): Hono {
 
   app.get('/', async (c) => {
     const parsed = listQuerySchema.safeParse(c.req.query());
-    if (!parsed.success) throw new HttpProblem(422, 'VALIDATION_FAILED', `invalid query: ${parsed.error.issues[0]?.message ?? ''}`);
-    const { parent, kind } = parsed.data;
-    const sessions = parent === undefined ? await ctx.catalog.list() : await store.listChildren(parent);
-    return c.json({ sessions: sessions.filter((session) => kind === undefined || session.kind === kind).map(sessionListing) });
+    if (!parsed.success) throw new HttpProblem(400, 'VALIDATION_FAILED', `invalid query: ${parsed.error.issues[0]?.message ?? ''}`);
+    try {
+      const page = await ctx.catalog.page(parsed.data);
+      return c.json({ sessions: page.items, next_cursor: page.nextCursor ?? null });
+    } catch (error) {
+      if (error instanceof SproutValidationError) throw new HttpProblem(400, error.code, error.message);
+      throw error;
+    }
   });
 
   app.get('/:id', async (c) => c.json({ session: await mustLoad(sessionIdParam(c)) }));
