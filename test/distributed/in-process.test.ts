@@ -230,7 +230,7 @@ describe.skipIf(unavailable !== undefined)('distributed mode in one process (fro
     expect(await openRunIds(prefix)).toEqual([]);
   });
 
-  it('deleteSession cancels the session and its subtree (reason deleted), waits for its run, then deletes it', async () => {
+  it('deleteSession cancels the session and its subtree (reason deleted), waits for their runs, then deletes the whole tree', async () => {
     const { prefix } = deployment();
     const front = await frontDoor(prefix);
     const probe = createProbe();
@@ -243,13 +243,14 @@ describe.skipIf(unavailable !== undefined)('distributed mode in one process (fro
 
     expect(await front.deleteSession(child.childSessionId)).toBe(true);
     expect(await front.store.load(child.childSessionId)).toBeUndefined();
+    // A tree delete (issue 19): the grandchild's run ended before its session and stream went too.
+    expect(await front.store.load(grandchild.childSessionId)).toBeUndefined();
     expect(probe.callOf(child.childSessionId)?.signal.aborted).toBe(true);
-    const [end] = await front.waitForChildren(child.childSessionId, { childSessionIds: [grandchild.childSessionId] });
-    expect(end?.status).toBe('cancelled');
+    expect(probe.callOf(grandchild.childSessionId)?.signal.aborted).toBe(true);
     expect(completionsOf(await storedEvents(prefix, 'root')).map((c) => [c.run_id, c.status, c.reason])).toEqual([
       [child.runId, 'cancelled', 'deleted'],
     ]);
-    expect(completionsOf(await storedEvents(prefix, child.childSessionId)).map((c) => c.reason)).toEqual(['deleted']);
+    expect(await storedEvents(prefix, child.childSessionId)).toEqual([]);
   });
 
   it('passes inspect through: the worker runs the same scheduler actor and job actors as embedded mode', async () => {
