@@ -80,6 +80,8 @@ describe("lotus-next's conversation edits against sprout serve", () => {
       ['GET', 'metrics/summary'],
       ['GET', 'stream'],
       ['POST', `sessions/${id}/regenerate-title`],
+      ['POST', 'prompt-presets'],
+      ['DELETE', 'prompt-presets/p1'],
     ] as const) {
       const answer = await call(`${base}/api/v1/${path}`, method, method === 'POST' ? {} : undefined);
       expect([path, answer.status, answer.body]).toEqual([path, 501, expect.objectContaining({ code: 'NOT_IMPLEMENTED' })]);

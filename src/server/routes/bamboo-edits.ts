@@ -32,7 +32,8 @@ const NOT_BUILT: readonly [method: string, path: string, what: string][] = [
   ['ALL', '/plugins', 'plugins'],
   ['ALL', '/plugins/*', 'plugins'],
   ['POST', '/prompt-presets', 'prompt presets'],
-  ['ALL', '/prompt-presets/*', 'prompt presets'],
+  ['PATCH', '/prompt-presets/:id', 'prompt presets'],
+  ['DELETE', '/prompt-presets/:id', 'prompt presets'],
 ];
 
 /**
