@@ -1,4 +1,5 @@
 import { SERVE_HELP } from '../server/serve-args.js';
+import { AUDIT_HELP } from './audit-command.js';
 import { helpText } from './help-text.js';
 import { WORKER_HELP } from './worker-command.js';
 
@@ -10,6 +11,7 @@ export function commandHelps(): { command: string; text: string }[] {
     { command: 'trace-replay', text: helpText('trace-replay') },
     { command: 'serve', text: `${SERVE_HELP}\n` },
     { command: 'worker', text: `${WORKER_HELP}\n` },
+    { command: 'audit', text: `${AUDIT_HELP}\n` },
   ];
 }
 

@@ -9,6 +9,7 @@ Usage:
   sprout trace-replay FILE [--inspect[=PORT]]  serve a recorded --trace to the Stately inspector
   sprout serve [--port N] [--db PATH] …        HTTP/SSE API, Bamboo-compatible API and live dashboard
   sprout worker --redis URL --postgres URL …   run children from the distributed queue (see sprout worker --help)
+  sprout audit --db PATH | --postgres URL      check an event log and run ledger for broken invariants
   sprout help [command]                        more about one command
 
 Exit codes: 0 ok · 1 a run did not end as expected · 2 bad flags or files · 130 interrupted

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `sprout` command line: `sprout demo`, `sprout status`, `sprout trace-replay`, `sprout serve`,
- * `sprout worker`.
+ * `sprout worker`, `sprout audit`.
  *
  *   npx tsx src/cli/main.ts demo        (from the repository; also `npx sprout demo` via bin/sprout.js)
  *
