@@ -27,8 +27,30 @@ function useTick(ms) {
   return now;
 }
 
+/** Roots per page of the picker (most recent activity first). */
+const ROOTS_PAGE = 50;
+/** Sessions per request when reading the selected root's tree. */
+const TREE_PAGE = 500;
+
+/** Every page of a listing, following `next_cursor`. */
+async function getAllPages(path) {
+  const sessions = [];
+  let cursor = null;
+  do {
+    const body = await getJson(cursor === null ? path : `${path}&cursor=${encodeURIComponent(cursor)}`);
+    sessions.push(...body.sessions);
+    cursor = body.next_cursor ?? null;
+  } while (cursor !== null);
+  return sessions;
+}
+
 function App() {
-  const [sessions, setSessions] = useState([]);
+  // The picker's roots: the first page is polled, older pages are fetched on demand.
+  const [roots, setRoots] = useState([]);
+  const [olderRoots, setOlderRoots] = useState({ sessions: [], cursor: undefined }); // cursor undefined: none loaded yet
+  const [rootsCursor, setRootsCursor] = useState(null);
+  // The selected root's tree only (fetched when a root is selected, then polled).
+  const [treeSessions, setTreeSessions] = useState([]);
   const [rootId, setRootId] = useState(new URLSearchParams(location.search).get('root') ?? undefined);
   const [selected, setSelected] = useState(undefined);
   const [machines, setMachines] = useState(undefined);
@@ -38,12 +60,45 @@ function App() {
   const model = useRef(emptyModel());
   const now = useTick(500);
 
-  // Sessions: polled (the store is the source of truth for the tree; events make it live).
+  // Roots: one page, most recent activity first, polled (the server pages; nothing reads every session).
   useEffect(() => {
     let live = true;
     const load = () =>
-      getJson('/v1/sessions').then(
-        (body) => live && setSessions(body.sessions),
+      getJson(`/v1/sessions?kind=root&order=recent&limit=${ROOTS_PAGE}`).then(
+        (body) => {
+          if (!live) return;
+          setRoots(body.sessions);
+          setRootsCursor(body.next_cursor ?? null);
+        },
+        () => {},
+      );
+    void load();
+    const timer = setInterval(load, 2000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, []);
+
+  const loadOlderRoots = async () => {
+    const cursor = olderRoots.cursor === undefined ? rootsCursor : olderRoots.cursor;
+    if (cursor === null) return;
+    const body = await getJson(`/v1/sessions?kind=root&order=recent&limit=${ROOTS_PAGE}&cursor=${encodeURIComponent(cursor)}`);
+    setOlderRoots((previous) => ({ sessions: [...previous.sessions, ...body.sessions], cursor: body.next_cursor ?? null }));
+  };
+
+  useEffect(() => {
+    if (rootId === undefined && roots.length > 0) setRootId(roots[0].id);
+  }, [roots, rootId]);
+
+  // The selected root's tree: its sessions only (the store is the source of truth; events make it live).
+  useEffect(() => {
+    if (rootId === undefined) return undefined;
+    let live = true;
+    setTreeSessions([]);
+    const load = () =>
+      getAllPages(`/v1/sessions?root=${encodeURIComponent(rootId)}&limit=${TREE_PAGE}`).then(
+        (sessions) => live && setTreeSessions(sessions),
         () => {},
       );
     void load();
@@ -52,14 +107,7 @@ function App() {
       live = false;
       clearInterval(timer);
     };
-  }, []);
-
-  useEffect(() => {
-    if (rootId === undefined) {
-      const roots = sessions.filter((session) => session.kind === 'root');
-      if (roots.length > 0) setRootId(roots[roots.length - 1].id);
-    }
-  }, [sessions, rootId]);
+  }, [rootId]);
 
   useEffect(() => {
     getJson('/v1/machines').then(setMachines, () => {});
@@ -139,8 +187,10 @@ function App() {
     });
   };
 
-  const roots = sessions.filter((session) => session.kind === 'root');
-  const treeSessions = sessions.filter((session) => session.root_session_id === rootId);
+  const pickable = [...roots, ...olderRoots.sessions.filter((old) => !roots.some((root) => root.id === old.id))];
+  const selectedRoot = treeSessions.find((session) => session.id === rootId);
+  if (selectedRoot && !pickable.some((root) => root.id === rootId)) pickable.push(selectedRoot);
+  const moreRoots = (olderRoots.cursor === undefined ? rootsCursor : olderRoots.cursor) !== null;
   const activeJob = selectedRow ? statesOf(selectedRow) : [];
   return html`<div class="layout">
     <header>
@@ -152,9 +202,10 @@ function App() {
           value=${rootId ?? ''}
           onChange=${(e) => (setRootId(e.currentTarget.value), setSelected(undefined))}
         >
-          ${roots.map((root) => html`<option value=${root.id}>${root.title} · ${root.id.slice(0, 8)}</option>`)}
+          ${pickable.map((root) => html`<option value=${root.id}>${root.title} · ${root.id.slice(0, 8)}</option>`)}
         </select></label
       >
+      ${moreRoots ? html`<button data-testid="older-roots" onClick=${() => void loadOlderRoots().catch(() => {})}>older roots</button>` : null}
       <span
         class=${`conn ${conn.state}`}
         data-testid="conn"
