@@ -125,6 +125,21 @@ export type {
   WaitChildrenEntry,
 } from './agents/ai-sdk/sprout-tools.js';
 
+// ── Telemetry: runs followed on the public event streams, and OpenTelemetry spans of them ─────────
+export { observeRuns } from './telemetry/observe-runs.js';
+export type {
+  ObservedRun,
+  ObservedRunState,
+  RunChange,
+  RunObserver,
+  ObserveRunsOptions,
+  ObservableScheduler,
+  RunStateSource,
+  WatchOptions,
+} from './telemetry/observe-runs.js';
+export { traceRuns } from './telemetry/trace-runs.js';
+export type { TraceRunsOptions, RunTracing } from './telemetry/trace-runs.js';
+
 // ── Clock ──────────────────────────────────────────────────────────────────────────────────────
 export { systemClock } from './clock.js';
 export type { SproutClock, Clock } from './clock.js';

@@ -17,6 +17,8 @@ export type { V2StreamHub } from './v2/v2-stream-hub.js';
 export { sproutServerOptionsSchema, bambooDialectSchema } from './server-options.js';
 export type { SproutServerOptions, BambooDialect } from './server-options.js';
 export { createRunStateTracker, activeStateIds } from './run-states.js';
+export { createServerMetrics } from './metrics/server-metrics.js';
+export type { ServerMetrics, ServerMetricsOptions } from './metrics/server-metrics.js';
 export type { RunStateTracker, RunState, RunStatesSnapshot, RunStateTrackerOptions } from './run-states.js';
 export { toMachineGraph } from './machine-graph.js';
 export type { MachineGraph, GraphNode, GraphEdge } from './machine-graph.js';
