@@ -8,6 +8,7 @@ export const scenarios: Record<string, () => Promise<Scenario>> = {
   long: async () => (await import('./long.js')).long,
   latency: async () => (await import('./latency.js')).latency,
   sqlite: async () => (await import('./sqlite.js')).sqlite,
+  list: async () => (await import('./list-pages.js')).listPages,
   bullmq: async () => (await import('./bullmq.js')).bullmq,
   serve: async () => (await import('./serve.js')).serve,
   distributed: async () => (await import('./distributed.js')).distributed,
