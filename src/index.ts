@@ -96,6 +96,15 @@ export type {
   OpenRun,
   MaybePromise,
 } from './api/ports.js';
+export { MAX_SESSION_SUMMARY_PAGE } from './api/session-summary.js';
+export type {
+  SessionSummary,
+  SessionSummaryFilter,
+  SessionSummaryMessage,
+  SessionSummaryOrder,
+  SessionSummaryPage,
+  SessionSummaryQuery,
+} from './api/session-summary.js';
 export { MemorySessionStore } from './adapters/memory/memory-session-store.js';
 export { SqliteSessionStore } from './adapters/sqlite/sqlite-session-store.js';
 export type { SqliteSessionStoreOptions, SqliteDatabase } from './adapters/sqlite/sqlite-session-store.js';
