@@ -12,6 +12,7 @@ export const scenarios: Record<string, () => Promise<Scenario>> = {
   bullmq: async () => (await import('./bullmq.js')).bullmq,
   serve: async () => (await import('./serve.js')).serve,
   distributed: async () => (await import('./distributed.js')).distributed,
+  audit: async () => (await import('./audit.js')).audit,
 };
 
 /** Scenario names in run order. */
