@@ -1,20 +1,45 @@
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import type { EventLog, SessionStore } from '../api/ports.js';
+import type { Session } from '../../machines/session.schema.js';
+import type { EventLog, RunFence, SessionStore } from '../api/ports.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
 import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
-import { EventLogError } from '../errors.js';
+import { EventLogError, RunFencedError } from '../errors.js';
+
+/** How a worker's ports find the ownership token of a write and hear that a token was refused. */
+export interface WorkerFencing {
+  /** The token this worker holds for a run, by run id. */
+  byRun(runId: string): RunFence | undefined;
+  /** The token of the run this worker runs on a session (the child), by session id. */
+  bySession(sessionId: string): RunFence | undefined;
+  /** A write was refused: another worker took the run over. */
+  onFenced(error: RunFencedError): void;
+}
+
+const fenced = async <T>(write: Promise<T>, fencing: WorkerFencing): Promise<T> => {
+  try {
+    return await write;
+  } catch (error) {
+    if (error instanceof RunFencedError) fencing.onFenced(error);
+    throw error;
+  }
+};
 
 /**
  * The store a worker's embedded scheduler sees: the PostgreSQL store without `listByRunStatus`
  * and `openEventLog`. Start-up recovery of an embedded scheduler ends every run it does not run
  * itself — on a schema shared by several workers that would end the other workers' runs. In
  * distributed mode a lost run is ended by the worker that gets its job again, run by run.
+ * Every save of a session this worker runs carries the run's token (`fencing`): once another
+ * worker took the run, the save is refused, the final one included.
  */
-export function workerSessionStore(store: PostgresSessionStore): SessionStore {
+export function workerSessionStore(store: PostgresSessionStore, fencing: WorkerFencing): SessionStore {
   return {
     capabilities: store.capabilities,
     load: (id) => store.load(id),
-    save: (session) => store.save(session),
+    save: (session: Session) => {
+      const fence = fencing.bySession(session.id);
+      return fence === undefined ? store.save(session) : fenced(store.save(session, { fence }), fencing);
+    },
     delete: (id) => store.delete(id),
     listChildren: (id) => store.listChildren(id),
   };
@@ -22,32 +47,27 @@ export function workerSessionStore(store: PostgresSessionStore): SessionStore {
 
 /**
  * The event log a worker's embedded scheduler sees: the PostgreSQL log, declaring no run ledger
- * (no start-up recovery, see {@link workerSessionStore}), and fenced: a run's
- * `sub_session_completed` is written only while `isOpen(runId)` says the run is still open in the
- * durable ledger. A worker that was taken for dead (it stalled longer than its lease) and whose run
- * another worker already ended cannot publish a second completion.
+ * (no start-up recovery, see {@link workerSessionStore}), and fenced: every event of a run this
+ * worker holds (by the event's run id, or the session the run runs on) carries the run's token,
+ * so nothing of a run another worker took over is written — its completion included. A run
+ * already known lost is refused at once.
  */
 export function workerEventLog(
   log: PostgresEventLog,
-  isOpen: (runId: string) => Promise<boolean>,
+  fencing: WorkerFencing,
   completing: (runId: string, written: Promise<unknown>) => void,
   isLost: (runId: string) => boolean,
 ): EventLog {
   return {
     capabilities: { durable: true, runLedger: false, batched: true },
     append(sessionId: string, event: AgentEvent): Promise<SessionEventEnvelope> {
-      if ('run_id' in event && event.type !== 'sub_session_started' && isLost(event.run_id)) {
-        return Promise.reject(
-          new EventLogError(`run ${event.run_id} was taken over by another worker: its events are not published any more`),
-        );
+      const runId = 'run_id' in event ? event.run_id : undefined;
+      if (runId !== undefined && event.type !== 'sub_session_started' && isLost(runId)) {
+        return Promise.reject(new EventLogError(`run ${runId} was taken over by another worker: its events are not published any more`));
       }
-      if (event.type !== 'sub_session_completed') return log.append(sessionId, event);
-      const written = isOpen(event.run_id).then((open) => {
-        if (!open)
-          throw new EventLogError(`run ${event.run_id} was already ended by another worker: its completion is not published again`);
-        return log.append(sessionId, event);
-      });
-      completing(event.run_id, written);
+      const fence = (runId === undefined ? undefined : fencing.byRun(runId)) ?? fencing.bySession(sessionId);
+      const written = fenced(fence === undefined ? log.append(sessionId, event) : log.append(sessionId, event, { fence }), fencing);
+      if (event.type === 'sub_session_completed') completing(event.run_id, written);
       return written;
     },
     read: (sessionId, afterSeq) => log.read(sessionId, afterSeq),

@@ -43,6 +43,8 @@ export function redisKeys(prefix: string) {
     taken: (runId: string) => `${base}:taken:${runId}`,
     /** The worker that owns the run right now (expires when it dies). */
     owner: (runId: string) => `${base}:owner:${runId}`,
+    /** The last ownership epoch handed out for a run (the fencing token's counter). */
+    epoch: (runId: string) => `${base}:epoch:${runId}`,
     /** The durable cancel request of a run: its reason. */
     cancel: (runId: string) => `${base}:cancel:${runId}`,
     /** The session is in a tree `cancelTree` cancelled: runs of its children end `cancelled` (reason `parent`). */

@@ -2,7 +2,7 @@ import type { SubSessionCompletedEvent } from '../../machines/agent-event.events
 import { isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
 import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
-import type { SessionStore } from '../api/ports.js';
+import type { RunFence, SessionStore } from '../api/ports.js';
 import type { SproutClock } from '../clock.js';
 import { EventLogError, StoreUnavailableError } from '../errors.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
@@ -43,14 +43,17 @@ export interface LostRunEnd {
  * the child's metadata already records this run's end (the worker died between its final save
  * and its completion), that outcome is published; otherwise the child is saved as `error`
  * (`WORKER_LOST_ERROR`) and `sub_session_completed { status: 'error', reason: 'interrupted' }`
- * is published. Service failures (PostgreSQL away) reject, so the caller tries again later.
+ * is published. Every write carries `fence`, the closer's own token of the run: a closer whose
+ * claim is stale (another worker took the run after it) writes nothing and rejects with
+ * `RunFencedError`. Service failures (PostgreSQL away) reject, so the caller tries again later.
  *
  * @example
- * const { status, interrupted } = await closeLostRun({ store, log, clock, report }, job);
+ * const { status, interrupted } = await closeLostRun({ store, log, clock, report }, job, fence);
  */
 export async function closeLostRun(
   deps: { store: SessionStore; log: PostgresEventLog; clock: SproutClock; report(error: unknown): void },
   run: RunJobData,
+  fence: RunFence,
 ): Promise<LostRunEnd> {
   let session: Session | undefined;
   try {
@@ -73,12 +76,18 @@ export async function closeLostRun(
     if (error !== undefined) event.error = error;
     const answer = saved === 'completed' ? finalAnswerOf(session) : undefined;
     if (answer !== undefined) event.result = answer;
-    await deps.log.append(run.parentSessionId, event);
+    await deps.log.append(run.parentSessionId, event, { fence });
     return { status: saved, interrupted: false, session };
   }
   if (session) {
-    await persistRun(deps.store, { session, runId: run.runId, status: 'error', error: WORKER_LOST_ERROR }, () => true, deps.clock);
+    const store: SessionStore = {
+      load: (id) => deps.store.load(id),
+      save: (saved) => deps.store.save(saved, { fence }),
+      delete: (id) => deps.store.delete(id),
+      listChildren: (id) => deps.store.listChildren(id),
+    };
+    await persistRun(store, { session, runId: run.runId, status: 'error', error: WORKER_LOST_ERROR }, () => true, deps.clock);
   }
-  await deps.log.append(run.parentSessionId, { ...base, status: 'error', error: WORKER_LOST_ERROR, reason: 'interrupted' });
+  await deps.log.append(run.parentSessionId, { ...base, status: 'error', error: WORKER_LOST_ERROR, reason: 'interrupted' }, { fence });
   return { status: 'error', interrupted: true, session };
 }

@@ -6,17 +6,45 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 const SCRIPTS = {
-  /** Claims or renews a run for one worker. 0: it is this worker's now; n > 0: another worker holds it for n ms more. */
+  /**
+   * Claims a run for one worker under a new epoch (KEYS: owner, epoch counter; ARGV: worker,
+   * ttl). The owner key holds `worker|epoch`. {0, epoch}: it is this worker's now; {n, 0}: another
+   * worker holds it for n ms more.
+   */
   sproutClaimRun: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `local v = redis.call('GET', KEYS[1])
-if (not v) or v == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 0
+if (not v) or string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+  local epoch = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], 604800000)
+  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
+  return {0, epoch}
 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 1 then ttl = 1 end
-return ttl`,
+return {ttl, 0}`,
+  },
+  /** Renews a claim only while the owner key still holds exactly `worker|epoch` (ARGV[1]). 1: renewed; 0: the run is not this claim's any more. */
+  sproutRenewRun: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`,
+  },
+  /**
+   * After Redis lost data (its epoch counter fell behind PostgreSQL's): while the owner key still
+   * holds this claim (ARGV[1]), moves the counter past ARGV[2] and re-keys the claim under the new
+   * epoch, which it returns; 0 when the claim is not this worker's any more.
+   */
+  sproutRaiseEpoch: {
+    numberOfKeys: 2,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local epoch = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[2])) + 1
+redis.call('SET', KEYS[2], epoch, 'PX', 604800000)
+redis.call('SET', KEYS[1], ARGV[3] .. '|' .. epoch, 'PX', ARGV[4])
+return epoch`,
   },
   /** Deletes a key only when it still holds the expected value. 1: deleted. */
   sproutDeleteIf: {
@@ -31,7 +59,9 @@ return 0`,
 return 0`,
   },
   /**
-   * Per-parent admission, atomic: expired leases are dropped; the run gets (or keeps) a lease
+   * Per-parent admission, atomic: leases expired for more than ARGV[5] ms are dropped (a lost
+   * worker's slot stays taken until the run is closed and the slot released by whoever closes it;
+   * the grace only reclaims slots nobody will ever release); the run gets (or keeps) a lease
    * expiring in ARGV[3] ms when it already holds one or fewer than ARGV[2] live leases exist.
    * Otherwise, with ARGV[4] = '1', the run is parked (oldest first) to be promoted when a slot
    * frees. 1: admitted; 0: not.
@@ -39,11 +69,11 @@ return 0`,
   sproutAcquireSlot: {
     numberOfKeys: 2,
     lua: `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[5]))
 local lease = tonumber(ARGV[3])
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], lease * 2)
+  redis.call('PEXPIRE', KEYS[1], lease * 2 + tonumber(ARGV[5]))
   redis.call('ZREM', KEYS[2], ARGV[1])
   return 1
 end
@@ -53,13 +83,13 @@ if ARGV[4] == '1' then
 end
 return 0`,
   },
-  /** Gives a run's lease back; returns the oldest parked runs that now fit (to promote). */
+  /** Gives a run's lease back; returns the oldest parked runs that now fit (to promote). ARGV[3]: the grace of expired leases. */
   sproutReleaseSlot: {
     numberOfKeys: 2,
     lua: `${NOW}
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
 local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
 if free <= 0 then return {} end
 return redis.call('ZRANGE', KEYS[2], 0, free - 1)`,
@@ -93,14 +123,30 @@ export class RedisScripts {
     return (this.#redis as unknown as Record<ScriptName, ScriptCall>)[name](...args);
   }
 
-  /** Claims (or renews) the run for `owner`: 0 when it is `owner`'s, else ms until the other owner's claim expires. */
-  async claimRun(runId: string, owner: string, ttlMs: number): Promise<number> {
-    return Number(await this.#call('sproutClaimRun', this.#keys.owner(runId), owner, ttlMs));
+  /**
+   * Claims the run for `owner` under a new epoch: `{ waitMs: 0, epoch }` when it is `owner`'s now,
+   * else `{ waitMs, epoch: 0 }` with the ms until the other owner's claim expires.
+   */
+  async claimRun(runId: string, owner: string, ttlMs: number): Promise<{ waitMs: number; epoch: number }> {
+    const answer = (await this.#call('sproutClaimRun', this.#keys.owner(runId), this.#keys.epoch(runId), owner, ttlMs)) as unknown[];
+    return { waitMs: Number(answer[0]), epoch: Number(answer[1]) };
   }
 
-  /** Gives up the claim on the run (only `owner`'s own). */
-  async disownRun(runId: string, owner: string): Promise<void> {
-    await this.#call('sproutDeleteIf', this.#keys.owner(runId), owner);
+  /** Renews `owner`'s claim of epoch `epoch`; false when the run is not that claim's any more (taken over, or expired and gone). */
+  async renewRun(runId: string, owner: string, epoch: number, ttlMs: number): Promise<boolean> {
+    return Number(await this.#call('sproutRenewRun', this.#keys.owner(runId), `${owner}|${epoch}`, ttlMs)) === 1;
+  }
+
+  /** Moves the run's epoch counter past `floor` while `owner` still holds epoch `epoch`; resolves with the new epoch, or 0 when the claim is lost. */
+  async raiseEpoch(runId: string, owner: string, epoch: number, floor: number, ttlMs: number): Promise<number> {
+    return Number(
+      await this.#call('sproutRaiseEpoch', this.#keys.owner(runId), this.#keys.epoch(runId), `${owner}|${epoch}`, floor, owner, ttlMs),
+    );
+  }
+
+  /** Gives up the claim on the run (only `owner`'s own claim of that epoch). */
+  async disownRun(runId: string, owner: string, epoch: number): Promise<void> {
+    await this.#call('sproutDeleteIf', this.#keys.owner(runId), `${owner}|${epoch}`);
   }
 
   /** Deletes `key` only while it holds `expected`. */
@@ -114,7 +160,14 @@ export class RedisScripts {
   }
 
   /** Takes or renews a slot of the parent for the run (fewer than `limit` live leases); parks the run when refused and `park`. */
-  async acquireSlot(parentSessionId: string, runId: string, limit: number, leaseMs: number, park: boolean): Promise<boolean> {
+  async acquireSlot(
+    parentSessionId: string,
+    runId: string,
+    limit: number,
+    leaseMs: number,
+    park: boolean,
+    graceMs: number,
+  ): Promise<boolean> {
     const answer = await this.#call(
       'sproutAcquireSlot',
       this.#keys.slots(parentSessionId),
@@ -123,18 +176,20 @@ export class RedisScripts {
       limit,
       leaseMs,
       park ? '1' : '0',
+      graceMs,
     );
     return Number(answer) === 1;
   }
 
   /** Frees the run's slot; resolves with the parked runs of the parent that now fit. */
-  async releaseSlot(parentSessionId: string, runId: string, limit: number): Promise<string[]> {
+  async releaseSlot(parentSessionId: string, runId: string, limit: number, graceMs: number): Promise<string[]> {
     const answer = await this.#call(
       'sproutReleaseSlot',
       this.#keys.slots(parentSessionId),
       this.#keys.parked(parentSessionId),
       runId,
       limit,
+      graceMs,
     );
     return Array.isArray(answer) ? answer.map(String) : [];
   }

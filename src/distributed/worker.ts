@@ -6,11 +6,13 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { completionReasonSchema, type CompletionReason } from '../../machines/agent-event.events.js';
 import { hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
-import type { AgentRuntime } from '../api/ports.js';
+import type { AgentRuntime, RunFence } from '../api/ports.js';
 import type { ChildRunSummary } from '../api/scheduler-types.js';
 import { systemClock, toSproutClock, type Clock } from '../clock.js';
 import { createSpawnScheduler, type SpawnScheduler } from '../create-spawn-scheduler.js';
-import { SproutValidationError } from '../errors.js';
+import { RunFencedError, SproutValidationError } from '../errors.js';
+import { DEFAULT_IDLE_IN_TRANSACTION_MS, DEFAULT_LOCK_TIMEOUT_MS } from '../adapters/postgres/postgres-database.js';
+import { PostgresRunFences } from '../adapters/postgres/postgres-run-fences.js';
 import { loadValidSession } from '../scheduler/persist-run.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
@@ -200,12 +202,33 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   const { diagnostics$, report, complete } = createDiagnostics(options.onDiagnostic);
   const serviceError = (error: unknown): void => report({ kind: 'service_error', error });
 
-  const { store, log } = openPostgres(options.postgres, prefix, opts.eventRetention, serviceError);
+  // A worker stopped inside a transaction must not hold row locks past its runs' lease: the server
+  // ends such a session (and a statement never waits on a lock that long) well before another
+  // worker takes the runs over.
+  const pgOptions = typeof options.postgres === 'string' ? { connectionString: options.postgres } : { ...options.postgres };
+  pgOptions.poolConfig = {
+    idle_in_transaction_session_timeout: Math.min(DEFAULT_IDLE_IN_TRANSACTION_MS, Math.floor(opts.leaseMs / 2)),
+    lock_timeout: Math.min(DEFAULT_LOCK_TIMEOUT_MS, Math.floor(opts.leaseMs / 3)),
+    ...pgOptions.poolConfig,
+  };
+  const { store, log } = openPostgres(pgOptions, prefix, opts.eventRetention, serviceError);
   const ledger = new PostgresRunLedger(store.database, log);
+  const fences = new PostgresRunFences(store.database);
+  /** How long an expired slot lease of a lost worker stays counted: until its job was surely delivered again and closed. */
+  const slotGraceMs = 2 * (opts.lockDurationMs + opts.stalledIntervalMs + opts.leaseMs);
   const clock = toSproutClock(options.clock ?? systemClock);
-  const isOpen = async (runId: string): Promise<boolean> => (await ledger.openRun(runId)) !== undefined;
+  /** The ownership tokens this worker holds, by run id and by the session each run runs on. */
+  const tokens = new Map<string, RunFence>();
+  const tokensBySession = new Map<string, RunFence>();
   /** Runs another worker took over while this one still ran them (it stalled past its lease): nothing more of them is written. */
   const lost = new Set<string>();
+  /** This worker learnt it lost a run (a refused write, or a renewal that found another claim): stop it at once. */
+  const loseRun = (runId: string, parentSessionId: string, what: 'owner' | 'slot'): void => {
+    if (lost.has(runId) || !local.has(runId)) return;
+    lost.add(runId);
+    report({ kind: 'lease_lost', runId, parentSessionId, what });
+    cancelLocal(runId, 'interrupted');
+  };
   /** Completions being written, by run id (the processor waits for its run's before it checks the ledger). */
   const completions = new Map<string, Promise<unknown>>();
   const completing = (runId: string, written: Promise<unknown>): void => {
@@ -215,9 +238,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     );
     completions.set(runId, settled);
   };
+  const fencing = {
+    byRun: (runId: string) => tokens.get(runId),
+    bySession: (sessionId: string) => tokensBySession.get(sessionId),
+    onFenced: (error: RunFencedError) => loseRun(error.runId, local.get(error.runId)?.data.parentSessionId ?? '', 'owner'),
+  };
   const scheduler = createSpawnScheduler({
-    store: workerSessionStore(store),
-    eventLog: workerEventLog(log, isOpen, completing, (runId) => lost.has(runId)),
+    store: workerSessionStore(store, fencing),
+    eventLog: workerEventLog(log, fencing, completing, (runId) => lost.has(runId)),
     agent: options.agent,
     tools: options.tools,
     clock: options.clock ?? systemClock,
@@ -274,7 +302,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   const finishRun = async (data: RunJobData): Promise<void> => {
     const r = need(redis);
     await need(scripts).deleteIf(keys.live(data.childSessionId), data.runId);
-    await r.del(keys.taken(data.runId), keys.cancel(data.runId));
+    await r.del(keys.taken(data.runId), keys.cancel(data.runId), keys.epoch(data.runId));
   };
 
   /** `recover: 'requeue'`: the child runs again under the run id derived from the lost one (idempotent). */
@@ -282,7 +310,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     const next = requeuedRunId(data.runId);
     await need(scripts).replaceIf(keys.live(data.childSessionId), data.runId, next);
     await addRun({ ...data, runId: next });
-    await need(redis).del(keys.taken(data.runId), keys.cancel(data.runId));
+    await need(redis).del(keys.taken(data.runId), keys.cancel(data.runId), keys.epoch(data.runId));
     return next;
   };
 
@@ -295,7 +323,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   };
 
   const releaseSlot = async (data: RunJobData): Promise<void> => {
-    const parked = await need(scripts).releaseSlot(data.parentSessionId, data.runId, opts.perParentConcurrency);
+    const parked = await need(scripts).releaseSlot(data.parentSessionId, data.runId, opts.perParentConcurrency, slotGraceMs);
     if (parked.length > 0) void promote(data.parentSessionId, parked);
   };
 
@@ -345,7 +373,6 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     } finally {
       local.delete(data.runId);
       completions.delete(data.runId);
-      lost.delete(data.runId);
     }
   };
 
@@ -355,6 +382,23 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     if (!entry || entry.cancel !== undefined) return;
     entry.cancel = reason;
     if (entry.sent) void scheduler.cancel(entry.data.childSessionId, reason);
+  };
+
+  /**
+   * The PostgreSQL token of a claim: the run is taken at the claim's epoch unless a newer claim
+   * holds it (then `undefined`: leave the run alone). When Redis lost its epoch counter (restarted
+   * without persistence) while this claim still holds, the claim moves past PostgreSQL's epoch.
+   */
+  const takeFence = async (runId: string, epoch: number): Promise<RunFence | undefined> => {
+    const fence = await fences.claimAt(runId, id, epoch);
+    if (fence !== undefined) return fence;
+    const current = await fences.current(runId);
+    if (current === undefined) return undefined;
+    const raised = await need(scripts).raiseEpoch(runId, id, epoch, current.epoch, opts.leaseMs);
+    if (raised === 0) return undefined;
+    const again = await fences.claimAt(runId, id, raised);
+    if (again === undefined) await need(scripts).disownRun(runId, id, raised);
+    return again;
   };
 
   const processRun = async (job: Job, token: string | undefined): Promise<string> => {
@@ -372,7 +416,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     const retryLater = (): number => serviceBackoff(job.id ?? '');
     // This process still runs it: BullMQ took the job for stalled (a blocked event loop). Wait for it.
     if (local.has(runId)) return defer(job, token, opts.leaseMs, 'the run is still running in this worker');
-    let claimed = false;
+    let claimed = 0;
     let slot = false;
     try {
       const [live, cancelFlag, haltFlag, taken] = await r.mget(
@@ -386,13 +430,24 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         if (live === requeuedRunId(runId)) await addRun({ ...data, runId: live });
         return 'superseded';
       }
-      const wait = await s.claimRun(runId, id, opts.leaseMs);
-      if (wait > 0) return await defer(job, token, wait + 100, 'another worker owns the run');
-      claimed = true;
+      const claim = await s.claimRun(runId, id, opts.leaseMs);
+      if (claim.waitMs > 0) return await defer(job, token, claim.waitMs + 100, 'another worker owns the run');
+      claimed = claim.epoch;
+      const fence = await takeFence(runId, claim.epoch);
+      if (fence === undefined) return 'taken by a newer claim';
+      claimed = fence.epoch;
 
       const open = await ledger.openRun(runId);
       if (open) {
-        const end = await closeLostRun({ store, log, clock, report: serviceError }, data);
+        let end;
+        try {
+          end = await closeLostRun({ store, log, clock, report: serviceError }, data, fence);
+        } catch (error) {
+          if (error instanceof RunFencedError) return 'taken by a newer claim';
+          throw error;
+        }
+        // The lost worker's slot is given back now that its run is closed, never before.
+        await releaseSlot(data);
         const requeuedAs = await afterLostRun(data, end.interrupted, end.session);
         report({ kind: 'run_recovered', runId, childSessionId, status: end.status, requeuedAs });
         return 'recovered';
@@ -417,7 +472,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
       const cancelReason = completionReasonSchema.safeParse(cancelFlag).data ?? (haltFlag === null ? undefined : 'parent');
       if (cancelReason === undefined) {
-        slot = await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, true);
+        slot = await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, true, slotGraceMs);
         if (!slot) return await defer(job, token, jitter(opts.admissionRetryMs), `parent ${parentSessionId} is at its limit`);
       } else await s.unpark(parentSessionId, runId);
       await r.set(keys.taken(runId), id, 'PX', TAKEN_TTL_MS);
@@ -427,7 +482,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         if (ttl > 0) await r.set(keys.halt(childSessionId), 'parent', 'PX', ttl);
       }
 
+      tokens.set(runId, fence);
+      tokensBySession.set(childSessionId, fence);
       const summary = await runHere(data, cancelReason, slot);
+      if (lost.has(runId)) return 'taken over';
       if (summary === undefined) return await defer(job, token, retryLater(), 'this worker is stopping');
       if (summary.status === 'cancelled' && summary.error === NEVER_ANNOUNCED) {
         return await defer(job, token, retryLater(), 'sub_session_started could not be written');
@@ -447,8 +505,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         isServiceError(error) ? error : queueUnavailable(error, `running ${runId}`),
       );
     } finally {
-      if (slot) await releaseSlot(data).catch(serviceError);
-      if (claimed) await s.disownRun(runId, id).catch(serviceError);
+      const wasLost = lost.delete(runId);
+      if (tokens.get(runId)?.epoch === claimed) {
+        tokens.delete(runId);
+        if (tokensBySession.get(childSessionId)?.runId === runId) tokensBySession.delete(childSessionId);
+      }
+      // A run this worker lost is closed by the worker that took it, which frees its slot then.
+      if (slot && !wasLost) await releaseSlot(data).catch(serviceError);
+      if (claimed > 0) await s.disownRun(runId, id, claimed).catch(serviceError);
     }
   };
 
@@ -463,14 +527,13 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       await Promise.all(
         [...local.values()].map(async (entry) => {
           const { runId, parentSessionId } = entry.data;
-          const owner = await s.claimRun(runId, id, opts.leaseMs);
-          if (owner > 0) {
-            lost.add(runId);
-            report({ kind: 'lease_lost', runId, parentSessionId, what: 'owner' });
-            cancelLocal(runId, 'interrupted');
+          const fence = tokens.get(runId);
+          if (fence !== undefined && !(await s.renewRun(runId, id, fence.epoch, opts.leaseMs))) {
+            // Taken over (or expired and gone): this worker never claims it back; it stops the run.
+            loseRun(runId, parentSessionId, 'owner');
             return;
           }
-          if (entry.slot && !(await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, false))) {
+          if (entry.slot && !(await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, false, slotGraceMs))) {
             report({ kind: 'lease_lost', runId, parentSessionId, what: 'slot' });
           }
           const [cancel, halt] = await r.mget(keys.cancel(runId), keys.halt(parentSessionId));

@@ -16,7 +16,7 @@ import type { PostgresDatabase } from './postgres-database.js';
  */
 export class PostgresRunFences {
   readonly #db: PostgresDatabase;
-  readonly #sql: { claim: string; current: string };
+  readonly #sql: { claim: string; claimAt: string; current: string };
 
   constructor(database: PostgresDatabase) {
     this.#db = database;
@@ -25,6 +25,10 @@ export class PostgresRunFences {
       claim: `INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, 1)
               ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = ${table}.epoch + 1, claimed_at = now()
               RETURNING epoch`,
+      claimAt: `INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, $3)
+                ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, claimed_at = now()
+                WHERE ${table}.epoch < excluded.epoch
+                RETURNING epoch`,
       current: `SELECT owner, epoch FROM ${table} WHERE run_id = $1`,
     };
   }
@@ -33,6 +37,16 @@ export class PostgresRunFences {
   async claim(runId: string, owner: string): Promise<RunFence> {
     const [row] = await this.#db.query<{ epoch: string }>(this.#sql.claim, [runId, owner], `claiming run ${runId}`);
     return { runId, epoch: Number(row!.epoch) };
+  }
+
+  /**
+   * Takes the run for `owner` at `epoch` (handed out by the queue's claim), only when the stored
+   * epoch is lower: a worker whose claim is older than the run's current token gets `undefined`
+   * and must leave the run alone.
+   */
+  async claimAt(runId: string, owner: string, epoch: number): Promise<RunFence | undefined> {
+    const rows = await this.#db.query<{ epoch: string }>(this.#sql.claimAt, [runId, owner, epoch], `claiming run ${runId}`);
+    return rows.length === 0 ? undefined : { runId, epoch };
   }
 
   /** The run's current owner and epoch, or `undefined` when it was never claimed. */
