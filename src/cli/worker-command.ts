@@ -21,6 +21,7 @@ export interface WorkerCliOptions {
   perParent: number;
   recover: 'interrupt' | 'fail' | 'requeue';
   lockMs: number;
+  reconcileMs: number;
   heartbeatMs: number;
   maxRunMs: number | undefined;
   provider: { baseURL: string; model: string } | undefined;
@@ -54,6 +55,7 @@ const flagsSchema = z.object({
   'per-parent': int(1, 10_000).default(8),
   recover: z.enum(['interrupt', 'fail', 'requeue']).default('interrupt'),
   'lock-ms': int(500, 3_600_000).default(30_000),
+  'reconcile-ms': int(100, 86_400_000).default(60_000),
   'heartbeat-ms': int(10, 3_600_000).default(5000),
   'max-run-ms': int(1, 2_147_483_647).optional(),
   provider: z.literal('openai-compatible').optional(),
@@ -83,6 +85,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Readonly<Record<st
     'per-parent': { type: 'string' },
     recover: { type: 'string' },
     'lock-ms': { type: 'string' },
+    'reconcile-ms': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'max-run-ms': { type: 'string' },
     provider: { type: 'string' },
@@ -127,6 +130,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Readonly<Record<st
     perParent: flags['per-parent'],
     recover: flags.recover,
     lockMs: flags['lock-ms'],
+    reconcileMs: flags['reconcile-ms'],
     heartbeatMs: flags['heartbeat-ms'],
     maxRunMs: flags['max-run-ms'],
     provider: flags['base-url'] !== undefined && flags.model !== undefined ? { baseURL: flags['base-url'], model: flags.model } : undefined,
@@ -147,6 +151,7 @@ function defaults(): WorkerCliOptions {
     perParent: 8,
     recover: 'interrupt',
     lockMs: 30_000,
+    reconcileMs: 60_000,
     heartbeatMs: 5000,
     maxRunMs: undefined,
     provider: undefined,
@@ -172,6 +177,8 @@ Options:
                            interrupted) or requeue (ends it so, then runs the child again) (default interrupt)
   --lock-ms MS             how soon a dead worker's runs are taken over: BullMQ lock duration and
                            stalled-check interval, and the run leases (default 30000)
+  --reconcile-ms MS        how often the queue is checked against PostgreSQL, to put back runs
+                           Redis lost (one worker at a time, and at start) (default 60000)
   --heartbeat-ms MS        heartbeat period of running children (default 5000)
   --max-run-ms MS          wall-clock limit of one run (default none)
   --provider openai-compatible --base-url URL --model NAME
@@ -219,6 +226,8 @@ function describeDiagnostic(diagnostic: DistributedDiagnostic): string {
       }`;
     case 'lease_lost':
       return `run ${diagnostic.runId} lost its ${diagnostic.what} lease (this worker stalled or Redis was away)`;
+    case 'queue_reconciled':
+      return `queue reconciled with PostgreSQL (Redis had lost data): ${diagnostic.reopened.length} open run(s) and ${diagnostic.requeued.length} pending run(s) queued again`;
     case 'scheduler':
       return `scheduler diagnostic: ${diagnostic.diagnostic.kind}`;
   }
@@ -263,6 +272,7 @@ export async function runWorkerCommand(argv: readonly string[], io: CliIo): Prom
       lockDurationMs: options.lockMs,
       stalledIntervalMs: options.lockMs,
       leaseMs: options.lockMs,
+      reconcileIntervalMs: options.reconcileMs,
       admissionRetryMs: Math.min(2000, Math.max(100, Math.floor(options.lockMs / 10))),
       name: options.name,
       onDiagnostic: (diagnostic) => {

@@ -14,6 +14,8 @@ export type DistributedDiagnostic =
   | { kind: 'run_deferred'; runId: string; why: string; delayMs: number; error?: unknown }
   /** A run whose worker was lost was ended (and, with `recover: 'requeue'`, its child queued again as `requeuedAs`). */
   | { kind: 'run_recovered'; runId: string; childSessionId: string; status: string; requeuedAs?: string | undefined }
+  /** The queue was reconciled with PostgreSQL (Redis had lost data): jobs of open runs and of pending children put back. */
+  | { kind: 'queue_reconciled'; reopened: string[]; requeued: string[] }
   /** A running run lost its lease (its worker stalled longer than the lease, or Redis was away): limits may be exceeded briefly. */
   | { kind: 'lease_lost'; runId: string; parentSessionId: string; what: 'owner' | 'slot' }
   /** A diagnostic of a worker's embedded scheduler (subscriber errors, late events, …). */

@@ -45,6 +45,8 @@ export function redisKeys(prefix: string) {
     owner: (runId: string) => `${base}:owner:${runId}`,
     /** The last ownership epoch handed out for a run (the fencing token's counter). */
     epoch: (runId: string) => `${base}:epoch:${runId}`,
+    /** Held by the worker reconciling the queue with PostgreSQL (one at a time). */
+    reconciler: `${base}:reconciler`,
     /** The durable cancel request of a run: its reason. */
     cancel: (runId: string) => `${base}:cancel:${runId}`,
     /** The session is in a tree `cancelTree` cancelled: runs of its children end `cancelled` (reason `parent`). */

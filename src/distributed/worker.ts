@@ -22,6 +22,7 @@ import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys
 import { closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
 import { PostgresRunLedger } from './postgres-ledger.js';
 import { RedisScripts } from './redis-scripts.js';
+import { reconcileQueue } from './reconcile-queue.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, runBackoffMs, runJobSchema, type RunJobData } from './run-job.js';
 
 /** What a run's worker-side record says when its `sub_session_started` could not be written. */
@@ -48,6 +49,7 @@ const workerOptionsSchema = z.object({
   stalledIntervalMs: positiveInt.min(100).default(30_000),
   maxStalledCount: z.number().int().min(1).default(1_000_000),
   admissionRetryMs: positiveInt.default(2000),
+  reconcileIntervalMs: positiveInt.min(100).default(60_000),
   name: z.string().min(1).optional(),
 });
 
@@ -113,6 +115,11 @@ export interface DistributedWorkerOptions {
   maxStalledCount?: number | undefined;
   /** A run not admitted (its parent at its limit) is retried after about this long, or sooner when a slot frees. @default 2000 */
   admissionRetryMs?: number | undefined;
+  /**
+   * How often a worker reconciles the queue with PostgreSQL (puts back the jobs of open runs and
+   * pending children that Redis lost), and once at `start()`; one worker at a time. @default 60000
+   */
+  reconcileIntervalMs?: number | undefined;
   /** This worker's name (in BullMQ and in Redis ownership records). @default host:pid:random */
   name?: string | undefined;
   /** Gets every diagnostic (also on `diagnostics$`). */
@@ -269,6 +276,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   let queue: Queue | undefined;
   let bullWorker: Worker | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
+  let reconcileTimer: NodeJS.Timeout | undefined;
   let phase: 'created' | 'started' | 'stopping' = 'created';
   let stopped: Promise<void> | undefined;
   const local = new Map<string, LocalRun>();
@@ -548,6 +556,24 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     }
   };
 
+  /** One reconciliation pass, when no other worker runs one now (a Redis lock for the interval). */
+  let reconciling = false;
+  const reconcile = async (): Promise<void> => {
+    if (reconciling || phase !== 'started') return;
+    reconciling = true;
+    try {
+      const r = need(redis);
+      if ((await r.set(keys.reconciler, id, 'PX', opts.reconcileIntervalMs, 'NX')) !== 'OK') return;
+      const minAgeMs = Math.max(opts.reconcileIntervalMs, opts.leaseMs * 2);
+      const done = await reconcileQueue({ store, log, redis: r, queue: need(queue), keys, minAgeMs, now: () => Date.now() });
+      if (done.reopened.length > 0 || done.requeued.length > 0) report({ kind: 'queue_reconciled', ...done });
+    } catch (error) {
+      serviceError(error);
+    } finally {
+      reconciling = false;
+    }
+  };
+
   return {
     id,
     scheduler,
@@ -593,6 +619,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       renewTimer = setInterval(() => void renew(), Math.max(50, Math.floor(opts.leaseMs / 3)));
       renewTimer.unref();
       await bullWorker.waitUntilReady();
+      reconcileTimer = setInterval(() => void reconcile(), opts.reconcileIntervalMs);
+      reconcileTimer.unref();
+      void reconcile();
     },
 
     stop(stopOptions) {
@@ -614,6 +643,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
           serviceError(error);
         }
         clearInterval(renewTimer);
+        clearInterval(reconcileTimer);
+        while (reconciling) await new Promise((resolve) => setTimeout(resolve, 10));
         await scheduler.stop({ mode });
         await queue?.close().catch(serviceError);
         for (const connection of [subscriber, bullRedis, redis]) if (connection) await closeRedis(connection);

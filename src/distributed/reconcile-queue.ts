@@ -1,0 +1,103 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { OpenRun } from '../api/ports.js';
+import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
+import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
+import type { RedisKeys } from './keys.js';
+import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
+
+/** What one {@link reconcileQueue} pass did. */
+export interface ReconcileReport {
+  /** Open runs (announced, not ended) that had no job: queued again, so a worker ends them as `recover` says. */
+  reopened: string[];
+  /** Runs of pending children that had no job: queued again, so they run. */
+  requeued: string[];
+}
+
+/** Dependencies of {@link reconcileQueue}. */
+export interface ReconcileDeps {
+  store: PostgresSessionStore;
+  log: PostgresEventLog;
+  redis: Redis;
+  queue: Queue;
+  keys: RedisKeys;
+  /** Pending children younger than this (ms, by `updated_at`) are left alone: their spawn may still be queueing them. */
+  minAgeMs: number;
+  /** Now, ms since the epoch. */
+  now(): number;
+}
+
+/** Pending children read per page. */
+const PAGE = 500;
+
+/**
+ * Brings the queue (Redis) back in line with PostgreSQL after Redis lost data (a restart without
+ * persistence, a failover that dropped writes): PostgreSQL is the truth.
+ *
+ * - A run open in the ledger (`open_runs`) whose job is gone: its live key and job are put back
+ *   (same run id), so the next worker that takes it finds it open and ends it as its `recover`
+ *   option says — exactly once, under that worker's fencing token.
+ * - A child stored `pending` with a run id whose job is gone (and older than `minAgeMs`, so a
+ *   spawn in flight is never raced): its live key and job are put back, and it runs.
+ *
+ * Re-adding a job that exists is a no-op (job id = run id), and the live key is only set when
+ * absent, so passes from several workers at once do nothing twice.
+ *
+ * @example
+ * const { reopened, requeued } = await reconcileQueue({ store, log, redis, queue, keys, minAgeMs: 60_000, now: Date.now });
+ */
+export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileReport> {
+  const report: ReconcileReport = { reopened: [], requeued: [] };
+  const open = await deps.log.openRuns();
+  const openIds = new Set(open.map((run) => run.runId));
+  for (const run of open) {
+    if (await hasJob(deps, run.runId)) continue;
+    const data = await jobOfOpenRun(deps, run);
+    if (data !== undefined && (await restore(deps, data))) report.reopened.push(run.runId);
+  }
+  if (deps.store.listSummaries === undefined) return report;
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.listSummaries({
+      kind: 'child',
+      status: 'pending',
+      limit: PAGE,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    for (const child of page.items) {
+      const runId = child.last_run_id ?? child.metadata.last_run_id;
+      const parentSessionId = child.parent_session_id;
+      if (runId === undefined || parentSessionId === undefined || openIds.has(runId)) continue;
+      if (deps.now() - Date.parse(child.updated_at) < deps.minAgeMs) continue;
+      if (await hasJob(deps, runId)) continue;
+      const data: RunJobData = { runId, parentSessionId, childSessionId: child.id, model: child.model, title: child.title };
+      if (await restore(deps, data)) report.requeued.push(runId);
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return report;
+}
+
+async function hasJob(deps: ReconcileDeps, runId: string): Promise<boolean> {
+  return (await deps.queue.getJob(runId)) !== undefined;
+}
+
+async function jobOfOpenRun(deps: ReconcileDeps, run: OpenRun): Promise<RunJobData | undefined> {
+  const child = await deps.store.load(run.childSessionId).catch(() => undefined);
+  return {
+    runId: run.runId,
+    parentSessionId: run.parentSessionId,
+    childSessionId: run.childSessionId,
+    model: child?.model ?? 'unknown',
+    ...(run.title === undefined ? {} : { title: run.title }),
+  };
+}
+
+/** Puts the run's live key (when the child has none) and its job back; false when the child's live key names another run. */
+async function restore(deps: ReconcileDeps, data: RunJobData): Promise<boolean> {
+  const live = deps.keys.live(data.childSessionId);
+  await deps.redis.set(live, data.runId, 'NX');
+  if ((await deps.redis.get(live)) !== data.runId) return false;
+  await deps.queue.add(RUN_JOB_NAME, data, { ...RUN_JOB_OPTIONS, jobId: data.runId });
+  return true;
+}
