@@ -1,9 +1,10 @@
 import { MemoryEventLog } from './adapters/memory/memory-event-log.js';
 import { assembleSpawnScheduler } from './scheduler/assemble-spawn-scheduler.js';
-import type { SpawnScheduler } from './scheduler/spawn-scheduler.js';
-import type { SpawnSchedulerOptions } from './scheduler/scheduler-options.js';
+import type { SpawnScheduler } from './api/spawn-scheduler.js';
+import type { SpawnSchedulerOptions } from './api/spawn-scheduler-options.js';
 
-export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './scheduler/spawn-scheduler.js';
+export type { SpawnScheduler } from './api/spawn-scheduler.js';
+export type { EnqueueResult, WaitForChildrenOptions } from './api/scheduler-types.js';
 
 /**
  * Creates a spawn scheduler: an XState scheduler actor that spawns one job actor per child run,

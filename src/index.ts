@@ -15,8 +15,8 @@
 
 // ── The scheduler ──────────────────────────────────────────────────────────────────────────────
 export { createSpawnScheduler } from './create-spawn-scheduler.js';
-export type { SpawnScheduler, RunInput } from './scheduler/spawn-scheduler.js';
-export type { SpawnSchedulerOptions } from './scheduler/scheduler-options.js';
+export type { SpawnScheduler, RunInput } from './api/spawn-scheduler.js';
+export type { SpawnSchedulerOptions } from './api/spawn-scheduler-options.js';
 export type {
   SpawnJob,
   SpawnBrief,

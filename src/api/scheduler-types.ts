@@ -1,10 +1,10 @@
 /**
  * The public types of the scheduler's inputs and results, written out as documented interfaces.
+ * They are the one definition: `src/scheduler/` implements them and imports them from here.
  * `test/package/public-types.types.test.ts` checks at type level that each one matches the zod
- * schema or the internal type it stands for, so they cannot drift.
+ * schema or the run-status vocabulary it stands for, so they cannot drift.
  */
-import type { ChildStatus as InternalChildStatus } from '../scheduler/child-status.js';
-import type { ChildRunSummary as InternalChildRunSummary } from '../scheduler/wait-for-children.js';
+import type { CompletionReason } from './wire-types.js';
 
 /**
  * A request to run one child session under its parent: what `scheduler.enqueue` takes. The child
@@ -112,14 +112,13 @@ export interface EventsOptions {
 export type RunStatus = 'queued' | 'running' | 'completed' | 'error' | 'cancelled' | 'skipped';
 
 /**
- * One child's run in a `waitForChildren` result. (Declared over the internal type it documents,
- * so the two cannot drift.)
+ * One child's run in a `waitForChildren` result.
  *
  * @example
  * const [summary] = await scheduler.waitForChildren('root');
  * if (summary?.status === 'completed') console.log(summary.result);
  */
-export interface ChildRunSummary extends InternalChildRunSummary {
+export interface ChildRunSummary {
   /** The child session. */
   childSessionId: string;
   /** The run the summary is about. */
@@ -137,13 +136,12 @@ export interface ChildRunSummary extends InternalChildRunSummary {
  * (queued, running, or among the last `retainEndedRuns` ended ones) every field is filled in;
  * for an older run it is read from the stored session (`last_run_status`, `last_run_id`,
  * `last_run_error`, the final answer) and has no timestamps, no `reason` and `eventsSeen: 0`.
- * (Declared over the internal type it documents, so the two cannot drift.)
  *
  * @example
  * const child = await scheduler.getChild(childSessionId);
  * console.log(child?.status, child?.eventsSeen, child?.result);
  */
-export interface ChildStatus extends InternalChildStatus {
+export interface ChildStatus extends ChildRunSummary {
   /** The child session. */
   childSessionId: string;
   /** The run the status is about (the child's latest). */
@@ -156,6 +154,8 @@ export interface ChildStatus extends InternalChildStatus {
   result?: string | undefined;
   /** The parent session. */
   parentSessionId: string;
+  /** Why the run ended that way (`user`, `parent`, `timeout`, `idle`, …), when it says. */
+  reason?: CompletionReason;
   /** The child's title. */
   title?: string;
   /** When the run was queued (RFC 3339 UTC). */
@@ -170,8 +170,28 @@ export interface ChildStatus extends InternalChildStatus {
   lastEventAt?: string;
 }
 
-/** What `scheduler.start()` did with the runs a crash left behind (see `start()`). */
-export type { RecoveryReport } from '../scheduler/recover-interrupted-runs.js';
+/**
+ * What `scheduler.start()` did with the runs a crash left behind (see `start()`).
+ *
+ * @example
+ * const { interrupted, requeued } = await scheduler.start();
+ */
+export interface RecoveryReport {
+  /** Children whose run was ended as `error` with reason `interrupted`. */
+  interrupted: string[];
+  /** Children queued again (`recover: 'requeue'`); their interrupted run was closed first. */
+  requeued: string[];
+  /**
+   * Children whose run's end was known on one side only, made to agree: a run that had saved its
+   * end but not published it (the process died in between) got the saved outcome published; a
+   * child whose stored status was stale though its parent's stream has the run's completion (a
+   * failed final save, a stop that ended it queued) got that outcome saved (nothing published,
+   * nothing re-queued).
+   */
+  completed: string[];
+  /** Children recovery could not handle (see `diagnostics$`). */
+  failed: string[];
+}
 
 /** A problem outside any run's own outcome, reported on `scheduler.diagnostics$` (see its members' `kind`). */
-export type { SchedulerDiagnostic } from '../scheduler/diagnostics.js';
+export type { SchedulerDiagnostic } from './scheduler-diagnostic.js';

@@ -1,4 +1,4 @@
-import type { RecoveryReport } from '../scheduler/recover-interrupted-runs.js';
+import type { RecoveryReport } from '../api/scheduler-types.js';
 import { createSpawnScheduler } from '../create-spawn-scheduler.js';
 import type { OpenDatabase } from './open-database.js';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { RecoveryReport } from '../scheduler/recover-interrupted-runs.js';
+import type { RecoveryReport } from '../api/scheduler-types.js';
 import { SQLITE_MIGRATIONS } from '../adapters/sqlite/sqlite-session-store.js';
 import { excerpt } from './child-progress.js';
 import { acquireDbLease, readDbOwner, type DbOwner } from './db-lease.js';

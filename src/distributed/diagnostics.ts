@@ -1,5 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
-import type { SchedulerDiagnostic } from '../scheduler/diagnostics.js';
+import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 
 /**

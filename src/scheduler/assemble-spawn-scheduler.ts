@@ -18,11 +18,12 @@ import { createSchedulerQueries } from './scheduler-queries.js';
 import { sessionEvents } from './session-events.js';
 import { spawnChild } from './spawn-child.js';
 import { stopSchedulerActor } from './stop-scheduler-actor.js';
-import type { SchedulerDiagnostic } from './diagnostics.js';
-import { recoverInterruptedRuns, type RecoveryReport } from './recover-interrupted-runs.js';
+import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
+import { recoverInterruptedRuns } from './recover-interrupted-runs.js';
 import { type RunBook } from './run-completion.js';
 import { RunLedgers } from './run-ledgers.js';
-import { parseSchedulerOptions, type SpawnSchedulerOptions } from './scheduler-options.js';
+import type { SpawnSchedulerOptions } from '../api/spawn-scheduler-options.js';
+import { parseSchedulerOptions } from './scheduler-options.js';
 import {
   cancelArgsSchema,
   eventsArgsSchema,
@@ -37,10 +38,9 @@ import { runSession } from './run-session.js';
 import { RunWaits } from './run-waits.js';
 import { LineageCache, rememberLink, sessionLineage } from './session-lineage.js';
 import { createSlotYielder } from './slot-yielder.js';
-import { waitForRuns, type ChildRunSummary } from './wait-for-children.js';
-import type { EnqueueResult, SpawnScheduler } from './spawn-scheduler.js';
-
-export type { EnqueueResult, SpawnScheduler, WaitForChildrenOptions } from './spawn-scheduler.js';
+import { waitForRuns } from './wait-for-children.js';
+import type { ChildRunSummary, EnqueueResult, RecoveryReport } from '../api/scheduler-types.js';
+import type { SpawnScheduler } from '../api/spawn-scheduler.js';
 
 /** What the composition root plugs in: the defaults that are adapters (the scheduler imports none). */
 export interface SchedulerDefaults {

@@ -1,22 +1,9 @@
-import type { CompletionReason } from '../../machines/agent-event.events.js';
 import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
 import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
 import { toRfc3339 } from '../clock.js';
 import type { RunRecord, RunStatus } from './run-ledger.js';
-import { summarize, type ChildRunSummary } from './wait-for-children.js';
-
-/** What `getChild` returns: the child's latest run. Times are RFC 3339 UTC. */
-export interface ChildStatus extends ChildRunSummary {
-  parentSessionId: string;
-  /** Why the run ended that way (`user`, `parent`, `timeout`, `idle`, …), when it says. */
-  reason?: CompletionReason;
-  title?: string;
-  enqueuedAt?: string;
-  startedAt?: string;
-  endedAt?: string;
-  eventsSeen: number;
-  lastEventAt?: string;
-}
+import type { ChildStatus } from '../api/scheduler-types.js';
+import { summarize } from './wait-for-children.js';
 
 const metadataToStatus = (value: string | undefined): RunStatus | undefined => {
   const parsed = runStatusMetadataSchema.safeParse(value);

@@ -1,5 +1,5 @@
 import { EventLogError, SchedulerStoppedError } from '../errors.js';
-import type { EnqueueResult } from './spawn-scheduler.js';
+import type { EnqueueResult } from '../api/scheduler-types.js';
 
 /**
  * The `enqueue` calls waiting for the scheduler machine's answer, by request id, and the runs

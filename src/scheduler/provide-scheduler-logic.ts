@@ -2,7 +2,7 @@ import type { AnyActorRef } from 'xstate';
 import { schedulerMachine } from '../../machines/scheduler.machine.js';
 import type { SessionStore } from '../api/ports.js';
 import type { JobLogic } from './create-job-logic.js';
-import type { SchedulerDiagnostic } from './diagnostics.js';
+import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 import { endCrashedRun } from './end-crashed-run.js';
 import type { EnqueueRequests } from './enqueue-requests.js';
 import type { RunBook } from './run-completion.js';

@@ -8,30 +8,13 @@ import type { SproutClock } from '../clock.js';
 import type { SessionStore } from '../api/ports.js';
 import type { OpenRun } from '../streams/event-log.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
-import type { SchedulerDiagnostic } from './diagnostics.js';
+import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
+import type { RecoveryReport } from '../api/scheduler-types.js';
 import { lastChildEvent } from './last-child-event.js';
 import { loadValidSession, persistRun } from './persist-run.js';
 
 /** The error text of a run that a crash or restart interrupted. */
 export const INTERRUPTED_ERROR = 'child session run was interrupted before it ended (scheduler restart)';
-
-/** What `start()` did with the runs a crash left behind. */
-export interface RecoveryReport {
-  /** Children whose run was ended as `error` with reason `interrupted`. */
-  interrupted: string[];
-  /** Children queued again (`recover: 'requeue'`); their interrupted run was closed first. */
-  requeued: string[];
-  /**
-   * Children whose run's end was known on one side only, made to agree: a run that had saved its
-   * end but not published it (the process died in between) got the saved outcome published; a
-   * child whose stored status was stale though its parent's stream has the run's completion (a
-   * failed final save, a stop that ended it queued) got that outcome saved (nothing published,
-   * nothing re-queued).
-   */
-  completed: string[];
-  /** Children recovery could not handle (see `diagnostics$`). */
-  failed: string[];
-}
 
 /** What recovery needs. */
 export interface RecoveryDeps {

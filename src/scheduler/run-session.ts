@@ -7,7 +7,7 @@ import { SessionBusyError, SessionNotFoundError } from '../errors.js';
 import { loadValidSession } from './persist-run.js';
 import type { RunInput } from './scheduler-args.js';
 import { ON_PARENT_END_KEY } from './session-lineage.js';
-import type { EnqueueResult } from './spawn-scheduler.js';
+import type { EnqueueResult } from '../api/scheduler-types.js';
 
 /** What `run` needs from the scheduler. */
 export interface RunSessionDeps {

@@ -2,13 +2,14 @@ import type { AgentEvent, SubSessionCompletedEvent } from '../../machines/agent-
 import type { Session } from '../../machines/session.schema.js';
 import { UnknownChildError } from '../errors.js';
 import type { SessionStore } from '../api/ports.js';
-import { childStatusFromRecord, childSummaryFromSession, type ChildStatus } from './child-status.js';
+import type { ChildRunSummary, ChildStatus, WaitPolicy } from '../api/scheduler-types.js';
+import { childStatusFromRecord, childSummaryFromSession } from './child-status.js';
 import { findDescendantsInFlight } from './find-descendants.js';
 import { lastChildEvent } from './last-child-event.js';
 import { loadValidSession } from './persist-run.js';
 import type { RunBook } from './run-completion.js';
 import { isLive } from './run-ledger.js';
-import { waitForRuns, type ChildRunSummary, type WaitPolicy } from './wait-for-children.js';
+import { waitForRuns } from './wait-for-children.js';
 
 const isCompletion = (event: AgentEvent): event is SubSessionCompletedEvent => event.type === 'sub_session_completed';
 

@@ -6,10 +6,10 @@ import type { SessionStore } from '../api/ports.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { SessionNotFoundError, SpawnDepthExceededError } from '../errors.js';
 import { buildChildSession } from './build-child-session.js';
-import type { SchedulerDiagnostic } from './diagnostics.js';
+import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 import { loadValidSession } from './persist-run.js';
 import { markAbandons } from './session-lineage.js';
-import type { EnqueueResult } from './spawn-scheduler.js';
+import type { EnqueueResult } from '../api/scheduler-types.js';
 
 /** What `spawnChild` needs from the scheduler. */
 export interface SpawnChildDeps {

@@ -1,18 +1,7 @@
 import type { Observable } from 'rxjs';
 import { isTerminal } from '../../machines/run-status.js';
+import type { ChildRunSummary, WaitPolicy } from '../api/scheduler-types.js';
 import type { RunEnd, RunRecord, RunStatus } from './run-ledger.js';
-
-/** When `waitForChildren` resolves: all ended, any ended, or the first error (or all ended). */
-export type WaitPolicy = 'all' | 'any' | 'first-error';
-
-/** One child's state in a `waitForChildren` result (README.md, "Public API"). */
-export interface ChildRunSummary {
-  childSessionId: string;
-  runId: string;
-  status: RunStatus;
-  error?: string | undefined;
-  result?: string | undefined;
-}
 
 /** Summarises a run record. */
 export function summarize(record: RunRecord): ChildRunSummary {

@@ -1,4 +1,4 @@
-import type { SpawnScheduler } from '../scheduler/spawn-scheduler.js';
+import type { SpawnScheduler } from '../api/spawn-scheduler.js';
 import type { ServerScheduler } from './server-options.js';
 
 interface QueueView {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SpawnScheduler } from '../scheduler/spawn-scheduler.js';
+import type { SpawnScheduler } from '../api/spawn-scheduler.js';
 import type { SessionStore } from '../api/ports.js';
 import type { RunStateTracker } from './run-states.js';
 

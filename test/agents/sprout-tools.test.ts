@@ -7,7 +7,7 @@ import type { Session } from '../../machines/session.schema.js';
 import { aiSdkAgent, spawnSessionTool, sproutTools, waitChildrenTool } from '../../src/agents/ai-sdk/index.js';
 import { systemClock } from '../../src/clock.js';
 import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
-import type { SpawnScheduler } from '../../src/scheduler/spawn-scheduler.js';
+import type { SpawnScheduler } from '../../src/api/spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';
 

@@ -15,6 +15,7 @@ import type * as Public from '../../src/index.js';
 import type * as ChildStatusInternal from '../../src/scheduler/child-status.js';
 import type { schedulerOptionsSchema } from '../../src/scheduler/scheduler-options.js';
 import type * as RunLedger from '../../src/scheduler/run-ledger.js';
+import type * as SchedulerArgs from '../../src/scheduler/scheduler-args.js';
 import type * as WaitInternal from '../../src/scheduler/wait-for-children.js';
 import type * as EventLogPort from '../../src/streams/event-log.js';
 import type * as StorePort from '../../src/api/ports.js';
@@ -64,10 +65,11 @@ describe('public types', () => {
       same<Public.SpawnJob, JobSchemas.SpawnJob>(),
       same<Public.SpawnBrief, JobSchemas.SpawnBrief>(),
       same<Public.SpawnBrief, z.input<typeof JobSchemas.spawnBriefSchema>>(),
-      same<Public.ChildRunSummary, WaitInternal.ChildRunSummary>(),
-      same<Public.ChildStatus, ChildStatusInternal.ChildStatus>(),
+      // ChildRunSummary and ChildStatus are defined once, in src/api/; the scheduler builds them.
+      same<Public.ChildRunSummary, ReturnType<typeof WaitInternal.summarize>>(),
+      same<Public.ChildStatus, ReturnType<typeof ChildStatusInternal.childStatusFromRecord>>(),
       same<Public.RunStatus, RunLedger.RunStatus>(),
-      same<Public.WaitPolicy, WaitInternal.WaitPolicy>(),
+      same<Public.WaitPolicy, NonNullable<NonNullable<z.input<typeof SchedulerArgs.waitArgsSchema>['options']>['policy']>>(),
       // Every option the schema takes is declared, and every declared option passes the schema's types.
       accepts<Public.SpawnSchedulerOptions, z.input<typeof schedulerOptionsSchema>>(),
     ]).not.toContain(false);

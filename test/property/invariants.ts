@@ -1,10 +1,8 @@
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import { SproutError, SproutValidationError } from '../../src/errors.js';
-import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
-import type { ChildStatus } from '../../src/scheduler/child-status.js';
-import type { ChildRunSummary } from '../../src/scheduler/wait-for-children.js';
-import type { EnqueueResult } from '../../src/scheduler/spawn-scheduler.js';
+import type { SchedulerDiagnostic } from '../../src/api/scheduler-diagnostic.js';
+import type { ChildRunSummary, ChildStatus, EnqueueResult } from '../../src/api/scheduler-types.js';
 import type { ChaosAgent } from './chaos-agent.js';
 import { InjectedStoreError, type FaultPlan } from './faulty-stores.js';
 import { runIdOf, show, type CancelRequest, type Completion, type CompletionContext, type Seen, type Tracked } from './observation.js';

@@ -5,7 +5,7 @@ import { createJobLogic } from '../../src/scheduler/create-job-logic.js';
 import { persistRun } from '../../src/scheduler/persist-run.js';
 import { RunLedger } from '../../src/scheduler/run-ledger.js';
 import { RunLedgers } from '../../src/scheduler/run-ledgers.js';
-import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
+import type { SchedulerDiagnostic } from '../../src/api/scheduler-diagnostic.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { MemoryEventLog } from '../../src/adapters/memory/memory-event-log.js';
 import { SessionEventHub } from '../../src/streams/session-event-hub.js';

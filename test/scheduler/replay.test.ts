@@ -2,7 +2,7 @@ import { SproutValidationError } from '../../src/errors.js';
 import { take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
+import type { SchedulerDiagnostic } from '../../src/api/scheduler-diagnostic.js';
 import { childSession, createHarness, rootSession } from '../support/harness.js';
 import { collect, completionsIn, jobFor } from '../support/batch-b.js';
 

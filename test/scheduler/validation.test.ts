@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentEvent } from '../../machines/agent-event.events.js';
 import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
-import type { SpawnSchedulerOptions } from '../../src/scheduler/scheduler-options.js';
+import type { SpawnSchedulerOptions } from '../../src/api/spawn-scheduler-options.js';
 import { SchedulerStoppedError, SessionNotFoundError, SpawnDepthExceededError, SproutValidationError } from '../../src/errors.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { scriptedAgent } from '../../src/testing/scripted-agent.js';

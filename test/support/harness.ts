@@ -1,8 +1,8 @@
 import type { SessionEventEnvelope, AgentEvent } from '../../machines/agent-event.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import { createSpawnScheduler, type SpawnScheduler } from '../../src/create-spawn-scheduler.js';
-import type { SpawnSchedulerOptions } from '../../src/scheduler/scheduler-options.js';
-import type { SchedulerDiagnostic } from '../../src/scheduler/diagnostics.js';
+import type { SpawnSchedulerOptions } from '../../src/api/spawn-scheduler-options.js';
+import type { SchedulerDiagnostic } from '../../src/api/scheduler-diagnostic.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import type { AgentRuntime, SessionStore } from '../../src/api/ports.js';
 import { scriptedAgent, type ScriptedAgent, type ScriptedAgentOptions } from '../../src/testing/scripted-agent.js';

@@ -14,8 +14,8 @@ import type {
   SpawnJob,
   StopOptions,
   WaitForChildrenOptions,
-} from '../api/scheduler-types.js';
-import type { CompletionReason, SessionEventEnvelope } from '../api/wire-types.js';
+} from './scheduler-types.js';
+import type { CompletionReason, SessionEventEnvelope } from './wire-types.js';
 
 /** What `run(sessionId, input)` takes: the user message to append, and optionally a model for this and later runs. */
 export interface RunInput {
@@ -24,8 +24,6 @@ export interface RunInput {
   /** The model of the session from now on. @default the session's `model` */
   model?: string | undefined;
 }
-
-export type { EnqueueResult, WaitForChildrenOptions } from '../api/scheduler-types.js';
 
 /**
  * The spawn scheduler (README.md, "Public API"), made by `createSpawnScheduler`. Nothing runs until
