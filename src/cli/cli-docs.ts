@@ -1,4 +1,4 @@
-import { SERVE_HELP } from '../server/serve-args.js';
+import { SERVE_HELP } from './serve-args.js';
 import { AUDIT_HELP } from './audit-command.js';
 import { helpText } from './help-text.js';
 import { WORKER_HELP } from './worker-command.js';

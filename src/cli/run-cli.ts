@@ -30,9 +30,9 @@ function packageVersion(): string {
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   try {
-    // `serve` parses its own flags (src/server/serve-args.ts); loaded lazily so other commands start as fast as before.
-    if (argv[0] === 'serve') return await (await import('../server/serve-command.js')).runServe(argv.slice(1), io);
-    if (argv[0] === 'help' && argv[1] === 'serve') return await (await import('../server/serve-command.js')).runServe(['--help'], io);
+    // `serve` parses its own flags (src/cli/serve-args.ts); loaded lazily so other commands start as fast as before.
+    if (argv[0] === 'serve') return await (await import('./serve-command.js')).runServe(argv.slice(1), io);
+    if (argv[0] === 'help' && argv[1] === 'serve') return await (await import('./serve-command.js')).runServe(['--help'], io);
     // `audit` parses its own flags too (src/cli/audit-command.ts).
     if (argv[0] === 'audit' || (argv[0] === 'help' && argv[1] === 'audit'))
       return await (await import('./audit-command.js')).runAudit(argv[0] === 'audit' ? argv.slice(1) : ['--help'], io);

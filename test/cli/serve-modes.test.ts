@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CliUsageError } from '../../src/cli/cli-error.js';
-import { DEFAULT_QUEUE_CAPACITY, parseServeArgs } from '../../src/server/serve-args.js';
+import { DEFAULT_QUEUE_CAPACITY, parseServeArgs } from '../../src/cli/serve-args.js';
 import { POSTGRES_URL, REDIS_URL, createTestDeployment, servicesUnavailable, type TestDeployment } from '../distributed/support.js';
 import { REPO_ROOT } from './cli-process.js';
 

@@ -13,7 +13,7 @@ import { createSpawnScheduler } from '../../src/create-spawn-scheduler.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { createSproutServer } from '../../src/server/create-sprout-server.js';
 import { listenSproutServer } from '../../src/server/listen-sprout-server.js';
-import { parseServeArgs } from '../../src/server/serve-args.js';
+import { parseServeArgs } from '../../src/cli/serve-args.js';
 import { createRoot, startTestServer, tempDir, testAgent, type TestServer } from './support/test-server.js';
 
 const TOKEN = 'test-token-0123456789abcdef';

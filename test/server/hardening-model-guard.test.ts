@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Session } from '../../machines/session.schema.js';
 import { modelAllowListAgent } from '../../src/server/model-allow-list-agent.js';
-import { parseServeArgs } from '../../src/server/serve-args.js';
+import { parseServeArgs } from '../../src/cli/serve-args.js';
 import { api, createRoot, startTestServer, testAgent, type TestServer } from './support/test-server.js';
 
 type Problem = { status: number; code: string; model?: string; allowed_models?: string[] };

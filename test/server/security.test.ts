@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseServeArgs } from '../../src/server/serve-args.js';
+import { parseServeArgs } from '../../src/cli/serve-args.js';
 import { api, createRoot, startTestServer, type TestServer } from './support/test-server.js';
 
 const TOKEN = 'test-token-0123456789abcdef';

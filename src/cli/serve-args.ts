@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { CliUsageError } from '../cli/cli-error.js';
-import { bambooDialectSchema, type BambooDialect } from './server-options.js';
-import { isLoopbackHost } from './security.js';
+import { CliUsageError } from './cli-error.js';
+import { bambooDialectSchema, type BambooDialect } from '../server/server-options.js';
+import { isLoopbackHost } from '../server/security.js';
 import { validatePrefix } from '../distributed/keys.js';
-import { parseCommandFlags } from '../cli/command-flags.js';
+import { parseCommandFlags } from './command-flags.js';
 
 /** Default port of `sprout serve`. */
 export const DEFAULT_SERVE_PORT = 7433;

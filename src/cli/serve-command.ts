@@ -1,22 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { openAICompatibleAgent } from '../agents/ai-sdk/index.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
-import { CliUsageError, EXIT, oneLine } from '../cli/cli-error.js';
-import type { CliIo } from '../cli/cli-io.js';
-import { acquireDbLease } from '../cli/db-lease.js';
-import { openDatabase } from '../cli/open-database.js';
+import { CliUsageError, EXIT, oneLine } from './cli-error.js';
+import type { CliIo } from './cli-io.js';
+import { acquireDbLease } from './db-lease.js';
+import { openDatabase } from './open-database.js';
 import { systemClock } from '../clock.js';
 import { createSpawnScheduler } from '../create-spawn-scheduler.js';
 import { createDistributedScheduler } from '../distributed/distributed-scheduler.js';
-import { createSproutServer } from './create-sprout-server.js';
-import { listenSproutServer, type ListenOptions } from './listen-sprout-server.js';
-import { modelAllowListAgent } from './model-allow-list-agent.js';
-import { createRunStateTracker } from './run-states.js';
-import { isLoopbackHost } from './security.js';
+import { createSproutServer } from '../server/create-sprout-server.js';
+import { listenSproutServer, type ListenOptions } from '../server/listen-sprout-server.js';
+import { modelAllowListAgent } from '../server/model-allow-list-agent.js';
+import { createRunStateTracker } from '../server/run-states.js';
+import { isLoopbackHost } from '../server/security.js';
 import { parseServeArgs, SERVE_HELP, type ServeOptions } from './serve-args.js';
-import type { SproutServer } from './create-sprout-server.js';
-import { serveDemoAgent } from './serve-agent.js';
-import type { SproutServerOptions } from './server-options.js';
+import type { SproutServer } from '../server/create-sprout-server.js';
+import { serveDemoAgent } from '../server/serve-agent.js';
+import type { SproutServerOptions } from '../server/server-options.js';
 
 /** Heartbeat period of served runs: often enough for the dashboard's "last heartbeat" to move. */
 const HEARTBEAT_MS = 1000;
