@@ -114,7 +114,7 @@ export { SqliteEventLog } from './adapters/sqlite/sqlite-event-log.js';
 export type { SqliteEventLogOptions } from './adapters/sqlite/sqlite-event-log.js';
 
 // ── Agents on a real model (Vercel AI SDK; `ai` and `@ai-sdk/openai-compatible` are optional peers)
-export { aiSdkAgent, openAICompatibleAgent } from './api/ai-sdk-agents.js';
+export { aiSdkAgent, openAICompatibleAgent } from './agents/ai-sdk/public-agents.js';
 export type {
   AiSdkAgentOptions,
   OpenAICompatibleAgentOptions,

@@ -1,13 +1,11 @@
 /**
- * The public face of the AI SDK agents (`src/agents/ai-sdk/`). `ai` and
- * `@ai-sdk/openai-compatible` are optional peer dependencies, so the types here describe their
- * models and tools structurally: the package's `.d.ts` never imports `ai`, and an app that does not
- * install it still typechecks with `skipLibCheck: false`. Anything the AI SDK's own types accept
- * is accepted here (`test/package/public-types.types.test.ts` checks that at type level).
+ * The public options of the AI SDK agents (`aiSdkAgent`, `openAICompatibleAgent`, made in
+ * `src/agents/ai-sdk/public-agents.ts`). `ai` and `@ai-sdk/openai-compatible` are optional peer
+ * dependencies, so the types here describe their models and tools structurally: the package's
+ * `.d.ts` never imports `ai`, and an app that does not install it still typechecks with
+ * `skipLibCheck: false`. Anything the AI SDK's own types accept is accepted here
+ * (`test/package/public-types.types.test.ts` checks that at type level).
  */
-import { aiSdkAgent as aiSdkAgentImpl } from '../agents/ai-sdk/ai-sdk-agent.js';
-import { openAICompatibleAgent as openAICompatibleAgentImpl } from '../agents/ai-sdk/openai-compatible-agent.js';
-import type { AgentRuntime } from '../agents/agent-runtime.js';
 
 /**
  * An AI SDK language model: a provider's model object (`provider.chatModel('gpt-4o')`, any
@@ -28,7 +26,7 @@ export type AiSdkLanguageModel =
     };
 
 /**
- * The model of an {@link aiSdkAgent}: a fixed model (the job's `model` string is then ignored),
+ * The model of an `aiSdkAgent`: a fixed model (the job's `model` string is then ignored),
  * or a function that picks one from the job's `model` string (may be async).
  *
  * @example
@@ -77,7 +75,7 @@ export interface AiSdkCallSettings {
 }
 
 /**
- * Options of {@link aiSdkAgent}.
+ * Options of `aiSdkAgent`.
  *
  * @example
  * const options: AiSdkAgentOptions = { model: (name) => provider.chatModel(name), system: 'Be brief.', maxSteps: 4 };
@@ -110,7 +108,7 @@ export interface AiSdkAgentOptions {
 }
 
 /**
- * Options of {@link openAICompatibleAgent}: the server, plus every {@link aiSdkAgent} option but `model`.
+ * Options of `openAICompatibleAgent`: the server, plus every `aiSdkAgent` option but `model`.
  *
  * @example
  * const options: OpenAICompatibleAgentOptions = { baseURL: 'https://api.openai.com/v1', apiKey: process.env.OPENAI_API_KEY };
@@ -134,40 +132,3 @@ export interface OpenAICompatibleAgentOptions extends Omit<AiSdkAgentOptions, 'm
   /** A custom `fetch` (proxies, tests). @default globalThis.fetch */
   fetch?: typeof globalThis.fetch | undefined;
 }
-
-/** Copies an options object without its `undefined` values (the adapters read absent as unset). */
-function withoutUndefined<T extends object>(options: T): T {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;
-}
-
-/**
- * An {@link AgentRuntime} on the Vercel AI SDK (`ai@6`, an optional peer dependency loaded on the
- * first run, so importing Sprout never loads it). Each run calls `streamText` on the session's
- * messages with the run's `AbortSignal`, streams the output as Bamboo events (`token`,
- * `reasoning_token`, `tool_start`, `tool_complete`, `tool_error`, `complete`), runs tool loops up
- * to `maxSteps`, and appends the assistant and tool messages of every finished step to
- * `session.messages`. A provider failure rejects the run with `AgentProviderError`, an abort
- * with `AgentAbortedError`, a missing `ai` package with `MissingPeerDependencyError`.
- *
- * @example
- * import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
- * const provider = createOpenAICompatible({ name: 'local', baseURL: 'http://127.0.0.1:8080/v1' });
- * const agent = aiSdkAgent({ model: (name) => provider.chatModel(name), system: 'Be brief.' });
- * const scheduler = createSpawnScheduler({ store, agent });
- */
-export const aiSdkAgent = (options: AiSdkAgentOptions): AgentRuntime =>
-  aiSdkAgentImpl(withoutUndefined(options) as unknown as Parameters<typeof aiSdkAgentImpl>[0]);
-
-/**
- * An {@link aiSdkAgent} talking to any OpenAI-compatible chat-completions server (OpenAI, vLLM,
- * llama.cpp `llama-server`, Ollama, LM Studio…) through `@ai-sdk/openai-compatible` (an optional
- * peer dependency, with `ai`: `npm i ai@6 @ai-sdk/openai-compatible@2`). The job's `model`
- * string names the model on that server. Throws `SproutValidationError` for a bad `baseURL`.
- *
- * @example
- * const agent = openAICompatibleAgent({ baseURL: 'http://127.0.0.1:11434/v1', apiKey: process.env.OPENAI_API_KEY }); // Ollama
- * const scheduler = createSpawnScheduler({ store, agent });
- * await scheduler.spawnChild(parentId, { title: 'Sum', prompt: 'Add 2 and 2', model: 'qwen3:4b' });
- */
-export const openAICompatibleAgent = (options: OpenAICompatibleAgentOptions): AgentRuntime =>
-  openAICompatibleAgentImpl(withoutUndefined(options) as unknown as Parameters<typeof openAICompatibleAgentImpl>[0]);
