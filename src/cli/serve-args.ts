@@ -35,6 +35,8 @@ export interface ServeOptions {
   allowedHosts: string[];
   /** `--trust-proxy`: behind a reverse proxy that sets `X-Forwarded-*`. */
   trustProxy: boolean;
+  /** `--retain-days N`: delete ended root trees idle for longer than N days (undefined: keep everything). */
+  retainDays: number | undefined;
   /** `--tls-cert` / `--tls-key`: PEM files to serve HTTPS with. */
   tls: { certPath: string; keyPath: string } | undefined;
   /**
@@ -74,6 +76,7 @@ const flagsSchema = z.object({
     .pipe(z.array(z.string().regex(HOST_NAME, 'must be host names without port or scheme (a.example, 10.0.0.5, [fd00::1])')))
     .default([]),
   'trust-proxy': z.boolean().default(false),
+  'retain-days': int(1, 36_500).optional(),
   'tls-cert': z.string().min(1).max(4096).optional(),
   'tls-key': z.string().min(1).max(4096).optional(),
   redis: z.url({ protocol: /^rediss?$/ }).optional(),
@@ -117,6 +120,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     models: { type: 'string' },
     'allowed-host': { type: 'string', multiple: true },
     'trust-proxy': { type: 'boolean' },
+    'retain-days': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     redis: { type: 'string' },
@@ -194,6 +198,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     models: flags.models ?? (flags.provider !== undefined && flags.model !== undefined ? [flags.model] : undefined),
     allowedHosts: flags['allowed-host'],
     trustProxy: flags['trust-proxy'],
+    retainDays: flags['retain-days'],
     tls:
       flags['tls-cert'] !== undefined && flags['tls-key'] !== undefined
         ? { certPath: flags['tls-cert'], keyPath: flags['tls-key'] }
@@ -237,6 +242,9 @@ Options:
   --trust-proxy        behind a reverse proxy: read X-Forwarded-Host/-Proto/-For and skip the
                        Host port check; needs --token. Only when nothing but the proxy can reach
                        the port
+  --retain-days N      retention: delete ended root trees (no run queued or running) idle for
+                       more than N days, with their events; checked at start and hourly
+                       (default: keep everything)
   --redis URL --postgres URL [--prefix NAME]
                        distributed mode: this server is the front door (sessions and events in
                        PostgreSQL, runs queued on BullMQ in Redis); \`sprout worker\` processes run

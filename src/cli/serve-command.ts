@@ -31,6 +31,15 @@ function webOptions(options: ServeOptions, io: CliIo): Partial<SproutServerOptio
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.cors === undefined ? {} : { cors: options.cors }),
     ...(options.models === undefined ? {} : { models: options.models }),
+    ...(options.retainDays === undefined
+      ? {}
+      : {
+          retainDays: options.retainDays,
+          onRetention: (report) =>
+            io.stderr.write(
+              `sprout serve: retention: deleted ${report.roots} tree(s) (${report.sessions} session(s)) idle since before ${report.cutoff}; kept ${report.kept} still running or active${report.failed > 0 ? `; ${report.failed} failed` : ''}\n`,
+            ),
+        }),
   };
 }
 
@@ -135,6 +144,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       });
     });
     io.stderr.write('sprout serve: draining: running children finish, queued ones are cancelled\n');
+    await server.retention?.stop();
     await scheduler.stop({ mode: 'drain' });
     await listening.close();
     io.stderr.write('sprout serve: stopped\n');

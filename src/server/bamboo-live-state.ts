@@ -11,7 +11,10 @@ import type { ServerScheduler } from './server-options.js';
  * @example
  * const status = await ownRunStatus(scheduler, session); // 'running' | 'completed' | … | undefined
  */
-export async function ownRunStatus(scheduler: Pick<ServerScheduler, 'getChild'>, session: Session): Promise<string | undefined> {
+export async function ownRunStatus(
+  scheduler: Pick<ServerScheduler, 'getChild'>,
+  session: Pick<Session, 'id' | 'metadata'>,
+): Promise<string | undefined> {
   const stored = session.metadata[METADATA_KEYS.status];
   if (!isLiveStatus(stored)) return stored;
   const child = await scheduler.getChild(session.id);

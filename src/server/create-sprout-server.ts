@@ -17,6 +17,8 @@ import { metricsRoutes } from './metrics/metrics-route.js';
 import { HttpProblem, problemResponse } from './problem.js';
 import { bambooRoutes } from './routes/bamboo-api.js';
 import { BAMBOO_PUBLIC_PATHS, bambooSettingsRoutes } from './routes/bamboo-settings.js';
+import { deleteSessionTree } from './delete-session-tree.js';
+import { createRetentionSweeper, retentionMs, type RetentionSweeper } from './retention-sweeper.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/v1-events.js';
 import { runRoutes } from './routes/v1-runs.js';
@@ -56,6 +58,11 @@ export interface SproutServer {
   readonly feed: FeedJournal;
   /** The `/v2/stream` WebSocket sockets; {@link listenSproutServer} hands them the upgrades. */
   readonly v2Stream: V2StreamHub;
+  /**
+   * The retention policy (`retainDays`), or `undefined` without one. {@link listenSproutServer}
+   * starts it and its `close()` stops it; a server used through `fetch` alone calls `start()`.
+   */
+  readonly retention: RetentionSweeper | undefined;
 }
 
 /**
@@ -81,7 +88,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
     catalog: new SessionCatalog(opts.store),
     streams: new SseStreams(),
     createId: opts.createId ?? randomUUID,
-    now: opts.now ?? (() => systemClock.now()),
+    now: opts.now ?? (() => (opts.clock ?? systemClock).now()),
   };
   const hostPolicy: HostPolicy = {
     names: new Set([...LOOPBACK_NAMES, ...opts.allowedHosts.map((name) => name.toLowerCase())]),
@@ -153,8 +160,27 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
     app.route('/', metricsRoutes(createServerMetrics({ scheduler: opts.scheduler, runStates: opts.runStates, openStreams, now: ctx.now })));
   }
 
+  const retention =
+    opts.retainDays === undefined
+      ? undefined
+      : createRetentionSweeper({
+          retainMs: retentionMs(opts.retainDays),
+          intervalMs: opts.retentionIntervalMs,
+          clock: opts.clock ?? systemClock,
+          scheduler: opts.scheduler,
+          catalog: ctx.catalog,
+          deleteTree: async (rootId) => {
+            const deleted = await deleteSessionTree({ scheduler: opts.scheduler, catalog: ctx.catalog }, rootId);
+            feed.record(rootId, { type: 'session_deleted', session_id: rootId });
+            return deleted;
+          },
+          onReport: opts.onRetention,
+          onError: opts.onError,
+        });
+
   return {
     fetch: (request, env) => app.fetch(request, env),
+    retention,
     app,
     options: opts,
     hostPolicy,

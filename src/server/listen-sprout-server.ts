@@ -88,6 +88,8 @@ export async function listenSproutServer(
       if (closing !== undefined) process.nextTick(() => http.closeIdleConnections());
     });
   });
+  // The retention policy runs while the server listens: a pass now, then one per interval.
+  server.retention?.start();
   return {
     url: `${tls === undefined ? 'http' : 'https'}://${hostName}:${address.port}`,
     host,
@@ -95,6 +97,7 @@ export async function listenSproutServer(
     server: http,
     close() {
       closing ??= Promise.all([
+        server.retention?.stop(),
         new Promise<void>((resolve) => {
           http.close(() => resolve());
           server.closeStreams();

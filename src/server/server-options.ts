@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { SpawnScheduler } from '../api/spawn-scheduler.js';
 import type { SessionStore } from '../api/ports.js';
+import type { SproutClock } from '../clock.js';
+import type { RetentionReport } from './retention-sweeper.js';
 import type { RunStateTracker } from './run-states.js';
 
 /** Names of the sub-session events on the Bamboo API: the seed's `sub_session_*` or today's `sub_agent_*`. */
@@ -104,6 +106,29 @@ export const sproutServerOptionsSchema = z.strictObject({
    * response itself carries only a fixed sentence and the error's `code`): log it. @default none
    */
   onError: z.custom<(error: unknown) => void>((value) => typeof value === 'function').optional(),
+  /**
+   * Retention policy: delete **ended** root trees (no run queued or running in them) whose last
+   * activity is older than this many days, with their events, ledger rows and streams (the path
+   * of `DELETE /api/v1/sessions/{id}`). Runs once when the server starts listening and then every
+   * `retentionIntervalMs` (`server.retention` runs it by hand). `sprout serve --retain-days N`.
+   * @default none: sessions are kept until deleted
+   */
+  retainDays: z.number().positive().max(36_500).optional(),
+  /** Time between retention passes. @default 3600000 (an hour) */
+  retentionIntervalMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(7 * 86_400_000)
+    .default(3_600_000),
+  /** Gets the counts of every retention pass (deleted roots and sessions, kept, scanned, failed): log them. @default none */
+  onRetention: z.custom<(report: RetentionReport) => void>((value) => typeof value === 'function').optional(),
+  /**
+   * The clock of the server's own timers (retention) and timestamps; a simulated clock in tests
+   * (`createTestClock`). `now` wins for timestamps when both are given.
+   * @default systemClock
+   */
+  clock: z.custom<SproutClock>(hasMethods('setTimeout', 'clearTimeout', 'now'), 'clock must be a SproutClock').optional(),
   /** Model of roots created with `POST /v1/sessions` when the body names none. @default 'default' */
   defaultModel: z.string().min(1).default('default'),
   /** Id generator for roots and messages. @default crypto.randomUUID */

@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Session } from '../../../machines/session.schema.js';
 import { toRfc3339 } from '../../clock.js';
+import { deleteSessionTree } from '../delete-session-tree.js';
 import { bambooLiveStates, ownRunStatus } from '../bamboo-live-state.js';
 import { BAMBOO_METADATA_KEYS, isLiveStatus, toBambooSummary, type BambooSessionSummary } from '../bamboo-session.js';
 import { truncateAfterLastUser } from '../bamboo-turn.js';
@@ -111,12 +112,9 @@ export function bambooSessionRoutes(ctx: ServerContext): Hono {
   app.delete('/:id', async (c) => {
     const id = sessionIdParam(c);
     if (!(await store.load(id))) return sessionNotFound(c, id);
-    const descendants = await ctx.catalog.descendants(id);
     // Cancels the session's run and every run below it (reason `deleted`), then deletes it;
     // then the descendants, deepest first, each once its run has ended.
-    await scheduler.deleteSession(id);
-    for (const descendant of descendants) await scheduler.deleteSession(descendant.id);
-    ctx.catalog.removeRoot(id);
+    await deleteSessionTree({ scheduler, catalog: ctx.catalog }, id);
     return c.json({ success: true, message: `Session ${id} deleted`, session_id: id });
   });
 
