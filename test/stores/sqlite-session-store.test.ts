@@ -106,7 +106,7 @@ describe('SqliteSessionStore', () => {
     const db = store.database;
     expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
     const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all();
-    expect(tables.map((t) => t.name)).toEqual(['event_seqs', 'events', 'open_runs', 'sessions']);
+    expect(tables.map((t) => t.name)).toEqual(['event_seqs', 'events', 'open_runs', 'runs', 'sessions']);
     const loaded = (await store.load('c1'))!;
     expect(loaded).toEqual({ ...old, version: 3 });
     await store.save(loaded);

@@ -3,6 +3,10 @@ import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-e
 import { SproutValidationError } from '../../errors.js';
 import type { EventLog, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
 import { ledgerChange } from '../../streams/ledger-change.js';
+import { systemClock, toRfc3339 } from '../../clock.js';
+import type { RunIndex, RunPage, RunQuery, RunRecord } from '../../api/run-index.js';
+import { runIndexChange } from '../../streams/run-index-change.js';
+import { MemoryRunIndex } from './memory-run-index.js';
 
 /**
  * Options of {@link MemoryEventLog}.
@@ -46,10 +50,11 @@ interface SessionRing {
  * log.append('s1', { type: 'token', content: 'c' }); // seq 3, seq 1 falls out
  * log.read('s1', 0); // { envelopes: [seq 2, seq 3], firstRetainedSeq: 2, lastSeq: 3 }
  */
-export class MemoryEventLog implements EventLog {
+export class MemoryEventLog implements EventLog, RunIndex {
   readonly #capacity: number;
   readonly #sessions = new Map<string, SessionRing>();
   readonly #openRuns = new Map<string, OpenRun>();
+  readonly #runs = new MemoryRunIndex();
   /** The last seq of deleted sessions (a seq never repeats, even if an id comes back). */
   readonly #deletedSeqs = new Map<string, number>();
   /** Nothing survives the process; the run ledger is kept (for `openRuns`) but not durable. */
@@ -81,6 +86,10 @@ export class MemoryEventLog implements EventLog {
       // A repeated announcement of the same run keeps the first one (as SQLite's INSERT OR IGNORE does).
       if (!this.#openRuns.has(change.run.runId)) this.#openRuns.set(change.run.runId, change.run);
     } else if (change?.kind === 'close') this.#openRuns.delete(change.runId);
+    if (event.type.startsWith('sub_session_')) {
+      const indexed = runIndexChange(sessionId, seq, event, toRfc3339(systemClock.now()));
+      if (indexed !== undefined) this.#runs.apply(indexed);
+    }
     const capacity = this.#capacity;
     if (capacity === 0) return envelope;
     if (seq <= capacity) stream.ring.push(envelope);
@@ -138,6 +147,27 @@ export class MemoryEventLog implements EventLog {
     for (const [runId, run] of this.#openRuns) {
       if (run.parentSessionId === sessionId || run.childSessionId === sessionId) this.#openRuns.delete(runId);
     }
+    this.#runs.deleteSession(sessionId);
+  }
+
+  /**
+   * One page of the runs this log saw announced, newest first (the run index, see `RunIndex`).
+   *
+   * @example
+   * const { runs, nextCursor } = log.queryRuns({ status: ['running'], limit: 50 });
+   */
+  queryRuns(query: RunQuery): RunPage {
+    return this.#runs.queryRuns(query);
+  }
+
+  /**
+   * One indexed run by id, or `undefined`.
+   *
+   * @example
+   * log.getRun('r1')?.status; // 'completed'
+   */
+  getRun(runId: string): RunRecord | undefined {
+    return this.#runs.getRun(runId);
   }
 
   /**

@@ -14,6 +14,9 @@ import {
 import type { RunFence, WriteOptions } from '../../api/ports.js';
 import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
 import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
+import { runIndexChange, type RunIndexChange } from '../../streams/run-index-change.js';
+import { systemClock, toRfc3339 } from '../../clock.js';
+import { PostgresRunIndexWriter } from './postgres-run-index.js';
 import { PostgresDatabase, isPostgresConnectionError, type PostgresConnectionOptions } from './postgres-database.js';
 
 /**
@@ -149,6 +152,7 @@ export class PostgresEventLog implements EventLog {
   readonly #onError: ((error: StoreUnavailableError) => void) | undefined;
   readonly #invalidRows: InvalidSessionDataError[] = [];
   readonly #sql;
+  readonly #runIndex: PostgresRunIndexWriter;
   /** Sessions' seqs known deleted through (per process; another process's pruning is harmless). */
   readonly #prunedThrough = new Map<string, number>();
   #pending: Pending[] = [];
@@ -184,6 +188,7 @@ export class PostgresEventLog implements EventLog {
       this.#ownsDatabase = true;
     }
     const s = this.#db.quoted;
+    this.#runIndex = new PostgresRunIndexWriter(s);
     this.#sql = {
       // Sessions in one fixed (byte) order, so two writers lock their rows in the same order (no deadlock).
       bumpSeqs: `INSERT INTO ${s}.event_seqs (session_id, last_seq)
@@ -216,7 +221,8 @@ export class PostgresEventLog implements EventLog {
              ) e ON true
              ORDER BY e.seq`,
       listOpenRuns: `SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs ORDER BY position`,
-      deleteSession: `WITH e AS (DELETE FROM ${s}.events WHERE session_id = $1)
+      deleteSession: `WITH e AS (DELETE FROM ${s}.events WHERE session_id = $1),
+                           r AS (DELETE FROM ${s}.runs WHERE parent_session_id = $1 OR child_session_id = $1)
                       DELETE FROM ${s}.open_runs WHERE parent_session_id = $1 OR child_session_id = $1`,
     };
     this.changes$ = new Observable<PostgresEventLogChange>((subscriber) => {
@@ -525,12 +531,16 @@ export class PostgresEventLog implements EventLog {
       }
       const written: Written[] = [];
       const ledger: LedgerChange[] = [];
+      const runChanges: RunIndexChange[] = [];
+      const at = toRfc3339(systemClock.now());
       for (const pending of batch) {
         const seq = next.get(pending.sessionId)!;
         next.set(pending.sessionId, seq + 1);
         written.push({ pending, seq });
         const change = ledgerChange(pending.sessionId, seq, pending.event);
         if (change) ledger.push(change);
+        const indexed = runIndexChange(pending.sessionId, seq, pending.event, at);
+        if (indexed) runChanges.push(indexed);
       }
       if (this.#retention > 0) {
         await client.query(this.#sql.insertEvents, [
@@ -540,6 +550,7 @@ export class PostgresEventLog implements EventLog {
         ]);
       }
       await this.#applyLedger(client, ledger);
+      await this.#runIndex.apply(client, runChanges);
       const prune = this.#pruneTargets(lastOf);
       if (prune.length > 0) {
         await client.query(this.#sql.prune, [prune.map(([id]) => id), prune.map(([, through]) => through)]);

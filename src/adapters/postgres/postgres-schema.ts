@@ -56,9 +56,13 @@ export const eventsChannel = (schema: string): string => `${schema}_events`;
  *    attachments, last activity), backfilled from each row's `data`, and the indexes that page
  *    listings by `created_at, id` and by last activity (`listSummaries`), so a listing never
  *    reads the `data` column.
+ * 5. `runs`: the run index (one row per announced run: parent, child, root, title, model,
+ *    status, reason, error, times, tokens; `position` is the announcement order), written by
+ *    `PostgresEventLog` in the same transaction as the events, with an index per filter of
+ *    `GET /v1/runs`. Runs announced before this migration are not indexed.
  *
  * @example
- * POSTGRES_MIGRATIONS.length; // 4
+ * POSTGRES_MIGRATIONS.length; // 5
  */
 export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
@@ -139,6 +143,34 @@ export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE INDEX sessions_by_status_created ON ${s}.sessions (last_run_status, created_at, id);
     CREATE INDEX sessions_by_activity ON ${s}.sessions (last_activity_at, created_at, id);
     CREATE INDEX sessions_by_kind_activity ON ${s}.sessions (kind, last_activity_at, created_at, id);`,
+  (s) => `
+    CREATE TABLE ${s}.runs (
+      position bigserial PRIMARY KEY,
+      run_id text COLLATE "C" NOT NULL UNIQUE,
+      parent_session_id text COLLATE "C" NOT NULL,
+      child_session_id text COLLATE "C" NOT NULL,
+      root_session_id text COLLATE "C" NOT NULL,
+      title text,
+      model text,
+      status text NOT NULL,
+      reason text,
+      error text,
+      created_at text COLLATE "C" NOT NULL,
+      started_at text,
+      ended_at text,
+      prompt_tokens bigint,
+      completion_tokens bigint,
+      total_tokens bigint,
+      started_seq bigint NOT NULL,
+      ended_seq bigint
+    );
+    CREATE INDEX runs_by_status ON ${s}.runs (status, position);
+    CREATE INDEX runs_by_reason ON ${s}.runs (reason, position);
+    CREATE INDEX runs_by_root ON ${s}.runs (root_session_id, position);
+    CREATE INDEX runs_by_parent ON ${s}.runs (parent_session_id, position);
+    CREATE INDEX runs_by_child ON ${s}.runs (child_session_id, position);
+    CREATE INDEX runs_by_model ON ${s}.runs (model, position);
+    CREATE INDEX runs_by_created ON ${s}.runs (created_at);`,
 ];
 
 /** Two 32-bit keys of the advisory lock that serializes migrations of one schema. */

@@ -8,6 +8,8 @@ import { decodeStoredSession, sessionToJson } from '../stored-session.js';
 import type { SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../../api/session-summary.js';
 import { parseSummaryFilter, parseSummaryQuery, summaryColumnsOf } from '../session-summaries.js';
 import { PostgresSummaryReader } from './postgres-summary-reader.js';
+import { PostgresRunIndexReader } from './postgres-run-index.js';
+import type { RunIndex, RunPage, RunQuery, RunRecord } from '../../api/run-index.js';
 
 /**
  * Options of {@link PostgresSessionStore}: how to reach the database (or a shared
@@ -83,7 +85,7 @@ const COLUMNS: readonly (readonly [string, string])[] = [
  * await scheduler.stop();
  * await store.close();
  */
-export class PostgresSessionStore implements SessionStore {
+export class PostgresSessionStore implements SessionStore, RunIndex {
   /** Loads are validated, fresh copies; `listByRunStatus` is indexed; summaries are listed from their own columns. */
   readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true, summaries: true };
   readonly #db: PostgresDatabase;
@@ -92,6 +94,7 @@ export class PostgresSessionStore implements SessionStore {
   readonly #invalidRows: InvalidSessionDataError[] = [];
   readonly #sql;
   readonly #summaries: PostgresSummaryReader;
+  readonly #runs: PostgresRunIndexReader;
   #eventLog: PostgresEventLog | undefined;
   #closed: Promise<void> | undefined;
 
@@ -106,6 +109,9 @@ export class PostgresSessionStore implements SessionStore {
     this.#onInvalidRow = options.onInvalidRow;
     const table = `${this.#db.quoted}.sessions`;
     this.#summaries = new PostgresSummaryReader(table, (text, values, what) => this.#query<Record<string, unknown>>(text, values, what));
+    this.#runs = new PostgresRunIndexReader(`${this.#db.quoted}.runs`, (text, values, what) =>
+      this.#query<Record<string, unknown>>(text, values, what),
+    );
     const params = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(', ');
     const names = COLUMNS.map(([name]) => name);
     const assign = (from: (name: string, i: number) => string): string =>
@@ -296,6 +302,28 @@ export class PostgresSessionStore implements SessionStore {
    */
   async listSummaries(query: SessionSummaryQuery): Promise<SessionSummaryPage> {
     return this.#summaries.page(parseSummaryQuery(query));
+  }
+
+  /**
+   * One page of the run index (`runs`, written by the schema's event logs in the same
+   * transaction as the events, by any process), newest first, through an index per filter.
+   * Rejects with {@link SproutValidationError} for an invalid query.
+   *
+   * @example
+   * const { runs, nextCursor } = await store.queryRuns({ status: ['error'], limit: 50 });
+   */
+  async queryRuns(query: RunQuery): Promise<RunPage> {
+    return this.#runs.queryRuns(query);
+  }
+
+  /**
+   * One indexed run by id, or `undefined`.
+   *
+   * @example
+   * const run = await store.getRun('r1');
+   */
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.#runs.getRun(runId);
   }
 
   /**

@@ -22,6 +22,9 @@ const isOwner = (source: SqliteDatabaseOwner | SqliteDatabase): source is Sqlite
   typeof (source as Partial<SqliteDatabaseOwner>).beforeClose === 'function' && 'database' in source;
 import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
 import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
+import { runIndexChange, type RunIndexChange } from '../../streams/run-index-change.js';
+import { systemClock, toRfc3339 } from '../../clock.js';
+import { SqliteRunIndexWriter } from './sqlite-run-index.js';
 
 /**
  * Options of {@link SqliteEventLog}.
@@ -105,6 +108,9 @@ export class SqliteEventLog implements EventLog {
   readonly #streams = new Map<string, Stream>();
   #pending: PendingRow[] = [];
   #ledger: LedgerChange[] = [];
+  /** Run-index changes of the queued appends (`runs`, written in the same transaction). */
+  #runChanges: RunIndexChange[] = [];
+  readonly #runIndex: SqliteRunIndexWriter;
   /** Durable, keeps the run ledger in the same transaction as the events, group-commits appends. */
   readonly capabilities: EventLogCapabilities;
   readonly #dirty = new Map<string, Stream>();
@@ -157,8 +163,10 @@ export class SqliteEventLog implements EventLog {
         { run_id: string; parent_session_id: string; child_session_id: string; title: string | null; started_seq: number }
       >('SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM open_runs ORDER BY started_seq, run_id'),
     }));
+    this.#runIndex = this.#guard(() => new SqliteRunIndexWriter(this.#db));
     this.#writeTx = this.#db.transaction((rows: PendingRow[], dirty: Stream[], ids: string[], ledger: LedgerChange[]) => {
       this.#insertRows(rows);
+      this.#runIndex.apply(this.#runChanges);
       for (const change of ledger) {
         if (change.kind === 'open') {
           const { run } = change;
@@ -233,6 +241,10 @@ export class SqliteEventLog implements EventLog {
     if (stream.retention > 0) this.#pending.push({ sessionId, seq, json });
     const change = ledgerChange(sessionId, seq, event);
     if (change) this.#ledger.push(change);
+    if (event.type.startsWith('sub_session_')) {
+      const indexed = runIndexChange(sessionId, seq, event, toRfc3339(systemClock.now()));
+      if (indexed) this.#runChanges.push(indexed);
+    }
     this.#dirty.set(sessionId, stream);
     if (!this.#batch) {
       try {
@@ -242,6 +254,7 @@ export class SqliteEventLog implements EventLog {
         // this one event. Take it back out and give its seq back.
         this.#pending = [];
         this.#ledger = [];
+        this.#runChanges = [];
         this.#dirty.clear();
         stream.lastSeq = seq - 1;
         throw error;
@@ -297,6 +310,7 @@ export class SqliteEventLog implements EventLog {
     this.#guard(() => this.#writeTx.immediate(rows, [...this.#dirty.values()], ids, this.#ledger));
     this.#pending = [];
     this.#ledger = [];
+    this.#runChanges = [];
     this.#dirty.clear();
     const commit = this.#commit;
     this.#commit = undefined;
@@ -339,6 +353,7 @@ export class SqliteEventLog implements EventLog {
       this.#db.transaction(() => {
         this.#stmt.deleteEvents.run(sessionId);
         this.#stmt.deleteRuns.run(sessionId, sessionId);
+        this.#runIndex.deleteSession(sessionId);
       })(),
     );
     const stream = this.#streams.get(sessionId);

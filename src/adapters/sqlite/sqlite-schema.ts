@@ -15,8 +15,11 @@ export type SqliteDatabase = Database.Database;
  * `open_runs` ledger (runs announced with `sub_session_started` and not yet completed), seeded
  * from the events already stored; 4: the summary columns of `sessions` (title, model, metadata,
  * message count, last message, attachments, last activity), backfilled from each row's JSON, and
- * the indexes that page listings by `created_at, id` / last activity (`listSummaries`). Append
- * only: never edit a shipped migration.
+ * the indexes that page listings by `created_at, id` / last activity (`listSummaries`); 5: the
+ * `runs` index (one row per announced run: parent, child, root, title, model, status, reason,
+ * error, times, tokens; `position` is the announcement order), written by `SqliteEventLog` in the
+ * same transaction as the events, with an index per filter of `GET /v1/runs` (runs announced
+ * before this migration are not indexed). Append only: never edit a shipped migration.
  *
  * @example
  * db.pragma('user_version', { simple: true }) === SQLITE_MIGRATIONS.length; // fully migrated
@@ -97,6 +100,33 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX sessions_by_status_created ON sessions (last_run_status, created_at, id);
    CREATE INDEX sessions_by_activity ON sessions (last_activity_at, created_at, id);
    CREATE INDEX sessions_by_kind_activity ON sessions (kind, last_activity_at, created_at, id);`,
+  `CREATE TABLE runs (
+     position INTEGER PRIMARY KEY,
+     run_id TEXT NOT NULL UNIQUE,
+     parent_session_id TEXT NOT NULL,
+     child_session_id TEXT NOT NULL,
+     root_session_id TEXT NOT NULL,
+     title TEXT,
+     model TEXT,
+     status TEXT NOT NULL,
+     reason TEXT,
+     error TEXT,
+     created_at TEXT NOT NULL,
+     started_at TEXT,
+     ended_at TEXT,
+     prompt_tokens INTEGER,
+     completion_tokens INTEGER,
+     total_tokens INTEGER,
+     started_seq INTEGER NOT NULL,
+     ended_seq INTEGER
+   ) STRICT;
+   CREATE INDEX runs_by_status ON runs (status, position);
+   CREATE INDEX runs_by_reason ON runs (reason, position);
+   CREATE INDEX runs_by_root ON runs (root_session_id, position);
+   CREATE INDEX runs_by_parent ON runs (parent_session_id, position);
+   CREATE INDEX runs_by_child ON runs (child_session_id, position);
+   CREATE INDEX runs_by_model ON runs (model, position);
+   CREATE INDEX runs_by_created ON runs (created_at);`,
 ];
 
 /**
@@ -105,7 +135,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
  * resulting `user_version`. Throws {@link StoreUnavailableError} for a file from a newer Sprout.
  *
  * @example
- * migrateSqliteSchema(new Database('sessions.db')); // 4
+ * migrateSqliteSchema(new Database('sessions.db')); // 5
  */
 export function migrateSqliteSchema(db: SqliteDatabase): number {
   const step = db.transaction((): boolean => {

@@ -9,6 +9,8 @@ import type { SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } fr
 import { parseSummaryFilter, parseSummaryQuery, summaryColumnsOf } from '../session-summaries.js';
 import { decodeStoredSession, sessionToJson } from '../stored-session.js';
 import { SqliteSummaryReader } from './sqlite-summary-reader.js';
+import { SqliteRunIndexReader } from './sqlite-run-index.js';
+import type { RunIndex, RunPage, RunQuery, RunRecord } from '../../api/run-index.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { migrateSqliteSchema, type SqliteDatabase } from './sqlite-schema.js';
 
@@ -90,7 +92,7 @@ interface SessionRow {
  * const children = await store.listChildren(session.id);
  * store.close();
  */
-export class SqliteSessionStore implements SessionStore {
+export class SqliteSessionStore implements SessionStore, RunIndex {
   /** Loads are validated copies (checked on load); `listByRunStatus` is indexed; summaries are listed from their own columns. */
   readonly capabilities: SessionStoreCapabilities = { validatedLoads: true, runStatusIndex: true, summaries: true };
   readonly #db: SqliteDatabase;
@@ -103,6 +105,7 @@ export class SqliteSessionStore implements SessionStore {
   readonly #stmt;
   readonly #saveTx;
   readonly #summaries: SqliteSummaryReader;
+  readonly #runs: SqliteRunIndexReader;
 
   /** @param target a file path (or `':memory:'`), shorthand for `{ path }`, or the options. */
   constructor(target: string | SqliteSessionStoreOptions) {
@@ -152,6 +155,7 @@ export class SqliteSessionStore implements SessionStore {
       ),
     };
     this.#summaries = new SqliteSummaryReader(this.#db);
+    this.#runs = new SqliteRunIndexReader(this.#db);
     this.#saveTx = this.#db.transaction((row: Record<string, unknown>, expected: number | undefined): number => {
       // No version: the caller did not read the session first; last write wins (versioned saves are checked).
       if (expected === undefined) return (this.#stmt.upsert.get(row) as { version: number }).version;
@@ -283,6 +287,35 @@ export class SqliteSessionStore implements SessionStore {
    */
   listSummaries(query: SessionSummaryQuery): Promise<SessionSummaryPage> {
     return this.#run(() => this.#summaries.page(parseSummaryQuery(query)));
+  }
+
+  /**
+   * One page of the run index (`runs`, written by this database's event log in the same
+   * transaction as the events), newest first, through an index per filter. Queued appends of the
+   * store's own event log are written first. Rejects with {@link SproutValidationError} for an
+   * invalid query.
+   *
+   * @example
+   * const { runs, nextCursor } = await store.queryRuns({ status: ['error'], limit: 50 });
+   */
+  queryRuns(query: RunQuery): Promise<RunPage> {
+    return this.#run(() => {
+      this.#eventLog?.flush();
+      return this.#runs.queryRuns(query);
+    });
+  }
+
+  /**
+   * One indexed run by id, or `undefined`.
+   *
+   * @example
+   * const run = await store.getRun('r1');
+   */
+  getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.#run(() => {
+      this.#eventLog?.flush();
+      return this.#runs.getRun(runId);
+    });
   }
 
   /**

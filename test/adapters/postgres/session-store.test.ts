@@ -55,7 +55,15 @@ describe.skipIf(unavailable !== undefined)('PostgresSessionStore and its migrati
       const tables = await adminQuery<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename', [
         schema,
       ]);
-      expect(tables.map((row) => row.tablename)).toEqual(['event_seqs', 'events', 'open_runs', 'run_fences', 'sessions', 'sprout_migrations']);
+      expect(tables.map((row) => row.tablename)).toEqual([
+        'event_seqs',
+        'events',
+        'open_runs',
+        'run_fences',
+        'runs',
+        'sessions',
+        'sprout_migrations',
+      ]);
     }),
   );
 
