@@ -22,6 +22,7 @@ import { createRetentionSweeper, retentionMs, type RetentionSweeper } from './re
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/v1-events.js';
 import { runRoutes } from './routes/v1-runs.js';
+import { runIndexRoutes } from './routes/v1-run-index.js';
 import { sessionRoutes } from './routes/v1-sessions.js';
 import { bearerGuard, hostGuard, LOOPBACK_NAMES, type HostPolicy } from './security.js';
 import type { ServerContext } from './server-context.js';
@@ -152,6 +153,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   app.route('/v1/sessions', eventRoutes(ctx));
   app.route('/v1/sessions', sessionRoutes(ctx));
   app.route('/v1', runRoutes(ctx));
+  app.route('/v1', runIndexRoutes(ctx));
   app.route('/api/v1', bambooRoutes(ctx));
   app.route('/', bambooSettingsRoutes(ctx));
   app.route('/', dashboardRoutes(ctx));

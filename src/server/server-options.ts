@@ -4,6 +4,7 @@ import type { SessionStore } from '../api/ports.js';
 import type { SproutClock } from '../clock.js';
 import type { RetentionReport } from './retention-sweeper.js';
 import type { RunStateTracker } from './run-states.js';
+import { isRunIndex, type RunIndex } from '../api/run-index.js';
 
 /** Names of the sub-session events on the Bamboo API: the seed's `sub_session_*` or today's `sub_agent_*`. */
 export const bambooDialectSchema = z.enum(['sub_session', 'sub_agent']);
@@ -27,7 +28,9 @@ export type ServerScheduler = Pick<
   'spawnChild' | 'events' | 'cancel' | 'cancelTree' | 'getChild' | 'waitForChildren' | 'deleteSession'
 > &
   /** `run` (a message to any session): the embedded scheduler has it; without it the route answers 501. */
-  Partial<Pick<SpawnScheduler, 'run'>>;
+  Partial<Pick<SpawnScheduler, 'run'>> &
+  /** `enqueue` (re-run a child as it is): `POST /v1/runs/bulk` retries with it when present. */
+  Partial<Pick<SpawnScheduler, 'enqueue'>>;
 
 /**
  * Options of {@link createSproutServer}, checked with zod.
@@ -96,6 +99,12 @@ export const sproutServerOptionsSchema = z.strictObject({
   runStates: z
     .custom<RunStateTracker>(hasMethods('snapshot', 'inspect', 'get'), 'runStates must come from createRunStateTracker')
     .optional(),
+  /**
+   * The run index `GET /v1/runs?…`, `GET /v1/runs/{runId}` and `POST /v1/runs/bulk` read (e.g. a
+   * `MemoryEventLog`). @default the store, when it is one (`SqliteSessionStore`,
+   * `PostgresSessionStore`); else those routes answer 501 `RUN_INDEX_UNAVAILABLE`
+   */
+  runIndex: z.custom<RunIndex>(isRunIndex, 'runIndex must implement queryRuns and getRun').optional(),
   /**
    * Serve Prometheus metrics at `GET /metrics` (queue depth, runs by state, completions, run
    * durations, tokens, open streams), behind the same token as every route. @default true

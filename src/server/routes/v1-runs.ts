@@ -6,13 +6,15 @@ import { toMachineGraph, type MachineGraph } from '../machine-graph.js';
 import type { ServerContext } from '../server-context.js';
 import { streamSse } from '../sse-node.js';
 import { encodeFrame } from '../sse-stream.js';
+import { isRunQuery, queryRuns } from './v1-run-index.js';
 
 let graphs: { job: MachineGraph; scheduler: MachineGraph } | undefined;
 
 /**
  * What the dashboard reads besides sessions and events: `GET /v1/machines` (the job and
  * scheduler machines' states and transitions, from their definitions), `GET /v1/runs` (live
- * job-machine state of each run) and `GET /v1/runs/stream` (SSE: a `runs` snapshot, then one
+ * job-machine state of each run; with any run-query parameter — `status`, `root`, `limit`, … —
+ * a page of the run index instead, see `runIndexRoutes`) and `GET /v1/runs/stream` (SSE: a `runs` snapshot, then one
  * `run` event per state change). Without a run-state tracker the run lists are empty and the
  * dashboard derives states from the event stream.
  *
@@ -26,7 +28,11 @@ export function runRoutes(ctx: ServerContext): Hono {
     graphs ??= { job: toMachineGraph(spawnJobMachine), scheduler: toMachineGraph(schedulerMachine) };
     return c.json({ ...graphs, tracked: tracker !== undefined });
   });
-  app.get('/runs', (c) => c.json({ tracked: tracker !== undefined, ...(tracker?.snapshot() ?? { scheduler: [], runs: [] }) }));
+  app.get('/runs', async (c) =>
+    isRunQuery(c)
+      ? c.json(await queryRuns(ctx, c))
+      : c.json({ tracked: tracker !== undefined, ...(tracker?.snapshot() ?? { scheduler: [], runs: [] }) }),
+  );
   app.get('/runs/stream', (c) => {
     const snapshot = { tracked: tracker !== undefined, ...(tracker?.snapshot() ?? { scheduler: [], runs: [] }) };
     const source = merge(
