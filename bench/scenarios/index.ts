@@ -9,6 +9,7 @@ export const scenarios: Record<string, () => Promise<Scenario>> = {
   latency: async () => (await import('./latency.js')).latency,
   sqlite: async () => (await import('./sqlite.js')).sqlite,
   list: async () => (await import('./list-pages.js')).listPages,
+  runs: async () => (await import('./run-queries.js')).runQueries,
   bullmq: async () => (await import('./bullmq.js')).bullmq,
   serve: async () => (await import('./serve.js')).serve,
   distributed: async () => (await import('./distributed.js')).distributed,
