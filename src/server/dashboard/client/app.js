@@ -8,6 +8,7 @@ import htm from 'htm';
 import { applyEvent, derivedStates, emptyModel } from './run-rows.js';
 import { SessionTree } from './session-tree.js';
 import { connectSse } from './sse-client.js';
+import { loadStoredRow, runTimes } from './stored-rows.js';
 import { Statechart } from './statechart.js';
 
 const html = htm.bind(h);
@@ -31,6 +32,9 @@ function useTick(ms) {
 const ROOTS_PAGE = 50;
 /** Sessions per request when reading the selected root's tree. */
 const TREE_PAGE = 500;
+
+/** Stored-session reads at once (rows whose events retention dropped). */
+const STORED_READS = 4;
 
 /** Every page of a listing, following `next_cursor`. */
 async function getAllPages(path) {
@@ -58,6 +62,9 @@ function App() {
   const [conn, setConn] = useState({ state: 'connecting', lastId: undefined, gaps: 0, duplicates: 0, reconnects: 0, events: 0 });
   const [version, setVersion] = useState(0);
   const model = useRef(emptyModel());
+  // Rows read from stored child sessions, by id: { key (the session's run and last save), row }.
+  const stored = useRef(new Map());
+  const readQueue = useRef({ queue: [], workers: 0 });
   const now = useTick(500);
 
   // Roots: one page, most recent activity first, polled (the server pages; nothing reads every session).
@@ -138,40 +145,96 @@ function App() {
   useEffect(() => {
     if (rootId === undefined) return undefined;
     model.current = emptyModel();
+    stored.current = new Map();
+    readQueue.current.queue = [];
     let events = 0;
     const client = connectSse(`/v1/sessions/${encodeURIComponent(rootId)}/events`, {
       onState: (state) => setConn((previous) => ({ ...previous, state })),
       onFrame: (frame) => {
         const event = JSON.parse(frame.data);
-        applyEvent(model.current, Number(frame.id), event, Date.now());
+        applyEvent(model.current, Number(frame.id), event);
         events += 1;
-        if (event.type === 'sub_session_completed') void refineTimes(event.child_session_id);
+        if (event.type === 'sub_session_completed') void refineTimes(event.child_session_id, event.run_id);
         setConn((previous) => ({ ...previous, ...client.stats(), events }));
         setVersion((v) => v + 1);
       },
     });
-    const refineTimes = async (childId) => {
+    // An ended run's start and end, from the server: never the moment this page saw the event
+    // (a replay after a restart sees every completion at once).
+    const refineTimes = async (childId, runId) => {
       try {
-        const { status } = await getJson(`/v1/sessions/${encodeURIComponent(childId)}/status`);
+        const times = await runTimes(getJson, childId, runId);
         const row = model.current.rows.get(childId);
-        if (!row || row.runId !== status.runId) return;
-        if (status.startedAt) row.startedAt = Date.parse(status.startedAt);
-        if (status.endedAt) row.endedAt = Date.parse(status.endedAt);
+        if (!times || !row || row.runId !== runId) return;
+        if (times.startedAt !== undefined && (row.startedAt === undefined || !row.complete)) row.startedAt = times.startedAt;
+        if (times.endedAt !== undefined) row.endedAt = times.endedAt;
+        row.needsTimes = false;
         setVersion((v) => v + 1);
       } catch {
-        // Times stay as the stream gave them.
+        // The row shows no duration rather than a guessed one.
       }
     };
     return () => client.close();
   }, [rootId]);
 
+  // Children whose run the stream does not show from its start (sub_session_started or first heartbeat) (retention dropped its events, or
+  // a grandchild, whose events travel on its own parent's stream): read from the stored session,
+  // once per run and save, a few at a time.
+  useEffect(() => {
+    if (conn.state !== 'live' && model.current.seq === 0) return;
+    const reads = readQueue.current;
+    for (const session of treeSessions) {
+      if (session.kind !== 'child' || model.current.rows.get(session.id)?.complete) continue;
+      const key = `${session.metadata?.last_run_id ?? ''}:${session.updated_at}`;
+      const cached = stored.current.get(session.id);
+      if (cached !== undefined && (cached.key === key || cached.loading)) continue;
+      stored.current.set(session.id, { ...cached, key, loading: true });
+      reads.queue.push({ id: session.id, key, generation: stored.current });
+    }
+    const work = async () => {
+      reads.workers += 1;
+      for (let item = reads.queue.shift(); item !== undefined; item = reads.queue.shift()) {
+        try {
+          const row = await loadStoredRow(getJson, item.id);
+          item.generation.set(item.id, { key: item.key, loading: false, row });
+        } catch {
+          item.generation.set(item.id, { ...item.generation.get(item.id), key: undefined, loading: false });
+        }
+        setVersion((v) => v + 1);
+      }
+      reads.workers -= 1;
+    };
+    while (reads.workers < STORED_READS && reads.queue.length > 0) void work();
+  }, [treeSessions, conn.state]);
+
   const rows = model.current.rows;
+  /** The row of a session: the stream's when it has the run from its start, else the stored session's (with what the stream still has). */
+  const rowOf = (id) => {
+    const fromStream = rows.get(id);
+    if (fromStream?.complete) return fromStream;
+    const fromStore = stored.current.get(id)?.row;
+    if (fromStore === undefined) return fromStream;
+    if (fromStream === undefined || fromStream.runId !== fromStore.runId) return fromStore;
+    return {
+      ...fromStream,
+      tokens: fromStore.tokens,
+      tools: fromStore.tools,
+      startedAt: fromStore.startedAt,
+      endedAt: fromStream.endedAt ?? fromStore.endedAt,
+      answer: fromStream.answer ?? fromStore.answer,
+      error: fromStream.error ?? fromStore.error,
+      fromStore: true,
+    };
+  };
+  const directChildren = treeSessions.filter((session) => session.parent_session_id === rootId);
+  const fromEvents = directChildren.filter((session) => rows.get(session.id)?.complete).length;
+  const truncatedAt = model.current.truncatedAt;
   const statesOf = (row) => {
     const tracked = runStates.runs.get(row.runId);
     return tracked ? tracked.states : derivedStates(row);
   };
   const selectedId = selected ?? rootId;
-  const selectedRow = selectedId ? rows.get(selectedId) : undefined;
+  const selectedRow = selectedId ? rowOf(selectedId) : undefined;
   const tail = useMemo(() => {
     const all = model.current.tail;
     const picked = selectedId === rootId ? all : all.filter((entry) => entry.child === selectedId);
@@ -214,17 +277,32 @@ function App() {
         data-gaps=${conn.gaps}
         data-duplicates=${conn.duplicates}
         data-reconnects=${conn.reconnects}
+        data-truncated-at=${truncatedAt ?? ''}
       >
-        ${conn.state} · last id ${conn.lastId ?? '—'} · ${conn.events} events · gaps ${conn.gaps} · duplicates ${conn.duplicates} ·
-        reconnects ${conn.reconnects}
+        ${conn.state} · last id ${conn.lastId ?? '—'} · ${conn.events} events ·
+        ${truncatedAt === undefined ? `gaps ${conn.gaps}` : `events before #${truncatedAt} dropped by retention`} · duplicates
+        ${conn.duplicates} · reconnects ${conn.reconnects}
       </span>
+      ${
+        truncatedAt !== undefined
+          ? html`<p class="coverage" data-testid="coverage" data-shown=${fromEvents} data-total=${directChildren.length}>
+              Showing ${fromEvents} of ${directChildren.length} runs from the event stream: older events were dropped by retention (the
+              stream now starts at #${truncatedAt}).
+              ${
+                directChildren.length > fromEvents
+                  ? `The other ${directChildren.length - fromEvents} rows (marked “stored”) are read from the stored sessions: outcome, answer, tokens and times, without their event tail.`
+                  : ''
+              }
+            </p>`
+          : null
+      }
     </header>
     <section class="left">
       <h2>Sessions</h2>
       ${treeSessions.length === 0 ? html`<p class="empty">No sessions yet. Create one with <code>POST /v1/sessions</code>.</p>` : null}
       <${SessionTree}
         sessions=${treeSessions}
-        rows=${rows}
+        rowOf=${rowOf}
         statesOf=${statesOf}
         selected=${selectedId}
         onSelect=${setSelected}
@@ -233,7 +311,7 @@ function App() {
       />
       <h2>
         Events
-        ${selectedId && selectedId !== rootId ? html`<small>of ${rows.get(selectedId)?.title ?? selectedId}</small>` : html`<small>of the root stream</small>`}
+        ${selectedId && selectedId !== rootId ? html`<small>of ${rowOf(selectedId)?.title ?? selectedId}</small>` : html`<small>of the root stream</small>`}
       </h2>
       <ol class="tail" data-testid="tail">
         ${tail.map((entry) => html`<li><span class="seq">${entry.seq}</span> <span class="type">${entry.type}</span> ${entry.text}</li>`)}

@@ -12,24 +12,41 @@ export function stateLabel(states) {
   return top.length > 0 ? top[0].split('.')[1] : '—';
 }
 
+const LIVE = new Set(['queued', 'running']);
+
+/** A run's duration in ms from server times: start to end, or to now while it runs; undefined when unknown. */
+export function elapsedOf(row, now) {
+  if (row.startedAt === undefined) return undefined;
+  if (row.endedAt !== undefined) return Math.max(0, row.endedAt - row.startedAt);
+  return LIVE.has(row.status) ? Math.max(0, now - row.startedAt) : undefined;
+}
+
 function RunCells({ row, states, now }) {
   if (!row) return null;
-  const elapsed = row.startedAt === undefined ? undefined : (row.endedAt ?? now) - row.startedAt;
-  const beat =
-    row.lastHeartbeatAt === undefined || row.endedAt !== undefined ? '—' : `${duration(Math.max(0, now - row.lastHeartbeatAt))} ago`;
+  const elapsed = elapsedOf(row, now);
+  const beat = row.lastHeartbeatAt === undefined || !LIVE.has(row.status) ? '—' : `${duration(Math.max(0, now - row.lastHeartbeatAt))} ago`;
   return html`<span class="cells">
     <span class="job-state" data-testid="job-state">${stateLabel(states)}</span>
-    <span>${row.tokens} tok</span>
+    <span data-testid="tokens">${row.tokens ?? '—'} tok</span>
     <span>${row.tools} tool${row.tools === 1 ? '' : 's'}</span>
     <span title="last heartbeat">♥ ${beat}</span>
-    <span title="elapsed">${duration(elapsed)}</span>
+    <span title=${row.fromStore ? 'elapsed (from the stored session)' : 'elapsed'} data-testid="elapsed" data-ms=${elapsed ?? ''}
+      >${duration(elapsed)}</span
+    >
+    ${
+      row.fromStore
+        ? html`<span class="stored" data-testid="stored" title="this run's events were dropped by retention: read from the stored session"
+            >stored</span
+          >`
+        : null
+    }
   </span>`;
 }
 
 /**
- * @param {{ sessions: object[], rows: Map, statesOf: (row) => string[], selected: string, onSelect: (id) => void, onCancel: (id, tree) => void, now: number }} props
+ * @param {{ sessions: object[], rowOf: (id) => object | undefined, statesOf: (row) => string[], selected: string, onSelect: (id) => void, onCancel: (id, tree) => void, now: number }} props
  */
-export function SessionTree({ sessions, rows, statesOf, selected, onSelect, onCancel, now }) {
+export function SessionTree({ sessions, rowOf, statesOf, selected, onSelect, onCancel, now }) {
   const children = new Map();
   for (const session of sessions) {
     if (!session.parent_session_id) continue;
@@ -38,7 +55,7 @@ export function SessionTree({ sessions, rows, statesOf, selected, onSelect, onCa
     children.set(session.parent_session_id, list);
   }
   const node = (session) => {
-    const row = rows.get(session.id);
+    const row = rowOf(session.id);
     const status = row?.status ?? (session.kind === 'root' ? 'root' : statusOfMetadata(session.metadata?.last_run_status));
     const live = status === 'queued' || status === 'running';
     const kids = children.get(session.id) ?? [];
