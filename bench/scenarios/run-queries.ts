@@ -45,7 +45,7 @@ function seed(store: SqliteSessionStore, count: number): void {
       });
     }
   }
-  log.flush();
+  log.flush?.();
 }
 
 export async function runQueries(config: BenchConfig): Promise<ScenarioOutput> {
