@@ -1,6 +1,6 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import type { Clock } from '../clock.js';
-import type { AgentRuntime, EventLog, SessionStore } from './ports.js';
+import type { AgentRuntime, EventLog, SessionStore, Spawner } from './ports.js';
 import type { SchedulerDiagnostic } from './scheduler-diagnostic.js';
 
 /**
@@ -30,6 +30,12 @@ export interface SpawnSchedulerOptions {
   agent: AgentRuntime;
   /** Opaque tools, handed to the agent as `request.tools` on every run. @default undefined */
   tools?: unknown;
+  /**
+   * What agents get as `request.spawner` to grow their tree. @default this scheduler (a wait
+   * from inside a run gives the run's slot back). Distributed workers pass the deployment's
+   * front door, so children go to the shared queue.
+   */
+  spawner?: Spawner | undefined;
   /**
    * Job actors in flight at once, from `loading` to their final state (runs cancelled while
    * queued do not count). An integer from 1. @default 16

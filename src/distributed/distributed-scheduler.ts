@@ -16,9 +16,11 @@ import type {
   SpawnChildResult,
   WaitForChildrenOptions,
 } from '../api/scheduler-types.js';
+import type { RunInput } from '../api/spawn-scheduler.js';
 import { systemClock, toRfc3339 } from '../clock.js';
 import {
   SchedulerStoppedError,
+  SessionBusyError,
   SessionNotFoundError,
   SpawnDepthExceededError,
   SproutValidationError,
@@ -27,7 +29,14 @@ import {
 import { buildChildSession } from '../scheduler/build-child-session.js';
 import { childSummaryFromSession } from '../scheduler/child-status.js';
 import { loadValidSession } from '../scheduler/persist-run.js';
-import { cancelArgsSchema, eventsArgsSchema, parseArgs, sessionIdSchema, waitArgsSchema } from '../scheduler/scheduler-args.js';
+import {
+  cancelArgsSchema,
+  eventsArgsSchema,
+  parseArgs,
+  runInputSchema,
+  sessionIdSchema,
+  waitArgsSchema,
+} from '../scheduler/scheduler-args.js';
 import { policyHolds } from '../scheduler/wait-for-children.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
@@ -125,6 +134,14 @@ export interface DistributedScheduler {
   start(): Promise<void>;
   /** Closes this front door's connections. Queued and running runs carry on in the workers. */
   stop(): Promise<void>;
+  /**
+   * Appends a user message to any session (root or child) and queues a run of its agent on the
+   * workers, as the embedded scheduler's `run` does: a root's run has no parent (no per-parent
+   * limit; its events and its one terminal `complete` / `error` go to its own stream), a child's
+   * is announced on its parent's stream. Rejects with `SessionBusyError` while the session has a
+   * queued or running run (nothing is appended), `SessionNotFoundError` for an unknown session.
+   */
+  run(sessionId: string, input: RunInput): Promise<{ runId: string }>;
   /** Queues a run of an existing child: `{ runId }`, or `{ runId, deduplicated: true }` when the child already has a queued or running run. */
   enqueue(job: SpawnJob): Promise<EnqueueResult>;
   /** Creates a child session from a brief (saved in PostgreSQL) and queues its run. */
@@ -322,6 +339,31 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       assertWellFormed(parsedJob, 'spawn job');
       running();
       return enqueueRun(parsedJob, undefined, createId());
+    },
+
+    async run(sessionId, input) {
+      parseArgs(sessionIdSchema, sessionId, 'session id');
+      const parsedInput = parseArgs(runInputSchema, input, 'run input');
+      assertWellFormed(parsedInput, 'run input');
+      const { redis: r } = running();
+      const busy = await onRedis(`reading the live run of ${sessionId}`, () => r.get(keys.live(sessionId)));
+      if (busy !== null) throw new SessionBusyError(sessionId, busy);
+      const session = await loadValidSession(store, sessionId);
+      if (!session) throw new SessionNotFoundError(sessionId);
+      const runId = createId();
+      const now = toRfc3339(systemClock.now());
+      session.messages.push({ id: createId(), role: 'user', content: parsedInput.message, created_at: now });
+      if (parsedInput.model !== undefined) session.model = parsedInput.model;
+      session.metadata[METADATA_KEYS.status] = 'pending';
+      session.metadata[METADATA_KEYS.runId] = runId;
+      delete session.metadata[METADATA_KEYS.error];
+      session.updated_at = now;
+      const isRoot = session.kind === 'root' || session.parent_session_id === undefined;
+      const parentSessionId = isRoot ? '' : (session.parent_session_id as string);
+      await store.save(session);
+      const result = await enqueueRun({ parentSessionId, childSessionId: sessionId, model: session.model }, session.title, runId);
+      if (result.deduplicated === true) throw new SessionBusyError(sessionId, result.runId);
+      return { runId: result.runId };
     },
 
     async spawnChild(parentSessionId, brief) {

@@ -4,7 +4,8 @@ import { z } from 'zod';
 /** What a BullMQ job of the run queue carries. The job id is the run id. */
 export const runJobSchema = z.object({
   runId: z.string().min(1),
-  parentSessionId: z.string().min(1),
+  /** The parent session, or '' for a root's own run. */
+  parentSessionId: z.string(),
   childSessionId: z.string().min(1),
   model: z.string().min(1),
   title: z.string().optional(),

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Observable } from 'rxjs';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { completionReasonSchema, type CompletionReason } from '../../machines/agent-event.events.js';
 import { hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
-import type { AgentRuntime, RunFence } from '../api/ports.js';
+import type { AgentRuntime, RunFence, Spawner } from '../api/ports.js';
 import type { ChildRunSummary } from '../api/scheduler-types.js';
 import { systemClock, toSproutClock, type Clock } from '../clock.js';
 import { createSpawnScheduler, type SpawnScheduler } from '../create-spawn-scheduler.js';
@@ -15,6 +15,7 @@ import { DEFAULT_IDLE_IN_TRANSACTION_MS, DEFAULT_LOCK_TIMEOUT_MS } from '../adap
 import { PostgresRunFences } from '../adapters/postgres/postgres-run-fences.js';
 import { loadValidSession } from '../scheduler/persist-run.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
+import { createDistributedScheduler, type DistributedScheduler } from './distributed-scheduler.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
 import { workerEventLog, workerSessionStore } from './embedded-ports.js';
 import { queueUnavailable } from './errors.js';
@@ -171,6 +172,21 @@ interface LocalRun {
 
 const cancelMessageSchema = z.object({ runId: z.string(), reason: completionReasonSchema });
 
+/**
+ * BullMQ's main loop does not look at a raised `concurrency` until one of its jobs ends: pausing
+ * (without waiting for active jobs) and resuming wakes it, so it takes the extra job now. Calls
+ * are serialized; a closing worker is left alone.
+ */
+let waking: Promise<void> = Promise.resolve();
+function wakeQueueLoop(worker: Worker): Promise<void> {
+  waking = waking.then(async () => {
+    if (worker.closing !== undefined || worker.isPaused() || !worker.isRunning()) return;
+    await worker.pause(true);
+    await worker.resume();
+  });
+  return waking.catch(() => undefined);
+}
+
 /** Jitter so that runs refused together do not come back together. */
 const jitter = (ms: number): number => Math.round(ms * (0.75 + Math.random() * 0.5));
 
@@ -256,9 +272,25 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     agent: options.agent,
     tools: options.tools,
     clock: options.clock ?? systemClock,
-    concurrency: opts.concurrency,
-    perParentConcurrency: opts.concurrency,
-    queueCapacity: Math.max(16, opts.concurrency * 2),
+    // BullMQ's concurrency is the limit (it grows by one while a run waits for its children):
+    // the embedded scheduler never holds back a job this worker took.
+    concurrency: Math.max(64, opts.concurrency * 8),
+    perParentConcurrency: Math.max(64, opts.concurrency * 8),
+    queueCapacity: Math.max(128, opts.concurrency * 16),
+    spawner: {
+      spawnChild: (parentSessionId, brief) => need(front).spawnChild(parentSessionId, brief),
+      waitForChildren: async (parentSessionId, waitOptions) => {
+        // The waiting run gives its slot back: this worker takes one more job while it waits.
+        const bull = need(bullWorker);
+        bull.concurrency = bull.concurrency + 1;
+        await wakeQueueLoop(bull);
+        try {
+          return await need(front).waitForChildren(parentSessionId, waitOptions);
+        } finally {
+          bull.concurrency = Math.max(opts.concurrency, bull.concurrency - 1);
+        }
+      },
+    } satisfies Spawner,
     heartbeatIntervalMs: opts.heartbeatIntervalMs,
     maxRunMs: opts.maxRunMs,
     idleTimeoutMs: opts.idleTimeoutMs,
@@ -276,6 +308,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   let queue: Queue | undefined;
   let bullWorker: Worker | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
+  /** The deployment's front door, for the agents' spawns and waits (children go to the shared queue). */
+  let front: DistributedScheduler | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   let phase: 'created' | 'started' | 'stopping' = 'created';
   let stopped: Promise<void> | undefined;
@@ -362,6 +396,17 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       const { runId, parentSessionId, childSessionId, model, title } = data;
       const snapshot = scheduler.actor.getSnapshot();
       if (snapshot.status !== 'active' || snapshot.value !== 'accepting') return undefined;
+      // A root's own run has no parent to wait on: it ends with its terminal event on its own stream.
+      const rootEnd =
+        parentSessionId === ''
+          ? firstValueFrom(
+              scheduler.events(childSessionId).pipe(filter(({ event }) => event.type === 'complete' || event.type === 'error')),
+            ).then(({ event }): ChildRunSummary[] => {
+              if (event.type !== 'error') return [{ childSessionId, runId, status: 'completed' }];
+              const status = /^run cancelled/.test(event.message) ? 'cancelled' : 'error';
+              return [{ childSessionId, runId, status, error: event.message }];
+            })
+          : undefined;
       scheduler.actor.send({
         type: 'scheduler.enqueue',
         requestId: randomUUID(),
@@ -371,7 +416,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       });
       const ours = await scheduler.getChild(childSessionId);
       if (ours?.runId !== runId) return undefined;
-      const ended = scheduler.waitForChildren(parentSessionId, { childSessionIds: [childSessionId] });
+      const ended = rootEnd ?? scheduler.waitForChildren(parentSessionId, { childSessionIds: [childSessionId] });
       entry.sent = true;
       if (entry.cancel !== undefined) void scheduler.cancel(childSessionId, entry.cancel);
       const [summary] = await ended;
@@ -479,7 +524,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       }
 
       const cancelReason = completionReasonSchema.safeParse(cancelFlag).data ?? (haltFlag === null ? undefined : 'parent');
-      if (cancelReason === undefined) {
+      if (cancelReason === undefined && parentSessionId !== '') {
         slot = await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, true, slotGraceMs);
         if (!slot) return await defer(job, token, jitter(opts.admissionRetryMs), `parent ${parentSessionId} is at its limit`);
       } else await s.unpark(parentSessionId, runId);
@@ -619,6 +664,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       renewTimer = setInterval(() => void renew(), Math.max(50, Math.floor(opts.leaseMs / 3)));
       renewTimer.unref();
       await bullWorker.waitUntilReady();
+      front = createDistributedScheduler({
+        redis: options.redis,
+        postgres: pgOptions,
+        prefix,
+        eventRetention: opts.eventRetention,
+        onDiagnostic: report,
+      });
+      await front.start();
       reconcileTimer = setInterval(() => void reconcile(), opts.reconcileIntervalMs);
       reconcileTimer.unref();
       void reconcile();
@@ -645,7 +698,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         clearInterval(renewTimer);
         clearInterval(reconcileTimer);
         while (reconciling) await new Promise((resolve) => setTimeout(resolve, 10));
+        if (scripts) await scripts.deleteIf(keys.reconciler, id).catch(serviceError);
         await scheduler.stop({ mode });
+        await front?.stop().catch(serviceError);
         await queue?.close().catch(serviceError);
         for (const connection of [subscriber, bullRedis, redis]) if (connection) await closeRedis(connection);
         await log.close();

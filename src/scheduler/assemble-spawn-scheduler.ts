@@ -139,7 +139,7 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     store: opts.store,
     agent: opts.agent,
     tools: opts.tools,
-    spawner: () => spawner.current,
+    spawner: () => opts.spawner ?? spawner.current,
     report,
   });
   const requests = new EnqueueRequests();

@@ -5,7 +5,7 @@ import type { AgentRuntime } from '../agents/agent-runtime.js';
 import type { Clock } from '../clock.js';
 import { SproutValidationError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
-import type { SessionStore } from '../api/ports.js';
+import type { SessionStore, Spawner } from '../api/ports.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 
 const hasMethods =
@@ -29,6 +29,9 @@ export const schedulerOptionsSchema = schedulerLimitsSchema.extend({
   agent: z.custom<AgentRuntime>(hasMethods('execute'), 'agent must implement AgentRuntime (execute)'),
   /** Opaque tools handed to the agent. */
   tools: z.unknown().optional(),
+  spawner: z
+    .custom<Spawner>(hasMethods('spawnChild', 'waitForChildren'), 'spawner must implement Spawner (spawnChild, waitForChildren)')
+    .optional(),
   /** The clock for every timer (XState `Clock`; tests pass `new SimulatedClock()`). @default the system clock */
   clock: z.custom<Clock>(hasMethods('setTimeout', 'clearTimeout'), 'clock must implement setTimeout and clearTimeout').optional(),
   /** XState inspection observer (e.g. `createBrowserInspector().inspect`). */

@@ -30,6 +30,7 @@ describe('sprout worker flags', () => {
       perParent: 8,
       recover: 'interrupt',
       lockMs: 30_000,
+      reconcileMs: 60_000,
       heartbeatMs: 5000,
       maxRunMs: undefined,
       provider: undefined,
