@@ -55,7 +55,7 @@ export interface SessionSummaryFilter {
 export interface SessionSummaryQuery extends SessionSummaryFilter {
   /** Sessions per page, 1…{@link MAX_SESSION_SUMMARY_PAGE}. */
   limit: number;
-  /** @default 'created' */
+  /** The order of the page: `created` (`created_at`, then `id`) or `recent` (last activity first). @default 'created' */
   order?: SessionSummaryOrder | undefined;
   /** A page's `nextCursor`: the page after it (same `order`). */
   cursor?: string | undefined;

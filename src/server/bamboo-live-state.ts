@@ -1,6 +1,6 @@
 import { METADATA_KEYS, type Session } from '../../machines/session.schema.js';
 import { isLiveStatus, type BambooLiveState } from './bamboo-session.js';
-import type { ServerScheduler } from './server-options.js';
+import type { ServerScheduler } from './server-scheduler.js';
 
 /**
  * The status of a session's own latest run: `scheduler.getChild` for a session whose stored

@@ -3,7 +3,10 @@ import type { SessionSummary } from '../api/session-summary.js';
 import { ownRunStatus } from './bamboo-live-state.js';
 import { isLiveStatus } from './bamboo-session.js';
 import type { SessionCatalog } from './session-catalog.js';
-import type { ServerScheduler } from './server-options.js';
+import type { ServerScheduler } from './server-scheduler.js';
+import type { RetentionReport } from './retention-report.js';
+
+export type { RetentionReport } from './retention-report.js';
 
 /** True when the timestamp is before `cutoff` (ms); an unreadable one counts as recent (kept). */
 function before(timestamp: string, cutoff: number): boolean {
@@ -15,27 +18,6 @@ function before(timestamp: string, cutoff: number): boolean {
 const DAY_MS = 86_400_000;
 /** Summaries per page while sweeping: roots, and the sessions of one tree. */
 const PAGE = 200;
-
-/**
- * What one retention pass did.
- *
- * @example
- * const report: RetentionReport = { cutoff: '2026-01-01T00:00:00.000Z', roots: 1, sessions: 4, kept: 2, scanned: 3, failed: 0 };
- */
-export interface RetentionReport {
-  /** Trees whose last activity is before this (RFC 3339 UTC) were due. */
-  cutoff: string;
-  /** Root trees deleted. */
-  roots: number;
-  /** Sessions deleted (roots and their descendants). */
-  sessions: number;
-  /** Due roots kept because a run in their tree is queued or running, or a session in it was active since the cutoff. */
-  kept: number;
-  /** Roots looked at (created before the cutoff). */
-  scanned: number;
-  /** Trees whose deletion failed (each error went to `onError`). */
-  failed: number;
-}
 
 /** What a {@link RetentionSweeper} needs. */
 export interface RetentionSweeperDeps {

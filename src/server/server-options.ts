@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { SpawnScheduler } from '../api/spawn-scheduler.js';
 import type { SessionStore } from '../api/ports.js';
 import type { SproutClock } from '../clock.js';
-import type { RetentionReport } from './retention-sweeper.js';
+import type { RetentionReport } from './retention-report.js';
+import type { ServerScheduler } from './server-scheduler.js';
 import type { RunStateTracker } from './run-states.js';
 import { isRunIndex, type RunIndex } from '../api/run-index.js';
 
@@ -16,21 +16,7 @@ const hasMethods =
   (value: unknown) =>
     typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 
-/**
- * What the server needs of a scheduler: the embedded `SpawnScheduler`, or the distributed front
- * door (`createDistributedScheduler`), which has the same methods.
- *
- * @example
- * const scheduler: ServerScheduler = createSpawnScheduler({ store, agent });
- */
-export type ServerScheduler = Pick<
-  SpawnScheduler,
-  'spawnChild' | 'events' | 'cancel' | 'cancelTree' | 'getChild' | 'waitForChildren' | 'deleteSession'
-> &
-  /** `run` (a message to any session): the embedded scheduler has it; without it the route answers 501. */
-  Partial<Pick<SpawnScheduler, 'run'>> &
-  /** `enqueue` (re-run a child as it is): `POST /v1/runs/bulk` retries with it when present. */
-  Partial<Pick<SpawnScheduler, 'enqueue'>>;
+export type { ServerScheduler } from './server-scheduler.js';
 
 /**
  * Options of {@link createSproutServer}, checked with zod.

@@ -1,5 +1,5 @@
 import type { AgentEvent, CompletionReason, CompletionStatus, Usage } from '../api/wire-types.js';
-import type { ObservedRun, ObservedRunState, RunChange } from './observe-runs.js';
+import type { ObservedRun, ObservedRunState, RunChange } from './observed-run.js';
 
 /** Ended run ids remembered, so a run seen on two watched streams is reported once. */
 const ENDED_REMEMBERED = 10_000;

@@ -9,9 +9,9 @@ import { createHarness } from '../support/harness.js';
 const terminalsOf = (types: readonly string[]) => types.filter((type) => type === 'complete' || type === 'error');
 
 async function demoHarness() {
-  let agent: AgentRuntime | undefined;
-  const h = await createHarness({ agent: { execute: (session, request) => agent!.execute(session, request) } });
-  agent = serveDemoAgent(h.clock);
+  const holder: { agent?: AgentRuntime } = {};
+  const h = await createHarness({ agent: { execute: (session, request) => holder.agent!.execute(session, request) } });
+  holder.agent = serveDemoAgent(h.clock);
   return h;
 }
 
