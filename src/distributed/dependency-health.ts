@@ -44,7 +44,7 @@ export async function checkDependencies(redis: Redis | undefined, database: Post
     redis === undefined
       ? Promise.resolve<DependencyCheck>({ status: 'down', code: 'SCHEDULER_STOPPED' })
       : check(() => redis.ping(), 'QUEUE_UNAVAILABLE'),
-    check(() => database.query('SELECT 1', [], 'a health check'), 'STORE_UNAVAILABLE'),
+    check(() => database.ping(), 'STORE_UNAVAILABLE'),
   ]);
   return { redis: redisCheck, postgres: postgresCheck };
 }

@@ -21,7 +21,7 @@ import { workerEventLog, workerSessionStore } from './embedded-ports.js';
 import { queueUnavailable } from './errors.js';
 import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
 import { closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
-import { PostgresRunLedger } from './postgres-ledger.js';
+import { PostgresRunLedger } from '../adapters/postgres/postgres-run-ledger.js';
 import { RedisScripts } from './redis-scripts.js';
 import { reconcileQueue } from './reconcile-queue.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, runBackoffMs, runJobSchema, type RunJobData } from './run-job.js';

@@ -199,6 +199,17 @@ export class PostgresDatabase {
   }
 
   /**
+   * Asks the server one trivial question (`SELECT 1`, after {@link ready}): resolves when it
+   * answers, rejects with {@link StoreUnavailableError} otherwise. For health checks.
+   *
+   * @example
+   * await database.ping();
+   */
+  async ping(): Promise<void> {
+    await this.query('SELECT 1', [], 'a health check');
+  }
+
+  /**
    * Runs `body` on one pooled connection (after {@link ready}) and releases it; a connection that
    * failed is destroyed instead of going back to the pool. Errors that are not Sprout's reject
    * as {@link StoreUnavailableError}.

@@ -1,23 +1,19 @@
 import { Observable, Subject } from 'rxjs';
-import type { Client, PoolClient } from 'pg';
 import { z } from 'zod';
 import { agentEventSchema } from '../../../machines/agent-event.events.js';
 import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
-import {
-  EventLogError,
-  InvalidSessionDataError,
-  RunFencedError,
-  SproutError,
-  SproutValidationError,
-  StoreUnavailableError,
-} from '../../errors.js';
-import type { RunFence, WriteOptions } from '../../api/ports.js';
+import type { SproutError } from '../../errors.js';
+import { InvalidSessionDataError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
+import type { WriteOptions } from '../../api/ports.js';
 import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
-import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
-import { runIndexChange, type RunIndexChange } from '../../streams/run-index-change.js';
-import { systemClock, toRfc3339 } from '../../clock.js';
+import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
+import { PostgresEventListener, type PostgresEventLogChange } from './postgres-event-listener.js';
+import { PostgresGroupCommitWriter } from './postgres-group-commit-writer.js';
 import { PostgresRunIndexWriter } from './postgres-run-index.js';
-import { PostgresDatabase, isPostgresConnectionError, type PostgresConnectionOptions } from './postgres-database.js';
+import { PostgresRunLedger } from './postgres-run-ledger.js';
+import { PostgresWriteFence } from './postgres-write-fence.js';
+
+export type { PostgresEventLogChange } from './postgres-event-listener.js';
 
 /**
  * Options of {@link PostgresEventLog}: how to reach the database (or a shared
@@ -51,16 +47,6 @@ export interface PostgresEventLogOptions extends PostgresConnectionOptions {
   onInvalidRow?: (error: InvalidSessionDataError) => void;
 }
 
-/**
- * What {@link PostgresEventLog.changes$} tells: a session's stream got `fromSeq`…`toSeq` (committed,
- * by any process on the same schema), or `resync` — the listening connection was lost and came
- * back, so notifications may have been missed: read again what you follow.
- *
- * @example
- * const change: PostgresEventLogChange = { type: 'appended', sessionId: 'root', fromSeq: 4, toSeq: 6 };
- */
-export type PostgresEventLogChange = { type: 'appended'; sessionId: string; fromSeq: number; toSeq: number } | { type: 'resync' };
-
 /** Options of {@link PostgresEventLog.live}. */
 export interface PostgresLiveOptions {
   /** Deliver envelopes with `seq > afterSeq` (replay from the log, then live). @default 0 */
@@ -72,37 +58,6 @@ const optionsSchema = z.object({
   maxBatch: z.number().int().positive().optional(),
   notify: z.boolean().optional(),
 });
-
-/** NOTIFY payloads must stay under 8000 bytes; a session id longer than this gets no notification. */
-const MAX_NOTIFY_PAYLOAD = 7900;
-
-/** How often a batch whose transaction deadlocked with another writer is tried again. */
-const DEADLOCK_ATTEMPTS = 5;
-
-interface Pending {
-  sessionId: string;
-  event: AgentEvent;
-  json: string;
-  /** The writer's ownership token of the event's run, checked in the transaction. */
-  fence: RunFence | undefined;
-  /** Set when the fence was found not to be the run's any more. */
-  fenceLost?: boolean;
-  resolve(envelope: SessionEventEnvelope): void;
-  reject(error: unknown): void;
-}
-
-interface Written {
-  pending: Pending;
-  seq: number;
-}
-
-interface OpenRunRow {
-  run_id: string;
-  parent_session_id: string;
-  child_session_id: string;
-  title: string | null;
-  started_seq: string;
-}
 
 interface ReadRow {
   last_seq: string;
@@ -130,6 +85,11 @@ const noop = (): void => undefined;
  * - **Live fan-out across processes**: each commit `NOTIFY`s the schema's channel with the session
  *   and seq range (never the event); {@link changes$} and {@link live} listen on their own
  *   connection.
+ * The work is split by concern: {@link PostgresGroupCommitWriter} (batches and the write
+ * transaction), {@link PostgresWriteFence} (ownership tokens and the open-run fence),
+ * {@link PostgresRunLedger} (`open_runs`), `PostgresRunIndexWriter` (`runs`) and
+ * {@link PostgresEventListener} (`LISTEN`); this class is the `EventLog` port over them.
+ *
  * - Failures reject with `StoreUnavailableError` (the pool reconnects by itself); stored events that
  *   fail the schema are skipped on read and reported.
  *
@@ -145,27 +105,15 @@ export class PostgresEventLog implements EventLog {
   readonly #db: PostgresDatabase;
   readonly #ownsDatabase: boolean;
   readonly #retention: number;
-  readonly #maxBatch: number;
-  readonly #notify: boolean;
-  readonly #fenceRuns: boolean;
   readonly #onInvalidRow: ((error: InvalidSessionDataError) => void) | undefined;
   readonly #onError: ((error: StoreUnavailableError) => void) | undefined;
   readonly #invalidRows: InvalidSessionDataError[] = [];
   readonly #sql;
-  readonly #runIndex: PostgresRunIndexWriter;
-  /** Sessions' seqs known deleted through (per process; another process's pruning is harmless). */
-  readonly #prunedThrough = new Map<string, number>();
-  #pending: Pending[] = [];
-  #scheduled = false;
-  #writing = false;
-  /**
-   * Settles (never rejects) with the last append made so far. Batches are written one after
-   * another and settle their appends in call order, so this settles after every earlier one too.
-   */
-  #settled: Promise<void> = Promise.resolve();
+  readonly #writer: PostgresGroupCommitWriter;
+  readonly #ledger: PostgresRunLedger;
   #closed: Promise<void> | undefined;
   readonly #changes = new Subject<PostgresEventLogChange>();
-  #listener: Listener | undefined;
+  #listener: PostgresEventListener | undefined;
   /** The subscribers of {@link changes$}; the listening connection lives while there is one. */
   #listeners = 0;
   /** Public, so a caller can follow every change; see {@link changes$}. */
@@ -175,9 +123,6 @@ export class PostgresEventLog implements EventLog {
     const parsed = optionsSchema.safeParse({ retention: options.retention, maxBatch: options.maxBatch, notify: options.notify });
     if (!parsed.success) throw new SproutValidationError('PostgresEventLog options', parsed.error.issues);
     this.#retention = parsed.data.retention ?? 1000;
-    this.#maxBatch = parsed.data.maxBatch ?? 10_000;
-    this.#notify = parsed.data.notify ?? true;
-    this.#fenceRuns = options.fenceRuns === true;
     this.#onInvalidRow = options.onInvalidRow;
     this.#onError = options.onError;
     if (options.database) {
@@ -188,23 +133,17 @@ export class PostgresEventLog implements EventLog {
       this.#ownsDatabase = true;
     }
     const s = this.#db.quoted;
-    this.#runIndex = new PostgresRunIndexWriter(s);
+    this.#ledger = new PostgresRunLedger(this.#db, this);
+    this.#writer = new PostgresGroupCommitWriter({
+      db: this.#db,
+      retention: this.#retention,
+      maxBatch: parsed.data.maxBatch ?? 10_000,
+      notify: parsed.data.notify ?? true,
+      ledger: this.#ledger,
+      runIndex: new PostgresRunIndexWriter(s),
+      fence: new PostgresWriteFence(s, options.fenceRuns === true),
+    });
     this.#sql = {
-      // Sessions in one fixed (byte) order, so two writers lock their rows in the same order (no deadlock).
-      bumpSeqs: `INSERT INTO ${s}.event_seqs (session_id, last_seq)
-                 SELECT id, n FROM unnest($1::text[], $2::bigint[]) AS b(id, n) ORDER BY id COLLATE "C"
-                 ON CONFLICT (session_id) DO UPDATE SET last_seq = ${s}.event_seqs.last_seq + excluded.last_seq
-                 RETURNING session_id, last_seq`,
-      insertEvents: `INSERT INTO ${s}.events (session_id, seq, event) SELECT * FROM unnest($1::text[], $2::bigint[], $3::json[])`,
-      openRuns: `INSERT INTO ${s}.open_runs (run_id, parent_session_id, child_session_id, title, started_seq)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-                 ON CONFLICT (run_id) DO NOTHING`,
-      closeRuns: `DELETE FROM ${s}.open_runs WHERE run_id = ANY($1::text[])`,
-      lockOpenRuns: `SELECT run_id FROM ${s}.open_runs WHERE run_id = ANY($1::text[]) FOR SHARE`,
-      lockFences: `SELECT run_id, epoch FROM ${s}.run_fences WHERE run_id = ANY($1::text[]) FOR SHARE`,
-      prune: `DELETE FROM ${s}.events e USING unnest($1::text[], $2::bigint[]) AS p(id, through)
-              WHERE e.session_id = p.id AND e.seq <= p.through`,
-      notify: `SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload`,
       // One statement, one snapshot: the last seq, the first retained seq and the envelopes agree.
       read: `WITH h AS (
                SELECT coalesce((SELECT last_seq FROM ${s}.event_seqs WHERE session_id = $1), 0) AS last_seq
@@ -220,7 +159,6 @@ export class PostgresEventLog implements EventLog {
                ORDER BY seq
              ) e ON true
              ORDER BY e.seq`,
-      listOpenRuns: `SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs ORDER BY position`,
       deleteSession: `WITH e AS (DELETE FROM ${s}.events WHERE session_id = $1),
                            r AS (DELETE FROM ${s}.runs WHERE parent_session_id = $1 OR child_session_id = $1)
                       DELETE FROM ${s}.open_runs WHERE parent_session_id = $1 OR child_session_id = $1`,
@@ -271,12 +209,7 @@ export class PostgresEventLog implements EventLog {
         new SproutValidationError('event', [{ code: 'custom', path: [], message: `event is not JSON-serializable: ${String(error)}` }]),
       );
     }
-    const appended = new Promise<SessionEventEnvelope>((resolve, reject) => {
-      this.#pending.push({ sessionId, event, json, fence: options?.fence, resolve, reject });
-    });
-    this.#settled = appended.then(noop, noop);
-    this.#schedule();
-    return appended;
+    return this.#writer.append(sessionId, event, json, options?.fence);
   }
 
   /**
@@ -288,7 +221,7 @@ export class PostgresEventLog implements EventLog {
    */
   async read(sessionId: string, afterSeq: number): Promise<EventLogReadResult> {
     if (this.#closed) throw this.#db.closedError();
-    await this.#settled;
+    await this.#writer.settled;
     const retention = this.#retention;
     const after = Number.isNaN(afterSeq) ? 0 : Math.max(0, Math.min(Math.floor(afterSeq), Number.MAX_SAFE_INTEGER));
     const rows = await this.#db.query<ReadRow & Record<string, unknown>>(
@@ -319,18 +252,7 @@ export class PostgresEventLog implements EventLog {
    */
   async openRuns(): Promise<OpenRun[]> {
     if (this.#closed) throw this.#db.closedError();
-    await this.#settled;
-    const rows = await this.#db.query<OpenRunRow & Record<string, unknown>>(this.#sql.listOpenRuns, [], 'listing open runs');
-    return rows.map((row) => {
-      const run: OpenRun = {
-        runId: row.run_id,
-        parentSessionId: row.parent_session_id,
-        childSessionId: row.child_session_id,
-        startedSeq: Number(row.started_seq),
-      };
-      if (row.title !== null) run.title = row.title;
-      return run;
-    });
+    return this.#ledger.list();
   }
 
   /**
@@ -343,7 +265,7 @@ export class PostgresEventLog implements EventLog {
    */
   async deleteSession(sessionId: string): Promise<void> {
     if (this.#closed) throw this.#db.closedError();
-    await this.#settled;
+    await this.#writer.settled;
     await this.#db.query(this.#sql.deleteSession, [sessionId], 'deleting a session stream');
   }
 
@@ -356,7 +278,7 @@ export class PostgresEventLog implements EventLog {
    * await log.flush();         // written (or refused) now
    */
   async flush(): Promise<void> {
-    await this.#settled;
+    await this.#writer.settled;
   }
 
   /**
@@ -368,7 +290,7 @@ export class PostgresEventLog implements EventLog {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.#settled;
+      await this.#writer.settled;
       this.#stopListening();
       this.#changes.complete();
       if (this.#ownsDatabase) await this.#db.close();
@@ -449,223 +371,10 @@ export class PostgresEventLog implements EventLog {
     });
   }
 
-  #schedule(): void {
-    if (this.#scheduled || this.#writing) return;
-    this.#scheduled = true;
-    // Group commit per event-loop turn: everything appended until the I/O phase goes in one
-    // transaction; what is appended while it is in flight goes in the next.
-    setImmediate(() => {
-      this.#scheduled = false;
-      void this.#drain();
-    });
-  }
-
-  /** Writes batches one after another (so seq follows call order) until nothing is pending. */
-  async #drain(): Promise<void> {
-    if (this.#writing) return;
-    this.#writing = true;
-    try {
-      while (this.#pending.length > 0) {
-        const batch = this.#pending.splice(0, this.#maxBatch);
-        await this.#writeBatch(batch);
-      }
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  /** One transaction for `batch`; settles every append of it. Never rejects. */
-  async #writeBatch(batch: Pending[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { written, fenced } = await this.#db.withClient(
-          (client) => this.#transaction(client, batch),
-          `appending ${batch.length} event(s)`,
-        );
-        for (const { pending, seq } of written) pending.resolve({ seq, sessionId: pending.sessionId, event: pending.event });
-        for (const pending of fenced) {
-          if (pending.fenceLost === true && pending.fence !== undefined) {
-            pending.reject(new RunFencedError(pending.fence.runId, pending.fence.epoch, `its ${pending.event.type} event`));
-            continue;
-          }
-          const runId = fencedRunId(pending.event) ?? '';
-          pending.reject(new EventLogError(`run ${runId} is closed (it has its completion): its ${pending.event.type} is not written`));
-        }
-        return;
-      } catch (error) {
-        // A deadlock or serialization failure rolled everything back: safe to run again.
-        const code = (error as { cause?: { code?: unknown } }).cause?.code;
-        if ((code === '40P01' || code === '40001') && attempt < DEADLOCK_ATTEMPTS) continue;
-        const failure = error instanceof SproutError ? error : this.#db.unavailable(error, 'appending events');
-        for (const pending of batch) pending.reject(failure);
-        return;
-      }
-    }
-  }
-
-  async #transaction(client: PoolClient, all: Pending[]): Promise<{ written: Written[]; fenced: Pending[] }> {
-    await client.query('BEGIN');
-    try {
-      const owned = await this.#checkFences(client, all);
-      const { accepted: batch, fenced } = this.#fenceRuns
-        ? await this.#fence(client, owned.accepted)
-        : { accepted: owned.accepted, fenced: [] };
-      fenced.push(...owned.fenced);
-      const counts = new Map<string, number>();
-      for (const { sessionId } of batch) counts.set(sessionId, (counts.get(sessionId) ?? 0) + 1);
-      if (batch.length === 0) {
-        await client.query('COMMIT');
-        return { written: [], fenced };
-      }
-      const bumped = await client.query<{ session_id: string; last_seq: string }>(this.#sql.bumpSeqs, [
-        [...counts.keys()],
-        [...counts.values()],
-      ]);
-      /** The next seq to hand out per session in this batch. */
-      const next = new Map<string, number>();
-      const lastOf = new Map<string, number>();
-      for (const row of bumped.rows) {
-        const last = Number(row.last_seq);
-        lastOf.set(row.session_id, last);
-        next.set(row.session_id, last - counts.get(row.session_id)! + 1);
-      }
-      const written: Written[] = [];
-      const ledger: LedgerChange[] = [];
-      const runChanges: RunIndexChange[] = [];
-      const at = toRfc3339(systemClock.now());
-      for (const pending of batch) {
-        const seq = next.get(pending.sessionId)!;
-        next.set(pending.sessionId, seq + 1);
-        written.push({ pending, seq });
-        const change = ledgerChange(pending.sessionId, seq, pending.event);
-        if (change) ledger.push(change);
-        const indexed = runIndexChange(pending.sessionId, seq, pending.event, at);
-        if (indexed) runChanges.push(indexed);
-      }
-      if (this.#retention > 0) {
-        await client.query(this.#sql.insertEvents, [
-          written.map((w) => w.pending.sessionId),
-          written.map((w) => w.seq),
-          written.map((w) => w.pending.json),
-        ]);
-      }
-      await this.#applyLedger(client, ledger);
-      await this.#runIndex.apply(client, runChanges);
-      const prune = this.#pruneTargets(lastOf);
-      if (prune.length > 0) {
-        await client.query(this.#sql.prune, [prune.map(([id]) => id), prune.map(([, through]) => through)]);
-      }
-      if (this.#notify) await this.#notifyChanges(client, counts, lastOf);
-      await client.query('COMMIT');
-      for (const [id, through] of prune) this.#prunedThrough.set(id, through);
-      return { written, fenced };
-    } catch (error) {
-      if (!isPostgresConnectionError(error)) await client.query('ROLLBACK').catch(noop);
-      throw error;
-    }
-  }
-
-  /**
-   * Splits a batch into the appends whose fence (if any) is still their run's and those whose run
-   * another owner took (their `run_fences` rows locked `FOR SHARE`: a claim waits for this
-   * transaction, or this one sees the claim).
-   */
-  async #checkFences(client: PoolClient, batch: Pending[]): Promise<{ accepted: Pending[]; fenced: Pending[] }> {
-    const runIds = [...new Set(batch.flatMap((pending) => (pending.fence === undefined ? [] : [pending.fence.runId])))];
-    if (runIds.length === 0) return { accepted: batch, fenced: [] };
-    const rows = await client.query<{ run_id: string; epoch: string }>(this.#sql.lockFences, [runIds]);
-    const epochs = new Map(rows.rows.map((row) => [row.run_id, Number(row.epoch)]));
-    const accepted: Pending[] = [];
-    const fenced: Pending[] = [];
-    for (const pending of batch) {
-      if (pending.fence === undefined || epochs.get(pending.fence.runId) === pending.fence.epoch) {
-        pending.fenceLost = false;
-        accepted.push(pending);
-      } else {
-        pending.fenceLost = true;
-        fenced.push(pending);
-      }
-    }
-    return { accepted, fenced };
-  }
-
-  /**
-   * Splits a batch into what may be written and the run events of closed runs (see `fenceRuns`):
-   * walks the batch in order from the runs open in `open_runs` (locked `FOR SHARE`), opening on
-   * `sub_session_started` and closing on `sub_session_completed`.
-   */
-  async #fence(client: PoolClient, batch: Pending[]): Promise<{ accepted: Pending[]; fenced: Pending[] }> {
-    const runIds = [...new Set(batch.map((pending) => fencedRunId(pending.event)).filter((id): id is string => id !== undefined))];
-    if (runIds.length === 0) return { accepted: batch, fenced: [] };
-    const rows = await client.query<{ run_id: string }>(this.#sql.lockOpenRuns, [runIds]);
-    const open = new Set(rows.rows.map((row) => row.run_id));
-    const accepted: Pending[] = [];
-    const fenced: Pending[] = [];
-    for (const pending of batch) {
-      const event = pending.event;
-      if (event.type === 'sub_session_started') open.add(event.run_id);
-      const runId = fencedRunId(event);
-      if (runId !== undefined && !open.has(runId)) {
-        fenced.push(pending);
-        continue;
-      }
-      if (event.type === 'sub_session_completed') open.delete(event.run_id);
-      accepted.push(pending);
-    }
-    return { accepted, fenced };
-  }
-
-  /** The ledger changes in call order; consecutive changes of one kind share a statement. */
-  async #applyLedger(client: PoolClient, ledger: LedgerChange[]): Promise<void> {
-    for (let i = 0; i < ledger.length;) {
-      const kind = ledger[i]!.kind;
-      let j = i;
-      while (j < ledger.length && ledger[j]!.kind === kind) j++;
-      const group = ledger.slice(i, j);
-      if (kind === 'open') {
-        const runs = group.map((change) => (change as Extract<LedgerChange, { kind: 'open' }>).run);
-        await client.query(this.#sql.openRuns, [
-          runs.map((run) => run.runId),
-          runs.map((run) => run.parentSessionId),
-          runs.map((run) => run.childSessionId),
-          runs.map((run) => run.title ?? null),
-          runs.map((run) => run.startedSeq),
-        ]);
-      } else {
-        await client.query(this.#sql.closeRuns, [group.map((change) => (change as Extract<LedgerChange, { kind: 'close' }>).runId)]);
-      }
-      i = j;
-    }
-  }
-
-  /** Sessions whose rows beyond retention exceed it by a tenth: `[sessionId, delete through seq]`. */
-  #pruneTargets(lastOf: Map<string, number>): [string, number][] {
-    const retention = this.#retention;
-    if (retention === 0) return [];
-    const slack = Math.max(1, Math.ceil(retention / 10));
-    const targets: [string, number][] = [];
-    for (const [id, last] of lastOf) {
-      const through = last - retention;
-      if (through - (this.#prunedThrough.get(id) ?? 0) >= slack) targets.push([id, through]);
-    }
-    return targets;
-  }
-
-  /** One `NOTIFY` per session of the batch (sent by PostgreSQL at commit, never before). */
-  async #notifyChanges(client: PoolClient, counts: Map<string, number>, lastOf: Map<string, number>): Promise<void> {
-    const payloads: string[] = [];
-    for (const [sessionId, count] of counts) {
-      const last = lastOf.get(sessionId)!;
-      const payload = JSON.stringify({ s: sessionId, f: last - count + 1, t: last });
-      if (Buffer.byteLength(payload) <= MAX_NOTIFY_PAYLOAD) payloads.push(payload);
-    }
-    if (payloads.length > 0) await client.query(this.#sql.notify, [this.#db.channel, payloads]);
-  }
-
   /** Starts the listening connection (once) and resolves when `LISTEN` is in effect. */
   #listen(): Promise<void> {
     if (this.#closed) return Promise.reject(this.#db.closedError());
-    this.#listener ??= new Listener(
+    this.#listener ??= new PostgresEventListener(
       this.#db,
       (change) => this.#changes.next(change),
       (error) => this.#report(error),
@@ -705,99 +414,4 @@ export class PostgresEventLog implements EventLog {
     }
     return undefined;
   }
-}
-
-const payloadSchema = z.object({ s: z.string(), f: z.number().int(), t: z.number().int() });
-
-/**
- * The `LISTEN` connection of a log: one dedicated client (not pooled). When it fails it reconnects
- * with a growing delay (up to 5 s) and reports `resync`, as notifications may have been missed.
- */
-class Listener {
-  readonly #db: PostgresDatabase;
-  readonly #emit: (change: PostgresEventLogChange) => void;
-  readonly #report: (error: SproutError) => void;
-  #client: Client | undefined;
-  #ready: Promise<void>;
-  #stopped = false;
-  #failures = 0;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(db: PostgresDatabase, emit: (change: PostgresEventLogChange) => void, report: (error: SproutError) => void) {
-    this.#db = db;
-    this.#emit = emit;
-    this.#report = report;
-    this.#ready = this.#connect();
-    this.#ready.catch((error: unknown) => this.#lost(error));
-  }
-
-  /** Resolves once `LISTEN` is in effect (on the current connection attempt). */
-  ready(): Promise<void> {
-    return this.#ready;
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    const client = this.#client;
-    this.#client = undefined;
-    void client?.end().catch(noop);
-  }
-
-  async #connect(): Promise<void> {
-    const client = this.#db.newClient();
-    this.#client = client;
-    client.on('error', (error) => this.#lost(error, client));
-    client.on('notification', (message) => {
-      if (message.channel !== this.#db.channel || message.payload === undefined) return;
-      let parsed: z.infer<typeof payloadSchema>;
-      try {
-        parsed = payloadSchema.parse(JSON.parse(message.payload));
-      } catch {
-        return;
-      }
-      this.#emit({ type: 'appended', sessionId: parsed.s, fromSeq: parsed.f, toSeq: parsed.t });
-    });
-    try {
-      await this.#db.ready();
-      if (this.#stopped) return;
-      await client.connect();
-      await client.query(`LISTEN "${this.#db.channel}"`);
-    } catch (error) {
-      // Forget the client first, so its own 'error' event is not taken for a second loss.
-      if (this.#client === client) this.#client = undefined;
-      void client.end().catch(noop);
-      throw this.#db.unavailable(error, 'listening for changes');
-    }
-    if (this.#stopped) void client.end().catch(noop);
-  }
-
-  #lost(error: unknown, client?: Client): void {
-    if (this.#stopped || (client !== undefined && client !== this.#client)) return;
-    this.#client = undefined;
-    if (client) void client.end().catch(noop);
-    this.#report(this.#db.unavailable(error, 'listening for changes'));
-    this.#failures++;
-    const delay = Math.min(5000, 100 * 2 ** Math.min(this.#failures, 6));
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      if (this.#stopped) return;
-      this.#ready = this.#connect();
-      this.#ready.then(
-        () => {
-          this.#failures = 0;
-          this.#emit({ type: 'resync' });
-        },
-        (failure: unknown) => this.#lost(failure),
-      );
-    }, delay);
-    this.#timer.unref();
-  }
-}
-
-/** The run a fenced event belongs to (events of a run after its start), else `undefined`. */
-function fencedRunId(event: AgentEvent): string | undefined {
-  if (event.type === 'sub_session_event' || event.type === 'sub_session_heartbeat' || event.type === 'sub_session_completed')
-    return event.run_id;
-  return undefined;
 }
