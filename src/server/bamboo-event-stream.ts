@@ -10,6 +10,7 @@ import { isLiveStatus } from './bamboo-session.js';
 import { pendingUserTurn } from './bamboo-turn.js';
 import type { BambooDialect, ServerScheduler } from './server-options.js';
 import type { SessionCatalog } from './session-catalog.js';
+import { endWhenDeleted, isSessionDeleted } from './session-deleted.js';
 import { bambooFrame } from './sse-frames.js';
 import { encodeFrame } from './sse-stream.js';
 
@@ -59,6 +60,8 @@ const isTerminal = (envelope: SessionEventEnvelope): boolean => envelope.event.t
  *   parent's `sub_session_completed` stands for it ({@link terminalOfCompletion}, a frame without
  *   `id:`). A session that never ran or whose last message is a pending user turn stays live:
  *   clients subscribe before they execute.
+ * - A deleted session's stream ends with `data: [DONE]`, after a cancelled terminal (reason
+ *   `deleted`) when its run had not ended on the stream yet.
  *
  * @example
  * return sseResponse({ source: bambooEventStream(deps, id, {}), frame: (bytes) => bytes, comment: 'heartbeat', pingMs: 5000, streams });
@@ -78,6 +81,9 @@ export function bambooEventStream(
     const emit = (envelope: SessionEventEnvelope): void => {
       const bytes = bambooFrame(envelope, deps.dialect);
       if (bytes !== undefined) subscriber.next(bytes);
+    };
+    const emitEvent = (event: AgentEvent): void => {
+      subscriber.next(encodeFrame(`data: ${JSON.stringify(toBambooEvent(event, deps.dialect))}\n\n`));
     };
     const finish = (): void => {
       if (subscriber.closed) return;
@@ -115,14 +121,19 @@ export function bambooEventStream(
         announced.push(completion);
         return;
       }
-      subscriber.next(encodeFrame(`data: ${JSON.stringify(toBambooEvent(terminalOfCompletion(completion), deps.dialect))}\n\n`));
+      emitEvent(terminalOfCompletion(completion));
       hold();
     };
     const goLive = (fromSeq: number, finished: boolean): void => {
       liveSince = fromSeq;
-      live = deps.scheduler.events(sessionId, { afterSeq: fromSeq }).subscribe({
+      live = endWhenDeleted(deps.scheduler.events(sessionId, { afterSeq: fromSeq }), sessionId, deps).subscribe({
         next: (envelope) => {
           if (subscriber.closed) return;
+          if (isSessionDeleted(envelope)) {
+            // Deleted: a run still open here ends as cancelled (the UI stops waiting), then [DONE].
+            if (!finished && !holding) emitEvent({ type: 'error', message: 'run cancelled (reason: deleted)' });
+            return finish();
+          }
           emit(envelope);
           if (!finished && !holding && isTerminal(envelope)) hold();
           else if (holding && envelope.event.type === 'sub_session_completed')
@@ -154,8 +165,7 @@ export function bambooEventStream(
       for (const envelope of replay) emit(envelope);
       if (stayLive) return goLive(lastSeq, false);
       const last = terminals.at(-1);
-      if (last === undefined)
-        subscriber.next(encodeFrame(`data: ${JSON.stringify(toBambooEvent(oneShotTerminal(session, status), deps.dialect))}\n\n`));
+      if (last === undefined) emitEvent(oneShotTerminal(session, status));
       else if (!replay.includes(last)) emit(last);
       goLive(lastSeq, true);
       hold();

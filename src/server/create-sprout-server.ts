@@ -23,6 +23,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/v1-events.js';
 import { runRoutes } from './routes/v1-runs.js';
 import { runIndexRoutes } from './routes/v1-run-index.js';
+import { runCauseRoutes } from './routes/v1-run-causes.js';
 import { sessionRoutes } from './routes/v1-sessions.js';
 import { bearerGuard, hostGuard, LOOPBACK_NAMES, type HostPolicy } from './security.js';
 import type { ServerContext } from './server-context.js';
@@ -101,6 +102,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   const v2Stream = new V2StreamHub({
     scheduler: opts.scheduler,
     store: opts.store,
+    catalog: ctx.catalog,
     feed,
     keepaliveMs: opts.wsKeepaliveMs,
     maxPerClient: opts.maxStreamsPerClient,
@@ -154,6 +156,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   app.route('/v1/sessions', sessionRoutes(ctx));
   app.route('/v1', runRoutes(ctx));
   app.route('/v1', runIndexRoutes(ctx));
+  app.route('/v1', runCauseRoutes(ctx));
   app.route('/api/v1', bambooRoutes(ctx));
   app.route('/', bambooSettingsRoutes(ctx));
   app.route('/', dashboardRoutes(ctx));

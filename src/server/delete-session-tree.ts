@@ -4,14 +4,16 @@ import type { ServerScheduler } from './server-options.js';
 /** What {@link deleteSessionTree} needs: the server's scheduler and catalog. */
 export interface DeleteSessionTreeDeps {
   readonly scheduler: Pick<ServerScheduler, 'deleteSession'>;
-  readonly catalog: Pick<SessionCatalog, 'descendants' | 'removeRoot'>;
+  readonly catalog: Pick<SessionCatalog, 'descendants' | 'removeRoot' | 'markDeleted'>;
 }
 
 /**
  * Deletes a session and every session below it, the way `DELETE /api/v1/sessions/{id}` does:
  * `scheduler.deleteSession` cancels the session's run and every run below it (reason
  * `deleted`), waits for them, and takes the session's events, ledger rows and live streams with
- * it; then each descendant, deepest first. Resolves with how many sessions were deleted.
+ * it; then each descendant, deepest first. Each deleted session is announced on the catalog
+ * (`markDeleted`): its open streams send their final frame and end. Resolves with how many
+ * sessions were deleted.
  *
  * @example
  * const deleted = await deleteSessionTree({ scheduler, catalog }, rootId);
@@ -19,7 +21,11 @@ export interface DeleteSessionTreeDeps {
 export async function deleteSessionTree(deps: DeleteSessionTreeDeps, id: string): Promise<number> {
   const descendants = await deps.catalog.descendants(id);
   let deleted = (await deps.scheduler.deleteSession(id)) ? 1 : 0;
-  for (const descendant of descendants) if (await deps.scheduler.deleteSession(descendant.id)) deleted += 1;
+  deps.catalog.markDeleted(id);
+  for (const descendant of descendants) {
+    if (await deps.scheduler.deleteSession(descendant.id)) deleted += 1;
+    deps.catalog.markDeleted(descendant.id);
+  }
   deps.catalog.removeRoot(id);
   return deleted;
 }

@@ -1,3 +1,4 @@
+import { Subject, filter, map, type Observable } from 'rxjs';
 import type { Session } from '../../machines/session.schema.js';
 import type { SessionStore } from '../api/ports.js';
 import type { SessionSummary, SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../api/session-summary.js';
@@ -20,6 +21,7 @@ import { filterSummaries, pageOfSummaries, parseSummaryFilter, parseSummaryQuery
 export class SessionCatalog {
   readonly #store: SessionStore;
   readonly #roots = new Set<string>();
+  readonly #deleted = new Subject<string>();
 
   constructor(store: SessionStore) {
     this.#store = store;
@@ -33,6 +35,31 @@ export class SessionCatalog {
   /** Forgets a deleted root. */
   removeRoot(id: string): void {
     this.#roots.delete(id);
+  }
+
+  /**
+   * Announces that a session was deleted through this server, so its open streams end with a
+   * final frame even when the scheduler's stream does not complete by itself (the distributed
+   * front door's streams follow the shared log and never learn of a delete).
+   *
+   * @example
+   * catalog.markDeleted(childId);
+   */
+  markDeleted(id: string): void {
+    this.#deleted.next(id);
+  }
+
+  /**
+   * Emits once per {@link markDeleted} of `id`.
+   *
+   * @example
+   * catalog.deleted$(id).subscribe(() => console.log('deleted'));
+   */
+  deleted$(id: string): Observable<void> {
+    return this.#deleted.pipe(
+      filter((deleted) => deleted === id),
+      map(() => undefined),
+    );
   }
 
   /**

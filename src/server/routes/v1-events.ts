@@ -4,6 +4,7 @@ import type { EventLog } from '../../api/ports.js';
 import type { SessionEventEnvelope } from '../../../machines/agent-event.events.js';
 import { HttpProblem } from '../problem.js';
 import { sessionIdParam, type ServerContext } from '../server-context.js';
+import { endWhenDeleted, isSessionDeleted, sessionDeletedFrame } from '../session-deleted.js';
 import { sproutFrame } from '../sse-frames.js';
 import { streamSse } from '../sse-node.js';
 
@@ -32,7 +33,8 @@ export function resumePoint(c: Context): number | undefined {
  * `GET /v1/sessions/{id}/events`: with `Accept: text/event-stream`, a resumable SSE stream —
  * `retry:` first, then `id: <seq>` / `event: <type>` / `data: <event JSON>` per event, from the
  * `Last-Event-ID` header or `?after=` (default 0: every retained event), `stream_truncated`
- * first when retention dropped part of the range, `: ping` while idle. Otherwise one JSON page
+ * first when retention dropped part of the range, `: ping` while idle; when the session is
+ * deleted, a last `event: session_deleted` frame (no `id:`), then the end. Otherwise one JSON page
  * `{ events: [{ seq, event }], next_after }`.
  *
  * The stream is `scheduler.events(id, { afterSeq })`, which subscribes to live events first,
@@ -52,8 +54,8 @@ export function eventRoutes(ctx: ServerContext): Hono {
       return streamSse(
         c,
         {
-          source: scheduler.events(id, { afterSeq }),
-          frame: sproutFrame,
+          source: endWhenDeleted(scheduler.events(id, { afterSeq }), id, { store, catalog: ctx.catalog }),
+          frame: (item) => (isSessionDeleted(item) ? sessionDeletedFrame(id) : sproutFrame(item)),
           preamble: `retry: ${ctx.options.retryMs}\n\n`,
           comment: 'ping',
           pingMs: ctx.options.pingIntervalMs,

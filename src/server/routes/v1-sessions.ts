@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { runStatusMetadataSchema, type Session } from '../../../machines/session.schema.js';
 import { toRfc3339 } from '../../clock.js';
 import { SproutValidationError } from '../../errors.js';
+import { deleteSessionTree } from '../delete-session-tree.js';
 import { HttpProblem } from '../problem.js';
 import { isQueueFull } from '../queue-room.js';
 import { readJson, sessionIdParam, sessionIdSchema, type ServerContext } from '../server-context.js';
@@ -54,7 +55,8 @@ export function sessionListing(session: Session): Omit<Session, 'messages'> & { 
  * (`?parent=&root=&kind=&status=&order=&cursor=&limit=`, summaries without messages, answered
  * `{ sessions, next_cursor }`; 400 for a bad value or cursor), read a session, send a message
  * to any session (runs its agent; 409 while it runs), spawn children (202, 429 when the queue is
- * full), cancel one run or a tree, status, and a long-poll wait for children.
+ * full), cancel one run or a tree, delete a session with its tree, status, and a long-poll wait
+ * for children.
  *
  * @example
  * app.route('/v1/sessions', sessionRoutes(context));
@@ -137,6 +139,14 @@ export function sessionRoutes(ctx: ServerContext): Hono {
     const own = (await scheduler.cancel(id, 'user')) ? 1 : 0;
     const descendants = tree === true ? await scheduler.cancelTree(id) : 0;
     return c.json({ cancelled: own + descendants });
+  });
+
+  app.delete('/:id', async (c) => {
+    const id = sessionIdParam(c);
+    await mustLoad(id);
+    // The path of `DELETE /api/v1/sessions/{id}`: cancels its runs and every run below it (reason
+    // `deleted`), deletes it and its descendants, and ends their streams with a final frame.
+    return c.json({ deleted: await deleteSessionTree({ scheduler, catalog: ctx.catalog }, id) });
   });
 
   app.get('/:id/status', async (c) => {

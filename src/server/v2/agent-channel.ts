@@ -5,6 +5,7 @@ import type { SessionStore } from '../../api/ports.js';
 import { SproutValidationError } from '../../errors.js';
 import { announcedEnds, terminalOfCompletion } from '../bamboo-run-end.js';
 import type { ServerScheduler } from '../server-options.js';
+import type { SessionCatalog } from '../session-catalog.js';
 import { isAwaitingRun, runningDescendants, storedTerminal } from './session-run-state.js';
 import { AGENT_CHANNEL_PREFIX, isTerminalEvent, toLotusEvent, type ChannelFrame } from './v2-frames.js';
 
@@ -18,6 +19,8 @@ export interface AgentChannelDeps {
   onEnd: () => void;
   /** Gets a failure of the channel's own reads (the channel then ends with its terminal control). */
   onError: (error: unknown) => void;
+  /** Announces the sessions this server deletes (the channel then ends with `reason: 'deleted'`). */
+  catalog?: Pick<SessionCatalog, 'deleted$'>;
 }
 
 /** A live `agent.<sid>` subscription. */
@@ -35,7 +38,8 @@ const REPLAYED = new Set(['sub_session_started', 'sub_session_completed']);
  * Opens `agent.<sessionId>`: the session's events as lotus-next reads them ({@link toLotusEvent}),
  * each as `{ ch, seq, event }` with the stream's own `seq`, then `{ ch, seq, control: { type:
  * 'terminal', reason: 'complete' } }` after the run's terminal event once no descendant runs
- * any more. The stream is subscribed at once (events published from this call on are never
+ * any more, or `{ …, control: { type: 'terminal', reason: 'deleted' } }` once the session is
+ * deleted. The stream is subscribed at once (events published from this call on are never
  * missed); an unknown session's channel ends with nothing sent (Bamboo ignores such a subscribe).
  *
  * - With `since` (Sprout's extension): every event after that `seq`, then live: a reconnect loses
@@ -64,17 +68,23 @@ export function openAgentChannel(deps: AgentChannelDeps, sessionId: string, sinc
     mode = 'ended';
     subscription?.unsubscribe();
     ends?.unsubscribe();
+    deletions?.unsubscribe();
   };
   const endBySelf = (): void => {
     if (mode === 'ended') return;
     end();
     deps.onEnd();
   };
-  const sendTerminal = (): void => {
+  const sendTerminal = (reason: 'complete' | 'deleted' = 'complete'): void => {
     if (mode === 'ended') return;
-    send({ ch, seq: lastSeq, control: { type: 'terminal', reason: 'complete' } });
+    send({ ch, seq: lastSeq, control: { type: 'terminal', reason } });
     endBySelf();
   };
+  // The stream completes when the session is deleted (embedded scheduler); ends it with `deleted`.
+  const onComplete = (): void => {
+    store.load(sessionId).then((session) => (session === undefined ? sendTerminal('deleted') : endBySelf()), deps.onError);
+  };
+  const deletions = deps.catalog?.deleted$(sessionId).subscribe(() => sendTerminal('deleted'));
   const checkHold = async (): Promise<void> => {
     let running = 0;
     try {
@@ -108,7 +118,7 @@ export function openAgentChannel(deps: AgentChannelDeps, sessionId: string, sinc
       deps.onError(error);
       sendTerminal();
     },
-    complete: () => endBySelf(),
+    complete: onComplete,
   };
 
   let resume = since;

@@ -1,4 +1,5 @@
 import type { WebSocket, RawData } from 'ws';
+import type { SessionCatalog } from '../session-catalog.js';
 import type { SessionStore } from '../../api/ports.js';
 import { systemClock } from '../../clock.js';
 import { sessionIdSchema } from '../server-context.js';
@@ -20,6 +21,8 @@ export interface V2ConnectionDeps {
   scheduler: ServerScheduler;
   store: SessionStore;
   feed: FeedJournal;
+  /** Announces the sessions this server deletes: their agent channels end with `reason: 'deleted'`. */
+  catalog?: Pick<SessionCatalog, 'deleted$'>;
   /** Period of the keepalive (`sys` frame and protocol ping). */
   keepaliveMs: number;
   /** Called once when the socket closed. */
@@ -153,6 +156,7 @@ export class V2Connection {
           else if (this.#channels.get(ch) === opened.channel) this.#channels.delete(ch);
         },
         onError: fail,
+        ...(this.#deps.catalog === undefined ? {} : { catalog: this.#deps.catalog }),
       },
       id.data,
       since,

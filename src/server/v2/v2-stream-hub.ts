@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { SessionCatalog } from '../session-catalog.js';
 import type { SessionStore } from '../../api/ports.js';
 import { HttpProblem } from '../problem.js';
 import type { ServerScheduler } from '../server-options.js';
@@ -9,6 +10,8 @@ import { V2Connection } from './v2-connection.js';
 export interface V2StreamHubOptions {
   scheduler: ServerScheduler;
   store: SessionStore;
+  /** Announces the sessions this server deletes (see `SessionCatalog.markDeleted`). */
+  catalog?: Pick<SessionCatalog, 'deleted$'>;
   feed: FeedJournal;
   /** Period of the `sys` keepalive frames and protocol pings. */
   keepaliveMs: number;
@@ -76,6 +79,7 @@ export class V2StreamHub {
       scheduler: this.#options.scheduler,
       store: this.#options.store,
       feed: this.#options.feed,
+      ...(this.#options.catalog === undefined ? {} : { catalog: this.#options.catalog }),
       keepaliveMs: this.#options.keepaliveMs,
       onClose: () => {
         this.#open.delete(connection);
