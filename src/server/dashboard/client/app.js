@@ -1,10 +1,17 @@
 /* global fetch, setInterval, clearInterval, URLSearchParams, location, document */
-// The Sprout dashboard: live session tree, per-run job-machine state, event tail, cancel buttons,
-// and the job and scheduler statecharts with the live state highlighted. Served by `sprout serve`
-// from the package (Preact + htm + ELK, no CDN), so it works offline.
+// The Sprout dashboard: live session tree (collapsible, per-subtree totals, the cause of every
+// live state), per-run job-machine state, event tail, cancel buttons, the job and scheduler
+// statecharts with the live state highlighted; the runs view (`#/runs?…`: filters in the URL,
+// paging, bulk cancel and retry) and run pages (`#/runs/<runId>`). Served by `sprout serve` from
+// the package (Preact + htm + ELK, no CDN), so it works offline.
 import { h, render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
+import { getJson } from './api.js';
+import { causeText, useCauses } from './causes.js';
+import { hashOf, useRoute } from './router.js';
+import { RunPage } from './run-page.js';
+import { RunsView } from './runs-view.js';
 import { applyEvent, derivedStates, emptyModel } from './run-rows.js';
 import { SessionTree } from './session-tree.js';
 import { connectSse } from './sse-client.js';
@@ -12,12 +19,6 @@ import { loadStoredRow, runTimes } from './stored-rows.js';
 import { Statechart } from './statechart.js';
 
 const html = htm.bind(h);
-
-async function getJson(path) {
-  const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return response.json();
-}
 
 function useTick(ms) {
   const [now, setNow] = useState(Date.now());
@@ -48,14 +49,75 @@ async function getAllPages(path) {
   return sessions;
 }
 
+/** The views, linked from every header. */
+function Nav({ view, rootId }) {
+  return html`<nav class="views" data-testid="nav">
+    <a href=${hashOf('/tree', rootId ? { root: rootId } : {})} class=${view === 'tree' ? 'on' : ''} data-testid="nav-tree">tree</a>
+    <a href=${hashOf('/runs', {})} class=${view === 'runs' ? 'on' : ''} data-testid="nav-runs">runs</a>
+  </nav>`;
+}
+
+/** Indexed runs of one tree (`GET /v1/runs?root=…`), the newest run of each child session; empty without a run index. */
+function useTreeRuns(rootId) {
+  const [runs, setRuns] = useState(new Map());
+  useEffect(() => {
+    if (rootId === undefined) return undefined;
+    let live = true;
+    setRuns(new Map());
+    const load = () =>
+      getJson(`/v1/runs?root=${encodeURIComponent(rootId)}&limit=1000`).then(
+        (body) => {
+          if (!live) return;
+          const latest = new Map();
+          for (const run of body.runs) if (!latest.has(run.child_session_id)) latest.set(run.child_session_id, run);
+          setRuns(latest);
+        },
+        () => {},
+      );
+    void load();
+    const timer = setInterval(load, 2000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [rootId]);
+  return runs;
+}
+
 function App() {
+  const route = useRoute();
+  const causes = useCauses();
+  if (route.view === 'tree') return html`<${TreeView} params=${route.params} causes=${causes} />`;
+  return html`<${PageView} route=${route} causes=${causes} />`;
+}
+
+/** The runs view or a run page, under the header. */
+function PageView({ route, causes }) {
+  const now = useTick(1000);
+  return html`<div class="page">
+    <header>
+      <h1>Sprout</h1>
+      <${Nav} view=${route.view} />
+    </header>
+    <main class="page-body">
+      ${
+        route.view === 'run'
+          ? html`<${RunPage} runId=${route.runId} causes=${causes} now=${now} />`
+          : html`<${RunsView} params=${route.params} causes=${causes} now=${now} />`
+      }
+    </main>
+  </div>`;
+}
+
+function TreeView({ params, causes }) {
   // The picker's roots: the first page is polled, older pages are fetched on demand.
   const [roots, setRoots] = useState([]);
   const [olderRoots, setOlderRoots] = useState({ sessions: [], cursor: undefined }); // cursor undefined: none loaded yet
   const [rootsCursor, setRootsCursor] = useState(null);
   // The selected root's tree only (fetched when a root is selected, then polled).
   const [treeSessions, setTreeSessions] = useState([]);
-  const [rootId, setRootId] = useState(new URLSearchParams(location.search).get('root') ?? undefined);
+  const [rootId, setRootId] = useState(params.get('root') ?? new URLSearchParams(location.search).get('root') ?? undefined);
+  const [collapsed, setCollapsed] = useState(new Set());
   const [selected, setSelected] = useState(undefined);
   const [machines, setMachines] = useState(undefined);
   const [runStates, setRunStates] = useState({ tracked: false, scheduler: [], runs: new Map() });
@@ -66,6 +128,7 @@ function App() {
   const stored = useRef(new Map());
   const readQueue = useRef({ queue: [], workers: 0 });
   const now = useTick(500);
+  const treeRuns = useTreeRuns(rootId);
 
   // Roots: one page, most recent activity first, polled (the server pages; nothing reads every session).
   useEffect(() => {
@@ -250,6 +313,18 @@ function App() {
     });
   };
 
+  const titles = new Map(treeSessions.map((session) => [session.id, session.title]));
+  const nameOf = (id) => titles.get(id) ?? id.slice(0, 8);
+  const causeOf = (row) =>
+    row ? causeText({ runId: row.runId, status: row.status, waitingOn: row.waitingOn }, causes, nameOf) : undefined;
+  const toggle = (id) =>
+    setCollapsed((old) => {
+      const next = new Set(old);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+
   const pickable = [...roots, ...olderRoots.sessions.filter((old) => !roots.some((root) => root.id === old.id))];
   const selectedRoot = treeSessions.find((session) => session.id === rootId);
   if (selectedRoot && !pickable.some((root) => root.id === rootId)) pickable.push(selectedRoot);
@@ -258,12 +333,13 @@ function App() {
   return html`<div class="layout">
     <header>
       <h1>Sprout</h1>
+      <${Nav} view="tree" rootId=${rootId} />
       <label
         >root
         <select
           data-testid="root-picker"
           value=${rootId ?? ''}
-          onChange=${(e) => (setRootId(e.currentTarget.value), setSelected(undefined))}
+          onChange=${(e) => (setRootId(e.currentTarget.value), setSelected(undefined), setCollapsed(new Set()))}
         >
           ${pickable.map((root) => html`<option value=${root.id}>${root.title} · ${root.id.slice(0, 8)}</option>`)}
         </select></label
@@ -304,6 +380,10 @@ function App() {
         sessions=${treeSessions}
         rowOf=${rowOf}
         statesOf=${statesOf}
+        runOf=${(id) => treeRuns.get(id)}
+        causeOf=${causeOf}
+        collapsed=${collapsed}
+        onToggle=${toggle}
         selected=${selectedId}
         onSelect=${setSelected}
         onCancel=${cancel}
@@ -321,7 +401,11 @@ function App() {
       ${
         selectedRow
           ? html`<div class="detail" data-testid="detail">
-              <strong>${selectedRow.title}</strong> · run ${selectedRow.runId.slice(0, 8)} ·
+              <strong>${selectedRow.title}</strong> · run
+              <a href=${`#/runs/${encodeURIComponent(selectedRow.runId)}`} data-testid="detail-run-link"
+                >${selectedRow.runId.slice(0, 8)}</a
+              >
+              ·
               <span data-testid="detail-status">${selectedRow.status}</span>
               ${selectedRow.answer ? html`<p class="answer">${selectedRow.answer}</p>` : null}
               ${selectedRow.error ? html`<p class="error">${selectedRow.error}</p>` : null}

@@ -1,18 +1,21 @@
 // Draws a machine graph (states and transitions from GET /v1/machines, read from the machine
 // definitions on the server) as SVG, laid out by ELK (its bundled browser build, served locally),
-// with the active states highlighted.
+// with the active states highlighted. Exits most states of a compound state share are drawn once,
+// from the compound state (dashed), and parallel transitions between two states are one line.
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
+import { drawnEdges } from './graph-shape.js';
 
 const html = htm.bind(h);
 const CHAR = 6.6;
 const LABEL_CHAR = 5.2;
 
 /** The ELK graph of a machine: compound states contain their children; every edge at the root. */
-function toElkGraph(graph) {
-  // Edge labels only where they fit: a big machine (the job machine) gets them as tooltips.
-  const withLabels = graph.edges.length <= 16;
+function toElkGraph(graph, edges) {
+  // Edge labels only where they fit: a big machine (the job machine) gets them as tooltips,
+  // except for its few shared exits.
+  const withLabels = edges.length <= 16;
   const byParent = new Map();
   for (const node of graph.nodes) {
     const list = byParent.get(node.parent) ?? [];
@@ -50,14 +53,15 @@ function toElkGraph(graph) {
       'elk.spacing.edgeLabel': '2',
     },
     children: [top],
-    edges: graph.edges
-      .filter((edge) => edge.source !== edge.target)
-      .map((edge) => ({
+    edges: edges.map((edge) => {
+      const text = edge.labels.join(' · ');
+      return {
         id: edge.id,
         sources: [edge.source],
         targets: [edge.target],
-        ...(withLabels ? { labels: [{ text: edge.label, width: edge.label.length * LABEL_CHAR, height: 11 }] } : {}),
-      })),
+        ...(withLabels || edge.shared ? { labels: [{ text, width: text.length * LABEL_CHAR, height: 11 }] } : {}),
+      };
+    }),
   };
 }
 
@@ -74,7 +78,11 @@ function layout(graph) {
   if (!layouts.has(graph.id)) {
     // eslint-disable-next-line no-undef -- ELK is the global of elk.bundled.js
     const elk = new ELK();
-    layouts.set(graph.id, elk.layout(toElkGraph(graph)));
+    const edges = drawnEdges(graph);
+    layouts.set(
+      graph.id,
+      elk.layout(toElkGraph(graph, edges)).then((laid) => ({ laid, edges: new Map(edges.map((edge) => [edge.id, edge])) })),
+    );
   }
   return layouts.get(graph.id);
 }
@@ -99,11 +107,16 @@ export function Statechart({ graph, active, title, testid }) {
   if (error) return html`<div class="chart-error">layout failed: ${error}</div>`;
   if (!laid) return html`<div class="chart-loading">laying out ${title}…</div>`;
   const activeSet = new Set(active);
-  const nodes = flatten(laid.children[0]);
+  const nodes = flatten(laid.laid.children[0]);
   const kinds = new Map(graph.nodes.map((node) => [node.id, node]));
-  const labels = new Map(graph.edges.map((edge) => [edge.id, edge.label]));
-  const width = Math.ceil(laid.width ?? 600);
-  const height = Math.ceil(laid.height ?? 400);
+  const drawn = laid.edges;
+  const tooltip = (id) => {
+    const edge = drawn.get(id);
+    if (!edge) return '';
+    return edge.shared ? `${edge.labels.join(', ')} — from any of: ${edge.from.join(', ')}` : edge.labels.join('\n');
+  };
+  const width = Math.ceil(laid.laid.width ?? 600);
+  const height = Math.ceil(laid.laid.height ?? 400);
   return html`<figure class="statechart" data-testid=${testid} data-active=${active.join(' ')}>
     <figcaption>${title}</figcaption>
     <svg viewBox=${`0 0 ${width} ${height}`} width=${width} height=${height} role="img" aria-label=${title}>
@@ -133,13 +146,16 @@ export function Statechart({ graph, active, title, testid }) {
           >
         </g>`;
       })}
-      ${(laid.edges ?? []).map(
+      ${(laid.laid.edges ?? []).map(
         (edge) =>
-          html`<g class="edge">
+          html`<g
+            class=${`edge ${drawn.get(edge.id)?.shared ? 'shared' : ''}`}
+            data-shared=${drawn.get(edge.id)?.shared ? 'true' : 'false'}
+          >
             ${(edge.sections ?? []).map((section) => {
               const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
               return html`<polyline points=${points.map((p) => `${p.x},${p.y}`).join(' ')} marker-end=${`url(#arrow-${testid})`}
-                ><title>${labels.get(edge.id) ?? ''}</title></polyline
+                ><title>${tooltip(edge.id)}</title></polyline
               >`;
             })}
             ${(edge.labels ?? []).map((label) => html`<text class="edge-label" x=${label.x} y=${label.y + 9}>${label.text}</text>`)}
