@@ -17,6 +17,8 @@ export const FILTER_KEYS = ['status', 'reason', 'root', 'parent', 'model', 'sinc
 const STATUSES = ['queued', 'running', 'completed', 'error', 'cancelled', 'skipped'];
 const REASONS = ['', 'user', 'parent', 'timeout', 'idle', 'shutdown', 'deleted', 'crash'];
 const PAGE = 50;
+/** Filters behind "more filters" on a narrow screen (shown when one is set). */
+const ADVANCED = ['root', 'parent', 'model', 'since', 'until'];
 /** Totals count up to this many runs per status (`1000+` past it). */
 const COUNT_CAP = 1000;
 
@@ -49,6 +51,7 @@ const fromLocal = (text) => (text ? new Date(text).toISOString() : '');
 
 function Filters({ filter, onApply }) {
   const [draft, setDraft] = useState(filter);
+  const [more, setMore] = useState(ADVANCED.some((key) => filter[key]));
   useEffect(() => setDraft(filter), [JSON.stringify(filter)]);
   const statuses = new Set((draft.status ?? '').split(',').filter(Boolean));
   const set = (key, value) => setDraft((previous) => ({ ...previous, [key]: value }));
@@ -103,23 +106,28 @@ function Filters({ filter, onApply }) {
         ${REASONS.map((reason) => html`<option value=${reason}>${reason === '' ? 'any' : reason}</option>`)}
       </select></label
     >
-    ${text('root', 'root', 'session id')} ${text('parent', 'parent', 'session id')} ${text('model', 'model')}
-    <label
-      >since
-      <input
-        type="datetime-local"
-        data-testid="filter-since"
-        value=${toLocal(draft.since)}
-        onInput=${(e) => set('since', fromLocal(e.currentTarget.value))}
-    /></label>
-    <label
-      >until
-      <input
-        type="datetime-local"
-        data-testid="filter-until"
-        value=${toLocal(draft.until)}
-        onInput=${(e) => set('until', fromLocal(e.currentTarget.value))}
-    /></label>
+    <button type="button" class="more-toggle" data-testid="more-filters" onClick=${() => setMore(!more)}>
+      ${more ? 'fewer filters' : 'more filters'}
+    </button>
+    <span class=${`more-filters ${more ? 'open' : ''}`}>
+      ${text('root', 'root', 'session id')} ${text('parent', 'parent', 'session id')} ${text('model', 'model')}
+      <label
+        >since
+        <input
+          type="datetime-local"
+          data-testid="filter-since"
+          value=${toLocal(draft.since)}
+          onInput=${(e) => set('since', fromLocal(e.currentTarget.value))}
+      /></label>
+      <label
+        >until
+        <input
+          type="datetime-local"
+          data-testid="filter-until"
+          value=${toLocal(draft.until)}
+          onInput=${(e) => set('until', fromLocal(e.currentTarget.value))}
+      /></label>
+    </span>
     <span class="form-actions">
       <button type="submit" data-testid="apply-filters">apply</button>
       <button type="button" onClick=${() => onApply({})}>clear</button>
