@@ -17,11 +17,30 @@ export function parseCommandFlags(
   try {
     return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
   } catch (error) {
-    throw new CliUsageError(
-      `sprout ${command}: ${(error as Error).message.split('\n')[0] ?? 'bad arguments'} (see sprout ${command} --help)`,
-      {
-        cause: error,
-      },
-    );
+    throw new CliUsageError(`sprout ${command}: ${describeParseError(error)} (see sprout ${command} --help)`, { cause: error });
+  }
+}
+
+/**
+ * A `node:util` `parseArgs` error in the CLI's own words, the same for every command:
+ * `unknown option --x`, `unexpected argument "y"`, `--port needs a value`, `--json takes no value`.
+ *
+ * @example
+ * describeParseError(error); // 'unknown option --frobnicate'
+ */
+export function describeParseError(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
+  const option = quoted.split(' ')[0] ?? quoted;
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${option}`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument "${quoted}"`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return message.includes('does not take an argument') ? `${option} takes no value` : `${option} needs a value`;
+    default:
+      return message.split('\n')[0] ?? 'invalid arguments';
   }
 }

@@ -1,3 +1,4 @@
+import { EXIT_CODES } from './cli-error.js';
 import type { CommandName } from './parse-args.js';
 import { DEFAULT_DB_PATH, DEFAULT_INSPECT_PORT } from './parse-args.js';
 
@@ -11,8 +12,9 @@ Usage:
   sprout worker --redis URL --postgres URL …   run children from the distributed queue (see sprout worker --help)
   sprout audit --db PATH | --postgres URL      check an event log and run ledger for broken invariants
   sprout help [command]                        more about one command
+  sprout --version                             the package version
 
-Exit codes: 0 ok · 1 a run did not end as expected · 2 bad flags or files · 130 interrupted
+Exit codes (every command): ${EXIT_CODES.map(({ code, short }) => `${code} ${short}`).join(' · ')}
 Guide: docs/guides/cli.md`;
 
 const topics: Record<CommandName, string> = {

@@ -29,14 +29,8 @@ const crash = (error: unknown): void => {
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
-const given = process.argv.slice(2);
-// `sprout help serve` / `sprout help worker` are those commands' own `--help`.
-const argv = given[0] === 'help' && (given[1] === 'serve' || given[1] === 'worker') ? [given[1], '--help'] : given;
-// `worker` parses its own flags (src/cli/worker-command.ts) and is loaded lazily (it brings BullMQ and pg).
-const code =
-  argv[0] === 'worker'
-    ? await (await import('./worker-command.js')).runWorkerCommand(argv.slice(1), processIo())
-    : await runCli(argv, processIo());
+// Every command, `worker` and `help <command>` included, goes through runCli (src/cli/run-cli.ts).
+const code = await runCli(process.argv.slice(2), processIo());
 await drained(process.stdout);
 await drained(process.stderr);
 // Exit explicitly: a reconnect timer of an inspector or a stray socket must not keep the CLI alive.

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CliUsageError } from './cli-error.js';
+import { describeParseError } from './command-flags.js';
 
 /** Where `demo` and `status` keep their SQLite file unless `--db` says otherwise. */
 export const DEFAULT_DB_PATH = '.sprout/sprout.db';
@@ -73,6 +74,8 @@ export type CliRequest = DemoOptions | StatusOptions | TraceReplayOptions | Help
 
 /** The commands `sprout` knows. */
 export const COMMANDS = ['demo', 'status', 'trace-replay'] as const;
+/** Every command, those with parsers of their own (`serve`, `worker`, `audit`) too: what errors list. */
+export const ALL_COMMANDS = [...COMMANDS, 'serve', 'worker', 'audit'] as const;
 /** A command name. */
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -110,14 +113,16 @@ const commandOptions: Record<CommandName, Options> = {
 export function parseCliArgs(argv: readonly string[]): CliRequest {
   const [first, ...rest] = argv;
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
-    const topic = first === 'help' ? rest[0] : undefined;
-    if (topic !== undefined && !isCommand(topic)) throw new CliUsageError(`unknown command "${topic}" (commands: ${COMMANDS.join(', ')})`);
+    // `sprout help help` is the overview.
+    const topic = first === 'help' && rest[0] !== 'help' ? rest[0] : undefined;
+    if (topic !== undefined && !isCommand(topic))
+      throw new CliUsageError(`unknown command "${topic}" (commands: ${ALL_COMMANDS.join(', ')}; see sprout --help)`);
     return { command: 'help', topic };
   }
   if (first === '--version' || first === '-v') return { command: 'version' };
   if (!isCommand(first)) {
     const what = first.startsWith('-') ? `expected a command before ${first}` : `unknown command "${first}"`;
-    throw new CliUsageError(`${what} (commands: ${COMMANDS.join(', ')}; see sprout --help)`);
+    throw new CliUsageError(`${what} (commands: ${ALL_COMMANDS.join(', ')}; see sprout --help)`);
   }
   const { values, positionals } = parse(first, rest);
   if (values.help === true) return { command: 'help', topic: first };
@@ -242,23 +247,6 @@ function attachNegativeNumbers(args: readonly string[], options: Options): strin
     } else out.push(arg);
   }
   return out;
-}
-
-function describeParseError(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
-  const option = quoted.split(' ')[0] ?? quoted;
-  switch (code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${option}`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return `unexpected argument "${quoted}"`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return message.includes('does not take an argument') ? `${option} takes no value` : `${option} needs a value`;
-    default:
-      return message.split('\n')[0] ?? 'invalid arguments';
-  }
 }
 
 function noPositionals(command: CommandName, positionals: readonly string[]): void {

@@ -36,6 +36,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     // `audit` parses its own flags too (src/cli/audit-command.ts).
     if (argv[0] === 'audit' || (argv[0] === 'help' && argv[1] === 'audit'))
       return await (await import('./audit-command.js')).runAudit(argv[0] === 'audit' ? argv.slice(1) : ['--help'], io);
+    // `worker` too (src/cli/worker-command.ts); it brings BullMQ and pg, hence the lazy import.
+    if (argv[0] === 'worker' || (argv[0] === 'help' && argv[1] === 'worker'))
+      return await (await import('./worker-command.js')).runWorkerCommand(argv[0] === 'worker' ? argv.slice(1) : ['--help'], io);
     const request = parseCliArgs(argv);
     switch (request.command) {
       case 'help':

@@ -84,8 +84,11 @@ describe('parseCliArgs', () => {
     [['demo', '--db'], 'sprout demo: --db needs a value (see sprout demo --help)'],
     [['status', '--fail'], 'sprout status: unknown option --fail (see sprout status --help)'],
     [['status', 'now'], 'sprout status: unexpected argument "now" (see sprout status --help)'],
-    [['help', 'nope'], 'unknown command "nope" (commands: demo, status, trace-replay)'],
-    [['--children', '3'], 'expected a command before --children (commands: demo, status, trace-replay; see sprout --help)'],
+    [['help', 'nope'], 'unknown command "nope" (commands: demo, status, trace-replay, serve, worker, audit; see sprout --help)'],
+    [
+      ['--children', '3'],
+      'expected a command before --children (commands: demo, status, trace-replay, serve, worker, audit; see sprout --help)',
+    ],
   ])('refuses %j with a one-line CliUsageError', (args, message) => {
     let thrown: unknown;
     try {

@@ -99,7 +99,7 @@ describe('sprout worker flags', () => {
     [[...REQUIRED, '--recover', 'retry'], /^sprout worker: --recover /],
     [[...REQUIRED, '--lock-ms', '10'], /^sprout worker: --lock-ms /],
     [[...REQUIRED, '--provider', 'openai-compatible'], /needs --base-url URL and --model NAME/],
-    [[...REQUIRED, '--frobnicate'], /^sprout worker: Unknown option '--frobnicate'/],
+    [[...REQUIRED, '--frobnicate'], /^sprout worker: unknown option --frobnicate \(see sprout worker --help\)$/],
   ])('refuses %j with one line', (argv, message) => {
     expect(() => parseWorkerArgs(argv, {})).toThrow(CliUsageError);
     expect(() => parseWorkerArgs(argv, {})).toThrow(message);
