@@ -116,6 +116,13 @@ export async function runCauses(scheduler: ServerScheduler, now: number): Promis
   const active = Object.entries(context.active ?? {});
   for (const [, run] of active) note(run);
   const resuming = new Set(context.resuming ?? []);
+  const runningCauses = new Map(
+    await Promise.all(
+      active
+        .filter(([slot, run]) => !resuming.has(slot) && run.waiting !== true)
+        .map(async ([, run]) => [run.runId, await runningCause(scheduler, run, now, idleLimit)] as const),
+    ),
+  );
   for (const [slot, run] of active) {
     const base = { run_id: run.runId, child_session_id: run.job.childSessionId, parent_session_id: run.job.parentSessionId };
     if (resuming.has(slot)) {
@@ -133,7 +140,7 @@ export async function runCauses(scheduler: ServerScheduler, now: number): Promis
         waiting_on: below,
       });
     } else {
-      causes.push({ ...base, ...(await runningCause(scheduler, run, now, idleLimit)) });
+      causes.push({ ...base, ...(runningCauses.get(run.runId) ?? { state: 'running', text: 'running' }) });
     }
   }
   return {

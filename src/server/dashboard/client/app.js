@@ -355,9 +355,11 @@ function TreeView({ params, causes }) {
         data-reconnects=${conn.reconnects}
         data-truncated-at=${truncatedAt ?? ''}
       >
-        ${conn.state} · last id ${conn.lastId ?? '—'} · ${conn.events} events ·
-        ${truncatedAt === undefined ? `gaps ${conn.gaps}` : `events before #${truncatedAt} dropped by retention`} · duplicates
-        ${conn.duplicates} · reconnects ${conn.reconnects}
+        ${[
+          `${conn.state} · last id ${conn.lastId ?? '—'} · ${conn.events} events`,
+          truncatedAt === undefined ? `gaps ${conn.gaps}` : `events before #${truncatedAt} dropped by retention`,
+          `duplicates ${conn.duplicates} · reconnects ${conn.reconnects}`,
+        ].join(' · ')}
       </span>
       ${
         truncatedAt !== undefined
