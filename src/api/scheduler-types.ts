@@ -54,6 +54,24 @@ export interface SpawnBrief {
   onParentEnd?: OnParentEnd | undefined;
 }
 
+/**
+ * Options of `scheduler.enqueue`.
+ *
+ * @example
+ * await scheduler.enqueue(job, { runId: 'run-42', title: 'Research' });
+ */
+export interface EnqueueOptions {
+  /** The run's id (unique across the deployment). @default a new id from `createId` */
+  runId?: string | undefined;
+  /** The title on the run's `sub_session_started`. @default none */
+  title?: string | undefined;
+  /**
+   * The job is a root session's own run, as it is (no new message): `parentSessionId` must be
+   * `''` and the session a root. @default false
+   */
+  root?: boolean | undefined;
+}
+
 /** What `scheduler.enqueue` resolves with. */
 export interface EnqueueResult {
   /** The run's id (on every event of the run). */

@@ -5,6 +5,7 @@ import type { SchedulerInput } from '../../machines/scheduler.events.js';
 import type {
   ChildRunSummary,
   ChildStatus,
+  EnqueueOptions,
   EnqueueResult,
   EventsOptions,
   RecoveryReport,
@@ -89,12 +90,15 @@ export interface SpawnScheduler {
    * resolves `{ runId }` once queued; a child that already has a queued or running run resolves
    * `{ runId, deduplicated: true }` with that run and publishes nothing. Waits while the queue is
    * full. Rejects with `SproutValidationError` for bad input and `SchedulerStoppedError` when
-   * the scheduler is not running.
+   * the scheduler is not running. `options.runId` gives the run its id (a deployment that hands
+   * out run ids itself, such as a distributed worker running a queued run); with `root: true`,
+   * a job whose `parentSessionId` is `''` runs a root session as it is (no parent, no per-parent
+   * limit).
    *
    * @example
    * const { runId, deduplicated } = await scheduler.enqueue({ parentSessionId: 'root', childSessionId: 'child-1', model: 'gpt-4o' });
    */
-  enqueue(job: SpawnJob): Promise<EnqueueResult>;
+  enqueue(job: SpawnJob, options?: EnqueueOptions): Promise<EnqueueResult>;
   /**
    * Sends a user message to any session, root or child, and runs its agent through the same job
    * machine and limits as a spawned child. Resolves `{ runId }` once the run is queued. A root's

@@ -407,15 +407,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
               return [{ childSessionId, runId, status, error: event.message }];
             })
           : undefined;
-      scheduler.actor.send({
-        type: 'scheduler.enqueue',
-        requestId: randomUUID(),
-        runId,
-        job: { parentSessionId, childSessionId, model },
-        ...(title === undefined ? {} : { title }),
-      });
-      const ours = await scheduler.getChild(childSessionId);
-      if (ours?.runId !== runId) return undefined;
+      // The same public call as any embedded caller: the run keeps the id the queue gave it.
+      const queued = await scheduler.enqueue({ parentSessionId, childSessionId, model }, { runId, title, root: parentSessionId === '' });
+      if (queued.runId !== runId) return undefined;
       const ended = rootEnd ?? scheduler.waitForChildren(parentSessionId, { childSessionIds: [childSessionId] });
       entry.sent = true;
       if (entry.cancel !== undefined) void scheduler.cancel(childSessionId, entry.cancel);

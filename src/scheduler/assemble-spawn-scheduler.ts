@@ -4,9 +4,10 @@ import { createActor, type InspectionEvent } from 'xstate';
 import type { LineageLink, SchedulerInput } from '../../machines/scheduler.events.js';
 import { cancellableBelow, isCancellable } from '../../machines/scheduler.plan.js';
 import type { Session } from '../../machines/session.schema.js';
-import { spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
+import { ROOT_PARENT, spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toSproutClock } from '../clock.js';
-import { SchedulerStoppedError } from '../errors.js';
+import { SchedulerStoppedError, SessionNotFoundError, SproutValidationError } from '../errors.js';
+import { loadValidSession } from './persist-run.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import type { SessionStore } from '../api/ports.js';
@@ -26,8 +27,10 @@ import type { SpawnSchedulerOptions } from '../api/spawn-scheduler-options.js';
 import { parseSchedulerOptions } from './scheduler-options.js';
 import {
   cancelArgsSchema,
+  enqueueOptionsSchema,
   eventsArgsSchema,
   parseArgs,
+  rootEnqueueJobSchema,
   runInputSchema,
   sessionIdSchema,
   stopArgsSchema,
@@ -259,12 +262,28 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       return stopped;
     },
 
-    async enqueue(job) {
+    async enqueue(job, enqueueOptions) {
+      const options = parseArgs(enqueueOptionsSchema, enqueueOptions ?? {}, 'enqueue options');
+      if (options.root === true) {
+        // A root's own run, as it is: no parent, so no lineage and no parent-end policy.
+        const rootJob = parseArgs(rootEnqueueJobSchema, job, 'root job');
+        assertRunning();
+        await ready;
+        const root = await loadValidSession(opts.store, rootJob.childSessionId);
+        if (!root) throw new SessionNotFoundError(rootJob.childSessionId);
+        if (root.kind !== 'root') {
+          throw new SproutValidationError('root job', [
+            { code: 'custom', path: ['childSessionId'], message: `session ${root.id} is not a root` },
+          ]);
+        }
+        return enqueueInternal({ ...rootJob, parentSessionId: ROOT_PARENT }, options.title, options.runId ?? createId(), []);
+      }
       const parsed = parseArgs(spawnJobSchema, job, 'spawn job');
       assertRunning();
       await ready;
+      const runId = options.runId ?? createId();
       const lineage = lineageOf(parsed.parentSessionId);
-      return enqueueInternal({ ...parsed, onParentEnd: parsed.onParentEnd ?? opts.onParentEnd }, undefined, createId(), lineage);
+      return enqueueInternal({ ...parsed, onParentEnd: parsed.onParentEnd ?? opts.onParentEnd }, options.title, runId, lineage);
     },
 
     async spawnChild(parentSessionId, brief) {

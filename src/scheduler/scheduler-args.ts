@@ -1,10 +1,20 @@
 import { z } from 'zod';
 import { completionReasonSchema } from '../../machines/agent-event.events.js';
-import { describeCause } from '../../machines/spawn-job.events.js';
+import { describeCause, spawnJobSchema } from '../../machines/spawn-job.events.js';
 import { SproutValidationError } from '../errors.js';
 
 /** A session id argument: a non-empty string. */
 export const sessionIdSchema = z.string().min(1);
+
+/** The job of `enqueue(job, { root: true })`: a root session's own run (`parentSessionId: ''`). */
+export const rootEnqueueJobSchema = spawnJobSchema.extend({ parentSessionId: z.literal('') }).omit({ onParentEnd: true });
+
+/** The options of `enqueue(job, options?)`. */
+export const enqueueOptionsSchema = z.strictObject({
+  runId: z.string().min(1).max(200).optional(),
+  title: z.string().max(10_000).optional(),
+  root: z.boolean().optional(),
+});
 
 /** Arguments of `events(sessionId, options?)`. */
 export const eventsArgsSchema = z.object({
