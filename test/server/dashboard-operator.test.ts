@@ -91,12 +91,14 @@ describe.skipIf(executablePath === undefined)('operator dashboard in real Chromi
       .poll(() => row(lead).locator('[data-testid="cause"]').first().textContent(), { timeout: 60_000 })
       .toBe('waiting on Grandchild one, Grandchild two');
     expect(await row(lead).getAttribute('data-waiting')).toBe('true');
-    expect(await row(crawlA).locator('[data-testid="cause"]').first().textContent()).toMatch(/^running: last event \d+ s ago$/);
+    await expect
+      .poll(() => row(crawlA).locator('[data-testid="cause"]').first().textContent(), { timeout: 30_000 })
+      .toMatch(/^running: last event \d+ s ago$/);
 
     // Per-subtree totals; collapse hides the children and keeps the totals; expand shows them again.
     const leadTotals = row(lead).locator('[data-testid="subtotals"]');
     await expect.poll(() => leadTotals.getAttribute('data-runs'), { timeout: 30_000 }).toBe('2');
-    expect(await leadTotals.textContent()).toContain('2 running');
+    await expect.poll(() => leadTotals.textContent(), { timeout: 30_000 }).toContain('2 running');
     await expect.poll(() => row(rootId).locator('[data-testid="subtotals"]').getAttribute('data-runs'), { timeout: 30_000 }).toBe('6');
     const grandchild = page.locator('.node .title', { hasText: /^Grandchild one$/ });
     await grandchild.waitFor();
