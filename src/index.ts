@@ -148,6 +148,7 @@ export type {
 } from './telemetry/observe-runs.js';
 export { traceRuns } from './telemetry/trace-runs.js';
 export type { TraceRunsOptions, RunTracing } from './telemetry/trace-runs.js';
+export { activeTraceparent, contextOfTraceparent } from './telemetry/traceparent.js';
 
 // ── Clock ──────────────────────────────────────────────────────────────────────────────────────
 export { systemClock } from './clock.js';

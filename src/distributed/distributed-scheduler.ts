@@ -47,6 +47,7 @@ import { RUN_QUEUE_NAME, redisKeys, validatePrefix } from './keys.js';
 import { isServiceError, storedEnd } from './lost-run.js';
 import { RedisScripts } from './redis-scripts.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
+import { activeTraceparent } from '../telemetry/traceparent.js';
 import { deleteTree } from './tree-delete.js';
 import { assertWellFormed } from '../well-formed-text.js';
 
@@ -228,7 +229,13 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     if (admission.kind === 'live') return { runId: admission.runId, deduplicated: true };
     if (admission.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
     if (admission.kind === 'full') throw new QueueFullError(capacity);
-    const data: RunJobData = { runId, ...job, ...(title === undefined ? {} : { title }) };
+    const traceparent = activeTraceparent();
+    const data: RunJobData = {
+      runId,
+      ...job,
+      ...(title === undefined ? {} : { title }),
+      ...(traceparent === undefined ? {} : { traceparent }),
+    };
     try {
       await q.add(RUN_JOB_NAME, data, { ...RUN_JOB_OPTIONS, jobId: runId });
     } catch (error) {

@@ -9,6 +9,12 @@ export const runJobSchema = z.object({
   childSessionId: z.string().min(1),
   model: z.string().min(1),
   title: z.string().optional(),
+  /**
+   * The W3C `traceparent` of the span active when the front door queued the run (absent without
+   * an OpenTelemetry SDK): a worker runs the job in `contextOfTraceparent(traceparent)` so the
+   * run's spans continue that trace.
+   */
+  traceparent: z.string().max(64).optional(),
 });
 
 /** One run as the queue holds it. */
