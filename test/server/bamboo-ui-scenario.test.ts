@@ -43,7 +43,7 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
     const session = (await post<{ session: { id: string } }>(`${base}/api/v1/sessions`, { title: 'New Session' })).body.session;
     const rootId = session.id;
     chat.send();
-    await post(`${base}/api/v1/chat`, { message: 'research [team]', session_id: rootId, model: '' });
+    await post(`${base}/api/v1/chat`, { message: 'research', session_id: rootId, model: '' });
     await post(`${base}/api/v1/execute/${rootId}`, { model: '' });
     const subscribe = async (): Promise<LotusStream> => {
       const stream = await lotusSubscribe(`${base}/api/v1/events/${rootId}`, JSON_HEADERS);
@@ -62,9 +62,9 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
     first.close();
     await first.ended;
     const ids = new Map([...chat.cards].map(([id, card]) => [card.title as string, id]));
-    expect([...ids.keys()].sort()).toEqual(['Alpha', 'Beta', 'Gamma']);
-    // While it is away, Alpha completes and Beta fails.
-    await Promise.all([childEnded(rootId, 'Alpha', ids), childEnded(rootId, 'Beta', ids)]);
+    expect([...ids.keys()].sort()).toEqual(['Check the numbers', 'Deep dive', 'Survey sources']);
+    // While it is away, the survey completes and the check fails.
+    await Promise.all([childEnded(rootId, 'Survey sources', ids), childEnded(rootId, 'Check the numbers', ids)]);
     expect(chat.processing).toBe(true);
 
     // Lotus resubscribes (no cursor): the replay brings the completions it missed.
@@ -72,12 +72,15 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
     const second = await subscribe();
     await second.until((s) => s.events.filter((event) => event.type === 'sub_session_completed').length >= 2);
     follow(second)();
-    expect(chat.cards.get(ids.get('Alpha') as string)).toMatchObject({ status: 'completed' });
-    expect(chat.cards.get(ids.get('Beta') as string)).toMatchObject({ status: 'error', error: expect.stringContaining('503') as unknown });
-    expect(chat.cards.get(ids.get('Gamma') as string)).toMatchObject({ status: 'running' });
+    expect(chat.cards.get(ids.get('Survey sources') as string)).toMatchObject({ status: 'completed' });
+    expect(chat.cards.get(ids.get('Check the numbers') as string)).toMatchObject({
+      status: 'error',
+      error: expect.stringContaining('503') as unknown,
+    });
+    expect(chat.cards.get(ids.get('Deep dive') as string)).toMatchObject({ status: 'running' });
 
-    // Gamma's own view (Lotus opens a running child and subscribes), then Stop on it.
-    const gammaId = ids.get('Gamma') as string;
+    // The deep dive's own view (Lotus opens a running child and subscribes), then Stop on it.
+    const gammaId = ids.get('Deep dive') as string;
     const gamma = await lotusSubscribe(`${base}/api/v1/events/${gammaId}`, JSON_HEADERS);
     closers.push(() => gamma.close());
     const stopped = await post(`${base}/api/v1/stop/${gammaId}`);
@@ -89,9 +92,9 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
     expect(await second.ended).toEqual({ done: true, serverClosed: true });
     follow(second)();
     expect(chat.processing).toBe(false);
-    expect(chat.cards.get(gammaId)).toEqual({ title: 'Gamma', status: 'cancelled', error: CANCEL_TEXT });
+    expect(chat.cards.get(gammaId)).toEqual({ title: 'Deep dive', status: 'cancelled', error: CANCEL_TEXT });
     expect(chat.errors).toEqual([]);
-    expect(chat.draft).toContain('Children ended: completed, error, cancelled');
+    expect(chat.draft).toContain('1 of 3 tasks finished (Survey sources: completed; Check the numbers: error; Deep dive: cancelled).');
     expect(second.events.at(-1)).toMatchObject({ type: 'complete' });
     expect(chat.unknown.filter((type) => type !== 'reasoning_token')).toEqual([]);
     // A reload afterwards: one-shot replay of the last run, then [DONE].
@@ -125,7 +128,7 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
 
     // Send without a session (the server creates it), then subscribe and execute together.
     chat.send();
-    const created = await post<{ session_id: string }>(`${base}/api/v1/chat`, { message: 'research [team]', model: '' });
+    const created = await post<{ session_id: string }>(`${base}/api/v1/chat`, { message: 'research', model: '' });
     const rootId = created.body.session_id;
     const first = await open();
     first.send({ type: 'subscribe', ch: ch(rootId) });
@@ -137,7 +140,7 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
     follow(first, rootId)();
     await first.close();
     const ids = new Map([...chat.cards].map(([id, card]) => [card.title as string, id]));
-    await Promise.all([childEnded(rootId, 'Alpha', ids), childEnded(rootId, 'Beta', ids)]);
+    await Promise.all([childEnded(rootId, 'Survey sources', ids), childEnded(rootId, 'Check the numbers', ids)]);
     expect(chat.sending).toBe(true);
 
     // A new socket: hello, then the same subscribe (no cursor), as lotus-next's reconnect does.
@@ -149,12 +152,15 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
       'the missed completions',
     );
     follow(second, rootId)();
-    expect(chat.cards.get(ids.get('Alpha') as string)).toMatchObject({ status: 'completed' });
-    expect(chat.cards.get(ids.get('Beta') as string)).toMatchObject({ status: 'error', error: expect.stringContaining('503') as unknown });
-    expect(chat.cards.get(ids.get('Gamma') as string)).toMatchObject({ status: 'running' });
+    expect(chat.cards.get(ids.get('Survey sources') as string)).toMatchObject({ status: 'completed' });
+    expect(chat.cards.get(ids.get('Check the numbers') as string)).toMatchObject({
+      status: 'error',
+      error: expect.stringContaining('503') as unknown,
+    });
+    expect(chat.cards.get(ids.get('Deep dive') as string)).toMatchObject({ status: 'running' });
 
-    // Gamma's own channel, then Stop on it over the socket.
-    const gammaId = ids.get('Gamma') as string;
+    // The deep dive's own channel, then Stop on it over the socket.
+    const gammaId = ids.get('Deep dive') as string;
     second.send({ type: 'subscribe', ch: ch(gammaId) });
     await second.roundTrip();
     second.send({ type: 'stop', session_id: gammaId });
@@ -167,8 +173,8 @@ describe('a Bamboo UI drives a team run on sprout serve', () => {
     expect(chat.ends).toEqual(['complete']);
     expect(chat.sendError).toBe(false);
     // lotus-next shows a completion that carries an error as `error` (Bamboo's cancel carries one).
-    expect(chat.cards.get(gammaId)).toEqual({ title: 'Gamma', status: 'error', error: CANCEL_TEXT });
-    expect(chat.draft).toContain('Children ended: completed, error, cancelled');
+    expect(chat.cards.get(gammaId)).toEqual({ title: 'Deep dive', status: 'error', error: CANCEL_TEXT });
+    expect(chat.draft).toContain('1 of 3 tasks finished (Survey sources: completed; Check the numbers: error; Deep dive: cancelled).');
     expect(chat.unknown).toEqual([]);
   });
 

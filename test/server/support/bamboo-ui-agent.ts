@@ -57,32 +57,18 @@ export function bambooUiAgent(): AgentRuntime {
 }
 
 /**
- * The scenario's agents: a root whose prompt contains `[team]` spawns three children — `Alpha`
- * (succeeds), `Beta [fail]` (fails) and `Gamma [slow]` (a one-minute tool call, for the UI's
- * Stop) — waits for all three and answers; every child runs `sprout serve`'s scripted default
- * (`serveDemoAgent`, sped up except for the slow tool). Any other root runs the default too.
+ * The scenario's agent: `sprout serve`'s scripted default (`serveDemoAgent`), sped up except for
+ * the `[slow]` child's minute-long tool. A root's message makes the default spawn its three
+ * children — `Survey sources` (succeeds), `Check the numbers` (fails) and `Deep dive` (the slow
+ * tool, for the UI's Stop) — wait for them, and answer with their outcomes.
  */
 export function teamAgent(): AgentRuntime {
   const fast = serveDemoAgent(systemClock, { speed: 0.05 });
   const slow = serveDemoAgent(systemClock);
   return {
-    async execute(session, request) {
+    execute(session, request) {
       const prompt = session.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '';
-      if (session.kind !== 'root' || !prompt.includes('[team]')) return (prompt.includes('[slow]') ? slow : fast).execute(session, request);
-      const spawner = request.spawner;
-      if (spawner === undefined) throw new Error('no spawner');
-      request.emit({ type: 'token', content: 'Splitting the work. ' });
-      for (const [title, task] of [
-        ['Alpha', 'look up alpha'],
-        ['Beta', 'look up beta [fail]'],
-        ['Gamma', 'look up gamma [slow]'],
-      ] as const)
-        await spawner.spawnChild(session.id, { title, prompt: task });
-      const results = await spawner.waitForChildren(session.id);
-      const answer = `Children ended: ${results.map((result) => result.status).join(', ')}`;
-      request.emit({ type: 'token', content: answer });
-      session.messages.push({ id: randomUUID(), role: 'assistant', content: answer, created_at: toRfc3339(systemClock.now()) });
-      request.emit({ type: 'complete', usage: { prompt_tokens: 3, completion_tokens: 4 } });
+      return (session.kind === 'child' && prompt.includes('[slow]') ? slow : fast).execute(session, request);
     },
   };
 }
