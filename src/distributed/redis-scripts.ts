@@ -24,6 +24,30 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 1 then ttl = 1 end
 return {ttl, 0}`,
   },
+  /**
+   * A worker taking a job, in one call (KEYS: owner, epoch counter, live, cancel, halt, taken;
+   * ARGV: worker, ttl, run id): reads the child's live run and the run's flags; when the live run
+   * is this run, claims it as {@link sproutClaimRun} does. {waitMs, epoch, live, cancel, halt,
+   * taken}: waitMs -1 when the live run is another (nothing claimed).
+   */
+  sproutTakeRun: {
+    numberOfKeys: 6,
+    lua: `local live = redis.call('GET', KEYS[3])
+local cancel = redis.call('GET', KEYS[4])
+local halt = redis.call('GET', KEYS[5])
+local taken = redis.call('GET', KEYS[6])
+if live ~= ARGV[3] then return {-1, 0, live, cancel, halt, taken} end
+local v = redis.call('GET', KEYS[1])
+if (not v) or string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+  local epoch = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], 604800000)
+  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
+  return {0, epoch, live, cancel, halt, taken}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 1 then ttl = 1 end
+return {ttl, 0, live, cancel, halt, taken}`,
+  },
   /** Renews a claim only while the owner key still holds exactly `worker|epoch` (ARGV[1]). 1: renewed; 0: the run is not this claim's any more. */
   sproutRenewRun: {
     numberOfKeys: 1,
@@ -83,6 +107,57 @@ if ARGV[4] == '1' then
 end
 return 0`,
   },
+  /**
+   * The end of a run, in one call (KEYS: live, taken, cancel, epoch; ARGV: run id): the child has
+   * no live run any more unless a newer one took its place, and the run's markers go. 1: the live
+   * key was this run's.
+   */
+  sproutFinishRun: {
+    numberOfKeys: 4,
+    lua: `local deleted = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then deleted = redis.call('DEL', KEYS[1]) end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+return deleted`,
+  },
+  /**
+   * {@link sproutAcquireSlot} (KEYS 1-2, ARGV 1-5), and when admitted also marks the run taken by
+   * this worker (KEYS[3] set to ARGV[6] for ARGV[7] ms). 1: admitted; 0: not.
+   */
+  sproutSlotAndTake: {
+    numberOfKeys: 3,
+    lua: `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[5]))
+local lease = tonumber(ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], lease * 2 + tonumber(ARGV[5]))
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
+  return 1
+end
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], 86400000)
+end
+return 0`,
+  },
+  /**
+   * {@link sproutReleaseSlot} (KEYS 1-2, ARGV 1-3) when ARGV[5] is '1', and gives up the claim
+   * (KEYS[3] deleted while it holds ARGV[4]) when ARGV[4] is not empty: a run's two releases in
+   * one call. Returns the parked runs that now fit.
+   */
+  sproutReleaseRun: {
+    numberOfKeys: 3,
+    lua: `if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+if ARGV[5] ~= '1' then return {} end
+${NOW}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+if free <= 0 then return {} end
+return redis.call('ZRANGE', KEYS[2], 0, free - 1)`,
+  },
   /** Gives a run's lease back; returns the oldest parked runs that now fit (to promote). ARGV[3]: the grace of expired leases. */
   sproutReleaseSlot: {
     numberOfKeys: 2,
@@ -130,6 +205,100 @@ export class RedisScripts {
   async claimRun(runId: string, owner: string, ttlMs: number): Promise<{ waitMs: number; epoch: number }> {
     const answer = (await this.#call('sproutClaimRun', this.#keys.owner(runId), this.#keys.epoch(runId), owner, ttlMs)) as unknown[];
     return { waitMs: Number(answer[0]), epoch: Number(answer[1]) };
+  }
+
+  /**
+   * Reads the child's live run and the run's cancel / halt / taken flags and, when the live run is
+   * `runId`, claims it (as {@link claimRun}); `waitMs: -1` when the live run is another one (then
+   * nothing is claimed). One round trip.
+   */
+  async takeRun(
+    run: { runId: string; parentSessionId: string; childSessionId: string },
+    owner: string,
+    ttlMs: number,
+  ): Promise<{ waitMs: number; epoch: number; live: string | null; cancel: string | null; halt: string | null; taken: string | null }> {
+    const k = this.#keys;
+    const answer = (await this.#call(
+      'sproutTakeRun',
+      k.owner(run.runId),
+      k.epoch(run.runId),
+      k.live(run.childSessionId),
+      k.cancel(run.runId),
+      k.halt(run.parentSessionId),
+      k.taken(run.runId),
+      owner,
+      ttlMs,
+      run.runId,
+    )) as unknown[];
+    const text = (value: unknown): string | null => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null);
+    return {
+      waitMs: Number(answer[0]),
+      epoch: Number(answer[1]),
+      live: text(answer[2]),
+      cancel: text(answer[3]),
+      halt: text(answer[4]),
+      taken: text(answer[5]),
+    };
+  }
+
+  /** The run is over: deletes the child's live key while it still names `runId`, and the run's taken / cancel / epoch keys. */
+  async finishRun(runId: string, childSessionId: string): Promise<void> {
+    const k = this.#keys;
+    await this.#call('sproutFinishRun', k.live(childSessionId), k.taken(runId), k.cancel(runId), k.epoch(runId), runId);
+  }
+
+  /** {@link acquireSlot}, and when admitted marks the run taken by `owner` for `takenTtlMs` (one round trip). */
+  async admitRun(
+    parentSessionId: string,
+    runId: string,
+    limit: number,
+    leaseMs: number,
+    graceMs: number,
+    owner: string,
+    takenTtlMs: number,
+  ): Promise<boolean> {
+    const k = this.#keys;
+    const answer = await this.#call(
+      'sproutSlotAndTake',
+      k.slots(parentSessionId),
+      k.parked(parentSessionId),
+      k.taken(runId),
+      runId,
+      limit,
+      leaseMs,
+      '1',
+      graceMs,
+      owner,
+      takenTtlMs,
+    );
+    return Number(answer) === 1;
+  }
+
+  /**
+   * A run's releases in one round trip: its slot (when `slot`) and `owner`'s claim of `epoch`
+   * (when `epoch > 0`). Resolves with the parked runs of the parent that now fit.
+   */
+  async releaseRun(
+    run: { runId: string; parentSessionId: string },
+    slot: boolean,
+    limit: number,
+    graceMs: number,
+    owner: string,
+    epoch: number,
+  ): Promise<string[]> {
+    const k = this.#keys;
+    const answer = await this.#call(
+      'sproutReleaseRun',
+      k.slots(run.parentSessionId),
+      k.parked(run.parentSessionId),
+      k.owner(run.runId),
+      run.runId,
+      limit,
+      graceMs,
+      epoch > 0 ? `${owner}|${epoch}` : '',
+      slot ? '1' : '0',
+    );
+    return Array.isArray(answer) ? answer.map(String) : [];
   }
 
   /** Renews `owner`'s claim of epoch `epoch`; false when the run is not that claim's any more (taken over, or expired and gone). */

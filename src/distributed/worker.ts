@@ -254,7 +254,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   };
   /** Completions being written, by run id (the processor waits for its run's before it checks the ledger). */
   const completions = new Map<string, Promise<unknown>>();
+  /** Runs whose completion this worker committed: closed in the ledger by that same transaction (the log fences runs). */
+  const committed = new Set<string>();
   const completing = (runId: string, written: Promise<unknown>): void => {
+    // Registered first, so the run is marked before whoever awaits `completions` resumes.
+    written.then(
+      () => committed.add(runId),
+      () => undefined,
+    );
     const settled = written.then(
       () => undefined,
       () => undefined,
@@ -342,9 +349,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
   /** The run is over: the child has no live run any more (unless a newer one took its place). */
   const finishRun = async (data: RunJobData): Promise<void> => {
-    const r = need(redis);
-    await need(scripts).deleteIf(keys.live(data.childSessionId), data.runId);
-    await r.del(keys.taken(data.runId), keys.cancel(data.runId), keys.epoch(data.runId));
+    await need(scripts).finishRun(data.runId, data.childSessionId);
   };
 
   /** `recover: 'requeue'`: the child runs again under the run id derived from the lost one (idempotent). */
@@ -466,18 +471,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     let claimed = 0;
     let slot = false;
     try {
-      const [live, cancelFlag, haltFlag, taken] = await r.mget(
-        keys.live(childSessionId),
-        keys.cancel(runId),
-        keys.halt(parentSessionId),
-        keys.taken(runId),
-      );
-      if (live !== runId) {
+      // The flags and the claim in one round trip (nothing is claimed when the live run is another).
+      const claim = await s.takeRun(data, id, opts.leaseMs);
+      const { live, cancel: cancelFlag, halt: haltFlag, taken } = claim;
+      if (claim.waitMs < 0) {
         // Ended (and cleaned up), or superseded. A requeue interrupted halfway is finished here.
         if (live === requeuedRunId(runId)) await addRun({ ...data, runId: live });
         return 'superseded';
       }
-      const claim = await s.claimRun(runId, id, opts.leaseMs);
       if (claim.waitMs > 0) return await defer(job, token, claim.waitMs + 100, 'another worker owns the run');
       claimed = claim.epoch;
       const fence = await takeFence(runId, claim.epoch);
@@ -519,10 +520,13 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
       const cancelReason = completionReasonSchema.safeParse(cancelFlag).data ?? (haltFlag === null ? undefined : 'parent');
       if (cancelReason === undefined && parentSessionId !== '') {
-        slot = await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, true, slotGraceMs);
+        // The slot and the "taken" marker in one round trip.
+        slot = await s.admitRun(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, slotGraceMs, id, TAKEN_TTL_MS);
         if (!slot) return await defer(job, token, jitter(opts.admissionRetryMs), `parent ${parentSessionId} is at its limit`);
-      } else await s.unpark(parentSessionId, runId);
-      await r.set(keys.taken(runId), id, 'PX', TAKEN_TTL_MS);
+      } else {
+        await s.unpark(parentSessionId, runId);
+        await r.set(keys.taken(runId), id, 'PX', TAKEN_TTL_MS);
+      }
       if (haltFlag !== null) {
         // The tree stays cancelled below: this child's own children end cancelled too.
         const ttl = await r.pttl(keys.halt(parentSessionId));
@@ -538,7 +542,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         return await defer(job, token, retryLater(), 'sub_session_started could not be written');
       }
       // The completion must be durable before the job is: else the next delivery ends it.
-      if (await ledger.openRun(runId)) return await defer(job, token, retryLater(), 'the completion could not be written');
+      // A completion this worker committed closed the run in the same transaction: no need to ask.
+      if (!committed.has(runId) && (await ledger.openRun(runId)))
+        return await defer(job, token, retryLater(), 'the completion could not be written');
       await finishRun(data);
       failures.delete(runId);
       return summary.status;
@@ -553,13 +559,22 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       );
     } finally {
       const wasLost = lost.delete(runId);
+      committed.delete(runId);
       if (tokens.get(runId)?.epoch === claimed) {
         tokens.delete(runId);
         if (tokensBySession.get(childSessionId)?.runId === runId) tokensBySession.delete(childSessionId);
       }
       // A run this worker lost is closed by the worker that took it, which frees its slot then.
-      if (slot && !wasLost) await releaseSlot(data).catch(serviceError);
-      if (claimed > 0) await s.disownRun(runId, id, claimed).catch(serviceError);
+      // The slot and the claim go back in one round trip.
+      const releaseSlotToo = slot && !wasLost;
+      if (releaseSlotToo || claimed > 0) {
+        await s
+          .releaseRun(data, releaseSlotToo, opts.perParentConcurrency, slotGraceMs, id, claimed)
+          .then((parked) => {
+            if (parked.length > 0) void promote(parentSessionId, parked);
+          })
+          .catch(serviceError);
+      }
     }
   };
 

@@ -39,15 +39,22 @@ export class PostgresRunIndexWriter {
                       AS a(run, parent, child, title, at, seq, n)
                  ORDER BY a.n
                  ON CONFLICT (run_id) DO NOTHING`,
-      running: `UPDATE ${s}.runs r SET status = 'running', started_at = u.at
-                FROM unnest($1::text[], $2::text[]) AS u(run, at)
-                WHERE r.run_id = u.run AND r.status = 'queued'`,
-      usage: `UPDATE ${s}.runs r SET prompt_tokens = u.p, completion_tokens = u.c, total_tokens = u.t
-              FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(run, p, c, t)
-              WHERE r.run_id = u.run`,
-      end: `UPDATE ${s}.runs r SET status = u.status, reason = u.reason, error = u.error, ended_at = u.at, ended_seq = u.seq
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(run, status, reason, error, at, seq)
-            WHERE r.run_id = u.run`,
+      // Every running / usage / end change of a batch in one statement, folded per run in call
+      // order (see #fold): a run's first start (only while it is queued), its last usage, its last end.
+      update: `UPDATE ${s}.runs r SET
+                 started_at = CASE WHEN u.started IS NOT NULL AND r.status = 'queued' THEN u.started ELSE r.started_at END,
+                 status = CASE WHEN u.status IS NOT NULL THEN u.status
+                               WHEN u.started IS NOT NULL AND r.status = 'queued' THEN 'running' ELSE r.status END,
+                 prompt_tokens = CASE WHEN u.total IS NOT NULL THEN u.prompt ELSE r.prompt_tokens END,
+                 completion_tokens = CASE WHEN u.total IS NOT NULL THEN u.completion ELSE r.completion_tokens END,
+                 total_tokens = coalesce(u.total, r.total_tokens),
+                 reason = CASE WHEN u.status IS NOT NULL THEN u.reason ELSE r.reason END,
+                 error = CASE WHEN u.status IS NOT NULL THEN u.error ELSE r.error END,
+                 ended_at = CASE WHEN u.status IS NOT NULL THEN u.ended ELSE r.ended_at END,
+                 ended_seq = CASE WHEN u.status IS NOT NULL THEN u.seq ELSE r.ended_seq END
+               FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+                    AS u(run, started, prompt, completion, total, status, reason, error, ended, seq)
+               WHERE r.run_id = u.run`,
     };
   }
 
@@ -58,63 +65,89 @@ export class PostgresRunIndexWriter {
    * await writer.apply(client, [{ kind: 'running', runId: 'r1', at: now }]);
    */
   async apply(client: PoolClient, changes: readonly RunIndexChange[]): Promise<void> {
-    for (let i = 0; i < changes.length;) {
-      const kind = changes[i]!.kind;
-      let j = i;
-      while (j < changes.length && changes[j]!.kind === kind) j++;
-      await client.query(...this.#statement(kind, changes.slice(i, j)));
-      i = j;
+    const announced = changes.filter((c): c is Change<'announce'> => c.kind === 'announce');
+    // Announces first: an update of a run announced in the same batch finds its row.
+    if (announced.length > 0) {
+      await client.query(this.#sql.announce, [
+        announced.map((c) => c.runId),
+        announced.map((c) => c.parentSessionId),
+        announced.map((c) => c.childSessionId),
+        announced.map((c) => c.title),
+        announced.map((c) => c.at),
+        announced.map((c) => c.seq),
+      ]);
     }
+    const folded = fold(changes);
+    if (folded.length === 0) return;
+    await client.query(this.#sql.update, [
+      folded.map((u) => u.runId),
+      folded.map((u) => u.started),
+      folded.map((u) => u.prompt),
+      folded.map((u) => u.completion),
+      folded.map((u) => u.total),
+      folded.map((u) => u.status),
+      folded.map((u) => u.reason),
+      folded.map((u) => u.error),
+      folded.map((u) => u.ended),
+      folded.map((u) => u.seq),
+    ]);
   }
+}
 
-  #statement(kind: RunIndexChange['kind'], group: RunIndexChange[]): [string, unknown[]] {
-    switch (kind) {
-      case 'announce': {
-        const runs = group as Change<'announce'>[];
-        return [
-          this.#sql.announce,
-          [
-            runs.map((c) => c.runId),
-            runs.map((c) => c.parentSessionId),
-            runs.map((c) => c.childSessionId),
-            runs.map((c) => c.title),
-            runs.map((c) => c.at),
-            runs.map((c) => c.seq),
-          ],
-        ];
-      }
-      case 'running': {
-        const runs = group as Change<'running'>[];
-        return [this.#sql.running, [runs.map((c) => c.runId), runs.map((c) => c.at)]];
-      }
-      case 'usage': {
-        const runs = group as Change<'usage'>[];
-        return [
-          this.#sql.usage,
-          [
-            runs.map((c) => c.runId),
-            runs.map((c) => Math.round(c.prompt)),
-            runs.map((c) => Math.round(c.completion)),
-            runs.map((c) => Math.round(c.total)),
-          ],
-        ];
-      }
-      case 'end': {
-        const runs = group as Change<'end'>[];
-        return [
-          this.#sql.end,
-          [
-            runs.map((c) => c.runId),
-            runs.map((c) => c.status),
-            runs.map((c) => c.reason),
-            runs.map((c) => c.error),
-            runs.map((c) => c.at),
-            runs.map((c) => c.seq),
-          ],
-        ];
-      }
+/** A run's updates of one batch, folded. */
+interface Folded {
+  runId: string;
+  started: string | null;
+  prompt: number | null;
+  completion: number | null;
+  total: number | null;
+  status: string | null;
+  reason: string | null;
+  error: string | null;
+  ended: string | null;
+  seq: number | null;
+}
+
+/**
+ * The running / usage / end changes of a batch folded per run, as applying them one by one in
+ * call order would leave the row: the first start before any end (a start after an end, or of a
+ * run no longer queued, changes nothing), the last usage, the last end.
+ */
+function fold(changes: readonly RunIndexChange[]): Folded[] {
+  const byRun = new Map<string, Folded>();
+  for (const change of changes) {
+    if (change.kind === 'announce') continue;
+    let run = byRun.get(change.runId);
+    if (run === undefined) {
+      run = {
+        runId: change.runId,
+        started: null,
+        prompt: null,
+        completion: null,
+        total: null,
+        status: null,
+        reason: null,
+        error: null,
+        ended: null,
+        seq: null,
+      };
+      byRun.set(change.runId, run);
+    }
+    if (change.kind === 'running') {
+      if (run.started === null && run.status === null) run.started = change.at;
+    } else if (change.kind === 'usage') {
+      run.prompt = Math.round(change.prompt);
+      run.completion = Math.round(change.completion);
+      run.total = Math.round(change.total);
+    } else {
+      run.status = change.status;
+      run.reason = change.reason;
+      run.error = change.error;
+      run.ended = change.at;
+      run.seq = change.seq;
     }
   }
+  return [...byRun.values()];
 }
 
 /**
