@@ -13,6 +13,7 @@ export const scenarios: Record<string, () => Promise<Scenario>> = {
   bullmq: async () => (await import('./bullmq.js')).bullmq,
   serve: async () => (await import('./serve.js')).serve,
   distributed: async () => (await import('./distributed.js')).distributed,
+  'round-trips': async () => (await import('./round-trips.js')).roundTrips,
   audit: async () => (await import('./audit.js')).audit,
 };
 
