@@ -24,6 +24,7 @@ import { closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lo
 import { PostgresRunLedger } from '../adapters/postgres/postgres-run-ledger.js';
 import { RedisScripts } from './redis-scripts.js';
 import { reconcileQueue } from './reconcile-queue.js';
+import { inRunSpan } from './run-span.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, runBackoffMs, runJobSchema, type RunJobData } from './run-job.js';
 
 /** What a run's worker-side record says when its `sub_session_started` could not be written. */
@@ -535,7 +536,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
       tokens.set(runId, fence);
       tokensBySession.set(childSessionId, fence);
-      const summary = await runHere(data, cancelReason, slot);
+      const summary = await inRunSpan(data, () => runHere(data, cancelReason, slot));
       if (lost.has(runId)) return 'taken over';
       if (summary === undefined) return await defer(job, token, retryLater(), 'this worker is stopping');
       if (summary.status === 'cancelled' && summary.error === NEVER_ANNOUNCED) {
