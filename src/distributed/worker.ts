@@ -5,6 +5,7 @@ import { filter, firstValueFrom, type Observable } from 'rxjs';
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { completionReasonSchema, type CompletionReason } from '../../machines/agent-event.events.js';
+import { isTerminal } from '../../machines/run-status.js';
 import { hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
 import type { AgentRuntime, RunFence, Spawner } from '../api/ports.js';
 import type { ChildRunSummary } from '../api/scheduler-types.js';
@@ -442,15 +443,23 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
    * holds it (then `undefined`: leave the run alone). When Redis lost its epoch counter (restarted
    * without persistence) while this claim still holds, the claim moves past PostgreSQL's epoch.
    */
-  const takeFence = async (runId: string, epoch: number): Promise<RunFence | undefined> => {
-    const fence = await fences.claimAt(runId, id, epoch);
-    if (fence !== undefined) return fence;
-    const current = await fences.current(runId);
-    if (current === undefined) return undefined;
-    const raised = await need(scripts).raiseEpoch(runId, id, epoch, current.epoch, opts.leaseMs);
+  const takeFence = async (
+    runId: string,
+    epoch: number,
+    childSessionId: string,
+  ): Promise<Awaited<ReturnType<PostgresRunFences['claimAndInspect']>> | undefined> => {
+    // What this process still has to write of the run is written first (the ledger row is read).
+    await log.flush();
+    const taken = await fences.claimAndInspect(runId, id, epoch, childSessionId);
+    if (taken.fence !== undefined) return taken;
+    if (taken.storedEpoch === undefined) return undefined;
+    const raised = await need(scripts).raiseEpoch(runId, id, epoch, taken.storedEpoch, opts.leaseMs);
     if (raised === 0) return undefined;
-    const again = await fences.claimAt(runId, id, raised);
-    if (again === undefined) await need(scripts).disownRun(runId, id, raised);
+    const again = await fences.claimAndInspect(runId, id, raised, childSessionId);
+    if (again.fence === undefined) {
+      await need(scripts).disownRun(runId, id, raised);
+      return undefined;
+    }
     return again;
   };
 
@@ -482,12 +491,13 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       }
       if (claim.waitMs > 0) return await defer(job, token, claim.waitMs + 100, 'another worker owns the run');
       claimed = claim.epoch;
-      const fence = await takeFence(runId, claim.epoch);
-      if (fence === undefined) return 'taken by a newer claim';
+      // The PostgreSQL token, the open-ledger row and the child's last run: one statement.
+      const inspected = await takeFence(runId, claim.epoch, childSessionId);
+      if (inspected?.fence === undefined) return 'taken by a newer claim';
+      const fence = inspected.fence;
       claimed = fence.epoch;
 
-      const open = await ledger.openRun(runId);
-      if (open) {
+      if (inspected.open) {
         let end;
         try {
           end = await closeLostRun({ store, log, clock, report: serviceError }, data, fence);
@@ -501,12 +511,17 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         report({ kind: 'run_recovered', runId, childSessionId, status: end.status, requeuedAs });
         return 'recovered';
       }
+      // Only a child whose stored last run is this one, ended, is loaded here (the job loads it anyway).
+      const last = inspected.child;
+      const endedBefore = last?.lastRunId === runId && last.lastRunStatus !== undefined && isTerminal(last.lastRunStatus);
       let child;
-      try {
-        child = await loadValidSession(store, childSessionId);
-      } catch (error) {
-        if (isServiceError(error)) throw error;
-        // An unreadable child: the run reports it (loading fails with its error).
+      if (endedBefore) {
+        try {
+          child = await loadValidSession(store, childSessionId);
+        } catch (error) {
+          if (isServiceError(error)) throw error;
+          // An unreadable child: the run reports it (loading fails with its error).
+        }
       }
       if (storedEnd(child, runId) !== undefined) {
         // It ended, but its worker was lost before cleaning up (or before requeueing it).

@@ -1,4 +1,4 @@
-import type { RunFence } from '../../api/ports.js';
+import type { OpenRun, RunFence } from '../../api/ports.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
 /**
@@ -16,7 +16,7 @@ import type { PostgresDatabase } from './postgres-database.js';
  */
 export class PostgresRunFences {
   readonly #db: PostgresDatabase;
-  readonly #sql: { claim: string; claimAt: string; current: string };
+  readonly #sql: { claim: string; claimAt: string; current: string; claimAndInspect: string };
 
   constructor(database: PostgresDatabase) {
     this.#db = database;
@@ -29,6 +29,20 @@ export class PostgresRunFences {
                 ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, claimed_at = now()
                 WHERE ${table}.epoch < excluded.epoch
                 RETURNING epoch`,
+      // The claim, the run's open-ledger row and the child's last run, in one statement.
+      claimAndInspect: `WITH claim AS (
+                  INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, $3)
+                  ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, claimed_at = now()
+                  WHERE ${table}.epoch < excluded.epoch
+                  RETURNING epoch
+                )
+                SELECT (SELECT epoch FROM claim) AS claimed,
+                       (SELECT epoch FROM ${table} WHERE run_id = $1) AS stored_epoch,
+                       o.parent_session_id, o.child_session_id, o.title, o.started_seq,
+                       s.id AS child_id, s.last_run_status, s.metadata->>'last_run_id' AS last_run_id
+                FROM (SELECT 1) AS one
+                LEFT JOIN ${database.quoted}.open_runs o ON o.run_id = $1
+                LEFT JOIN ${database.quoted}.sessions s ON s.id = $4`,
       current: `SELECT owner, epoch FROM ${table} WHERE run_id = $1`,
     };
   }
@@ -49,9 +63,64 @@ export class PostgresRunFences {
     return rows.length === 0 ? undefined : { runId, epoch };
   }
 
+  /**
+   * {@link claimAt}, and in the same statement what a worker taking the run must know: the run's
+   * row in the open-run ledger (`open`: it was announced and never ended) and the child's stored
+   * last run (`child`: id and status, `undefined` when the child is gone). `fence` is undefined
+   * when a newer claim holds the run (`storedEpoch` then says which).
+   */
+  async claimAndInspect(
+    runId: string,
+    owner: string,
+    epoch: number,
+    childSessionId: string,
+  ): Promise<{
+    fence: RunFence | undefined;
+    storedEpoch: number | undefined;
+    open: OpenRun | undefined;
+    child: { lastRunId: string | undefined; lastRunStatus: string | undefined } | undefined;
+  }> {
+    const [row] = await this.#db.query<InspectRow>(
+      this.#sql.claimAndInspect,
+      [runId, owner, epoch, childSessionId],
+      `claiming run ${runId}`,
+    );
+    const open: OpenRun | undefined =
+      row?.parent_session_id === null || row?.parent_session_id === undefined
+        ? undefined
+        : {
+            runId,
+            parentSessionId: row.parent_session_id,
+            childSessionId: row.child_session_id ?? childSessionId,
+            startedSeq: Number(row.started_seq),
+            ...(row.title === null ? {} : { title: row.title }),
+          };
+    return {
+      fence: row?.claimed === null || row?.claimed === undefined ? undefined : { runId, epoch },
+      storedEpoch: row?.stored_epoch === null || row?.stored_epoch === undefined ? undefined : Number(row.stored_epoch),
+      open,
+      child:
+        row?.child_id === null || row?.child_id === undefined
+          ? undefined
+          : { lastRunId: row.last_run_id ?? undefined, lastRunStatus: row.last_run_status ?? undefined },
+    };
+  }
+
   /** The run's current owner and epoch, or `undefined` when it was never claimed. */
   async current(runId: string): Promise<{ owner: string; epoch: number } | undefined> {
     const [row] = await this.#db.query<{ owner: string; epoch: string }>(this.#sql.current, [runId], `reading the owner of run ${runId}`);
     return row === undefined ? undefined : { owner: row.owner, epoch: Number(row.epoch) };
   }
+}
+
+interface InspectRow extends Record<string, unknown> {
+  claimed: string | null;
+  stored_epoch: string | null;
+  parent_session_id: string | null;
+  child_session_id: string | null;
+  title: string | null;
+  started_seq: string | null;
+  child_id: string | null;
+  last_run_status: string | null;
+  last_run_id: string | null;
 }
