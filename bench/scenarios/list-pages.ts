@@ -98,6 +98,20 @@ async function measure(config: BenchConfig, dir: string, size: number, withBasel
       });
       return { p50: percentile(times, 50), p95: percentile(times, 95) };
     });
+    // RSS while the page is polled (a dashboard polling it): measured after a warm-up, with a GC
+    // before each reading; the growth over many more requests should stay near zero.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const polls = config.mode === 'smoke' ? 100 : 2000;
+    const poll = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++)
+        await (await server.fetch(new Request(`http://127.0.0.1/v1/sessions?kind=root&limit=${PAGE}`))).arrayBuffer();
+    };
+    await poll(polls / 4);
+    gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    await poll(polls);
+    gc?.();
+    const rssGrowthMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     let fullRead: number[] = [];
     if (withBaseline) {
       // The old SessionCatalog.list(): every row's JSON read, parsed and checked, then listed.
@@ -111,7 +125,7 @@ async function measure(config: BenchConfig, dir: string, size: number, withBasel
       };
       fullRead = await sample(config.runs, 1, () => Promise.resolve(readAll()));
     }
-    return { route, walk, fullRead };
+    return { route, walk, fullRead, rssGrowthMiB, polls };
   } finally {
     await scheduler.stop();
     store.close();
@@ -125,7 +139,7 @@ export async function listPages(config: BenchConfig): Promise<ScenarioOutput> {
     const metrics: Metric[] = [];
     const notes: string[] = [];
     for (const [index, size] of sizes.entries()) {
-      const { route, walk, fullRead } = await measure(config, dir, size, index === 0);
+      const { route, walk, fullRead, rssGrowthMiB, polls } = await measure(config, dir, size, index === 0);
       const row = (metric: string, samples: number[]): Metric => ({ scenario: 'list', metric, unit: 'ms', samples });
       metrics.push(
         row(
@@ -145,6 +159,12 @@ export async function listPages(config: BenchConfig): Promise<ScenarioOutput> {
           walk.map((r) => r.p95),
         ),
       );
+      metrics.push({
+        scenario: 'list',
+        metric: `RSS growth over ${polls} more polls of a page, ${size} sessions`,
+        unit: 'MiB',
+        samples: [rssGrowthMiB],
+      });
       if (fullRead.length > 0) {
         metrics.push(row(`old full listing (every session read), ${size} sessions`, fullRead), {
           scenario: 'list',
