@@ -50,6 +50,7 @@ import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
 import { deleteTree } from './tree-delete.js';
 import { assertWellFormed } from '../well-formed-text.js';
+import { listWorkers, type WorkersInfo } from './workers-info.js';
 
 /** How long a cancel request is kept for a run that has not been taken yet (a week). */
 const CANCEL_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -165,6 +166,16 @@ export interface DistributedScheduler {
   getChild(childSessionId: string): Promise<ChildStatus | undefined>;
   /** Resolves once the policy holds for those children (default: the parent's children with a queued or running run). */
   waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
+  /**
+   * The deployment's live workers (BullMQ's named worker connections) and the runs each holds
+   * (its owner keys, with the ms left on each lease), read from Redis: what `GET /v1/workers`
+   * and the dashboard's workers view show.
+   *
+   * @example
+   * const { workers } = await scheduler.workers();
+   * for (const w of workers) console.log(w.name, w.runs.length);
+   */
+  workers(): Promise<WorkersInfo>;
 }
 
 /**
@@ -339,6 +350,11 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
         complete();
       })();
       return stopped;
+    },
+
+    async workers() {
+      const { redis: r, queue: q } = running();
+      return onRedis('listing the workers', () => listWorkers({ redis: r, queue: q, keys }));
     },
 
     async enqueue(job) {

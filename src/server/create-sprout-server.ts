@@ -25,6 +25,7 @@ import { runRoutes } from './routes/v1-runs.js';
 import { runIndexRoutes } from './routes/v1-run-index.js';
 import { runCauseRoutes } from './routes/v1-run-causes.js';
 import { sessionRoutes } from './routes/v1-sessions.js';
+import { workerRoutes } from './routes/v1-workers.js';
 import { bearerGuard, hostGuard, LOOPBACK_NAMES, type HostPolicy } from './security.js';
 import type { ServerContext } from './server-context.js';
 import { sproutServerOptionsSchema, type ResolvedServerOptions, type SproutServerOptions } from './server-options.js';
@@ -157,6 +158,7 @@ export function createSproutServer(options: SproutServerOptions): SproutServer {
   app.route('/v1', runRoutes(ctx));
   app.route('/v1', runIndexRoutes(ctx));
   app.route('/v1', runCauseRoutes(ctx));
+  app.route('/v1', workerRoutes(ctx));
   app.route('/api/v1', bambooRoutes(ctx));
   app.route('/', bambooSettingsRoutes(ctx));
   app.route('/', dashboardRoutes(ctx));
