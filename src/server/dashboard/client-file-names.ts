@@ -7,6 +7,7 @@ export const CLIENT_FILE_NAMES = [
   'run-table.js',
   'runs-view.js',
   'run-page.js',
+  'workers-view.js',
   'graph-shape.js',
   'sse-client.js',
   'run-rows.js',

@@ -2,8 +2,9 @@
 // The Sprout dashboard: live session tree (collapsible, per-subtree totals, the cause of every
 // live state), per-run job-machine state, event tail, cancel buttons, the job and scheduler
 // statecharts with the live state highlighted; the runs view (`#/runs?…`: filters in the URL,
-// paging, bulk cancel and retry) and run pages (`#/runs/<runId>`). Served by `sprout serve` from
-// the package (Preact + htm + ELK, no CDN), so it works offline.
+// paging, bulk cancel and retry), run pages (`#/runs/<runId>`) and the workers view
+// (`#/workers`). Served by `sprout serve` from the package (Preact + htm + ELK, no CDN), so it
+// works offline.
 import { h, render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
@@ -12,6 +13,7 @@ import { causeText, useCauses } from './causes.js';
 import { hashOf, useRoute } from './router.js';
 import { RunPage } from './run-page.js';
 import { RunsView } from './runs-view.js';
+import { WorkersView } from './workers-view.js';
 import { applyEvent, derivedStates, emptyModel } from './run-rows.js';
 import { SessionTree } from './session-tree.js';
 import { connectSse } from './sse-client.js';
@@ -54,6 +56,7 @@ function Nav({ view, rootId }) {
   return html`<nav class="views" data-testid="nav">
     <a href=${hashOf('/tree', rootId ? { root: rootId } : {})} class=${view === 'tree' ? 'on' : ''} data-testid="nav-tree">tree</a>
     <a href=${hashOf('/runs', {})} class=${view === 'runs' ? 'on' : ''} data-testid="nav-runs">runs</a>
+    <a href=${hashOf('/workers', {})} class=${view === 'workers' ? 'on' : ''} data-testid="nav-workers">workers</a>
   </nav>`;
 }
 
@@ -91,7 +94,7 @@ function App() {
   return html`<${PageView} route=${route} causes=${causes} />`;
 }
 
-/** The runs view or a run page, under the header. */
+/** The runs view, a run page or the workers view, under the header. */
 function PageView({ route, causes }) {
   const now = useTick(1000);
   return html`<div class="page">
@@ -103,7 +106,9 @@ function PageView({ route, causes }) {
       ${
         route.view === 'run'
           ? html`<${RunPage} runId=${route.runId} causes=${causes} now=${now} />`
-          : html`<${RunsView} params=${route.params} causes=${causes} now=${now} />`
+          : route.view === 'workers'
+            ? html`<${WorkersView} />`
+            : html`<${RunsView} params=${route.params} causes=${causes} now=${now} />`
       }
     </main>
   </div>`;

@@ -1,10 +1,10 @@
 /* global location, window, URLSearchParams */
 // Hash routes, so every view is a link that survives a reload: `#/runs?status=error&q=…` (the
 // runs view, its filters and page in the URL), `#/runs/<runId>` (a run page), `#/` or
-// `#/tree?root=…` (the live tree; `/?root=…` still works).
+// `#/tree?root=…` (the live tree; `/?root=…` still works), `#/workers` (distributed mode's workers).
 import { useEffect, useState } from 'preact/hooks';
 
-/** The route of a location hash: `{ view: 'tree' | 'runs' | 'run', runId?, params }`. */
+/** The route of a location hash: `{ view: 'tree' | 'runs' | 'run' | 'workers', runId?, params }`. */
 export function parseHash(hash) {
   const text = (hash ?? '').replace(/^#/, '');
   const [path, query = ''] = text.split('?');
@@ -12,6 +12,7 @@ export function parseHash(hash) {
   const parts = (path ?? '').split('/').filter((part) => part !== '');
   if (parts[0] === 'runs' && parts[1] !== undefined) return { view: 'run', runId: decodeURIComponent(parts[1]), params };
   if (parts[0] === 'runs') return { view: 'runs', params };
+  if (parts[0] === 'workers') return { view: 'workers', params };
   return { view: 'tree', params };
 }
 
