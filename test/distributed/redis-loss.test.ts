@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { requeuedRunId } from '../../src/distributed/keys.js';
-import { startCli, type CliProcess } from '../cli/cli-process.js';
+import type { CliProcess } from '../cli/cli-process.js';
+import { startProbeWorker } from './probe-worker-process.js';
 import { rootSession } from '../support/harness.js';
 import { probeKeys } from './fixtures/probe-agent-module.js';
 import {
@@ -40,19 +41,13 @@ afterEach(async () => {
   for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
 });
 
-async function startWorkerProcess(prefix: string, name: string): Promise<CliProcess> {
-  process.env.SPROUT_PROBE_REDIS_URL = REDIS_URL;
-  process.env.SPROUT_PROBE_PREFIX = prefix;
-  const worker = startCli([
-    'worker',
-    ...['--redis', REDIS_URL, '--postgres', POSTGRES_URL, '--prefix', prefix, '--name', name],
-    ...['--lock-ms', '1000', '--heartbeat-ms', '200', '--recover', 'requeue', '--reconcile-ms', '300'],
-    ...['--agent-module', 'test/distributed/fixtures/probe-agent-module.ts'],
-  ]);
-  opened.processes.push(worker);
-  await worker.waitForLine(/^worker .* ready/, 'stdout');
-  return worker;
-}
+const startWorkerProcess = (prefix: string, name: string): Promise<CliProcess> =>
+  startProbeWorker(
+    prefix,
+    name,
+    ['--lock-ms', '1000', '--heartbeat-ms', '200', '--recover', 'requeue', '--reconcile-ms', '300'],
+    opened.processes,
+  );
 
 describe.skipIf(unavailable !== undefined)('Redis loses its data (restart without persistence)', () => {
   it('a worker reconciles the queue with PostgreSQL: the open run ends once, queued children run', async () => {

@@ -10,7 +10,8 @@ import type { SessionEventEnvelope } from '../../machines/agent-event.events.js'
 import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { requeuedRunId } from '../../src/distributed/keys.js';
 import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
-import { startCli, type CliProcess } from '../cli/cli-process.js';
+import type { CliProcess } from '../cli/cli-process.js';
+import { startProbeWorker } from './probe-worker-process.js';
 import { rootSession } from '../support/harness.js';
 import { probeKeys } from './fixtures/probe-agent-module.js';
 import {
@@ -50,19 +51,13 @@ afterEach(async () => {
 const LOCK_MS = 1000;
 const PER_PARENT = 2;
 
-async function startWorkerProcess(prefix: string, name: string): Promise<CliProcess> {
-  process.env.SPROUT_PROBE_REDIS_URL = REDIS_URL;
-  process.env.SPROUT_PROBE_PREFIX = prefix;
-  const worker = startCli([
-    'worker',
-    ...['--redis', REDIS_URL, '--postgres', POSTGRES_URL, '--prefix', prefix, '--name', name],
-    ...['--lock-ms', String(LOCK_MS), '--heartbeat-ms', '200', '--per-parent', String(PER_PARENT), '--recover', 'requeue'],
-    ...['--agent-module', 'test/distributed/fixtures/probe-agent-module.ts'],
-  ]);
-  opened.processes.push(worker);
-  await worker.waitForLine(/^worker .* ready/, 'stdout');
-  return worker;
-}
+const startWorkerProcess = (prefix: string, name: string): Promise<CliProcess> =>
+  startProbeWorker(
+    prefix,
+    name,
+    ['--lock-ms', String(LOCK_MS), '--heartbeat-ms', '200', '--per-parent', String(PER_PARENT), '--recover', 'requeue'],
+    opened.processes,
+  );
 
 /** The most runs open at once on a parent's stream (started and not yet completed). */
 function mostOpen(envelopes: readonly SessionEventEnvelope[]): number {
