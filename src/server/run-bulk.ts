@@ -6,6 +6,26 @@ import type { ServerScheduler } from './server-options.js';
 /** Most runs one bulk request selects; past it the answer says `truncated`. */
 export const MAX_BULK_RUNS = 10_000;
 
+/**
+ * How far a bulk action got (after each chunk of runs): runs acted on so far out of those
+ * matched, and the outcomes counted so far.
+ *
+ * @example
+ * const progress: BulkProgress = { done: 200, total: 1000, acted: 198, skipped: 2, failed: 0 };
+ */
+export interface BulkProgress {
+  /** Runs handled so far. */
+  done: number;
+  /** Runs matched (at most {@link MAX_BULK_RUNS}). */
+  total: number;
+  /** Cancelled or retried so far. */
+  acted: number;
+  /** Skipped so far. */
+  skipped: number;
+  /** Failed so far. */
+  failed: number;
+}
+
 /** Runs acted on at once (cancels and retries are independent). */
 const PARALLEL = 64;
 
@@ -71,7 +91,7 @@ const RETRYABLE = new Set(['error', 'cancelled']);
  * @example
  * const result = await bulkRuns({ index, store, scheduler }, { action: 'retry', runIds: ['r1', 'r2'] });
  */
-export async function bulkRuns(deps: BulkDeps, request: BulkRequest): Promise<BulkResult> {
+export async function bulkRuns(deps: BulkDeps, request: BulkRequest, onProgress?: (progress: BulkProgress) => void): Promise<BulkResult> {
   const { runs, missing, truncated } = await select(deps.index, request);
   const results: BulkRunOutcome[] = missing.map((runId) => ({ run_id: runId, outcome: 'skipped', detail: 'unknown run' }));
   const act = request.action === 'cancel' ? cancelRun : retryRun;
@@ -89,6 +109,16 @@ export async function bulkRuns(deps: BulkDeps, request: BulkRequest): Promise<Bu
         ),
       )),
     );
+    if (onProgress !== undefined) {
+      const so = (outcome: BulkRunOutcome['outcome']): number => results.filter((result) => result.outcome === outcome).length;
+      onProgress({
+        done: Math.min(i + chunk.length, runs.length),
+        total: runs.length,
+        acted: so('cancelled') + so('retried'),
+        skipped: so('skipped'),
+        failed: so('failed'),
+      });
+    }
   }
   const count = (outcome: BulkRunOutcome['outcome']): number => results.filter((result) => result.outcome === outcome).length;
   return {

@@ -123,6 +123,38 @@ describe('GET /v1/runs, GET /v1/runs/{runId}, POST /v1/runs/bulk on a SQLite fil
 });
 
 describe('bulk cancel at volume', () => {
+  it("reports a bulk action's progress as NDJSON when asked, then its result", async () => {
+    const store = new MemorySessionStore();
+    const log = new MemoryEventLog({ retention: 10_000 });
+    const t = await startTestServer({
+      store,
+      agent: scriptedAgent({ clock: systemClock, behavior: 'hang' }),
+      scheduler: { eventLog: log, concurrency: 200, perParentConcurrency: 200, queueCapacity: 200, heartbeatIntervalMs: 60_000 },
+      server: { runIndex: log },
+    });
+    cleanups.push(() => t.close());
+    await store.save(rootSession('root'));
+    await Promise.all(Array.from({ length: 120 }, (_, i) => t.scheduler.spawnChild('root', { title: `hang ${i}`, prompt: `wait ${i}` })));
+    await waitForRuns(log, { status: ['running'], limit: 1000 }, (runs) => runs.length === 120);
+
+    const response = await fetch(`${t.url}/v1/runs/bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+      body: JSON.stringify({ action: 'cancel', filter: { root: 'root' } }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = (await response.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; done?: number; total?: number; acted?: number; matched?: number });
+    const progress = lines.filter((line) => line.type === 'progress');
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.map((line) => line.done)).toEqual([...progress.map((line) => line.done)].sort((a, b) => (a ?? 0) - (b ?? 0)));
+    expect(progress.at(-1)).toMatchObject({ done: 120, total: 120, acted: 120 });
+    expect(lines.at(-1)).toMatchObject({ type: 'result', matched: 120, acted: 120, skipped: 0, failed: 0 });
+  }, 60_000);
+
   it('cancels 1,000 hanging runs: exactly 1,000 completions, each once', async () => {
     const store = new MemorySessionStore();
     const log = new MemoryEventLog({ retention: 10_000 });

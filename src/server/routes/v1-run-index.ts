@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { isRunIndex, MAX_RUN_PAGE, type RunIndex, type RunQuery } from '../../api/run-index.js';
 import { SproutValidationError } from '../../errors.js';
@@ -101,7 +102,9 @@ export async function queryRuns(ctx: ServerContext, c: Context): Promise<{ runs:
  * `GET /v1/runs/{runId}` (the run page: run, prompt, transcript, events, timeline, tokens,
  * links; 404 `RUN_NOT_FOUND`) and `POST /v1/runs/bulk` (`{ action: 'cancel' | 'retry', filter |
  * runIds }` → `{ matched, acted, skipped, failed, truncated, results }`, at most
- * {@link MAX_BULK_RUNS} runs per request). Mounted under `/v1` after the live run routes.
+ * {@link MAX_BULK_RUNS} runs per request; with `Accept: application/x-ndjson`, one
+ * `{ type: 'progress', done, total, acted, skipped, failed }` line per chunk of runs, then
+ * `{ type: 'result', … }`). Mounted under `/v1` after the live run routes.
  *
  * @example
  * app.route('/v1', runIndexRoutes(context));
@@ -112,17 +115,30 @@ export function runIndexRoutes(ctx: ServerContext): Hono {
   app.post('/runs/bulk', async (c) => {
     const body = await readJson(c, bulkSchema);
     const index = indexOf(ctx);
-    const result = await badQueryAs400(() =>
-      bulkRuns(
-        { index, store, scheduler },
-        {
-          action: body.action,
-          ...(body.filter === undefined ? {} : { filter: body.filter }),
-          ...(body.runIds === undefined ? {} : { runIds: body.runIds }),
-        },
-      ),
-    );
-    return c.json(result);
+    const request = {
+      action: body.action,
+      ...(body.filter === undefined ? {} : { filter: body.filter }),
+      ...(body.runIds === undefined ? {} : { runIds: body.runIds }),
+    };
+    if (!(c.req.header('accept') ?? '').includes('application/x-ndjson')) {
+      return c.json(await badQueryAs400(() => bulkRuns({ index, store, scheduler }, request)));
+    }
+    // Progress as it goes: one NDJSON line per chunk of runs, then the result line.
+    c.header('content-type', 'application/x-ndjson');
+    return stream(c, async (out) => {
+      const line = (value: unknown): Promise<unknown> => out.write(`${JSON.stringify(value)}\n`);
+      const writes: Promise<unknown>[] = [];
+      try {
+        const result = await bulkRuns({ index, store, scheduler }, request, (progress) =>
+          writes.push(line({ type: 'progress', ...progress })),
+        );
+        await Promise.all(writes);
+        await line({ type: 'result', ...result });
+      } catch (error) {
+        await Promise.all(writes);
+        await line({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+      }
+    });
   });
   app.get('/runs/:runId', async (c) => {
     const parsed = runIdSchema.safeParse(c.req.param('runId'));
