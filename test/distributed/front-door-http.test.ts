@@ -250,4 +250,20 @@ describe.skipIf(unavailable !== undefined)('the HTTP front door behaves like the
     expect(await adminQuery(`SELECT id FROM "${prefix}".sessions WHERE root_session_id = $1`, [root])).toEqual([]);
     expect(await front.store.load(root)).toBeUndefined();
   });
+  it('POST /v1/sessions/{id}/messages runs a session on the workers: 202, 409 while busy, 404 unknown, 400 bad body', async () => {
+    const prefix = deployment();
+    const { url } = await frontDoorServer(prefix);
+    const root = await createRoot(url);
+    const message = (id: string, body: unknown) => api<{ code?: string; runId?: string }>(`${url}/v1/sessions/${id}/messages`, { body });
+    const first = await message(root, { message: 'Plan it' });
+    expect(first.status).toBe(202);
+    expect(typeof first.body.runId).toBe('string');
+    // No worker runs it yet: the session is busy.
+    const busy = await message(root, { message: 'again' });
+    expect([busy.status, busy.body.code]).toEqual([409, 'SESSION_BUSY']);
+    const unknown = await message('no-such-session', { message: 'hi' });
+    expect([unknown.status, unknown.body.code]).toEqual([404, 'SESSION_NOT_FOUND']);
+    expect([400, 422]).toContain((await message(root, { message: '' })).status);
+    expect([400, 422]).toContain((await message(root, { message: 'x', extra: 1 })).status);
+  });
 });
