@@ -1,7 +1,6 @@
 import type { AnyActorRef } from 'xstate';
 import { isRootJob, type SaveSessionInput, type SpawnJob, type SpawnJobEvent } from '../../machines/spawn-job.events.js';
 import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
-import { schedulerLaneMachine } from '../../machines/scheduler.lane.machine.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
 import type { SessionStore, Spawner } from '../api/ports.js';
@@ -25,9 +24,6 @@ export interface JobLogicDeps extends RunBook {
   crashEnds?: Set<Promise<void>>;
   report(diagnostic: SchedulerDiagnostic): void;
 }
-
-/** The id of the lane machine, whose job actors belong to the lane's parent scheduler. */
-const LANE_MACHINE_ID = schedulerLaneMachine.id;
 
 /** How long a cancelled job waits for a store call in flight when the limits do not say. */
 export const DEFAULT_CANCEL_GRACE_MS = 1000;
@@ -56,19 +52,23 @@ function abortError(reason: unknown): Error {
  */
 export function createJobLogic(deps: JobLogicDeps) {
   const { store, agent, hub, clock, ledgers } = deps;
-  /** The owner of the ledger of jobs created without a scheduler actor as their parent. */
+  /** The owner of the ledger of jobs created without a scheduler actor (no ledger recorded their run). */
   const standalone = {};
+  /** Each job actor's ledger, found once. */
+  const jobLedgers = new WeakMap<AnyActorRef, RunLedger>();
   /**
-   * The scheduler actor a job belongs to: its parent, or its parent's parent when the job lives in
-   * one of the scheduler's lane actors (`machines/scheduler.lane.machine.ts`).
+   * The run ledger of a job: the ledger of the scheduler actor that accepted its run (it recorded
+   * the run before spawning the job), found by the run's id and child — no look at the actor
+   * tree — or the standalone ledger for a job created on its own.
    */
-  const schedulerOf = (job: AnyActorRef): object => {
-    const parent = job._parent;
-    if (!parent) return standalone;
-    const logic = (parent as { logic?: { id?: unknown } }).logic;
-    return logic?.id === LANE_MACHINE_ID && parent._parent ? parent._parent : parent;
+  const ledgerOf = (self: AnyActorRef, runId: string, childSessionId: string): RunLedger => {
+    let ledger = jobLedgers.get(self);
+    if (ledger === undefined) {
+      ledger = ledgers.holding(runId, childSessionId) ?? ledgers.of(standalone);
+      jobLedgers.set(self, ledger);
+    }
+    return ledger;
   };
-  const ledgerOf = (self: AnyActorRef): RunLedger => ledgers.of(schedulerOf(self));
   const timers = new Map<string, JobTimers>();
   const clearTimers = (runId: string): void => {
     const entry = timers.get(runId);
@@ -95,7 +95,7 @@ export function createJobLogic(deps: JobLogicDeps) {
   /** Final saves still in flight, by run: a run that ended without waiting for one (a deadline) writes its end after it. */
   const finalSaves = new Map<string, Promise<void>>();
   const save = ({ self }: { self: AnyActorRef }, input: SaveSessionInput): Promise<void> => {
-    const ledger = ledgerOf(self);
+    const ledger = ledgerOf(self, input.runId, input.session.id);
     const saving = persistRun(store, input, () => ledger.isCurrent(input.session.id, input.runId), clock);
     saving.then(
       () => answer(self, { type: 'job.saved' }),
@@ -113,7 +113,7 @@ export function createJobLogic(deps: JobLogicDeps) {
     const inflight = finalSaves.get(key);
     if (inflight === undefined) return;
     finalSaves.delete(key);
-    const ledger = ledgerOf(self);
+    const ledger = ledgerOf(self, runId, job.childSessionId);
     void inflight
       .catch(() => undefined)
       .then(() => persistRun(store, input, () => ledger.isCurrent(job.childSessionId, runId), clock))
@@ -121,7 +121,9 @@ export function createJobLogic(deps: JobLogicDeps) {
   };
   const crash = (self: AnyActorRef, job: SpawnJob, runId: string, error: unknown): void => {
     deps.report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error });
-    const ending = endCrashedRun({ hub, ledger: ledgerOf(self), store, clock }, job, runId, error, (d) => deps.report(d));
+    const ending = endCrashedRun({ hub, ledger: ledgerOf(self, runId, job.childSessionId), store, clock }, job, runId, error, (d) =>
+      deps.report(d),
+    );
     deps.crashEnds?.add(ending);
     void ending.finally(() => deps.crashEnds?.delete(ending));
   };
@@ -146,7 +148,7 @@ export function createJobLogic(deps: JobLogicDeps) {
       loadChild: ({ self }, { childSessionId, runId }) => {
         // With an asynchronous log, nothing of the run starts before its announcement is written
         // (a refused one discards the job meanwhile).
-        const announcement = ledgerOf(self).announcement(runId);
+        const announcement = ledgerOf(self, runId, childSessionId).announcement(runId);
         const load = () => loadValidSession(store, childSessionId);
         (announcement ? announcement.then(load) : load()).then(
           (session) => answer(self, { type: 'job.loaded', session }),
@@ -156,7 +158,7 @@ export function createJobLogic(deps: JobLogicDeps) {
       reserveRun: ({ self }, { job, runId }) => {
         let reserved: boolean;
         try {
-          reserved = ledgerOf(self).reserve(job.childSessionId, runId, job.parentSessionId);
+          reserved = ledgerOf(self, runId, job.childSessionId).reserve(job.childSessionId, runId, job.parentSessionId);
         } catch (error) {
           answer(self, { type: 'job.reserveFailed', error });
           return;
@@ -174,7 +176,7 @@ export function createJobLogic(deps: JobLogicDeps) {
         saving.catch(() => undefined);
       },
       runAgent: ({ self }, input) => {
-        const tracker = ledgerOf(self).tracker(input.runId);
+        const tracker = ledgerOf(self, input.runId, input.job.childSessionId).tracker(input.runId);
         const controller = new AbortController();
         const key = runKey(input.runId, input.job.childSessionId);
         agents.set(key, controller);
@@ -224,7 +226,7 @@ export function createJobLogic(deps: JobLogicDeps) {
           () => clock.now(),
           (diagnostic) => deps.report(diagnostic),
         );
-        ledgerOf(self).track(tracker);
+        ledgerOf(self, context.runId, context.job.childSessionId).track(tracker);
         const key = runKey(context.runId, context.job.childSessionId);
         wheel.add(key, context.limits.heartbeatIntervalMs, () => {
           try {
@@ -238,7 +240,7 @@ export function createJobLogic(deps: JobLogicDeps) {
         });
       },
       closeRun: ({ context, self }) => {
-        ledgerOf(self).tracker(context.runId)?.close();
+        ledgerOf(self, context.runId, context.job.childSessionId).tracker(context.runId)?.close();
         const key = runKey(context.runId, context.job.childSessionId);
         wheel.remove(key);
         // Leaving `running` before the agent settled (cancel, timeout, idle): abort it.
@@ -256,7 +258,7 @@ export function createJobLogic(deps: JobLogicDeps) {
             error: outcome.error,
           });
         }
-        publishCompletion(hub, ledgerOf(self), context.job, context.runId, outcome);
+        publishCompletion(hub, ledgerOf(self, context.runId, context.job.childSessionId), context.job, context.runId, outcome);
       },
       reportDuplicate: ({ context }) => {
         deps.report({ kind: 'duplicate_run', runId: context.runId, childSessionId: context.job.childSessionId });

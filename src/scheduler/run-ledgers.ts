@@ -106,6 +106,16 @@ export class RunLedgers {
     return undefined;
   }
 
+  /**
+   * The ledger that holds the run `runId` of `childSessionId` (its scheduler actor recorded it
+   * when it accepted the run, before spawning its job), or `undefined` for a run no scheduler
+   * recorded (a job created on its own).
+   */
+  holding(runId: string, childSessionId: string): RunLedger | undefined {
+    for (const ledger of this.#ledgers()) if (ledger.runOf(childSessionId)?.runId === runId) return ledger;
+    return undefined;
+  }
+
   /** The latest run of every child, across the ledgers. */
   *records(): IterableIterator<RunRecord> {
     for (const ledger of this.#ledgers()) yield* ledger.records();
