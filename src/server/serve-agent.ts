@@ -75,13 +75,16 @@ export function serveDemoAgent(clock: SproutClock, { speed = 1 }: { speed?: numb
       const { childSessionId } = await spawner.spawnChild(session.id, { title, prompt: `${task} ${topic}` });
       titles.set(childSessionId, title);
     }
+    let stop = (): void => undefined;
     const aborted = new Promise<never>((_, reject) => {
-      const stop = (): void => reject(request.signal.reason instanceof Error ? request.signal.reason : new Error('aborted'));
+      stop = () => reject(request.signal.reason instanceof Error ? request.signal.reason : new Error('aborted'));
       if (request.signal.aborted) stop();
       else request.signal.addEventListener('abort', stop, { once: true });
     });
     aborted.catch(() => undefined);
-    const ended = await Promise.race([spawner.waitForChildren(session.id, { childSessionIds: [...titles.keys()] }), aborted]);
+    const ended = await Promise.race([spawner.waitForChildren(session.id, { childSessionIds: [...titles.keys()] }), aborted]).finally(() =>
+      request.signal.removeEventListener('abort', stop),
+    );
     const outcomes = ended.map((run) => `${titles.get(run.childSessionId) ?? run.childSessionId}: ${run.status}`).join('; ');
     const answer = `${ended.filter((run) => run.status === 'completed').length} of ${ended.length} tasks finished (${outcomes}).`;
     for (const part of answer.split(/(?<=\s)/)) request.emit({ type: 'token', content: part });
