@@ -1,4 +1,6 @@
-import { METADATA_KEYS, type Session } from '../../machines/session.schema.js';
+import type { Session } from '../../machines/session.schema.js';
+import type { SessionSummary } from '../api/session-summary.js';
+import { summaryOf } from '../adapters/session-summaries.js';
 
 /**
  * Metadata keys the Bamboo API writes on a session (values are strings, like all metadata).
@@ -116,33 +118,44 @@ export function toBambooRunStatus(status: string | undefined): BambooRunStatus |
  * // { id, kind: 'root', is_running: true, last_run_status: 'running', running_child_count: 1, … }
  */
 export function toBambooSummary(session: Session, live: BambooLiveState = {}): BambooSessionSummary {
-  const stored = session.metadata[METADATA_KEYS.status];
+  return toBambooListSummary(summaryOf(session), live);
+}
+
+/**
+ * A session summary as Bamboo's list shows it: the same fields and rules as `toBambooSummary`
+ * (which takes a whole session), from the summary's columns — `last_activity_at`,
+ * `message_count`, `has_attachments` and the pending turn (a last `user` message named by
+ * `bamboo_pending_turn`) are stored with the summary.
+ *
+ * @example
+ * toBambooListSummary(summary, { runStatus: 'running', runningChildCount: 1, subagentCount: 2 });
+ */
+export function toBambooListSummary(summary: SessionSummary, live: BambooLiveState = {}): BambooSessionSummary {
+  const stored = summary.metadata.last_run_status;
   const runStatus = live.runStatus ?? stored;
-  const lastMessage = session.messages.at(-1);
-  const lastActivity =
-    lastMessage !== undefined && lastMessage.created_at > session.updated_at ? lastMessage.created_at : session.updated_at;
-  const pendingTurn = lastMessage?.role === 'user' && session.metadata[BAMBOO_METADATA_KEYS.pendingTurn] === lastMessage.id;
+  const last = summary.last_message;
+  const pendingTurn = last?.role === 'user' && summary.metadata[BAMBOO_METADATA_KEYS.pendingTurn] === last.id;
   const isRunning = isLiveStatus(runStatus);
   const status = isRunning ? toBambooRunStatus(runStatus) : pendingTurn ? 'pending' : toBambooRunStatus(runStatus);
-  const error = session.metadata[METADATA_KEYS.error];
-  const titleVersion = Number(session.metadata[BAMBOO_METADATA_KEYS.titleVersion] ?? '0');
+  const error = summary.metadata.last_run_error;
+  const titleVersion = Number(summary.metadata[BAMBOO_METADATA_KEYS.titleVersion] ?? '0');
   return {
-    id: session.id,
+    id: summary.id,
     project_id: null,
-    kind: session.kind,
-    title: session.title,
+    kind: summary.kind,
+    title: summary.title,
     title_version: Number.isFinite(titleVersion) ? titleVersion : 0,
     title_generated: false,
-    pinned: session.metadata[BAMBOO_METADATA_KEYS.pinned] === 'true',
-    parent_session_id: session.parent_session_id ?? null,
-    root_session_id: session.root_session_id,
-    spawn_depth: session.spawn_depth,
-    model: session.model,
-    created_at: session.created_at,
-    updated_at: session.updated_at,
-    last_activity_at: lastActivity,
-    message_count: session.messages.length,
-    has_attachments: session.messages.some((message) => Array.isArray(message.attachments) && message.attachments.length > 0),
+    pinned: summary.metadata[BAMBOO_METADATA_KEYS.pinned] === 'true',
+    parent_session_id: summary.parent_session_id ?? null,
+    root_session_id: summary.root_session_id,
+    spawn_depth: summary.spawn_depth,
+    model: summary.model,
+    created_at: summary.created_at,
+    updated_at: summary.updated_at,
+    last_activity_at: summary.last_activity_at,
+    message_count: summary.message_count,
+    has_attachments: summary.has_attachments,
     is_running: isRunning,
     ...(status === undefined ? {} : { last_run_status: status }),
     ...(error === undefined || status !== 'error' ? {} : { last_run_error: error }),

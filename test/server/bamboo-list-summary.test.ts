@@ -3,8 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { summaryOf } from '../../src/adapters/session-summaries.js';
 import type { Session } from '../../src/api/wire-types.js';
-import { toBambooSummary, type BambooLiveState } from '../../src/server/bamboo-session.js';
-import { toBambooListSummary } from '../../src/server/routes/bamboo-session-list.js';
+import { toBambooListSummary, toBambooSummary, type BambooLiveState } from '../../src/server/bamboo-session.js';
 import { makeSession } from '../../src/testing/index.js';
 
 const cases: [string, Session, BambooLiveState][] = [

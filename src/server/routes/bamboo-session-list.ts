@@ -2,13 +2,7 @@ import { z } from 'zod';
 import type { Session } from '../../../machines/session.schema.js';
 import { MAX_SESSION_SUMMARY_PAGE, type SessionSummary } from '../../api/session-summary.js';
 import { ownRunStatus } from '../bamboo-live-state.js';
-import {
-  BAMBOO_METADATA_KEYS,
-  isLiveStatus,
-  toBambooRunStatus,
-  type BambooLiveState,
-  type BambooSessionSummary,
-} from '../bamboo-session.js';
+import { isLiveStatus, toBambooListSummary, type BambooLiveState, type BambooSessionSummary } from '../bamboo-session.js';
 import type { ServerScheduler } from '../server-options.js';
 import type { SessionCatalog } from '../session-catalog.js';
 import { sessionIdSchema } from '../server-context.js';
@@ -84,51 +78,4 @@ async function liveStateOf(
 /** A summary as a session without messages: what `ownRunStatus` reads (its id and run metadata). */
 function asSession(summary: SessionSummary): Session {
   return { ...summary, messages: [] };
-}
-
-/**
- * A session summary as Bamboo's list shows it: the same fields and rules as `toBambooSummary`
- * (which takes a whole session), from the summary's columns — `last_activity_at`,
- * `message_count`, `has_attachments` and the pending turn (a last `user` message named by
- * `bamboo_pending_turn`) are stored with the summary.
- *
- * @example
- * toBambooListSummary(summary, { runStatus: 'running', runningChildCount: 1, subagentCount: 2 });
- */
-export function toBambooListSummary(summary: SessionSummary, live: BambooLiveState = {}): BambooSessionSummary {
-  const stored = summary.metadata.last_run_status;
-  const runStatus = live.runStatus ?? stored;
-  const last = summary.last_message;
-  const pendingTurn = last?.role === 'user' && summary.metadata[BAMBOO_METADATA_KEYS.pendingTurn] === last.id;
-  const isRunning = isLiveStatus(runStatus);
-  const status = isRunning ? toBambooRunStatus(runStatus) : pendingTurn ? 'pending' : toBambooRunStatus(runStatus);
-  const error = summary.metadata.last_run_error;
-  const titleVersion = Number(summary.metadata[BAMBOO_METADATA_KEYS.titleVersion] ?? '0');
-  return {
-    id: summary.id,
-    project_id: null,
-    kind: summary.kind,
-    title: summary.title,
-    title_version: Number.isFinite(titleVersion) ? titleVersion : 0,
-    title_generated: false,
-    pinned: summary.metadata[BAMBOO_METADATA_KEYS.pinned] === 'true',
-    parent_session_id: summary.parent_session_id ?? null,
-    root_session_id: summary.root_session_id,
-    spawn_depth: summary.spawn_depth,
-    model: summary.model,
-    created_at: summary.created_at,
-    updated_at: summary.updated_at,
-    last_activity_at: summary.last_activity_at,
-    message_count: summary.message_count,
-    has_attachments: summary.has_attachments,
-    is_running: isRunning,
-    ...(status === undefined ? {} : { last_run_status: status }),
-    ...(error === undefined || status !== 'error' ? {} : { last_run_error: error }),
-    has_pending_question: false,
-    running_child_count: live.runningChildCount ?? 0,
-    subagent_count: live.subagentCount ?? 0,
-    bypass_permissions: false,
-    permission_mode: 'default',
-    placement: { kind: 'local', host: 'localhost' },
-  };
 }
