@@ -45,6 +45,8 @@ export function redisKeys(prefix: string) {
     owner: (runId: string) => `${base}:owner:${runId}`,
     /** The last ownership epoch handed out for a run (the fencing token's counter). */
     epoch: (runId: string) => `${base}:epoch:${runId}`,
+    /** Set once by the owner that claimed the right to publish the run's end (`RunOwnership.claimEnd`). */
+    ended: (runId: string) => `${base}:ended:${runId}`,
     /** Held by the worker reconciling the queue with PostgreSQL (one at a time). */
     reconciler: `${base}:reconciler`,
     /** The durable cancel request of a run: its reason. */

@@ -108,16 +108,39 @@ end
 return 0`,
   },
   /**
-   * The end of a run, in one call (KEYS: live, taken, cancel, epoch; ARGV: run id): the child has
-   * no live run any more unless a newer one took its place, and the run's markers go. 1: the live
-   * key was this run's.
+   * The end of a run, in one call (KEYS: live, taken, cancel, epoch, ended; ARGV: run id): the
+   * child has no live run any more unless a newer one took its place, and the run's markers go.
+   * 1: the live key was this run's.
    */
   sproutFinishRun: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `local deleted = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then deleted = redis.call('DEL', KEYS[1]) end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return deleted`,
+  },
+  /**
+   * Makes a run the child's live run (KEYS: live; ARGV: run id) unless another run is live.
+   * {1, run}: it is (or already was); {0, other}: another run is live.
+   */
+  sproutOpenRun: {
+    numberOfKeys: 1,
+    lua: `local v = redis.call('GET', KEYS[1])
+if (not v) or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return {1, ARGV[1]}
+end
+return {0, v}`,
+  },
+  /**
+   * The right to publish a run's end (KEYS: owner, live, ended; ARGV: worker|epoch, run id, ttl):
+   * granted once, to the current claim, while the run is the child's live run. 1: granted.
+   */
+  sproutClaimEnd: {
+    numberOfKeys: 3,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0`,
   },
   /**
    * {@link sproutAcquireSlot} (KEYS 1-2, ARGV 1-5), and when admitted also marks the run taken by
@@ -244,7 +267,28 @@ export class RedisScripts {
   /** The run is over: deletes the child's live key while it still names `runId`, and the run's taken / cancel / epoch keys. */
   async finishRun(runId: string, childSessionId: string): Promise<void> {
     const k = this.#keys;
-    await this.#call('sproutFinishRun', k.live(childSessionId), k.taken(runId), k.cancel(runId), k.epoch(runId), runId);
+    await this.#call('sproutFinishRun', k.live(childSessionId), k.taken(runId), k.cancel(runId), k.epoch(runId), k.ended(runId), runId);
+  }
+
+  /** Makes `runId` the child's live run unless another is live: `{ opened, live }` (the live run after the call). */
+  async openRun(childSessionId: string, runId: string): Promise<{ opened: boolean; live: string }> {
+    const answer = (await this.#call('sproutOpenRun', this.#keys.live(childSessionId), runId)) as unknown[];
+    return { opened: Number(answer[0]) === 1, live: String(answer[1]) };
+  }
+
+  /** Grants `owner`'s claim of `epoch` the right to publish the run's end: once per run, while it is the child's live run. */
+  async claimEnd(run: { runId: string; childSessionId: string }, owner: string, epoch: number, ttlMs: number): Promise<boolean> {
+    const k = this.#keys;
+    const answer = await this.#call(
+      'sproutClaimEnd',
+      k.owner(run.runId),
+      k.live(run.childSessionId),
+      k.ended(run.runId),
+      `${owner}|${epoch}`,
+      run.runId,
+      ttlMs,
+    );
+    return Number(answer) === 1;
   }
 
   /** {@link acquireSlot}, and when admitted marks the run taken by `owner` for `takenTtlMs` (one round trip). */

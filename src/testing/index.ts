@@ -137,6 +137,25 @@ export { describeSessionStoreConformance, describeEventLogConformance, makeSessi
 export { describeRunLedgerConformance } from './conformance/index.js';
 
 /**
+ * The conformance suite of a `RunOwnership` (the run-ownership port: one live run per child, a
+ * fencing token per claim, one end per run). The in-process and the Redis + PostgreSQL
+ * implementations both run it; an implementation whose claims expire passes an `expire` hook.
+ *
+ * @example
+ * import * as vitest from 'vitest';
+ * describeRunOwnershipConformance('MyOwnership', async () => ({ ownership: new MyOwnership(), expire: (runId) => myExpire(runId) }), vitest);
+ */
+export { describeRunOwnershipConformance } from './conformance/index.js';
+
+/**
+ * Types of the run-ownership conformance suite: its factory and what the factory returns.
+ *
+ * @example
+ * const create: CreateRunOwnership = () => ({ ownership });
+ */
+export type { CreateRunOwnership, RunOwnershipUnderTest } from './conformance/index.js';
+
+/**
  * Types of the conformance suites: the adapter factories, what an event-log factory returns, and
  * the slice of a test framework they use.
  *
