@@ -12,7 +12,8 @@ export type RunToken = RunFence;
 export interface RunOwnershipEnd {
   childSessionId: string;
   runId: string;
-  status: CompletionStatus;
+  /** The outcome, when the caller knows it (the in-process ledger records an end without one as `error`). */
+  status?: CompletionStatus | undefined;
   error?: string | undefined;
   reason?: CompletionReason | undefined;
   result?: string | undefined;

@@ -91,3 +91,28 @@ export async function closeLostRun(
   await deps.log.append(run.parentSessionId, { ...base, status: 'error', error: WORKER_LOST_ERROR, reason: 'interrupted' }, { fence });
   return { status: 'error', interrupted: true, session };
 }
+
+/**
+ * Ends, exactly once, a root's own run whose worker is gone (a root's run has no parent, so it
+ * is not in the open-run ledger): the root is saved as `error` (`WORKER_LOST_ERROR`) and its own
+ * stream gets one terminal `error` event, as embedded recovery does. Every write carries `fence`:
+ * a closer whose claim is stale writes nothing and rejects with `RunFencedError`.
+ *
+ * @example
+ * await closeLostRootRun({ store, log, clock }, root, job, fence);
+ */
+export async function closeLostRootRun(
+  deps: { store: SessionStore; log: PostgresEventLog; clock: SproutClock },
+  root: Session,
+  run: RunJobData,
+  fence: RunFence,
+): Promise<void> {
+  const store: SessionStore = {
+    load: (id) => deps.store.load(id),
+    save: (saved) => deps.store.save(saved, { fence }),
+    delete: (id) => deps.store.delete(id),
+    listChildren: (id) => deps.store.listChildren(id),
+  };
+  await persistRun(store, { session: root, runId: run.runId, status: 'error', error: WORKER_LOST_ERROR }, () => true, deps.clock);
+  await deps.log.append(root.id, { type: 'error', message: WORKER_LOST_ERROR }, { fence });
+}

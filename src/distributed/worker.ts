@@ -4,7 +4,7 @@ import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullm
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
-import { completionReasonSchema, type CompletionReason } from '../../machines/agent-event.events.js';
+import { completionReasonSchema, type CompletionReason, type CompletionStatus } from '../../machines/agent-event.events.js';
 import { isTerminal } from '../../machines/run-status.js';
 import { hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
 import type { AgentRuntime, RunFence, Spawner } from '../api/ports.js';
@@ -21,7 +21,8 @@ import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js'
 import { workerEventLog, workerSessionStore } from './embedded-ports.js';
 import { queueUnavailable } from './errors.js';
 import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
-import { closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
+import { closeLostRootRun, closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
+import { RedisRunOwnership } from './redis-run-ownership.js';
 import { PostgresRunLedger } from '../adapters/postgres/postgres-run-ledger.js';
 import { RedisScripts } from './redis-scripts.js';
 import { reconcileQueue } from './reconcile-queue.js';
@@ -314,6 +315,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   let bullRedis: ReturnType<typeof openRedis> | undefined;
   let subscriber: ReturnType<typeof openRedis> | undefined;
   let scripts: RedisScripts | undefined;
+  /** The run-ownership port (Redis claims, PostgreSQL fences): reserve, renew, claim the end, end. */
+  let ownership: RedisRunOwnership | undefined;
   let queue: Queue | undefined;
   let bullWorker: Worker | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
@@ -350,8 +353,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   };
 
   /** The run is over: the child has no live run any more (unless a newer one took its place). */
-  const finishRun = async (data: RunJobData): Promise<void> => {
-    await need(scripts).finishRun(data.runId, data.childSessionId);
+  const finishRun = async (data: RunJobData, status?: CompletionStatus): Promise<void> => {
+    await need(ownership).end({ childSessionId: data.childSessionId, runId: data.runId, status });
   };
 
   /** `recover: 'requeue'`: the child runs again under the run id derived from the lost one (idempotent). */
@@ -364,10 +367,15 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   };
 
   /** After a lost run was ended: requeue it (when asked, not cancelled, and it still has its prompt), else finish. */
-  const afterLostRun = async (data: RunJobData, interrupted: boolean, session: Parameters<typeof hasPendingUserMessage>[0] | undefined) => {
+  const afterLostRun = async (
+    data: RunJobData,
+    interrupted: boolean,
+    session: Parameters<typeof hasPendingUserMessage>[0] | undefined,
+    status?: CompletionStatus,
+  ) => {
     const cancelled = (await need(redis).exists(keys.cancel(data.runId))) > 0;
     if (recover === 'requeue' && interrupted && !cancelled && session && hasPendingUserMessage(session)) return requeue(data);
-    await finishRun(data);
+    await finishRun(data, status);
     return undefined;
   };
 
@@ -438,31 +446,6 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     if (entry.sent) void scheduler.cancel(entry.data.childSessionId, reason);
   };
 
-  /**
-   * The PostgreSQL token of a claim: the run is taken at the claim's epoch unless a newer claim
-   * holds it (then `undefined`: leave the run alone). When Redis lost its epoch counter (restarted
-   * without persistence) while this claim still holds, the claim moves past PostgreSQL's epoch.
-   */
-  const takeFence = async (
-    runId: string,
-    epoch: number,
-    childSessionId: string,
-  ): Promise<Awaited<ReturnType<PostgresRunFences['claimAndInspect']>> | undefined> => {
-    // What this process still has to write of the run is written first (the ledger row is read).
-    await log.flush();
-    const taken = await fences.claimAndInspect(runId, id, epoch, childSessionId);
-    if (taken.fence !== undefined) return taken;
-    if (taken.storedEpoch === undefined) return undefined;
-    const raised = await need(scripts).raiseEpoch(runId, id, epoch, taken.storedEpoch, opts.leaseMs);
-    if (raised === 0) return undefined;
-    const again = await fences.claimAndInspect(runId, id, raised, childSessionId);
-    if (again.fence === undefined) {
-      await need(scripts).disownRun(runId, id, raised);
-      return undefined;
-    }
-    return again;
-  };
-
   const processRun = async (job: Job, token: string | undefined): Promise<string> => {
     const parsedJob = runJobSchema.safeParse(job.data);
     if (!parsedJob.success || parsedJob.data.runId !== job.id) {
@@ -481,23 +464,25 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     let claimed = 0;
     let slot = false;
     try {
-      // The flags and the claim in one round trip (nothing is claimed when the live run is another).
-      const claim = await s.takeRun(data, id, opts.leaseMs);
-      const { live, cancel: cancelFlag, halt: haltFlag, taken } = claim;
-      if (claim.waitMs < 0) {
+      // The run-ownership port: the flags and the Redis claim in one script, then the PostgreSQL
+      // token, the open-ledger row and the child's last run in one statement.
+      const reserved = await need(ownership).reserve(data, id);
+      if (reserved.kind === 'gone') {
         // Ended (and cleaned up), or superseded. A requeue interrupted halfway is finished here.
-        if (live === requeuedRunId(runId)) await addRun({ ...data, runId: live });
+        if (reserved.liveRunId === requeuedRunId(runId)) await addRun({ ...data, runId: reserved.liveRunId });
         return 'superseded';
       }
-      if (claim.waitMs > 0) return await defer(job, token, claim.waitMs + 100, 'another worker owns the run');
-      claimed = claim.epoch;
-      // The PostgreSQL token, the open-ledger row and the child's last run: one statement.
-      const inspected = await takeFence(runId, claim.epoch, childSessionId);
-      if (inspected?.fence === undefined) return 'taken by a newer claim';
-      const fence = inspected.fence;
+      if (reserved.kind === 'held') {
+        if (reserved.retryInMs === undefined) return 'taken by a newer claim';
+        return await defer(job, token, reserved.retryInMs + 100, 'another worker owns the run');
+      }
+      const { token: fence, details: inspected } = reserved;
+      const { cancel: cancelFlag, halt: haltFlag, taken } = inspected;
       claimed = fence.epoch;
 
       if (inspected.open) {
+        // Ownership is checked again before the lost run is closed: only the current claim ends it, once.
+        if (!(await need(ownership).claimEnd(childSessionId, fence, id))) return 'taken by a newer claim';
         let end;
         try {
           end = await closeLostRun({ store, log, clock, report: serviceError }, data, fence);
@@ -507,7 +492,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         }
         // The lost worker's slot is given back now that its run is closed, never before.
         await releaseSlot(data);
-        const requeuedAs = await afterLostRun(data, end.interrupted, end.session);
+        const requeuedAs = await afterLostRun(data, end.interrupted, end.session, end.status);
         report({ kind: 'run_recovered', runId, childSessionId, status: end.status, requeuedAs });
         return 'recovered';
       }
@@ -523,11 +508,29 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
           // An unreadable child: the run reports it (loading fails with its error).
         }
       }
-      if (storedEnd(child, runId) !== undefined) {
+      const endedAs = storedEnd(child, runId);
+      if (endedAs !== undefined) {
         // It ended, but its worker was lost before cleaning up (or before requeueing it).
         const lost = child?.metadata.last_run_error === WORKER_LOST_ERROR;
-        await afterLostRun(data, lost, child);
+        await afterLostRun(data, lost, child, endedAs);
         return 'ended before';
+      }
+      if (parentSessionId === '' && taken !== null && !endedBefore) {
+        // A root's own run a lost worker had taken (a root's run is not in the open-run ledger):
+        // ended as embedded recovery ends it, unless `requeue` runs its pending message again.
+        const root = await loadValidSession(store, childSessionId);
+        if (root && !(recover === 'requeue' && hasPendingUserMessage(root))) {
+          if (!(await need(ownership).claimEnd(childSessionId, fence, id))) return 'taken by a newer claim';
+          try {
+            await closeLostRootRun({ store, log, clock }, root, data, fence);
+          } catch (error) {
+            if (error instanceof RunFencedError) return 'taken by a newer claim';
+            throw error;
+          }
+          await finishRun(data, 'error');
+          report({ kind: 'run_recovered', runId, childSessionId, status: 'error' });
+          return 'recovered';
+        }
       }
       if (taken !== null && (await ledger.wasAnnounced(parentSessionId, runId))) {
         await finishRun(data);
@@ -561,7 +564,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       // A completion this worker committed closed the run in the same transaction: no need to ask.
       if (!committed.has(runId) && (await ledger.openRun(runId)))
         return await defer(job, token, retryLater(), 'the completion could not be written');
-      await finishRun(data);
+      await finishRun(data, isTerminal(summary.status) ? summary.status : undefined);
       failures.delete(runId);
       return summary.status;
     } catch (error) {
@@ -606,7 +609,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         [...local.values()].map(async (entry) => {
           const { runId, parentSessionId } = entry.data;
           const fence = tokens.get(runId);
-          if (fence !== undefined && !(await s.renewRun(runId, id, fence.epoch, opts.leaseMs))) {
+          if (fence !== undefined && !(await need(ownership).renew(fence, id))) {
             // Taken over (or expired and gone): this worker never claims it back; it stops the run.
             loseRun(runId, parentSessionId, 'owner');
             return;
@@ -662,6 +665,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       bullRedis = openRedis(options.redis, 'worker queue', serviceError, { blocking: true });
       subscriber = openRedis(options.redis, 'worker cancel channel', serviceError, { blocking: true });
       scripts = new RedisScripts(redis, keys);
+      ownership = new RedisRunOwnership({ redis, scripts, keys, fences, leaseMs: opts.leaseMs, beforeFence: () => log.flush() });
       queue = new Queue(RUN_QUEUE_NAME, { connection: bullRedis, prefix });
       queue.on('error', serviceError);
       if (opts.globalConcurrency !== undefined) await queue.setGlobalConcurrency(opts.globalConcurrency);

@@ -1,6 +1,9 @@
 import type { OpenRunResult, ReserveRunResult, RunOwnership, RunOwnershipEnd, RunToken } from '../api/run-ownership.js';
 import { isLive, type RunLedger } from './run-ledger.js';
 
+/** The error of an end recorded without an outcome. */
+const ENDED_UNKNOWN = 'the run ended without a recorded outcome';
+
 /** Who holds a run now. */
 interface Holder {
   owner: string;
@@ -70,7 +73,10 @@ export class InProcessRunOwnership implements RunOwnership {
 
   end(run: RunOwnershipEnd): Promise<void> {
     const record = this.#ledger.runOf(run.childSessionId);
-    if (record !== undefined && record.runId === run.runId && isLive(record)) this.#ledger.end(run);
+    if (record !== undefined && record.runId === run.runId && isLive(record)) {
+      const { status, error, ...rest } = run;
+      this.#ledger.end({ ...rest, status: status ?? 'error', error: status === undefined ? (error ?? ENDED_UNKNOWN) : error });
+    }
     this.#holders.delete(run.runId);
     this.#epochs.delete(run.runId);
     return Promise.resolve();
