@@ -228,6 +228,10 @@ function describeDiagnostic(diagnostic: DistributedDiagnostic): string {
       return `run ${diagnostic.runId} lost its ${diagnostic.what} lease (this worker stalled or Redis was away)`;
     case 'queue_reconciled':
       return `queue reconciled with PostgreSQL (Redis had lost data): ${diagnostic.reopened.length} open run(s) and ${diagnostic.requeued.length} pending run(s) queued again`;
+    case 'run_slot_wait':
+      return diagnostic.resumed
+        ? `run ${diagnostic.runId} finished waiting for its children while every slot was taken: it goes on first when one frees`
+        : `run ${diagnostic.runId} waits for a slot of this worker`;
     case 'scheduler':
       return `scheduler diagnostic: ${diagnostic.diagnostic.kind}`;
   }

@@ -18,6 +18,12 @@ export type DistributedDiagnostic =
   | { kind: 'queue_reconciled'; reopened: string[]; requeued: string[] }
   /** A running run lost its lease (its worker stalled longer than the lease, or Redis was away): limits may be exceeded briefly. */
   | { kind: 'lease_lost'; runId: string; parentSessionId: string; what: 'owner' | 'slot' }
+  /**
+   * A run waits for a slot of this worker (`concurrency` runs run): `resumed` — its wait for its
+   * children ended while a job taken in its slot still runs (it goes on first when one frees);
+   * else a job BullMQ handed over while every slot was taken.
+   */
+  | { kind: 'run_slot_wait'; runId: string; resumed: boolean }
   /** A diagnostic of a worker's embedded scheduler (subscriber errors, late events, …). */
   | { kind: 'scheduler'; diagnostic: SchedulerDiagnostic };
 

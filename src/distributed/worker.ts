@@ -23,6 +23,7 @@ import { queueUnavailable } from './errors.js';
 import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
 import { closeLostRootRun, closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
 import { RedisRunOwnership } from './redis-run-ownership.js';
+import { WorkerSlots } from './worker-slots.js';
 import { PostgresRunLedger } from '../adapters/postgres/postgres-run-ledger.js';
 import { RedisScripts } from './redis-scripts.js';
 import { reconcileQueue } from './reconcile-queue.js';
@@ -276,6 +277,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     bySession: (sessionId: string) => tokensBySession.get(sessionId),
     onFenced: (error: RunFencedError) => loseRun(error.runId, local.get(error.runId)?.data.parentSessionId ?? '', 'owner'),
   };
+  /** At most `concurrency` runs of this worker run at once; a waiting run holds no slot. */
+  const slots = new WorkerSlots(opts.concurrency);
   const scheduler = createSpawnScheduler({
     store: workerSessionStore(store, fencing),
     eventLog: workerEventLog(log, fencing, completing, (runId) => lost.has(runId)),
@@ -292,12 +295,16 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       waitForChildren: async (parentSessionId, waitOptions) => {
         // The waiting run gives its slot back: this worker takes one more job while it waits.
         const bull = need(bullWorker);
+        slots.release();
         bull.concurrency = bull.concurrency + 1;
         await wakeQueueLoop(bull);
         try {
           return await need(front).waitForChildren(parentSessionId, waitOptions);
         } finally {
           bull.concurrency = Math.max(opts.concurrency, bull.concurrency - 1);
+          // A job taken in its slot may still run: the run goes on once a slot frees, ahead of queued jobs.
+          const runId = tokensBySession.get(parentSessionId)?.runId ?? '';
+          await slots.acquire('resumed', () => report({ kind: 'run_slot_wait', runId, resumed: true }));
         }
       },
     } satisfies Spawner,
@@ -679,7 +686,15 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         }
       });
       await subscriber.subscribe(keys.cancelChannel);
-      bullWorker = new Worker(RUN_QUEUE_NAME, processRun, {
+      const countedRun = async (job: Job, token: string | undefined): Promise<string> => {
+        await slots.acquire('job', () => report({ kind: 'run_slot_wait', runId: job.id ?? '', resumed: false }));
+        try {
+          return await processRun(job, token);
+        } finally {
+          slots.release();
+        }
+      };
+      bullWorker = new Worker(RUN_QUEUE_NAME, countedRun, {
         connection: bullRedis,
         prefix,
         name: id,
