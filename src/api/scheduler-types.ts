@@ -70,6 +70,38 @@ export interface EnqueueOptions {
    * `''` and the session a root. @default false
    */
   root?: boolean | undefined;
+  /**
+   * The links of the tree above the job's parent, parent first, for sessions whose runs this
+   * scheduler does not hold (a distributed worker running a grandchild whose parent runs on
+   * another worker): while the run is queued or running, an event that reaches the stream of
+   * `ancestors[i].sessionId` is forwarded to `ancestors[i].parentSessionId`'s stream wrapped in
+   * `sub_session_event` under `ancestors[i].runId`, as if that session's run ran here. A session
+   * whose run this scheduler holds is forwarded as its own ledger says (the links are not used
+   * for it), and forwarding still stops after `maxDepth` hops or at a cycle. The chain must start
+   * at `job.parentSessionId` and go up one parent per link; not with `root: true`.
+   * @default [] (forward only what this scheduler's own runs link)
+   *
+   * @example
+   * // D runs here; its parent C runs elsewhere (run 'run-c') under the root R.
+   * await scheduler.enqueue(
+   *   { parentSessionId: 'C', childSessionId: 'D', model: 'm' },
+   *   { ancestors: [{ sessionId: 'C', parentSessionId: 'R', runId: 'run-c' }] },
+   * );
+   */
+  ancestors?: readonly AncestorLink[] | undefined;
+}
+
+/**
+ * One link of a tree above a run (see `EnqueueOptions.ancestors`): `sessionId`'s stream is
+ * forwarded to its parent `parentSessionId`'s stream under `sessionId`'s run `runId`.
+ */
+export interface AncestorLink {
+  /** A session above the run. Non-empty. */
+  sessionId: string;
+  /** Its parent. Non-empty (a root has no link). */
+  parentSessionId: string;
+  /** The session's current run: the `run_id` of the `sub_session_event` that wraps its stream's events. Non-empty. */
+  runId: string;
 }
 
 /** What `scheduler.enqueue` resolves with. */

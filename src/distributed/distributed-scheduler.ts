@@ -9,6 +9,7 @@ import { spawnBriefSchema, spawnJobSchema, type SpawnBrief, type SpawnJob } from
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
 import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
 import type {
+  AncestorLink,
   ChildRunSummary,
   ChildStatus,
   EnqueueResult,
@@ -46,7 +47,7 @@ import { FrontDoorScripts } from './front-door-scripts.js';
 import { RUN_QUEUE_NAME, redisKeys, validatePrefix } from './keys.js';
 import { isServiceError, storedEnd } from './lost-run.js';
 import { RedisScripts } from './redis-scripts.js';
-import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
+import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, type RunJobData } from './run-job.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
 import { deleteTree } from './tree-delete.js';
 import { assertWellFormed } from '../well-formed-text.js';
@@ -229,11 +230,23 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     }
   };
 
+  /** The running runs above a new run's parent, for its job (so its stream reaches the root's wherever they run). */
+  const ancestorsUnder = createAncestorLookup({
+    load: (id) => loadValidSession(store, id),
+    maxLinks: opts.maxDepth,
+    onError: serviceError,
+  });
+
   /**
    * Admits the run (one script: not in a tree being deleted, de-duplicated, room in the bounded
    * queue; sets the child's live run), then adds its job.
    */
-  const enqueueRun = async (job: SpawnJob, title: string | undefined, runId: string): Promise<EnqueueResult> => {
+  const enqueueRun = async (
+    job: SpawnJob,
+    title: string | undefined,
+    runId: string,
+    ancestors: readonly AncestorLink[] = [],
+  ): Promise<EnqueueResult> => {
     const { scripts: s, frontDoor: f, queue: q } = running();
     const { parentSessionId, childSessionId } = job;
     const admission = await onRedis(`queueing run ${runId}`, () => f.admit({ parentSessionId, childSessionId, runId, capacity }));
@@ -246,6 +259,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       ...job,
       ...(title === undefined ? {} : { title }),
       ...(traceparent === undefined ? {} : { traceparent }),
+      ...(ancestors.length === 0 ? {} : { ancestors: [...ancestors] }),
     };
     try {
       await q.add(RUN_JOB_NAME, data, { ...RUN_JOB_OPTIONS, jobId: runId });
@@ -361,7 +375,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       const parsedJob = parseArgs(spawnJobSchema, job, 'spawn job');
       assertWellFormed(parsedJob, 'spawn job');
       running();
-      return enqueueRun(parsedJob, undefined, createId());
+      return enqueueRun(parsedJob, undefined, createId(), await ancestorsUnder(parsedJob.parentSessionId));
     },
 
     async run(sessionId, input) {
@@ -383,8 +397,15 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       session.updated_at = now;
       const isRoot = session.kind === 'root' || session.parent_session_id === undefined;
       const parentSessionId = isRoot ? '' : (session.parent_session_id as string);
+      // Above a child whose parent is a root (depth 1) there is nothing to link: no read.
+      const ancestors = isRoot || session.spawn_depth <= 1 ? [] : await ancestorsUnder(parentSessionId);
       await store.save(session);
-      const result = await enqueueRun({ parentSessionId, childSessionId: sessionId, model: session.model }, session.title, runId);
+      const result = await enqueueRun(
+        { parentSessionId, childSessionId: sessionId, model: session.model },
+        session.title,
+        runId,
+        ancestors,
+      );
       if (result.deduplicated === true) throw new SessionBusyError(sessionId, result.runId);
       return { runId: result.runId };
     },
@@ -413,9 +434,10 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       });
       const runId = createId();
       child.metadata[METADATA_KEYS.runId] = runId;
+      const ancestors = await ancestorsUnder(parentSessionId, parent);
       await store.save(child);
       try {
-        await enqueueRun({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, runId);
+        await enqueueRun({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, runId, ancestors);
         return { childSessionId: child.id, runId };
       } catch (error) {
         await store.delete(child.id).catch(serviceError);

@@ -415,7 +415,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     const entry: LocalRun = { data, sent: false, cancel, slot };
     local.set(data.runId, entry);
     try {
-      const { runId, parentSessionId, childSessionId, model, title } = data;
+      const { runId, parentSessionId, childSessionId, model, title, ancestors } = data;
       const snapshot = scheduler.actor.getSnapshot();
       if (snapshot.status !== 'active' || snapshot.value !== 'accepting') return undefined;
       // A root's own run has no parent to wait on: it ends with its terminal event on its own stream.
@@ -429,8 +429,12 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
               return [{ childSessionId, runId, status, error: event.message }];
             })
           : undefined;
-      // The same public call as any embedded caller: the run keeps the id the queue gave it.
-      const queued = await scheduler.enqueue({ parentSessionId, childSessionId, model }, { runId, title, root: parentSessionId === '' });
+      // The same public call as any embedded caller: the run keeps the id the queue gave it, and
+      // the runs above its parent (wherever they run) link its stream up to the root's.
+      const queued = await scheduler.enqueue(
+        { parentSessionId, childSessionId, model },
+        { runId, title, root: parentSessionId === '', ...(parentSessionId === '' || ancestors === undefined ? {} : { ancestors }) },
+      );
       if (queued.runId !== runId) return undefined;
       const ended = rootEnd ?? scheduler.waitForChildren(parentSessionId, { childSessionIds: [childSessionId] });
       entry.sent = true;

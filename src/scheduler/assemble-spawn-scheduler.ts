@@ -12,6 +12,7 @@ import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import type { SessionStore } from '../api/ports.js';
 import { SessionEventHub } from '../streams/session-event-hub.js';
+import { AncestorLinks, checkAncestorChain, streamLinkResolver } from './ancestor-links.js';
 import { createJobLogic } from './create-job-logic.js';
 import { EnqueueRequests } from './enqueue-requests.js';
 import { provideSchedulerLogic } from './provide-scheduler-logic.js';
@@ -121,16 +122,14 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     (error) => report({ kind: 'event_log_error', error }),
   );
   const ledgers = new RunLedgers({ now: () => clock.now(), retainEnded: opts.retainEndedRuns });
+  /** The links above runs that `enqueue(job, { ancestors })` handed in, while those runs live. */
+  const ancestors = new AncestorLinks(ledgers);
   // The seed's forwarder: a session's stream goes up to its parent's, wrapped, while the session's
   // run is live (and, for the events of one run, its terminal event included, under that run), so
-  // nothing of a run follows its completion on any stream.
-  hub.forwardWith((sessionId, runId) => {
-    const record = ledgers.runOf(sessionId);
-    if (record === undefined || record.parentSessionId === '') return undefined;
-    // Only while the run runs (announced, and its session checked as a child of that parent).
-    if (runId === undefined ? record.status !== 'running' : record.runId !== runId) return undefined;
-    return { parentSessionId: record.parentSessionId, runId: record.runId };
-  }, opts.maxDepth);
+  // nothing of a run follows its completion on any stream. A session whose run runs elsewhere (a
+  // distributed worker's grandchild under a parent on another worker) goes up through the links
+  // a run of ours was handed.
+  hub.forwardWith(streamLinkResolver(ledgers, ancestors), opts.maxDepth);
   const book: RunBook = { hub, clock, ledgers };
   /** Completions of crashed jobs still being written (`stop()` waits for them). */
   const crashEnds = new Set<Promise<void>>();
@@ -264,6 +263,11 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
 
     async enqueue(job, enqueueOptions) {
       const options = parseArgs(enqueueOptionsSchema, enqueueOptions ?? {}, 'enqueue options');
+      if (options.root === true && (options.ancestors?.length ?? 0) > 0) {
+        throw new SproutValidationError('enqueue options', [
+          { code: 'custom', path: ['ancestors'], message: "a root's own run has no ancestors" },
+        ]);
+      }
       if (options.root === true) {
         // A root's own run, as it is: no parent, so no lineage and no parent-end policy.
         const rootJob = parseArgs(rootEnqueueJobSchema, job, 'root job');
@@ -279,11 +283,15 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
         return enqueueInternal({ ...rootJob, parentSessionId: ROOT_PARENT }, options.title, options.runId ?? createId(), []);
       }
       const parsed = parseArgs(spawnJobSchema, job, 'spawn job');
+      const links = options.ancestors ?? [];
+      checkAncestorChain(parsed.parentSessionId, links);
       assertRunning();
       await ready;
       const runId = options.runId ?? createId();
       const lineage = lineageOf(parsed.parentSessionId);
-      return enqueueInternal({ ...parsed, onParentEnd: parsed.onParentEnd ?? opts.onParentEnd }, options.title, runId, lineage);
+      const queued = { ...parsed, onParentEnd: parsed.onParentEnd ?? opts.onParentEnd };
+      if (links.length === 0) return enqueueInternal(queued, options.title, runId, lineage);
+      return ancestors.enqueueWith(runId, links, () => enqueueInternal(queued, options.title, runId, lineage));
     },
 
     async spawnChild(parentSessionId, brief) {

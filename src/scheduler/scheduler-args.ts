@@ -9,11 +9,22 @@ export const sessionIdSchema = z.string().min(1);
 /** The job of `enqueue(job, { root: true })`: a root session's own run (`parentSessionId: ''`). */
 export const rootEnqueueJobSchema = spawnJobSchema.extend({ parentSessionId: z.literal('') }).omit({ onParentEnd: true });
 
+/** Most links `enqueue(job, { ancestors })` takes (deeper than any tree a scheduler forwards). */
+export const MAX_ANCESTOR_LINKS = 256;
+
+/** One link of `EnqueueOptions.ancestors`. */
+export const ancestorLinkSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  parentSessionId: sessionIdSchema,
+  runId: z.string().min(1).max(200),
+});
+
 /** The options of `enqueue(job, options?)`. */
 export const enqueueOptionsSchema = z.strictObject({
   runId: z.string().min(1).max(200).optional(),
   title: z.string().max(10_000).optional(),
   root: z.boolean().optional(),
+  ancestors: z.array(ancestorLinkSchema).max(MAX_ANCESTOR_LINKS).optional(),
 });
 
 /** Arguments of `events(sessionId, options?)`. */
