@@ -9,7 +9,6 @@ import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from
 import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventListener, type PostgresEventLogChange } from './postgres-event-listener.js';
 import { PostgresGroupCommitWriter } from './postgres-group-commit-writer.js';
-import { PostgresRunIndexWriter } from './postgres-run-index.js';
 import { PostgresRunLedger } from './postgres-run-ledger.js';
 import { PostgresWriteFence } from './postgres-write-fence.js';
 
@@ -27,13 +26,13 @@ export interface PostgresEventLogOptions extends PostgresConnectionOptions {
   database?: PostgresDatabase;
   /** Envelopes kept per session for replay; `0` keeps none (seq still counts). @default 1000 */
   retention?: number;
-  /** Most appends written in one transaction; more wait for the next one. @default 10000 */
+  /** Most appends written in one statement; more wait for the next one. @default 10000 */
   maxBatch?: number;
   /** `NOTIFY` the schema's channel on every commit, for {@link PostgresEventLog.changes$} in other processes. @default true */
   notify?: boolean;
   /**
    * Fence runs: a run's `sub_session_event`, `sub_session_heartbeat` and `sub_session_completed`
-   * are written only while the run is open in `open_runs`, checked inside the write transaction
+   * are written only while the run is open in `open_runs`, checked inside the write statement
    * (the run's row is locked `FOR SHARE` until commit, so a concurrent close waits). Such an
    * append of a closed run rejects with `EventLogError` and nothing of it is written. For several
    * writers on one schema (distributed mode), where a worker taken for dead may still be writing.
@@ -72,22 +71,24 @@ const noop = (): void => undefined;
  * A durable {@link EventLog} in PostgreSQL (tables `events`, `event_seqs`, `open_runs` of the
  * schema), for several processes writing the same streams:
  *
- * - **seq by the database.** Each transaction bumps `event_seqs.last_seq` of every session it
+ * - **seq by the database.** Each batch bumps `event_seqs.last_seq` of every session it
  *   writes (`INSERT … ON CONFLICT DO UPDATE … RETURNING`, sessions locked in one fixed order), so
  *   the row lock hands out contiguous seqs: no gap, no repeat, also with writers in other processes.
- * - **Group commit.** Appends made in the same event-loop turn (and those made while a
- *   transaction is in flight) are written in one transaction, in call order (so seq follows call order within this
- *   log). Each `append` resolves with its envelope once committed; a failed transaction rejects
- *   every append of its batch and none of them is visible.
- * - **Run ledger** (`open_runs`) written in the same transaction as the events.
+ * - **Group commit, one statement per batch.** Appends made in the same event-loop turn (and
+ *   those made while a batch is in flight) are written together, in call order (so seq follows
+ *   call order within this log), by one call of the server-side function `append_events`
+ *   (migration 6): no lock is ever held across client round trips. Each `append` resolves with
+ *   its envelope once committed; a failed statement rejects every append of its batch and none
+ *   of them is visible.
+ * - **Run ledger** (`open_runs`) and run index (`runs`) written in the same statement as the events.
  * - **Retention** per session: `read` never returns more than the last `retention`; older rows
  *   are deleted once they exceed it by a tenth.
  * - **Live fan-out across processes**: each commit `NOTIFY`s the schema's channel with the session
  *   and seq range (never the event); {@link changes$} and {@link live} listen on their own
  *   connection.
  * The work is split by concern: {@link PostgresGroupCommitWriter} (batches and the write
- * transaction), {@link PostgresWriteFence} (ownership tokens and the open-run fence),
- * {@link PostgresRunLedger} (`open_runs`), `PostgresRunIndexWriter` (`runs`) and
+ * statement), {@link PostgresWriteFence} (ownership tokens and the open-run fence),
+ * {@link PostgresRunLedger} (`open_runs` questions), `appendEventsFunction` (the SQL) and
  * {@link PostgresEventListener} (`LISTEN`); this class is the `EventLog` port over them.
  *
  * - Failures reject with `StoreUnavailableError` (the pool reconnects by itself); stored events that
@@ -139,9 +140,7 @@ export class PostgresEventLog implements EventLog {
       retention: this.#retention,
       maxBatch: parsed.data.maxBatch ?? 10_000,
       notify: parsed.data.notify ?? true,
-      ledger: this.#ledger,
-      runIndex: new PostgresRunIndexWriter(s),
-      fence: new PostgresWriteFence(s, options.fenceRuns === true),
+      fence: new PostgresWriteFence(options.fenceRuns === true),
     });
     this.#sql = {
       // One statement, one snapshot: the last seq, the first retained seq and the envelopes agree.

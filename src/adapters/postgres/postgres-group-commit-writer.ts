@@ -1,19 +1,12 @@
-import type { PoolClient } from 'pg';
 import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
-import { EventLogError, RunFencedError, SproutError } from '../../errors.js';
+import { SproutError } from '../../errors.js';
 import type { RunFence } from '../../api/ports.js';
-import { ledgerChange, type LedgerChange } from '../../streams/ledger-change.js';
-import { runIndexChange, type RunIndexChange } from '../../streams/run-index-change.js';
 import { systemClock, toRfc3339 } from '../../clock.js';
-import { isPostgresConnectionError, type PostgresDatabase } from './postgres-database.js';
-import type { PostgresRunIndexWriter } from './postgres-run-index.js';
-import type { PostgresRunLedger } from './postgres-run-ledger.js';
-import { fencedRunId, type FencedAppend, type PostgresWriteFence } from './postgres-write-fence.js';
+import type { PostgresDatabase } from './postgres-database.js';
+import { appendEffect } from './postgres-append-effect.js';
+import type { FencedAppend, PostgresWriteFence } from './postgres-write-fence.js';
 
-/** NOTIFY payloads must stay under 8000 bytes; a session id longer than this gets no notification. */
-const MAX_NOTIFY_PAYLOAD = 7900;
-
-/** How often a batch whose transaction deadlocked with another writer is tried again. */
+/** How often a batch whose statement deadlocked with another writer is tried again. */
 const DEADLOCK_ATTEMPTS = 5;
 
 interface Pending extends FencedAppend {
@@ -23,9 +16,12 @@ interface Pending extends FencedAppend {
   reject(error: unknown): void;
 }
 
-interface Written {
-  pending: Pending;
-  seq: number;
+/** The row `append_events` answers (bigint arrays come back as strings). */
+interface AppendRow {
+  seqs: (string | null)[];
+  lost: boolean[];
+  pruned_ids: string[];
+  pruned_through: string[];
 }
 
 /** What {@link PostgresGroupCommitWriter} writes with, besides the events. */
@@ -33,14 +29,10 @@ export interface PostgresGroupCommitWriterOptions {
   db: PostgresDatabase;
   /** Envelopes kept per session (`0`: none, seq still counts). */
   retention: number;
-  /** Most appends in one transaction. */
+  /** Most appends in one statement. */
   maxBatch: number;
   /** `NOTIFY` the schema's channel on every commit. */
   notify: boolean;
-  /** The run ledger, written in the same transaction. */
-  ledger: PostgresRunLedger;
-  /** The run index, written in the same transaction. */
-  runIndex: PostgresRunIndexWriter;
   /** The write fence (tokens, and open runs when the log fences runs). */
   fence: PostgresWriteFence;
 }
@@ -49,15 +41,16 @@ const noop = (): void => undefined;
 
 /**
  * The write side of `PostgresEventLog`: group commit. Appends made in the same event-loop turn
- * (and those made while a transaction is in flight) are written in one transaction, batches one
- * after another, so seq follows call order within this writer. In that transaction it fences the
- * batch, bumps `event_seqs.last_seq` of each session (sessions in one fixed order, so writers never
- * deadlock; a deadlock anyway is retried), inserts the events, writes the run ledger and the run
- * index, prunes beyond retention, and `NOTIFY`s once per session. Each append settles once its
- * transaction did: a failed transaction rejects every append of its batch.
+ * (and those made while a batch is in flight) are written together, batches one after another,
+ * so seq follows call order within this writer. Each batch is ONE statement, autocommitted: a
+ * call of `append_events` (migration 6), which fences the batch, bumps `event_seqs.last_seq` of
+ * each session (sessions in one fixed order, so writers never deadlock; a deadlock anyway is
+ * retried), inserts the events, writes the run ledger and the run index, prunes beyond retention
+ * and `NOTIFY`s once per session — so no lock is ever held across client round trips. Each append
+ * settles once its statement did: a failed statement rejects every append of its batch.
  *
  * @example
- * const writer = new PostgresGroupCommitWriter({ db, retention: 1000, maxBatch: 10_000, notify: true, ledger, runIndex, fence });
+ * const writer = new PostgresGroupCommitWriter({ db, retention: 1000, maxBatch: 10_000, notify: true, fence });
  * const { seq } = await writer.append('root', event, JSON.stringify(event), undefined);
  */
 export class PostgresGroupCommitWriter {
@@ -65,10 +58,8 @@ export class PostgresGroupCommitWriter {
   readonly #retention: number;
   readonly #maxBatch: number;
   readonly #notify: boolean;
-  readonly #ledger: PostgresRunLedger;
-  readonly #runIndex: PostgresRunIndexWriter;
   readonly #fence: PostgresWriteFence;
-  readonly #sql;
+  readonly #sql: string;
   /** Sessions' seqs known deleted through (per process; another process's pruning is harmless). */
   readonly #prunedThrough = new Map<string, number>();
   #pending: Pending[] = [];
@@ -85,21 +76,10 @@ export class PostgresGroupCommitWriter {
     this.#retention = options.retention;
     this.#maxBatch = options.maxBatch;
     this.#notify = options.notify;
-    this.#ledger = options.ledger;
-    this.#runIndex = options.runIndex;
     this.#fence = options.fence;
-    const s = this.#db.quoted;
-    this.#sql = {
-      // Sessions in one fixed (byte) order, so two writers lock their rows in the same order (no deadlock).
-      bumpSeqs: `INSERT INTO ${s}.event_seqs (session_id, last_seq)
-                 SELECT id, n FROM unnest($1::text[], $2::bigint[]) AS b(id, n) ORDER BY id COLLATE "C"
-                 ON CONFLICT (session_id) DO UPDATE SET last_seq = ${s}.event_seqs.last_seq + excluded.last_seq
-                 RETURNING session_id, last_seq`,
-      insertEvents: `INSERT INTO ${s}.events (session_id, seq, event) SELECT * FROM unnest($1::text[], $2::bigint[], $3::json[])`,
-      prune: `DELETE FROM ${s}.events e USING unnest($1::text[], $2::bigint[]) AS p(id, through)
-              WHERE e.session_id = p.id AND e.seq <= p.through`,
-      notify: `SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload`,
-    };
+    this.#sql = `SELECT seqs, lost, pruned_ids, pruned_through FROM ${this.#db.quoted}.append_events(
+                   $1::text[], $2::json[], $3::text[], $4::numeric[], $5::text[], $6::text[], $7::json[],
+                   $8::boolean, $9::integer, $10::text[], $11::bigint[], $12::text)`;
   }
 
   /** Settles once every append made so far is committed or refused (never rejects). */
@@ -108,8 +88,8 @@ export class PostgresGroupCommitWriter {
   }
 
   /**
-   * Queues one (validated, serialized) append for the next transaction; resolves with its
-   * envelope once committed.
+   * Queues one (validated, serialized) append for the next batch; resolves with its envelope
+   * once committed.
    *
    * @example
    * await writer.append('root', event, JSON.stringify(event), undefined);
@@ -127,7 +107,7 @@ export class PostgresGroupCommitWriter {
     if (this.#scheduled || this.#writing) return;
     this.#scheduled = true;
     // Group commit per event-loop turn: everything appended until the I/O phase goes in one
-    // transaction; what is appended while it is in flight goes in the next.
+    // batch; what is appended while it is in flight goes in the next.
     setImmediate(() => {
       this.#scheduled = false;
       void this.#drain();
@@ -148,114 +128,62 @@ export class PostgresGroupCommitWriter {
     }
   }
 
-  /** One transaction for `batch`; settles every append of it. Never rejects. */
+  /** One statement for `batch`; settles every append of it. Never rejects. */
   async #writeBatch(batch: Pending[]): Promise<void> {
+    const values = this.#values(batch);
     for (let attempt = 1; ; attempt++) {
+      let row: AppendRow | undefined;
       try {
-        const { written, fenced } = await this.#db.withClient(
-          (client) => this.#transaction(client, batch),
-          `appending ${batch.length} event(s)`,
-        );
-        for (const { pending, seq } of written) pending.resolve({ seq, sessionId: pending.sessionId, event: pending.event });
-        for (const pending of fenced) {
-          if (pending.fenceLost === true && pending.fence !== undefined) {
-            pending.reject(new RunFencedError(pending.fence.runId, pending.fence.epoch, `its ${pending.event.type} event`));
-            continue;
-          }
-          const runId = fencedRunId(pending.event) ?? '';
-          pending.reject(new EventLogError(`run ${runId} is closed (it has its completion): its ${pending.event.type} is not written`));
-        }
-        return;
+        [row] = await this.#db.query<AppendRow & Record<string, unknown>>(this.#sql, values, `appending ${batch.length} event(s)`);
       } catch (error) {
-        // A deadlock or serialization failure rolled everything back: safe to run again.
+        // A deadlock or serialization failure rolled the statement back: safe to run again.
         const code = (error as { cause?: { code?: unknown } }).cause?.code;
         if ((code === '40P01' || code === '40001') && attempt < DEADLOCK_ATTEMPTS) continue;
         const failure = error instanceof SproutError ? error : this.#db.unavailable(error, 'appending events');
         for (const pending of batch) pending.reject(failure);
         return;
       }
+      this.#settle(batch, row!);
+      return;
     }
   }
 
-  async #transaction(client: PoolClient, all: Pending[]): Promise<{ written: Written[]; fenced: Pending[] }> {
-    await client.query('BEGIN');
-    try {
-      const { accepted: batch, fenced } = await this.#fence.split(client, all);
-      const counts = new Map<string, number>();
-      for (const { sessionId } of batch) counts.set(sessionId, (counts.get(sessionId) ?? 0) + 1);
-      if (batch.length === 0) {
-        await client.query('COMMIT');
-        return { written: [], fenced };
-      }
-      const bumped = await client.query<{ session_id: string; last_seq: string }>(this.#sql.bumpSeqs, [
-        [...counts.keys()],
-        [...counts.values()],
-      ]);
-      /** The next seq to hand out per session in this batch. */
-      const next = new Map<string, number>();
-      const lastOf = new Map<string, number>();
-      for (const row of bumped.rows) {
-        const last = Number(row.last_seq);
-        lastOf.set(row.session_id, last);
-        next.set(row.session_id, last - counts.get(row.session_id)! + 1);
-      }
-      const written: Written[] = [];
-      const ledger: LedgerChange[] = [];
-      const runChanges: RunIndexChange[] = [];
-      const at = toRfc3339(systemClock.now());
-      for (const pending of batch) {
-        const seq = next.get(pending.sessionId)!;
-        next.set(pending.sessionId, seq + 1);
-        written.push({ pending, seq });
-        const change = ledgerChange(pending.sessionId, seq, pending.event);
-        if (change) ledger.push(change);
-        const indexed = runIndexChange(pending.sessionId, seq, pending.event, at);
-        if (indexed) runChanges.push(indexed);
-      }
-      if (this.#retention > 0) {
-        await client.query(this.#sql.insertEvents, [
-          written.map((w) => w.pending.sessionId),
-          written.map((w) => w.seq),
-          written.map((w) => w.pending.json),
-        ]);
-      }
-      await this.#ledger.apply(client, ledger);
-      await this.#runIndex.apply(client, runChanges);
-      const prune = this.#pruneTargets(lastOf);
-      if (prune.length > 0) {
-        await client.query(this.#sql.prune, [prune.map(([id]) => id), prune.map(([, through]) => through)]);
-      }
-      if (this.#notify) await this.#notifyChanges(client, counts, lastOf);
-      await client.query('COMMIT');
-      for (const [id, through] of prune) this.#prunedThrough.set(id, through);
-      return { written, fenced };
-    } catch (error) {
-      if (!isPostgresConnectionError(error)) await client.query('ROLLBACK').catch(noop);
-      throw error;
-    }
+  /** The parameters of `append_events` for `batch`. */
+  #values(batch: Pending[]): unknown[] {
+    const at = toRfc3339(systemClock.now());
+    const { fenceRuns, fenceEpochs, walk, runIds } = this.#fence.columns(batch);
+    const sessions = [...new Set(batch.map((pending) => pending.sessionId))];
+    const known = sessions.filter((id) => this.#prunedThrough.has(id));
+    return [
+      batch.map((pending) => pending.sessionId),
+      batch.map((pending) => pending.json),
+      fenceRuns,
+      fenceEpochs,
+      walk,
+      runIds,
+      batch.map((pending) => appendEffect(pending.sessionId, pending.event, at)),
+      this.#fence.openRuns,
+      this.#retention,
+      known,
+      known.map((id) => this.#prunedThrough.get(id)!),
+      this.#notify ? this.#db.channel : null,
+    ];
   }
 
-  /** Sessions whose rows beyond retention exceed it by a tenth: `[sessionId, delete through seq]`. */
-  #pruneTargets(lastOf: Map<string, number>): [string, number][] {
-    const retention = this.#retention;
-    if (retention === 0) return [];
-    const slack = Math.max(1, Math.ceil(retention / 10));
-    const targets: [string, number][] = [];
-    for (const [id, last] of lastOf) {
-      const through = last - retention;
-      if (through - (this.#prunedThrough.get(id) ?? 0) >= slack) targets.push([id, through]);
-    }
-    return targets;
-  }
-
-  /** One `NOTIFY` per session of the batch (sent by PostgreSQL at commit, never before). */
-  async #notifyChanges(client: PoolClient, counts: Map<string, number>, lastOf: Map<string, number>): Promise<void> {
-    const payloads: string[] = [];
-    for (const [sessionId, count] of counts) {
-      const last = lastOf.get(sessionId)!;
-      const payload = JSON.stringify({ s: sessionId, f: last - count + 1, t: last });
-      if (Buffer.byteLength(payload) <= MAX_NOTIFY_PAYLOAD) payloads.push(payload);
-    }
-    if (payloads.length > 0) await client.query(this.#sql.notify, [this.#db.channel, payloads]);
+  /** Resolves the written appends (in call order), then rejects the refused ones. */
+  #settle(batch: Pending[], row: AppendRow): void {
+    row.pruned_ids.forEach((id, i) => this.#prunedThrough.set(id, Number(row.pruned_through[i])));
+    const closed: Pending[] = [];
+    const lost: Pending[] = [];
+    batch.forEach((pending, i) => {
+      const seq = row.seqs[i];
+      if (seq !== null && seq !== undefined) {
+        pending.resolve({ seq: Number(seq), sessionId: pending.sessionId, event: pending.event });
+      } else {
+        (row.lost[i] === true ? lost : closed).push(pending);
+      }
+    });
+    for (const pending of closed) pending.reject(this.#fence.refusal(pending, false));
+    for (const pending of lost) pending.reject(this.#fence.refusal(pending, true));
   }
 }

@@ -1,6 +1,4 @@
-import type { PoolClient } from 'pg';
 import type { OpenRun } from '../../api/ports.js';
-import type { LedgerChange } from '../../streams/ledger-change.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
 interface OpenRunRow {
@@ -18,10 +16,10 @@ export interface PostgresLedgerWrites {
 
 /**
  * The durable run ledger of the PostgreSQL event log (table `open_runs`): a run is opened by its
- * `sub_session_started` and closed by its `sub_session_completed`, written by {@link apply} in
- * the same transaction as the events. It answers the whole list ({@link list}, what start-up
- * recovery reads) and point questions by run id ({@link openRun}, {@link wasAnnounced}, what a
- * distributed worker taking one job asks) — the only SQL on `open_runs` outside migrations.
+ * `sub_session_started` and closed by its `sub_session_completed`, written by `append_events`
+ * (migration 6) in the same statement as the events. It answers the whole list ({@link list},
+ * what start-up recovery reads) and point questions by run id ({@link openRun},
+ * {@link wasAnnounced}, what a distributed worker taking one job asks).
  *
  * @example
  * const ledger = new PostgresRunLedger(store.database, log);
@@ -38,44 +36,11 @@ export class PostgresRunLedger {
     this.#writes = writes;
     const s = database.quoted;
     this.#sql = {
-      open: `INSERT INTO ${s}.open_runs (run_id, parent_session_id, child_session_id, title, started_seq)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-             ON CONFLICT (run_id) DO NOTHING`,
-      close: `DELETE FROM ${s}.open_runs WHERE run_id = ANY($1::text[])`,
       list: `SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs ORDER BY position`,
       one: `SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs WHERE run_id = $1`,
       started: `SELECT 1 AS started FROM ${s}.events
                 WHERE session_id = $1 AND event->>'type' = 'sub_session_started' AND event->>'run_id' = $2 LIMIT 1`,
     };
-  }
-
-  /**
-   * Applies the ledger changes of a batch in call order on `client` (inside the events'
-   * transaction); consecutive changes of one kind share a statement.
-   *
-   * @example
-   * await ledger.apply(client, [{ kind: 'close', runId: 'r1' }]);
-   */
-  async apply(client: PoolClient, changes: readonly LedgerChange[]): Promise<void> {
-    for (let i = 0; i < changes.length;) {
-      const kind = changes[i]!.kind;
-      let j = i;
-      while (j < changes.length && changes[j]!.kind === kind) j++;
-      const group = changes.slice(i, j);
-      if (kind === 'open') {
-        const runs = group.map((change) => (change as Extract<LedgerChange, { kind: 'open' }>).run);
-        await client.query(this.#sql.open, [
-          runs.map((run) => run.runId),
-          runs.map((run) => run.parentSessionId),
-          runs.map((run) => run.childSessionId),
-          runs.map((run) => run.title ?? null),
-          runs.map((run) => run.startedSeq),
-        ]);
-      } else {
-        await client.query(this.#sql.close, [group.map((change) => (change as Extract<LedgerChange, { kind: 'close' }>).runId)]);
-      }
-      i = j;
-    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { StoreUnavailableError, SproutValidationError } from '../../errors.js';
+import { appendEventsFunction } from './postgres-append-function.js';
 
 /**
  * What a schema name must look like: lowercase letters, digits and `_`, starting with a letter or
@@ -60,9 +61,12 @@ export const eventsChannel = (schema: string): string => `${schema}_events`;
  *    status, reason, error, times, tokens; `position` is the announcement order), written by
  *    `PostgresEventLog` in the same transaction as the events, with an index per filter of
  *    `GET /v1/runs`. Runs announced before this migration are not indexed.
+ * 6. `append_events(...)`: the function that writes one batch of the event log in one statement
+ *    (fences, seqs, events, run ledger, run index, retention, `NOTIFY`), so an append never holds
+ *    locks across client round trips (see `postgres-append-function.ts`).
  *
  * @example
- * POSTGRES_MIGRATIONS.length; // 5
+ * POSTGRES_MIGRATIONS.length; // 6
  */
 export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
@@ -171,6 +175,7 @@ export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE INDEX runs_by_child ON ${s}.runs (child_session_id, position);
     CREATE INDEX runs_by_model ON ${s}.runs (model, position);
     CREATE INDEX runs_by_created ON ${s}.runs (created_at);`,
+  (s) => appendEventsFunction(s),
 ];
 
 /** Two 32-bit keys of the advisory lock that serializes migrations of one schema. */

@@ -1,19 +1,25 @@
-import type { PoolClient } from 'pg';
 import type { AgentEvent } from '../../../machines/agent-event.events.js';
 import type { RunFence } from '../../api/ports.js';
+import { EventLogError, RunFencedError, type SproutError } from '../../errors.js';
 
 /** One append as the fence sees it: its event and the writer's ownership token of the event's run. */
 export interface FencedAppend {
   event: AgentEvent;
   fence: RunFence | undefined;
-  /** Set by {@link PostgresWriteFence.split}: the token was found not to be the run's any more. */
-  fenceLost?: boolean;
 }
 
-/** What may be written of a batch, and what is refused (in call order). */
-export interface FenceSplit<T> {
-  accepted: T[];
-  fenced: T[];
+/** How an append takes part in the open-run walk of `append_events` (`null`: it does not). */
+export type FenceWalk = 'open' | 'check' | 'close';
+
+/** The fence columns of a batch for `append_events`, aligned with the batch (call order). */
+export interface FenceColumns {
+  /** The run of each append's ownership token, or `null`. */
+  fenceRuns: (string | null)[];
+  /** The epoch of each append's ownership token, or `null`. */
+  fenceEpochs: (number | null)[];
+  walk: (FenceWalk | null)[];
+  /** The run each walk step is about, or `null`. */
+  runIds: (string | null)[];
 }
 
 /**
@@ -28,87 +34,71 @@ export function fencedRunId(event: AgentEvent): string | undefined {
   return undefined;
 }
 
+/** The walk step of an event: a start opens its run, a completion closes it, a run's other events are checked. */
+function walkOf(event: AgentEvent): { walk: FenceWalk; runId: string } | undefined {
+  if (event.type === 'sub_session_started') return { walk: 'open', runId: event.run_id };
+  const runId = fencedRunId(event);
+  if (runId === undefined) return undefined;
+  return { walk: event.type === 'sub_session_completed' ? 'close' : 'check', runId };
+}
+
 /**
- * The fencing of the event log's write transaction, both checks made on the transaction's client
- * with the rows locked `FOR SHARE` until commit (a concurrent claim or close waits for it, or this
- * transaction sees it):
+ * The fencing of the event log's writes, done by `append_events` (migration 6) inside the one
+ * statement that writes a batch, with the rows locked `FOR SHARE` until it commits (a concurrent
+ * claim or close waits for it, or the statement sees it):
  *
  * - **ownership tokens** (`run_fences`): an append carrying a token is written only while its
- *   epoch is still the run's;
+ *   epoch is still the run's; otherwise it is refused with {@link RunFencedError};
  * - **open runs** (`open_runs`, only with `openRuns: true`, the log's `fenceRuns`): a run's
  *   `sub_session_event`, `sub_session_heartbeat` and `sub_session_completed` are written only while
  *   the run is open (walking the batch in order: a `sub_session_started` opens it, a completion
- *   closes it).
+ *   closes it); otherwise refused with `EventLogError`.
+ *
+ * This class gives the function its fence columns and turns its verdicts into errors.
  *
  * @example
- * const fence = new PostgresWriteFence('"sprout"', true);
- * const { accepted, fenced } = await fence.split(client, batch); // inside BEGIN … COMMIT
+ * const fence = new PostgresWriteFence(true);
+ * const { fenceRuns, fenceEpochs, walk, runIds } = fence.columns(batch);
  */
 export class PostgresWriteFence {
-  readonly #openRuns: boolean;
-  readonly #sql;
+  /** Whether the open-run check is on. */
+  readonly openRuns: boolean;
 
-  /** @param s the quoted schema name; `openRuns` turns the open-run check on. */
-  constructor(s: string, openRuns: boolean) {
-    this.#openRuns = openRuns;
-    this.#sql = {
-      lockFences: `SELECT run_id, epoch FROM ${s}.run_fences WHERE run_id = ANY($1::text[]) FOR SHARE`,
-      lockOpenRuns: `SELECT run_id FROM ${s}.open_runs WHERE run_id = ANY($1::text[]) FOR SHARE`,
-    };
+  /** @param openRuns turns the open-run check on. */
+  constructor(openRuns: boolean) {
+    this.openRuns = openRuns;
   }
 
   /**
-   * Splits `batch` into what may be written and what is refused: first the token check (refused
-   * appends get `fenceLost: true`), then the open-run check on what is left.
+   * The fence columns of `batch` for `append_events`.
    *
    * @example
-   * const { accepted, fenced } = await fence.split(client, batch);
+   * const columns = fence.columns([{ event, fence: { runId: 'r1', epoch: 2 } }]);
    */
-  async split<T extends FencedAppend>(client: PoolClient, batch: T[]): Promise<FenceSplit<T>> {
-    const owned = await this.#checkTokens(client, batch);
-    if (!this.#openRuns) return owned;
-    const open = await this.#checkOpen(client, owned.accepted);
-    open.fenced.push(...owned.fenced);
-    return open;
+  columns(batch: readonly FencedAppend[]): FenceColumns {
+    const columns: FenceColumns = { fenceRuns: [], fenceEpochs: [], walk: [], runIds: [] };
+    for (const { event, fence } of batch) {
+      columns.fenceRuns.push(fence?.runId ?? null);
+      columns.fenceEpochs.push(fence?.epoch ?? null);
+      const step = walkOf(event);
+      columns.walk.push(step?.walk ?? null);
+      columns.runIds.push(step?.runId ?? null);
+    }
+    return columns;
   }
 
-  async #checkTokens<T extends FencedAppend>(client: PoolClient, batch: T[]): Promise<FenceSplit<T>> {
-    const runIds = [...new Set(batch.flatMap((pending) => (pending.fence === undefined ? [] : [pending.fence.runId])))];
-    if (runIds.length === 0) return { accepted: batch, fenced: [] };
-    const rows = await client.query<{ run_id: string; epoch: string }>(this.#sql.lockFences, [runIds]);
-    const epochs = new Map(rows.rows.map((row) => [row.run_id, Number(row.epoch)]));
-    const accepted: T[] = [];
-    const fenced: T[] = [];
-    for (const pending of batch) {
-      if (pending.fence === undefined || epochs.get(pending.fence.runId) === pending.fence.epoch) {
-        pending.fenceLost = false;
-        accepted.push(pending);
-      } else {
-        pending.fenceLost = true;
-        fenced.push(pending);
-      }
+  /**
+   * Why `append` was refused: its token was stale (`lost`: {@link RunFencedError}), else its run
+   * was not open (`EventLogError`).
+   *
+   * @example
+   * pending.reject(fence.refusal(pending, true));
+   */
+  refusal(append: FencedAppend, lost: boolean): SproutError {
+    if (lost && append.fence !== undefined) {
+      return new RunFencedError(append.fence.runId, append.fence.epoch, `its ${append.event.type} event`);
     }
-    return { accepted, fenced };
-  }
-
-  async #checkOpen<T extends FencedAppend>(client: PoolClient, batch: T[]): Promise<FenceSplit<T>> {
-    const runIds = [...new Set(batch.map((pending) => fencedRunId(pending.event)).filter((id): id is string => id !== undefined))];
-    if (runIds.length === 0) return { accepted: batch, fenced: [] };
-    const rows = await client.query<{ run_id: string }>(this.#sql.lockOpenRuns, [runIds]);
-    const open = new Set(rows.rows.map((row) => row.run_id));
-    const accepted: T[] = [];
-    const fenced: T[] = [];
-    for (const pending of batch) {
-      const event = pending.event;
-      if (event.type === 'sub_session_started') open.add(event.run_id);
-      const runId = fencedRunId(event);
-      if (runId !== undefined && !open.has(runId)) {
-        fenced.push(pending);
-        continue;
-      }
-      if (event.type === 'sub_session_completed') open.delete(event.run_id);
-      accepted.push(pending);
-    }
-    return { accepted, fenced };
+    const runId = fencedRunId(append.event) ?? '';
+    return new EventLogError(`run ${runId} is closed (it has its completion): its ${append.event.type} is not written`);
   }
 }
