@@ -11,7 +11,7 @@ import type { Session } from '../../machines/session.schema.js';
 import type { ReserveResult, SaveSessionInput, SpawnJob } from '../../machines/spawn-job.events.js';
 import { spawnJobMachine } from '../../machines/spawn-job.machine.js';
 import { toRfc3339 } from '../../src/clock.js';
-import { loadValidSession } from '../../src/scheduler/persist-run.js';
+import { loadValidSession } from '../../src/core/persist-run.js';
 import { RunLedger } from '../../src/scheduler/run-ledger.js';
 import { MemorySessionStore } from '../../src/adapters/memory/memory-session-store.js';
 import { childSession, jobOf } from '../lib/fixtures.js';

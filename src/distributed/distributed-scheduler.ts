@@ -18,27 +18,15 @@ import type {
   WaitForChildrenOptions,
 } from '../api/scheduler-types.js';
 import type { RunInput } from '../api/spawn-scheduler.js';
-import { systemClock, toRfc3339 } from '../clock.js';
-import {
-  SchedulerStoppedError,
-  SessionBusyError,
-  SessionNotFoundError,
-  SpawnDepthExceededError,
-  SproutValidationError,
-  UnknownChildError,
-} from '../errors.js';
-import { buildChildSession } from '../scheduler/build-child-session.js';
-import { childSummaryFromSession } from '../scheduler/child-status.js';
-import { loadValidSession } from '../scheduler/persist-run.js';
-import {
-  cancelArgsSchema,
-  eventsArgsSchema,
-  parseArgs,
-  runInputSchema,
-  sessionIdSchema,
-  waitArgsSchema,
-} from '../scheduler/scheduler-args.js';
-import { policyHolds } from '../scheduler/wait-for-children.js';
+import { systemClock } from '../clock.js';
+import { SchedulerStoppedError, SessionNotFoundError, SproutValidationError, UnknownChildError } from '../errors.js';
+import { DEFAULT_ON_PARENT_END } from '../core/on-parent-end.js';
+import { runSession } from '../core/run-session.js';
+import { spawnChild as spawnChildOf } from '../core/spawn-child.js';
+import { childSummaryFromSession } from '../core/child-summary.js';
+import { loadValidSession } from '../core/persist-run.js';
+import { cancelArgsSchema, eventsArgsSchema, parseArgs, runInputSchema, sessionIdSchema, waitArgsSchema } from '../core/scheduler-args.js';
+import { policyHolds } from '../core/wait-policy.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
 import { QueueFullError, queueUnavailable } from './errors.js';
@@ -47,11 +35,16 @@ import { FrontDoorScripts } from './front-door-scripts.js';
 import { RUN_QUEUE_NAME, redisKeys, validatePrefix } from './keys.js';
 import { isServiceError, storedEnd } from './lost-run.js';
 import { RedisScripts } from './redis-scripts.js';
+import { RedisRunOwnership } from './redis-run-ownership.js';
+import { PostgresRunFences } from '../adapters/postgres/postgres-run-fences.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, type RunJobData } from './run-job.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
 import { deleteTree } from './tree-delete.js';
 import { assertWellFormed } from '../well-formed-text.js';
 import { listWorkers, type WorkersInfo } from './workers-info.js';
+
+/** The front door takes no run: the lease of its run-ownership port is never used. */
+const FRONT_DOOR_LEASE_MS = 30_000;
 
 /** How long a cancel request is kept for a run that has not been taken yet (a week). */
 const CANCEL_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -210,15 +203,23 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
   let redis: ReturnType<typeof openRedis> | undefined;
   let queueRedis: ReturnType<typeof openRedis> | undefined;
   let scripts: RedisScripts | undefined;
+  /** The run-ownership port (the front door reads live runs through it). */
+  let ownership: RedisRunOwnership | undefined;
   let frontDoor: FrontDoorScripts | undefined;
   let queue: Queue | undefined;
   let stopped: Promise<void> | undefined;
   const capacity = opts.queueCapacity ?? 0;
 
-  const running = (): { redis: NonNullable<typeof redis>; scripts: RedisScripts; frontDoor: FrontDoorScripts; queue: Queue } => {
+  const running = (): {
+    redis: NonNullable<typeof redis>;
+    scripts: RedisScripts;
+    frontDoor: FrontDoorScripts;
+    queue: Queue;
+    ownership: RedisRunOwnership;
+  } => {
     if (phase === 'created') throw new SchedulerStoppedError('spawn scheduler is not running: call start() first');
-    if (phase !== 'running' || !redis || !scripts || !frontDoor || !queue) throw new SchedulerStoppedError();
-    return { redis, scripts, frontDoor, queue };
+    if (phase !== 'running' || !redis || !scripts || !frontDoor || !queue || !ownership) throw new SchedulerStoppedError();
+    return { redis, scripts, frontDoor, queue, ownership };
   };
 
   /** Runs a Redis call, turning its failure into `QueueUnavailableError`. */
@@ -229,6 +230,12 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       throw queueUnavailable(error, what);
     }
   };
+
+  /** The child's live run, read through the run-ownership port. */
+  const liveRunOf = (childSessionId: string): Promise<string | undefined> =>
+    onRedis(`reading the live run of ${childSessionId}`, () => running().ownership.liveRun(childSessionId));
+  /** Sessions between `run`'s busy check and their enqueue (as in the embedded scheduler). */
+  const starting = new Map<string, string>();
 
   /** The running runs above a new run's parent, for its job (so its stream reaches the root's wherever they run). */
   const ancestorsUnder = createAncestorLookup({
@@ -342,6 +349,13 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       redis = openRedis(options.redis, 'front door', serviceError, { blocking: false });
       queueRedis = openRedis(options.redis, 'front door queue', serviceError, { blocking: false });
       scripts = new RedisScripts(redis, keys);
+      ownership = new RedisRunOwnership({
+        redis,
+        scripts,
+        keys,
+        fences: new PostgresRunFences(store.database),
+        leaseMs: FRONT_DOOR_LEASE_MS,
+      });
       frontDoor = new FrontDoorScripts(redis, keys);
       queue = new Queue(RUN_QUEUE_NAME, { connection: queueRedis, prefix });
       queue.on('error', serviceError);
@@ -382,32 +396,24 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       parseArgs(sessionIdSchema, sessionId, 'session id');
       const parsedInput = parseArgs(runInputSchema, input, 'run input');
       assertWellFormed(parsedInput, 'run input');
-      const { redis: r } = running();
-      const busy = await onRedis(`reading the live run of ${sessionId}`, () => r.get(keys.live(sessionId)));
-      if (busy !== null) throw new SessionBusyError(sessionId, busy);
-      const session = await loadValidSession(store, sessionId);
-      if (!session) throw new SessionNotFoundError(sessionId);
-      const runId = createId();
-      const now = toRfc3339(systemClock.now());
-      session.messages.push({ id: createId(), role: 'user', content: parsedInput.message, created_at: now });
-      if (parsedInput.model !== undefined) session.model = parsedInput.model;
-      session.metadata[METADATA_KEYS.status] = 'pending';
-      session.metadata[METADATA_KEYS.runId] = runId;
-      delete session.metadata[METADATA_KEYS.error];
-      session.updated_at = now;
-      const isRoot = session.kind === 'root' || session.parent_session_id === undefined;
-      const parentSessionId = isRoot ? '' : (session.parent_session_id as string);
-      // Above a child whose parent is a root (depth 1) there is nothing to link: no read.
-      const ancestors = isRoot || session.spawn_depth <= 1 ? [] : await ancestorsUnder(parentSessionId);
-      await store.save(session);
-      const result = await enqueueRun(
-        { parentSessionId, childSessionId: sessionId, model: session.model },
-        session.title,
-        runId,
-        ancestors,
+      running();
+      // The same `run` as the embedded scheduler's, over this deployment's ports.
+      return runSession<AncestorLink[]>(
+        {
+          store,
+          clock: systemClock,
+          createId,
+          onParentEnd: DEFAULT_ON_PARENT_END,
+          liveRunId: (id) => liveRunOf(id),
+          starting,
+          // Above a child whose parent is a root (depth 1) there is nothing to link: no read.
+          lineage: (parentSessionId, session) => (session.spawn_depth <= 1 ? [] : ancestorsUnder(parentSessionId)),
+          none: [],
+          enqueue: (job, title, runId, ancestors) => enqueueRun(job, title, runId, ancestors),
+        },
+        sessionId,
+        parsedInput,
       );
-      if (result.deduplicated === true) throw new SessionBusyError(sessionId, result.runId);
-      return { runId: result.runId };
     },
 
     async spawnChild(parentSessionId, brief) {
@@ -421,28 +427,30 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
         if (room.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
         if (room.kind === 'full') throw new QueueFullError(capacity);
       }
-      const parent = await loadValidSession(store, parentSessionId);
-      if (!parent) throw new SessionNotFoundError(parentSessionId, 'parent session');
-      const depth = parent.spawn_depth + 1;
-      if (depth > opts.maxDepth) throw new SpawnDepthExceededError(depth, opts.maxDepth);
-      const child = buildChildSession({
-        id: createId(),
-        parent,
-        brief: parsedBrief,
-        now: toRfc3339(systemClock.now()),
-        newMessageId: createId,
-      });
-      const runId = createId();
-      child.metadata[METADATA_KEYS.runId] = runId;
-      const ancestors = await ancestorsUnder(parentSessionId, parent);
-      await store.save(child);
-      try {
-        await enqueueRun({ parentSessionId, childSessionId: child.id, model: child.model }, child.title, runId, ancestors);
-        return { childSessionId: child.id, runId };
-      } catch (error) {
-        await store.delete(child.id).catch(serviceError);
-        throw error;
-      }
+      // The same `spawnChild` as the embedded scheduler's, over this deployment's ports.
+      return spawnChildOf<AncestorLink[]>(
+        {
+          store,
+          clock: systemClock,
+          maxDepth: opts.maxDepth,
+          createId,
+          assertRunning: () => void running(),
+          onParentEnd: DEFAULT_ON_PARENT_END,
+          lineage: (parentId, parent) => ancestorsUnder(parentId, parent),
+          remember: () => undefined,
+          // Asked only for a child whose run could not be queued: with Redis away, its stored
+          // run (still the planned one, still pending) decides alone, so it is not left behind.
+          isLive: (id) =>
+            liveRunOf(id).then(
+              (live) => live !== undefined,
+              () => false,
+            ),
+          enqueue: (job, title, runId, ancestors) => enqueueRun(job, title, runId, ancestors),
+          report: (diagnostic) => serviceError('error' in diagnostic ? diagnostic.error : diagnostic),
+        },
+        parentSessionId,
+        parsedBrief,
+      );
     },
 
     events(sessionId, eventOptions) {
@@ -494,10 +502,10 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
 
     async getChild(childSessionId) {
       const id = parseArgs(sessionIdSchema, childSessionId, 'getChild() child session id');
-      const { redis: r } = running();
+      running();
       const session = await loadValidSession(store, id);
       if (!session) return undefined;
-      const live = await onRedis(`reading the live run of ${id}`, () => r.get(keys.live(id)));
+      const live = await liveRunOf(id);
       return summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
     },
 
@@ -517,9 +525,9 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       for (const id of ids) {
         const session = await loadValidSession(store, id);
         if (!session) throw new UnknownChildError(id);
-        const live = await onRedis(`reading the live run of ${id}`, () => r.get(keys.live(id)));
+        const live = await liveRunOf(id);
         const { childSessionId, runId, status, error, result } = summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
-        if (live !== null && isTerminal(status)) {
+        if (live !== undefined && isTerminal(status)) {
           // Its end is saved but the run is not closed yet (the child is saved before its
           // completion is written): the stream decides, so a caller that reads the stream after
           // this resolves finds the completion there.

@@ -6,7 +6,7 @@ import type { RunFence, SessionStore } from '../api/ports.js';
 import type { SproutClock } from '../clock.js';
 import { EventLogError, StoreUnavailableError } from '../errors.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
-import { loadValidSession, persistRun } from '../scheduler/persist-run.js';
+import { loadValidSession, persistRun } from '../core/persist-run.js';
 import { QueueUnavailableError } from './errors.js';
 import type { RunJobData } from './run-job.js';
 

@@ -2,7 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { METADATA_KEYS, type Session } from '../../machines/session.schema.js';
 import type { AncestorLink } from '../api/scheduler-types.js';
-import { ancestorLinkSchema, MAX_ANCESTOR_LINKS } from '../scheduler/scheduler-args.js';
+import { ancestorLinkSchema, MAX_ANCESTOR_LINKS } from '../core/scheduler-args.js';
 
 /** What a BullMQ job of the run queue carries. The job id is the run id. */
 export const runJobSchema = z.object({

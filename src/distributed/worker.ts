@@ -14,7 +14,7 @@ import { createSpawnScheduler, type SpawnScheduler } from '../create-spawn-sched
 import { RunFencedError, SproutValidationError } from '../errors.js';
 import { DEFAULT_IDLE_IN_TRANSACTION_MS, DEFAULT_LOCK_TIMEOUT_MS } from '../adapters/postgres/postgres-database.js';
 import { PostgresRunFences } from '../adapters/postgres/postgres-run-fences.js';
-import { loadValidSession } from '../scheduler/persist-run.js';
+import { loadValidSession } from '../core/persist-run.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDistributedScheduler, type DistributedScheduler } from './distributed-scheduler.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';

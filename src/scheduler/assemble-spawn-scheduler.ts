@@ -7,7 +7,7 @@ import type { Session } from '../../machines/session.schema.js';
 import { ROOT_PARENT, spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { toSproutClock } from '../clock.js';
 import { SchedulerStoppedError, SessionNotFoundError, SproutValidationError } from '../errors.js';
-import { loadValidSession } from './persist-run.js';
+import { loadValidSession } from '../core/persist-run.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import type { SessionStore } from '../api/ports.js';
@@ -18,7 +18,7 @@ import { EnqueueRequests } from './enqueue-requests.js';
 import { provideSchedulerLogic } from './provide-scheduler-logic.js';
 import { createSchedulerQueries } from './scheduler-queries.js';
 import { sessionEvents } from './session-events.js';
-import { spawnChild } from './spawn-child.js';
+import { spawnChild } from '../core/spawn-child.js';
 import { stopSchedulerActor } from './stop-scheduler-actor.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 import { recoverInterruptedRuns } from './recover-interrupted-runs.js';
@@ -36,9 +36,9 @@ import {
   sessionIdSchema,
   stopArgsSchema,
   waitArgsSchema,
-} from './scheduler-args.js';
+} from '../core/scheduler-args.js';
 import { isLive } from './run-ledger.js';
-import { runSession } from './run-session.js';
+import { runSession } from '../core/run-session.js';
 import { RunWaits } from './run-waits.js';
 import { LineageCache, rememberLink, sessionLineage } from './session-lineage.js';
 import { createSlotYielder } from './slot-yielder.js';
@@ -332,6 +332,7 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
           liveRunId: (session) => ledgers.liveRun(session)?.runId,
           starting,
           lineage: (parent) => lineageOf(parent),
+          none: [],
           enqueue: enqueueInternal,
         },
         id,

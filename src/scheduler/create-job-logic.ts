@@ -5,7 +5,7 @@ import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
 import type { SessionStore, Spawner } from '../api/ports.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
-import { loadValidSession, persistRun } from './persist-run.js';
+import { loadValidSession, persistRun } from '../core/persist-run.js';
 import { publishCompletion, type RunBook } from './run-completion.js';
 import type { RunLedger } from './run-ledger.js';
 import { endCrashedRun } from './end-crashed-run.js';

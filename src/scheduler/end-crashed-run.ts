@@ -3,7 +3,7 @@ import type { SessionStore } from '../api/ports.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
-import { loadValidSession, persistRun } from './persist-run.js';
+import { loadValidSession, persistRun } from '../core/persist-run.js';
 import { emitCompletion } from './run-completion.js';
 import type { RunLedger } from './run-ledger.js';
 

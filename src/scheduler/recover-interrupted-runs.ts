@@ -11,7 +11,7 @@ import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 import type { RecoveryReport } from '../api/scheduler-types.js';
 import { lastChildEvent } from './last-child-event.js';
-import { loadValidSession, persistRun } from './persist-run.js';
+import { loadValidSession, persistRun } from '../core/persist-run.js';
 
 /** The error text of a run that a crash or restart interrupted. */
 export const INTERRUPTED_ERROR = 'child session run was interrupted before it ended (scheduler restart)';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { schedulerLimitsSchema } from '../../machines/scheduler.events.js';
 import { onParentEndSchema } from '../../machines/spawn-job.events.js';
+import { DEFAULT_ON_PARENT_END } from '../core/on-parent-end.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import type { Clock } from '../clock.js';
 import { SproutValidationError } from '../errors.js';
@@ -52,7 +53,7 @@ export const schedulerOptionsSchema = schedulerLimitsSchema.extend({
    * included), unless its spawn says otherwise: `cancel` it (reason `parent`) or `abandon` it.
    * @default 'cancel'
    */
-  onParentEnd: onParentEndSchema.default('cancel'),
+  onParentEnd: onParentEndSchema.default(DEFAULT_ON_PARENT_END),
   /** What `start()` does with runs a crash left `running` / `pending`. @default 'interrupt' */
   recover: z.enum(['interrupt', 'requeue']).default('interrupt'),
   /** Id generator for runs and spawned children. @default crypto.randomUUID */

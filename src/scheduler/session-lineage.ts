@@ -1,9 +1,7 @@
 import type { LineageLink } from '../../machines/scheduler.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import type { RunLedgers } from './run-ledgers.js';
-
-/** The metadata key that records a child spawned with `onParentEnd: 'abandon'`. */
-export const ON_PARENT_END_KEY = 'on_parent_end';
+import { ON_PARENT_END_KEY } from '../core/on-parent-end.js';
 
 /** Where a session hangs in its tree: its parent, and whether it abandons that parent's end. */
 interface TreeLink {
@@ -81,9 +79,4 @@ export function sessionLineage(
 /** Remembers where a session this process created hangs in its tree. */
 export function rememberLink(cache: LineageCache, session: Session): void {
   cache.set(session.id, linkOf(session));
-}
-
-/** Records `onParentEnd: 'abandon'` on a child session (so its descendants' lineage sees it after a restart). */
-export function markAbandons(session: Session): void {
-  session.metadata[ON_PARENT_END_KEY] = 'abandon';
 }

@@ -1,7 +1,8 @@
 import type { Observable } from 'rxjs';
 import { isTerminal } from '../../machines/run-status.js';
 import type { ChildRunSummary, WaitPolicy } from '../api/scheduler-types.js';
-import type { RunEnd, RunRecord, RunStatus } from './run-ledger.js';
+import type { RunEnd, RunRecord } from './run-ledger.js';
+import { policyHolds } from '../core/wait-policy.js';
 
 /** Summarises a run record. */
 export function summarize(record: RunRecord): ChildRunSummary {
@@ -9,16 +10,6 @@ export function summarize(record: RunRecord): ChildRunSummary {
   if (record.error !== undefined) summary.error = record.error;
   if (record.result !== undefined) summary.result = record.result;
   return summary;
-}
-
-const isEnded = (status: RunStatus): boolean => isTerminal(status);
-
-/** True once `policy` holds for these summaries. */
-export function policyHolds(policy: WaitPolicy, runs: readonly ChildRunSummary[]): boolean {
-  const ended = runs.filter((run) => isEnded(run.status));
-  if (policy === 'all') return ended.length === runs.length;
-  if (policy === 'any') return runs.length === 0 || ended.length > 0;
-  return ended.length === runs.length || ended.some((run) => run.status === 'error');
 }
 
 /**
@@ -49,9 +40,9 @@ export function waitForRuns(
       const record = ledgers.runOf(id);
       const known = fixed.get(id);
       // A child known only from the store counts as ended once the store says so.
-      if (!record || (known && isEnded(known.status))) continue;
+      if (!record || (known && isTerminal(known.status))) continue;
       pinned.set(id, record.runId);
-      if (isEnded(record.status)) outcomes.set(record.runId, summarize(record));
+      if (isTerminal(record.status)) outcomes.set(record.runId, summarize(record));
     }
   };
   const current = (): ChildRunSummary[] =>
@@ -85,7 +76,7 @@ export function waitForRuns(
     const endedSubscription = ledgers.ended$.subscribe((summary) => {
       if (!wanted.has(summary.childSessionId)) return;
       const known = fixed.get(summary.childSessionId);
-      if (!pinned.has(summary.childSessionId) && !(known && isEnded(known.status))) pinned.set(summary.childSessionId, summary.runId);
+      if (!pinned.has(summary.childSessionId) && !(known && isTerminal(known.status))) pinned.set(summary.childSessionId, summary.runId);
       if (pinned.get(summary.childSessionId) !== summary.runId) return;
       const outcome: ChildRunSummary = { childSessionId: summary.childSessionId, runId: summary.runId, status: summary.status };
       if (summary.error !== undefined) outcome.error = summary.error;

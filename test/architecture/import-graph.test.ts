@@ -60,6 +60,9 @@ const LAYERS: readonly { name: string; members: readonly string[] }[] = [
   { name: 'api', members: ['src/api/', 'src/errors.ts', 'src/clock.ts', 'src/well-formed-text.ts', 'src/audit/'] },
   // The runtime's parts: streams, port adapters, agents.
   { name: 'runtime', members: ['src/streams/', 'src/adapters/', 'src/agents/'] },
+  // The SpawnScheduler API's deployment-neutral operations (argument schemas, run, spawnChild,
+  // summaries, the wait policy), written once over ports: both deployments call them.
+  { name: 'core', members: ['src/core/'] },
   // The scheduler, its composition root, and the testing entry (scripted agent, simulated clock).
   { name: 'scheduler', members: ['src/scheduler/', 'src/create-spawn-scheduler.ts', 'src/testing/'] },
   // Deployments and observers of a scheduler, and the package root that re-exports telemetry.
@@ -115,13 +118,13 @@ describe('import graph of src/ and machines/', () => {
     expect(twice).toEqual([]);
   });
 
-  it('imports point down the layers: machines ← api ← runtime ← scheduler ← deployment ← server ← cli', () => {
+  it('imports point down the layers: machines ← api ← runtime ← core ← scheduler ← deployment ← server ← cli', () => {
     const relativeGraph = new Map([...graph].map(([file, imports]) => [show(file), imports.map(show)]));
     expect(upwardImports(LAYERS, relativeGraph)).toEqual([]);
   });
 
   it('the scheduler and the streams import no adapter (src/adapters/ is reached only from the composition root, CLI and server)', () => {
-    const core = [join(root, 'src/scheduler'), join(root, 'src/streams'), join(root, 'src/api')];
+    const core = [join(root, 'src/scheduler'), join(root, 'src/core'), join(root, 'src/streams'), join(root, 'src/api')];
     const adapters = join(root, 'src/adapters');
     const leaks = [...graph]
       .filter(([file]) => core.some((dir) => file.startsWith(dir)))
@@ -129,6 +132,16 @@ describe('import graph of src/ and machines/', () => {
         imports.filter((target) => target.startsWith(adapters)).map((target) => `${show(file)} → ${show(target)}`),
       );
     expect(leaks).toEqual([]);
+  });
+
+  it('distributed mode imports no scheduler internals: only the composition root, the core and the ports', () => {
+    const internals = join(root, 'src/scheduler');
+    const reached = [...graph]
+      .filter(([file]) => file.startsWith(join(root, 'src/distributed')))
+      .flatMap(([file, imports]) =>
+        imports.filter((target) => target.startsWith(internals)).map((target) => `${show(file)} → ${show(target)}`),
+      );
+    expect(reached).toEqual([]);
   });
 
   it('no adapter class is tested with instanceof outside its own folder', () => {

@@ -15,7 +15,7 @@ import type * as Public from '../../src/index.js';
 import type * as ChildStatusInternal from '../../src/scheduler/child-status.js';
 import type { schedulerOptionsSchema } from '../../src/scheduler/scheduler-options.js';
 import type * as RunLedger from '../../src/scheduler/run-ledger.js';
-import type * as SchedulerArgs from '../../src/scheduler/scheduler-args.js';
+import type * as SchedulerArgs from '../../src/core/scheduler-args.js';
 import type * as WaitInternal from '../../src/scheduler/wait-for-children.js';
 import type * as EventLogPort from '../../src/streams/event-log.js';
 import type * as StorePort from '../../src/api/ports.js';

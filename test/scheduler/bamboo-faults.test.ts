@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, toPromise } from 'xstate';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createJobLogic } from '../../src/scheduler/create-job-logic.js';
-import { persistRun } from '../../src/scheduler/persist-run.js';
+import { persistRun } from '../../src/core/persist-run.js';
 import { RunLedger } from '../../src/scheduler/run-ledger.js';
 import { RunLedgers } from '../../src/scheduler/run-ledgers.js';
 import type { SchedulerDiagnostic } from '../../src/api/scheduler-diagnostic.js';

@@ -1,26 +1,32 @@
 import type { LineageLink } from '../../machines/scheduler.events.js';
 import { METADATA_KEYS } from '../../machines/session.schema.js';
 import { ROOT_PARENT, onParentEndSchema, type OnParentEnd, type SpawnJob } from '../../machines/spawn-job.events.js';
-import type { SessionStore } from '../api/ports.js';
+import type { MaybePromise, SessionStore } from '../api/ports.js';
+import type { Session } from '../../machines/session.schema.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { SessionBusyError, SessionNotFoundError } from '../errors.js';
 import { loadValidSession } from './persist-run.js';
 import type { RunInput } from './scheduler-args.js';
-import { ON_PARENT_END_KEY } from './session-lineage.js';
+import { ON_PARENT_END_KEY } from './on-parent-end.js';
 import type { EnqueueResult } from '../api/scheduler-types.js';
 
-/** What `run` needs from the scheduler. */
-export interface RunSessionDeps {
+/**
+ * What `run` needs from a deployment. `L` is what the deployment carries with a run about the
+ * runs above it (the embedded scheduler's lineage, a distributed job's ancestor links).
+ */
+export interface RunSessionDeps<L = LineageLink[]> {
   store: SessionStore;
   clock: SproutClock;
   createId(): string;
   onParentEnd: OnParentEnd;
-  /** The session's queued or running run, if any. */
-  liveRunId(sessionId: string): string | undefined;
+  /** The session's queued or running run, if any (from the run-ownership records). */
+  liveRunId(sessionId: string): MaybePromise<string | undefined>;
   /** Sessions between the busy check and their enqueue (so two messages cannot both pass it). */
   starting: Map<string, string>;
-  lineage(parentSessionId: string): LineageLink[];
-  enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: LineageLink[]): Promise<EnqueueResult>;
+  /** What the run carries about the runs above it; `none` for a root's own run. */
+  lineage(parentSessionId: string, session: Session): MaybePromise<L>;
+  none: L;
+  enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: L): Promise<EnqueueResult>;
 }
 
 /**
@@ -33,15 +39,18 @@ export interface RunSessionDeps {
  * @example
  * const { runId } = await runSession(deps, 'root', { message: 'Plan a trip to Lisbon' });
  */
-export async function runSession(deps: RunSessionDeps, sessionId: string, input: RunInput): Promise<{ runId: string }> {
-  const busy = deps.starting.get(sessionId) ?? deps.liveRunId(sessionId);
-  if (busy !== undefined) throw new SessionBusyError(sessionId, busy);
+export async function runSession<L>(deps: RunSessionDeps<L>, sessionId: string, input: RunInput): Promise<{ runId: string }> {
+  // Marked as starting before anything is awaited: two messages racing the busy check cannot both pass it.
+  const starting = deps.starting.get(sessionId);
+  if (starting !== undefined) throw new SessionBusyError(sessionId, starting);
   const runId = deps.createId();
   deps.starting.set(sessionId, runId);
   try {
+    const busy = await deps.liveRunId(sessionId);
+    if (busy !== undefined) throw new SessionBusyError(sessionId, busy);
     const session = await loadValidSession(deps.store, sessionId);
     if (!session) throw new SessionNotFoundError(sessionId);
-    const live = deps.liveRunId(sessionId);
+    const live = await deps.liveRunId(sessionId);
     if (live !== undefined) throw new SessionBusyError(sessionId, live);
     const now = toRfc3339(deps.clock.now());
     session.messages.push({ id: deps.createId(), role: 'user', content: input.message, created_at: now });
@@ -59,7 +68,7 @@ export async function runSession(deps: RunSessionDeps, sessionId: string, input:
       model: session.model,
       ...(isRoot ? {} : { onParentEnd: stored.success ? stored.data : deps.onParentEnd }),
     };
-    const lineage = isRoot ? [] : deps.lineage(parentSessionId);
+    const lineage = isRoot ? deps.none : await deps.lineage(parentSessionId, session);
     await deps.store.save(session);
     const result = await deps.enqueue(job, session.title, runId, lineage);
     if (result.deduplicated) throw new SessionBusyError(sessionId, result.runId);

@@ -2,17 +2,20 @@ import { METADATA_KEYS } from '../../machines/session.schema.js';
 import type { LineageLink } from '../../machines/scheduler.events.js';
 import type { Session } from '../../machines/session.schema.js';
 import type { OnParentEnd, SpawnBrief, SpawnJob } from '../../machines/spawn-job.events.js';
-import type { SessionStore } from '../api/ports.js';
+import type { MaybePromise, SessionStore } from '../api/ports.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { SessionNotFoundError, SpawnDepthExceededError } from '../errors.js';
 import { buildChildSession } from './build-child-session.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 import { loadValidSession } from './persist-run.js';
-import { markAbandons } from './session-lineage.js';
+import { markAbandons } from './on-parent-end.js';
 import type { EnqueueResult } from '../api/scheduler-types.js';
 
-/** What `spawnChild` needs from the scheduler. */
-export interface SpawnChildDeps {
+/**
+ * What `spawnChild` needs from a deployment. `L` is what the deployment carries with a run about
+ * the runs above it (the embedded scheduler's lineage, a distributed job's ancestor links).
+ */
+export interface SpawnChildDeps<L = LineageLink[]> {
   store: SessionStore;
   clock: SproutClock;
   maxDepth: number;
@@ -22,13 +25,13 @@ export interface SpawnChildDeps {
   /** The scheduler's `onParentEnd` (for a brief that does not say). */
   onParentEnd: OnParentEnd;
   /** The ancestors of a run under this parent, parent first (the parent as loaded is given). */
-  lineage(parentSessionId: string, parent: Session): LineageLink[];
+  lineage(parentSessionId: string, parent: Session): MaybePromise<L>;
   /** Remembers where the new child hangs in its tree (for its own children's lineage). */
   remember(child: Session): void;
-  /** True while the scheduler has a queued or running run of the session. */
-  isLive(sessionId: string): boolean;
+  /** True while the session has a queued or running run (from the run-ownership records). */
+  isLive(sessionId: string): MaybePromise<boolean>;
   /** Queues a run of the child under the given run id. */
-  enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: LineageLink[]): Promise<EnqueueResult>;
+  enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: L): Promise<EnqueueResult>;
   report(diagnostic: SchedulerDiagnostic): void;
 }
 
@@ -43,8 +46,8 @@ export interface SpawnChildDeps {
  * @example
  * const { childSessionId, runId } = await spawnChild(deps, 'root', { title: 'Research', prompt: 'Find X' });
  */
-export async function spawnChild(
-  deps: SpawnChildDeps,
+export async function spawnChild<L>(
+  deps: SpawnChildDeps<L>,
   parentSessionId: string,
   brief: SpawnBrief,
 ): Promise<{ childSessionId: string; runId: string }> {
@@ -64,7 +67,7 @@ export async function spawnChild(
   child.metadata[METADATA_KEYS.runId] = plannedRunId;
   const onParentEnd = brief.onParentEnd ?? deps.onParentEnd;
   if (onParentEnd === 'abandon') markAbandons(child);
-  const lineage = deps.lineage(parentSessionId, parent);
+  const lineage = await deps.lineage(parentSessionId, parent);
   await deps.store.save(child);
   deps.remember(child);
   try {
@@ -82,7 +85,7 @@ export async function spawnChild(
       const stored = await loadValidSession(deps.store, child.id);
       const untouched =
         stored !== undefined &&
-        !deps.isLive(child.id) &&
+        !(await deps.isLive(child.id)) &&
         stored.metadata[METADATA_KEYS.runId] === plannedRunId &&
         stored.metadata[METADATA_KEYS.status] === 'pending';
       if (untouched) await deps.store.delete(child.id);
