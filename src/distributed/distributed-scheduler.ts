@@ -40,14 +40,12 @@ import { PostgresRunFences } from '../adapters/postgres/postgres-run-fences.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, type RunJobData } from './run-job.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
 import { deleteTree } from './tree-delete.js';
+import { createTreeCanceller, DEFAULT_CANCEL_TREE_HOLD_MS } from './tree-canceller.js';
 import { assertWellFormed } from '../well-formed-text.js';
 import { listWorkers, type WorkersInfo } from './workers-info.js';
 
 /** The front door takes no run: the lease of its run-ownership port is never used. */
 const FRONT_DOOR_LEASE_MS = 30_000;
-
-/** How long a cancel request is kept for a run that has not been taken yet (a week). */
-const CANCEL_TTL_MS = 7 * 24 * 3600 * 1000;
 
 const frontDoorOptionsSchema = z.object({
   prefix: z.string().default('sprout'),
@@ -55,11 +53,7 @@ const frontDoorOptionsSchema = z.object({
   queueCapacity: z.number().int().min(1).max(10_000_000).optional(),
   maxDepth: z.number().int().min(0).default(4),
   eventRetention: z.number().int().min(0).default(1000),
-  cancelTreeHoldMs: z
-    .number()
-    .int()
-    .min(1)
-    .default(10 * 60_000),
+  cancelTreeHoldMs: z.number().int().min(1).default(DEFAULT_CANCEL_TREE_HOLD_MS),
 });
 
 /**
@@ -278,47 +272,14 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     return { runId };
   };
 
-  /** Sets the run's durable cancel flag and pushes it to every worker; `true` when the child had a run. */
-  const cancelRun = async (childSessionId: string, reason: CompletionReason): Promise<boolean> => {
-    const { redis: r, queue: q } = running();
-    const runId = await onRedis(`reading the live run of ${childSessionId}`, () => r.get(keys.live(childSessionId)));
-    if (runId === null) return false;
-    await onRedis(`cancelling run ${runId}`, () =>
-      r.multi().set(keys.cancel(runId), reason, 'PX', CANCEL_TTL_MS).publish(keys.cancelChannel, JSON.stringify({ runId, reason })).exec(),
-    );
-    // A run waiting for a slot of its parent ends at once (it needs none) instead of at its next retry.
-    void (async () => {
-      const job = await q.getJob(runId);
-      if (job && (await job.getState()) === 'delayed') await job.promote();
-    })().catch(() => undefined);
-    return true;
-  };
-
-  /**
-   * Cancels every queued or running descendant of `rootId` with `reason`. Level by level, each
-   * descendant is marked (`halt`, for `cancelTreeHoldMs`) before its own children are listed, so a
-   * child created after the listing finds its parent marked when a worker takes its run (and
-   * ends `cancelled`, reason `parent`, without running). Resolves with how many runs it cancelled.
-   */
-  const cancelSubtree = async (rootId: string, reason: CompletionReason): Promise<number> => {
-    const { redis: r } = running();
-    const seen = new Set<string>([rootId]);
-    let frontier = (await store.listChildren(rootId)).map((child) => child.id).filter((id) => !seen.has(id));
-    let cancelled = 0;
-    while (frontier.length > 0) {
-      for (const id of frontier) seen.add(id);
-      const marking = r.multi();
-      for (const id of frontier) marking.set(keys.halt(id), 'parent', 'PX', opts.cancelTreeHoldMs);
-      await onRedis('marking a cancelled tree', () => marking.exec());
-      for (const id of frontier) if (await cancelRun(id, reason)) cancelled++;
-      const next: string[] = [];
-      for (const id of frontier) {
-        for (const child of await store.listChildren(id)) if (!seen.has(child.id)) next.push(child.id);
-      }
-      frontier = next;
-    }
-    return cancelled;
-  };
+  const canceller = createTreeCanceller({
+    redis: () => running().redis,
+    queue: () => running().queue,
+    store,
+    keys,
+    holdMs: opts.cancelTreeHoldMs,
+    onRedis,
+  });
 
   /** A summary from the stored child, for the run `runId` (queued / running until its end is stored). */
   const summaryOf = (session: Parameters<typeof childSummaryFromSession>[0], runId: string): ChildStatus => {
@@ -487,11 +448,11 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
 
     async cancel(childSessionId, reason = 'user') {
       const args = parseArgs(cancelArgsSchema, { childSessionId, reason }, 'cancel() arguments');
-      return cancelRun(args.childSessionId, args.reason);
+      return canceller.cancelRun(args.childSessionId, args.reason);
     },
 
     async cancelTree(sessionId) {
-      return cancelSubtree(parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id'), 'parent');
+      return canceller.cancelSubtree(parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id'), 'parent', true);
     },
 
     async deleteSession(sessionId) {

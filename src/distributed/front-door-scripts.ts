@@ -16,7 +16,8 @@ const JOB_GRACE_MS = 60_000;
  *    queued are a ZSET; it is pruned only when it looks full: a run whose BullMQ job a worker took
  *    (`processedOn` is set on the job hash) or whose job is gone no longer counts. Workers never
  *    touch it;
- * 4. otherwise the child's live run is set (and the run counted): `ok`.
+ * 4. otherwise the child's live run is set (and the run counted), and its halt mark is cleared
+ *    (it was asked to run again, as in embedded mode): `ok`.
  *
  * With an empty run id it only says whether there would be room (`ok`, `gone` or `full`).
  */
@@ -42,6 +43,7 @@ if capacity > 0 and redis.call('ZCARD', KEYS[2]) >= capacity then
 end
 if runId == '' then return {'ok'} end
 redis.call('SET', KEYS[1], runId)
+redis.call('DEL', KEYS[5])
 if capacity > 0 then redis.call('ZADD', KEYS[2], now, runId) end
 return {'ok'}`;
 
@@ -64,7 +66,7 @@ export class FrontDoorScripts {
   constructor(redis: Redis, keys: RedisKeys) {
     this.#redis = redis;
     this.#keys = keys;
-    if (!('sproutAdmitRun' in redis)) redis.defineCommand('sproutAdmitRun', { numberOfKeys: 4, lua: ADMIT_RUN });
+    if (!('sproutAdmitRun' in redis)) redis.defineCommand('sproutAdmitRun', { numberOfKeys: 5, lua: ADMIT_RUN });
   }
 
   /** Admits the run (see {@link ADMIT_RUN}); `runId: ''` only checks for room. `capacity` 0: unbounded. */
@@ -76,6 +78,7 @@ export class FrontDoorScripts {
       this.#keys.queued,
       this.#keys.deleting(run.parentSessionId),
       this.#keys.deleting(run.childSessionId),
+      this.#keys.halt(run.childSessionId),
       run.runId,
       run.capacity,
       this.#keys.runJob(''),

@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { METADATA_KEYS, type Session } from '../../machines/session.schema.js';
+import { onParentEndSchema } from '../../machines/spawn-job.events.js';
 import type { AncestorLink } from '../api/scheduler-types.js';
 import { ancestorLinkSchema, MAX_ANCESTOR_LINKS } from '../core/scheduler-args.js';
 
@@ -12,6 +13,8 @@ export const runJobSchema = z.object({
   childSessionId: z.string().min(1),
   model: z.string().min(1),
   title: z.string().optional(),
+  /** What the run does when its parent's run ends `cancelled` or `error` (absent: `cancel`). */
+  onParentEnd: onParentEndSchema.optional(),
   /**
    * The W3C `traceparent` of the span active when the front door queued the run (absent without
    * an OpenTelemetry SDK): a worker runs the job in `contextOfTraceparent(traceparent)` so the

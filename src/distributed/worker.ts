@@ -24,6 +24,7 @@ import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys
 import { closeLostRootRun, closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
 import { RedisRunOwnership } from './redis-run-ownership.js';
 import { WorkerSlots } from './worker-slots.js';
+import { createTreeCanceller, DEFAULT_CANCEL_TREE_HOLD_MS } from './tree-canceller.js';
 import { PostgresRunLedger } from '../adapters/postgres/postgres-run-ledger.js';
 import { RedisScripts } from './redis-scripts.js';
 import { reconcileQueue } from './reconcile-queue.js';
@@ -391,6 +392,35 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     if (parked.length > 0) void promote(data.parentSessionId, parked);
   };
 
+  /**
+   * A session's run ended `cancelled` or `error`: the session is halted (children spawned under it
+   * from now on end `cancelled`, reason `parent`) and its queued and running descendants are
+   * cancelled (reason `parent`), except children spawned with `onParentEnd: 'abandon'` and their
+   * subtrees. Best effort: a failure is reported, the run's end stands.
+   */
+  const endReachesSubtree = async (sessionId: string): Promise<void> => {
+    try {
+      await canceller.halt(sessionId);
+      await canceller.cancelSubtree(sessionId, 'parent', false);
+    } catch (error) {
+      serviceError(error);
+    }
+  };
+  const canceller = createTreeCanceller({
+    redis: () => need(redis),
+    queue: () => need(queue),
+    store,
+    keys,
+    holdMs: DEFAULT_CANCEL_TREE_HOLD_MS,
+    onRedis: async (what, call) => {
+      try {
+        return await call();
+      } catch (error) {
+        throw queueUnavailable(error, what);
+      }
+    },
+  });
+
   /** Wakes parked runs of a parent whose slot freed (best effort: each retries on its own anyway). */
   const promote = async (parentSessionId: string, runIds: readonly string[]): Promise<void> => {
     for (const runId of runIds) {
@@ -415,7 +445,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     const entry: LocalRun = { data, sent: false, cancel, slot };
     local.set(data.runId, entry);
     try {
-      const { runId, parentSessionId, childSessionId, model, title, ancestors } = data;
+      const { runId, parentSessionId, childSessionId, model, title, ancestors, onParentEnd } = data;
       const snapshot = scheduler.actor.getSnapshot();
       if (snapshot.status !== 'active' || snapshot.value !== 'accepting') return undefined;
       // A root's own run has no parent to wait on: it ends with its terminal event on its own stream.
@@ -432,7 +462,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       // The same public call as any embedded caller: the run keeps the id the queue gave it, and
       // the runs above its parent (wherever they run) link its stream up to the root's.
       const queued = await scheduler.enqueue(
-        { parentSessionId, childSessionId, model },
+        { parentSessionId, childSessionId, model, ...(onParentEnd === undefined || parentSessionId === '' ? {} : { onParentEnd }) },
         { runId, title, root: parentSessionId === '', ...(parentSessionId === '' || ancestors === undefined ? {} : { ancestors }) },
       );
       if (queued.runId !== runId) return undefined;
@@ -575,6 +605,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       // A completion this worker committed closed the run in the same transaction: no need to ask.
       if (!committed.has(runId) && (await ledger.openRun(runId)))
         return await defer(job, token, retryLater(), 'the completion could not be written');
+      // A run that ended `cancelled` or `error` reaches its subtree, as in embedded mode (not one
+      // this worker's own shutdown cancelled: the other workers carry on with its children).
+      const shutdown = summary.status === 'cancelled' && phase === 'stopping';
+      if ((summary.status === 'cancelled' || summary.status === 'error') && !shutdown) await endReachesSubtree(childSessionId);
       await finishRun(data, isTerminal(summary.status) ? summary.status : undefined);
       failures.delete(runId);
       return summary.status;
