@@ -34,8 +34,8 @@ export interface RedisRunOwnershipOptions {
   fences: PostgresRunFences;
   /** How long a claim lasts without renewal (a dead owner's runs are reserved again after it). */
   leaseMs: number;
-  /** Runs before the PostgreSQL claim: what this process still has to write is written first. */
-  beforeFence?: (() => Promise<void>) | undefined;
+  /** Runs before the PostgreSQL claim of `runId`: what this process still has to write of it is written first. */
+  beforeFence?: ((runId: string) => Promise<void> | void) | undefined;
 }
 
 /**
@@ -81,7 +81,7 @@ export class RedisRunOwnership implements RunOwnership {
     if (claim.waitMs > 0) return { kind: 'held', retryInMs: claim.waitMs };
     let epoch = claim.epoch;
     try {
-      await this.#o.beforeFence?.();
+      await this.#o.beforeFence?.(runId);
       let taken = await fences.claimAndInspect(runId, owner, epoch, childSessionId);
       if (taken.fence === undefined && taken.storedEpoch !== undefined) {
         // Redis lost its counter: move this claim past PostgreSQL's epoch while it still holds.

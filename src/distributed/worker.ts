@@ -278,6 +278,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     bySession: (sessionId: string) => tokensBySession.get(sessionId),
     onFenced: (error: RunFencedError) => loseRun(error.runId, local.get(error.runId)?.data.parentSessionId ?? '', 'owner'),
   };
+  /** The runs this worker took lately (the last 10,000): only they can have writes of this process in flight. */
+  const taken = new Set<string>();
+  const tookBefore = (runId: string): boolean => {
+    if (taken.has(runId)) return true;
+    taken.add(runId);
+    if (taken.size > 10_000) taken.delete(taken.values().next().value as string);
+    return false;
+  };
   /** At most `concurrency` runs of this worker run at once; a waiting run holds no slot. */
   const slots = new WorkerSlots(opts.concurrency);
   const scheduler = createSpawnScheduler({
@@ -710,7 +718,15 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       bullRedis = openRedis(options.redis, 'worker queue', serviceError, { blocking: true });
       subscriber = openRedis(options.redis, 'worker cancel channel', serviceError, { blocking: true });
       scripts = new RedisScripts(redis, keys);
-      ownership = new RedisRunOwnership({ redis, scripts, keys, fences, leaseMs: opts.leaseMs, beforeFence: () => log.flush() });
+      ownership = new RedisRunOwnership({
+        redis,
+        scripts,
+        keys,
+        fences,
+        leaseMs: opts.leaseMs,
+        // Only a run this process took before can have writes still in flight here: flush for it alone.
+        beforeFence: (runId) => (tookBefore(runId) ? log.flush() : undefined),
+      });
       queue = new Queue(RUN_QUEUE_NAME, { connection: bullRedis, prefix });
       queue.on('error', serviceError);
       if (opts.globalConcurrency !== undefined) await queue.setGlobalConcurrency(opts.globalConcurrency);
