@@ -33,7 +33,13 @@ export type {
   RecoveryReport,
   SchedulerDiagnostic,
   OnParentEnd,
+  EnqueueOptions,
+  AncestorLink,
 } from './api/scheduler-types.js';
+export type { RunOwnership, RunToken, OpenRunResult, ReserveRunResult, RunOwnershipEnd } from './api/run-ownership.js';
+export { InProcessRunOwnership } from './scheduler/in-process-run-ownership.js';
+export { RunLedger } from './scheduler/run-ledger.js';
+export type { RunLedgerOptions, RunRecord, RunEnd } from './scheduler/run-ledger.js';
 
 // ── The pure machines, for inspection, visualisation and model-based tests ─────────────────────
 export { spawnJobMachine } from '../machines/spawn-job.machine.js';

@@ -10,12 +10,17 @@ export type RunToken = RunFence;
 
 /** A run's end, as {@link RunOwnership.end} records it (its completion carries the same). */
 export interface RunOwnershipEnd {
+  /** The child session the run ran. */
   childSessionId: string;
+  /** The run that ended. */
   runId: string;
   /** The outcome, when the caller knows it (the in-process ledger records an end without one as `error`). */
   status?: CompletionStatus | undefined;
+  /** What went wrong, for `error`. */
   error?: string | undefined;
+  /** Why it was cancelled or interrupted. */
   reason?: CompletionReason | undefined;
+  /** The final answer, for `completed`. */
   result?: string | undefined;
 }
 

@@ -10,4 +10,10 @@ export type { PostgresConnection, RedisConnection } from './connections.js';
 export { QueueFullError, QueueUnavailableError } from './errors.js';
 export { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
 export { WORKER_LOST_ERROR } from './lost-run.js';
+export {
+  RedisRunOwnership,
+  type RedisRunOwnershipOptions,
+  type RedisReserveResult,
+  type RunReservationDetails,
+} from './redis-run-ownership.js';
 export type { WorkerInfo, WorkerRun, WorkersInfo } from './workers-info.js';
