@@ -3,28 +3,19 @@
 // the waiting run does not go on until a slot frees — this worker never runs more than
 // `concurrency` agents that are not waiting. Real Redis and PostgreSQL; waits on conditions.
 import { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AgentRuntime } from '../../src/api/ports.js';
-import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
+import { createDistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js';
 import { RUN_QUEUE_NAME } from '../../src/distributed/keys.js';
-import { createWorker, type DistributedWorker } from '../../src/distributed/worker.js';
+import { createWorker } from '../../src/distributed/worker.js';
 import { rootSession } from '../support/harness.js';
-import { POSTGRES_URL, REDIS_URL, createTestDeployment, servicesUnavailable, storedEvents, until, type TestDeployment } from './support.js';
+import { POSTGRES_URL, REDIS_URL, createTestDeployment, servicesUnavailable, storedEvents, until } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; workers: DistributedWorker[] } = {
-  deployments: [],
-  fronts: [],
-  workers: [],
-};
-
-afterEach(async () => {
-  for (const worker of opened.workers.splice(0)) await worker.stop({ mode: 'cancel' });
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 /** A gate a test opens once. */
 function gate(): { opened: Promise<void>; open(): void } {

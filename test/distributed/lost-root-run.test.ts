@@ -2,31 +2,19 @@
 // recovery does — the root is saved `error` (interrupted) and its own stream gets one terminal
 // `error` — and its agent is not run a second time (with the default `--recover interrupt`).
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
+import { describe, expect, it } from 'vitest';
+import { createDistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
 import type { CliProcess } from '../cli/cli-process.js';
 import { rootSession } from '../support/harness.js';
 import { probeKeys } from './fixtures/probe-agent-module.js';
 import { startProbeWorker } from './probe-worker-process.js';
-import { POSTGRES_URL, REDIS_URL, createTestDeployment, servicesUnavailable, storedEvents, until, type TestDeployment } from './support.js';
+import { POSTGRES_URL, REDIS_URL, createTestDeployment, servicesUnavailable, storedEvents, until } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; processes: CliProcess[] } = {
-  deployments: [],
-  fronts: [],
-  processes: [],
-};
-
-afterEach(async () => {
-  for (const process of opened.processes.splice(0)) {
-    if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL');
-    await process.exited;
-  }
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 const startWorkerProcess = (prefix: string, name: string): Promise<CliProcess> =>
   startProbeWorker(prefix, name, ['--lock-ms', '1000', '--heartbeat-ms', '200'], opened.processes);

@@ -2,35 +2,17 @@
 // cancels its running child (reason `parent`), leaves a child spawned with `onParentEnd:
 // 'abandon'` running, and a child spawned under it afterwards ends `cancelled` without running;
 // once the root is asked to run again, its new children run. Real Redis and PostgreSQL.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AgentRuntime } from '../../src/api/ports.js';
-import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
-import { createWorker, type DistributedWorker } from '../../src/distributed/worker.js';
+import { createDistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
+import { createWorker } from '../../src/distributed/worker.js';
 import { rootSession } from '../support/harness.js';
-import {
-  POSTGRES_URL,
-  REDIS_URL,
-  completionsOf,
-  createTestDeployment,
-  servicesUnavailable,
-  storedEvents,
-  until,
-  type TestDeployment,
-} from './support.js';
+import { POSTGRES_URL, REDIS_URL, completionsOf, createTestDeployment, servicesUnavailable, storedEvents, until } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; workers: DistributedWorker[] } = {
-  deployments: [],
-  fronts: [],
-  workers: [],
-};
-
-afterEach(async () => {
-  for (const worker of opened.workers.splice(0)) await worker.stop({ mode: 'cancel' });
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 describe.skipIf(unavailable !== undefined)('a parent’s end on workers', () => {
   it('a failed root cancels its child (reason parent), spares an abandoning child, halts late spawns until it runs again', async () => {
