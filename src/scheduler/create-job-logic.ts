@@ -1,6 +1,7 @@
 import type { AnyActorRef } from 'xstate';
 import { isRootJob, type SaveSessionInput, type SpawnJob, type SpawnJobEvent } from '../../machines/spawn-job.events.js';
 import { NO_OUTCOME, spawnJobMachine } from '../../machines/spawn-job.machine.js';
+import { isTerminal } from '../../machines/run-status.js';
 import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { toRfc3339 } from '../clock.js';
 import type { SessionStore, Spawner } from '../api/ports.js';
@@ -92,32 +93,71 @@ export function createJobLogic(deps: JobLogicDeps) {
   const answer = (self: AnyActorRef, event: SpawnJobEvent): void => {
     if ((self.getSnapshot() as { status: string }).status === 'active') (self as JobRef).send(event);
   };
-  /** Final saves still in flight, by run: a run that ended without waiting for one (a deadline) writes its end after it. */
-  const finalSaves = new Map<string, Promise<void>>();
+  /**
+   * Whether a save of `runId` may still write its run metadata: while the run is the child's
+   * newest in its ledger, and, once its end is recorded (its completion is out), only with the
+   * status that completion reported. A save a slow store held until after the run ended (a
+   * `running` marker, a `completed` save overtaken by the deadline) is retried after a conflict
+   * with what recovery or the end's rewrite saved meanwhile: it keeps its messages, but must not
+   * make the store disagree with the parent's stream again.
+   */
+  const mayWrite = (ledger: RunLedger, childSessionId: string, runId: string, status: string): boolean => {
+    if (!ledger.isCurrent(childSessionId, runId)) return false;
+    const record = ledger.runOf(childSessionId);
+    return record === undefined || !isTerminal(record.status) || record.status === status;
+  };
+  /** Saves of a run still in flight (skip, running marker, final), by run: a run that ended without waiting for one writes its end (`writeEnd`). */
+  const inflightSaves = new Map<string, Promise<void>>();
+  /** Runs whose save failed: they end in `error`, and nothing of that end is in the store. */
+  const unwrittenEnds = new Set<string>();
   const save = ({ self }: { self: AnyActorRef }, input: SaveSessionInput): Promise<void> => {
     const ledger = ledgerOf(self, input.runId, input.session.id);
-    const saving = persistRun(store, input, () => ledger.isCurrent(input.session.id, input.runId), clock);
+    const key = runKey(input.runId, input.session.id);
+    const saving = persistRun(store, input, () => mayWrite(ledger, input.session.id, input.runId, input.status), clock);
+    inflightSaves.set(key, saving);
+    const settled = (): void => {
+      if (inflightSaves.get(key) === saving) inflightSaves.delete(key);
+    };
     saving.then(
-      () => answer(self, { type: 'job.saved' }),
-      (error: unknown) => answer(self, { type: 'job.saveFailed', error }),
+      () => {
+        settled();
+        answer(self, { type: 'job.saved' });
+      },
+      (error: unknown) => {
+        settled();
+        // Only for a job still waiting on it: a job that ended already wrote its end meanwhile.
+        if ((self.getSnapshot() as { status: string }).status === 'active') unwrittenEnds.add(key);
+        answer(self, { type: 'job.saveFailed', error });
+      },
     );
     return saving;
   };
   /**
-   * The run ended (its deadline passed) while its final save was still being written: once that
-   * save settles, write the end the stream reports, so the stored status never says `completed`
-   * for a run whose completion said `error` (timeout).
+   * Writes the end the parent's stream reports, so the stored status never disagrees with the
+   * completion: after a failed save (the store kept a `running` marker, or the previous run's
+   * status, or none — recovery cannot find the last two, it only looks at children stored
+   * `running` / `pending`: one more try now, the store may have recovered), and after the run
+   * ended (deadline, cancel grace, stop) while a save was still in flight, which would land
+   * `running` or `completed` for a run whose completion said `error` or `cancelled`. Then the end is written at once (from a copy: a save that never answers must not
+   * hold it back) and again once that save settled; a late save that conflicts with it keeps
+   * its messages but not its status (`mayWrite`). Best effort: a failure is reported, and a stale
+   * `running` left behind is reconciled with the stream by the next `start()`.
    */
-  const rewriteAfterFinalSave = (self: AnyActorRef, job: SpawnJob, runId: string, input: SaveSessionInput): void => {
+  const writeEnd = (self: AnyActorRef, job: SpawnJob, runId: string, input: SaveSessionInput): void => {
     const key = runKey(runId, job.childSessionId);
-    const inflight = finalSaves.get(key);
-    if (inflight === undefined) return;
-    finalSaves.delete(key);
+    const inflight = inflightSaves.get(key);
+    inflightSaves.delete(key);
     const ledger = ledgerOf(self, runId, job.childSessionId);
-    void inflight
-      .catch(() => undefined)
-      .then(() => persistRun(store, input, () => ledger.isCurrent(job.childSessionId, runId), clock))
-      .catch((error: unknown) => deps.report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error }));
+    const write = (session: SaveSessionInput['session']): Promise<void> =>
+      persistRun(store, { ...input, session }, () => mayWrite(ledger, job.childSessionId, runId, input.status), clock).catch(
+        (error: unknown) => deps.report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error }),
+      );
+    if (inflight === undefined) {
+      void write(input.session);
+      return;
+    }
+    void write(structuredClone(input.session));
+    void inflight.catch(() => undefined).then(() => write(input.session));
   };
   const crash = (self: AnyActorRef, job: SpawnJob, runId: string, error: unknown): void => {
     deps.report({ kind: 'job_crashed', runId, childSessionId: job.childSessionId, error });
@@ -165,16 +205,9 @@ export function createJobLogic(deps: JobLogicDeps) {
         }
         answer(self, { type: 'job.reserved', reserved });
       },
-      saveSkipped: (args, input) => void save(args, input),
-      saveRunning: (args, input) => void save(args, input),
-      saveFinal: (args, input) => {
-        const key = runKey(input.runId, input.session.id);
-        const saving = save(args, input).finally(() => {
-          if (finalSaves.get(key) === saving) finalSaves.delete(key);
-        });
-        finalSaves.set(key, saving);
-        saving.catch(() => undefined);
-      },
+      saveSkipped: (args, input) => void save(args, input).catch(() => undefined),
+      saveRunning: (args, input) => void save(args, input).catch(() => undefined),
+      saveFinal: (args, input) => void save(args, input).catch(() => undefined),
       runAgent: ({ self }, input) => {
         const tracker = ledgerOf(self, input.runId, input.job.childSessionId).tracker(input.runId);
         const controller = new AbortController();
@@ -250,12 +283,15 @@ export function createJobLogic(deps: JobLogicDeps) {
       },
       publishCompletion: ({ context, self }) => {
         const outcome = context.outcome ?? NO_OUTCOME;
-        if (outcome.status === 'error' && outcome.code === 'RUN_TIMEOUT' && context.session !== undefined) {
-          rewriteAfterFinalSave(self, context.job, context.runId, {
+        const key = runKey(context.runId, context.job.childSessionId);
+        const unwritten = unwrittenEnds.delete(key);
+        const ended = outcome.status === 'error' || outcome.status === 'cancelled';
+        if (ended && (unwritten || inflightSaves.has(key)) && context.session !== undefined) {
+          writeEnd(self, context.job, context.runId, {
             session: context.session,
             runId: context.runId,
-            status: 'error',
-            error: outcome.error,
+            status: outcome.status,
+            error: outcome.status === 'error' ? outcome.error : undefined,
           });
         }
         publishCompletion(hub, ledgerOf(self, context.runId, context.job.childSessionId), context.job, context.runId, outcome);

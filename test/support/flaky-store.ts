@@ -5,6 +5,11 @@ import { MemorySessionStore } from '../../src/adapters/memory/memory-session-sto
 export class FlakyStore extends MemorySessionStore {
   failLoad: ((id: string) => Error | undefined) | undefined;
   failSave: ((session: Session) => Error | undefined) | undefined;
+  /**
+   * Makes a save slow: when it returns a promise, the save waits for it (a promise that never
+   * settles hangs the save for good) and only then fails (`failSave`) or writes.
+   */
+  holdSave: ((session: Session) => Promise<void> | undefined) | undefined;
 
   override async load(id: string): Promise<Session | undefined> {
     const error = this.failLoad?.(id);
@@ -13,6 +18,8 @@ export class FlakyStore extends MemorySessionStore {
   }
 
   override async save(session: Session): Promise<void> {
+    const held = this.holdSave?.(session);
+    if (held) await held;
     const error = this.failSave?.(session);
     if (error) throw error;
     return super.save(session);
