@@ -89,6 +89,15 @@ export interface SchedulerInput {
    * (O(alive jobs) per job with all of them under the scheduler). @default 64 (`JOB_LANE_SIZE`)
    */
   laneSize?: number | undefined;
+  /**
+   * Whether a session whose run ended `cancelled` / `error` (or that was cancelled) stays halted in
+   * this scheduler until it is asked to run again, so children spawned under it later end
+   * `cancelled` (reason `parent`) without running. Its end still cancels the runs in flight below
+   * it either way. `false` for a scheduler that is one of several over shared storage (a
+   * distributed worker): there the deployment keeps the halt marks, and a new run of the session
+   * on another process clears them, which this scheduler would never see. @default true
+   */
+  rememberHalts?: boolean | undefined;
 }
 
 /**

@@ -380,7 +380,8 @@ function runInFlight(context: SchedulerContext, sessionId: string): QueuedRun | 
  * shields. The reached sessions are halted too, so a spawn racing the cancel never runs.
  */
 function haltSubtree(context: SchedulerContext, effects: SchedulerEffect[], sessionId: string, everything: boolean): number {
-  context.halted.add(sessionId);
+  const remember = context.rememberHalts !== false;
+  if (remember) context.halted.add(sessionId);
   const below = context.subtree.get(sessionId);
   if (below === undefined) return 0;
   const reached = new Set<string>();
@@ -390,7 +391,7 @@ function haltSubtree(context: SchedulerContext, effects: SchedulerEffect[], sess
   }
   let cancelled = 0;
   for (const id of reached) {
-    context.halted.add(id);
+    if (remember) context.halted.add(id);
     if (isCancellable(context, id)) cancelled += 1;
   }
   cancelRuns(context, effects, reached, 'parent');

@@ -46,6 +46,15 @@ export interface SpawnSchedulerOptions {
   /** Runs waiting in the queue; `enqueue` waits for room beyond it. An integer from 1. @default 128 */
   queueCapacity?: number | undefined;
   /**
+   * Whether a session whose run ended `cancelled` / `error` (or that was cancelled) stays halted
+   * here until it is asked to run again (children spawned under it meanwhile end `cancelled`,
+   * reason `parent`, without running). `false` for one of several schedulers over shared storage,
+   * such as a distributed worker's: the deployment keeps halt marks where every process sees them
+   * (a new run of the session elsewhere clears them). Its end reaches the runs in flight below it
+   * either way. @default true
+   */
+  rememberHalts?: boolean | undefined;
+  /**
    * Period of `sub_session_heartbeat`; the first one is published as `running` begins.
    * Milliseconds, an integer from 1. @default 5000
    */

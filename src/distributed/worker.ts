@@ -299,6 +299,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     concurrency: Math.max(64, opts.concurrency * 8),
     perParentConcurrency: Math.max(64, opts.concurrency * 8),
     queueCapacity: Math.max(128, opts.concurrency * 16),
+    // Halt marks live in Redis (a new run of a session on another worker clears them there).
+    rememberHalts: false,
     spawner: {
       spawnChild: (parentSessionId, brief) => need(front).spawnChild(parentSessionId, brief),
       waitForChildren: async (parentSessionId, waitOptions) => {

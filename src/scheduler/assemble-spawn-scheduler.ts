@@ -157,6 +157,7 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     concurrency: opts.concurrency,
     perParentConcurrency: opts.perParentConcurrency,
     queueCapacity: opts.queueCapacity,
+    rememberHalts: opts.rememberHalts,
     jobLimits: {
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
       maxRunMs: opts.maxRunMs,

@@ -54,6 +54,8 @@ export const schedulerOptionsSchema = schedulerLimitsSchema.extend({
    * @default 'cancel'
    */
   onParentEnd: onParentEndSchema.default(DEFAULT_ON_PARENT_END),
+  /** See {@link SpawnSchedulerOptions.rememberHalts}. @default true */
+  rememberHalts: z.boolean().default(true),
   /** What `start()` does with runs a crash left `running` / `pending`. @default 'interrupt' */
   recover: z.enum(['interrupt', 'requeue']).default('interrupt'),
   /** Id generator for runs and spawned children. @default crypto.randomUUID */

@@ -324,6 +324,22 @@ describe("a parent's end reaches its subtree", () => {
     expect(agent.calls.filter((c) => c.startsWith('kid'))).toHaveLength(2);
   });
 
+  it('with rememberHalts false, a parent’s error still cancels its descendants, but keeps no halt mark', async () => {
+    const failing = spawnerAgent(2, { failAfterSpawn: true });
+    const h = await createHarness({ agent: failing, scheduler: { concurrency: 4, rememberHalts: false } });
+    const parent = await h.scheduler.spawnChild('root', { title: 'parent', prompt: 'p' });
+    await h.until(() => h.completions().length === 1 && h.completions(parent.childSessionId).length === 2);
+    expect(h.completions(parent.childSessionId).map((c) => c.reason)).toEqual(['parent', 'parent']);
+    expect(h.scheduler.actor.getSnapshot().context.halted.has(parent.childSessionId)).toBe(false);
+    // A child spawned under it later is not cancelled by this scheduler (a deployment that keeps
+    // halt marks elsewhere decides): it runs.
+    const late = await h.scheduler.spawnChild(parent.childSessionId, { title: 'late', prompt: 'p' });
+    await h.until(() => failing.calls.includes('late'));
+    expect(h.completions(parent.childSessionId).filter((c) => c.child_session_id === late.childSessionId)).toEqual([]);
+    await h.scheduler.cancel(late.childSessionId);
+    await h.until(() => h.completions(parent.childSessionId).length === 3);
+  });
+
   it("a parent's error cancels its descendants; a completed parent leaves them running; abandon keeps them", async () => {
     const failing = spawnerAgent(2, { failAfterSpawn: true });
     const h = await createHarness({ agent: failing, scheduler: { concurrency: 4 } });
