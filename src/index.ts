@@ -15,7 +15,7 @@
 
 // ── The scheduler ──────────────────────────────────────────────────────────────────────────────
 export { createSpawnScheduler } from './create-spawn-scheduler.js';
-export type { SpawnScheduler, RunInput } from './api/spawn-scheduler.js';
+export type { SpawnScheduler, SpawnSchedulerApi, RunInput } from './api/spawn-scheduler.js';
 export type { SpawnSchedulerOptions } from './api/spawn-scheduler-options.js';
 export type {
   SpawnJob,

@@ -179,3 +179,20 @@ export interface SpawnScheduler {
    */
   waitForChildren(parentSessionId: string, options?: WaitForChildrenOptions): Promise<ChildRunSummary[]>;
 }
+
+/**
+ * The SpawnScheduler API both deployments serve, the same methods with the same contract: the
+ * embedded scheduler (`createSpawnScheduler`) and the distributed front door
+ * (`createDistributedScheduler`, whose `run` and `spawnChild` are the same code, `src/core/`).
+ * Code written against it (the HTTP server, a CLI, an agent's tools) runs on either.
+ *
+ * @example
+ * async function research(scheduler: SpawnSchedulerApi): Promise<void> {
+ *   const { childSessionId } = await scheduler.spawnChild('root', { title: 'Research', prompt: 'Find X' });
+ *   await scheduler.waitForChildren('root', { childSessionIds: [childSessionId] });
+ * }
+ */
+export type SpawnSchedulerApi = Pick<
+  SpawnScheduler,
+  'run' | 'enqueue' | 'spawnChild' | 'events' | 'cancel' | 'cancelTree' | 'deleteSession' | 'getChild' | 'waitForChildren'
+>;

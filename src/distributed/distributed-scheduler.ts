@@ -17,7 +17,7 @@ import type {
   SpawnChildResult,
   WaitForChildrenOptions,
 } from '../api/scheduler-types.js';
-import type { RunInput } from '../api/spawn-scheduler.js';
+import type { RunInput, SpawnSchedulerApi } from '../api/spawn-scheduler.js';
 import { systemClock } from '../clock.js';
 import { SchedulerStoppedError, SessionNotFoundError, SproutValidationError, UnknownChildError } from '../errors.js';
 import { DEFAULT_ON_PARENT_END } from '../core/on-parent-end.js';
@@ -95,9 +95,10 @@ export interface DistributedSchedulerOptions {
 }
 
 /**
- * The front door of distributed mode: the {@link SpawnScheduler} API where it makes sense, over
- * Redis (BullMQ run queue) and PostgreSQL (sessions, events, run ledger). It runs nothing itself:
- * `sprout worker` processes ({@link createWorker}) take the runs.
+ * The front door of distributed mode: the {@link SpawnSchedulerApi} (the methods both deployments
+ * serve; `run` and `spawnChild` are the embedded scheduler's own code, `src/core/`) over Redis
+ * (BullMQ run queue, the run-ownership port's live runs) and PostgreSQL (sessions, events, run
+ * ledger). It runs nothing itself: `sprout worker` processes ({@link createWorker}) take the runs.
  *
  * Differences from embedded mode:
  * - `enqueue` / `spawnChild` resolve once the run is in the queue. Its `sub_session_started` is
@@ -105,7 +106,7 @@ export interface DistributedSchedulerOptions {
  * - `events()` streams what any worker appends (PostgreSQL `LISTEN`/`NOTIFY`).
  * - `stop()` closes this front door's connections; the workers and their runs carry on.
  */
-export interface DistributedScheduler {
+export interface DistributedScheduler extends SpawnSchedulerApi {
   /** The deployment prefix (Redis prefix, queue prefix, PostgreSQL schema). */
   readonly prefix: string;
   /** The PostgreSQL session store of the deployment. */
