@@ -3,7 +3,7 @@
 // Limits are counted from the agents' side; every parent stream is checked for contiguous seq and
 // exactly one start and one completion per run. Tests wait on conditions, never on time.
 import type { InspectionEvent } from 'xstate';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { createWorker, type DistributedWorker, type DistributedWorkerOptions } from '../../src/distributed/worker.js';
@@ -16,28 +16,19 @@ import {
   completionsOf,
   listRedisKeys,
   createTestDeployment,
+  type TestDeployment,
   openRunIds,
   servicesUnavailable,
   storedEvents,
   streamProblems,
   until,
-  type TestDeployment,
 } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
 /** What one test opened, closed afterwards whatever happened. */
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; workers: DistributedWorker[] } = {
-  deployments: [],
-  fronts: [],
-  workers: [],
-};
-
-afterEach(async () => {
-  for (const worker of opened.workers.splice(0)) await worker.stop({ mode: 'cancel' });
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 function deployment(): TestDeployment {
   const made = createTestDeployment();

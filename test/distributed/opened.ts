@@ -20,7 +20,11 @@ export function trackOpened(): Opened {
   const opened: Opened = { deployments: [], fronts: [], workers: [], processes: [] };
   afterEach(async () => {
     for (const process of opened.processes.splice(0)) {
-      if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL');
+      if (process.child.exitCode === null && process.child.signalCode === null) {
+        // A stopped process (a test's SIGSTOP) is resumed first, so it dies now.
+        process.child.kill('SIGCONT');
+        process.child.kill('SIGKILL');
+      }
       await process.exited;
     }
     for (const worker of opened.workers.splice(0)) await worker.stop({ mode: 'cancel' });

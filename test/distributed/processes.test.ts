@@ -6,11 +6,11 @@
 // runs ended as `recover` says. Waits on conditions only; the agents' short real waits are never
 // asserted.
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { requeuedRunId } from '../../src/distributed/keys.js';
 import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
-import { createWorker, type DistributedWorker } from '../../src/distributed/worker.js';
+import { createWorker } from '../../src/distributed/worker.js';
 import { startCli, type CliProcess } from '../cli/cli-process.js';
 import { rootSession } from '../support/harness.js';
 import { createProbe } from './probe-agent.js';
@@ -26,27 +26,12 @@ import {
   storedEvents,
   streamProblems,
   until,
-  type TestDeployment,
 } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; processes: CliProcess[]; workers: DistributedWorker[] } = {
-  deployments: [],
-  fronts: [],
-  processes: [],
-  workers: [],
-};
-
-afterEach(async () => {
-  for (const process of opened.processes.splice(0)) {
-    if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL');
-    await process.exited;
-  }
-  for (const worker of opened.workers.splice(0)) await worker.stop({ mode: 'cancel' });
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 const LOCK_MS = 5000;
 

@@ -3,8 +3,8 @@
 // started. A worker's reconciler puts their jobs back once, so the open run is ended exactly once
 // (and, with recover requeue, its child runs again) and the queued children run.
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
+import { describe, expect, it } from 'vitest';
+import { createDistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { requeuedRunId } from '../../src/distributed/keys.js';
 import type { CliProcess } from '../cli/cli-process.js';
 import { startProbeWorker } from './probe-worker-process.js';
@@ -21,25 +21,12 @@ import {
   storedEvents,
   streamProblems,
   until,
-  type TestDeployment,
 } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; processes: CliProcess[] } = {
-  deployments: [],
-  fronts: [],
-  processes: [],
-};
-
-afterEach(async () => {
-  for (const process of opened.processes.splice(0)) {
-    if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL');
-    await process.exited;
-  }
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 const startWorkerProcess = (prefix: string, name: string): Promise<CliProcess> =>
   startProbeWorker(

@@ -3,11 +3,11 @@
 // and waits for them, giving its slot back, so a worker with concurrency 1 still finishes the
 // tree. The root's own stream carries its tokens and one terminal `complete`; the children are
 // announced and completed once each on it. Real Redis and PostgreSQL; waits on conditions.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import type { AgentRuntime } from '../../src/api/ports.js';
 import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
-import { createWorker, type DistributedWorker } from '../../src/distributed/worker.js';
+import { createWorker } from '../../src/distributed/worker.js';
 import { SessionBusyError } from '../../src/errors.js';
 import { serveDemoAgent } from '../../src/server/serve-agent.js';
 import { systemClock } from '../../src/clock.js';
@@ -22,22 +22,12 @@ import {
   storedEvents,
   streamProblems,
   until,
-  type TestDeployment,
 } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; workers: DistributedWorker[] } = {
-  deployments: [],
-  fronts: [],
-  workers: [],
-};
-
-afterEach(async () => {
-  for (const worker of opened.workers.splice(0)) await worker.stop({ mode: 'cancel' });
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 /** A root that spawns `n` children and answers with their statuses; children answer at once. */
 function treeAgent(n: number): AgentRuntime {

@@ -5,9 +5,9 @@
 // completion there, the parent's limit holds on the stream, and the zombie stops the runs it lost
 // instead of claiming them back.
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SessionEventEnvelope } from '../../machines/agent-event.events.js';
-import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
+import { createDistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import { requeuedRunId } from '../../src/distributed/keys.js';
 import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
 import type { CliProcess } from '../cli/cli-process.js';
@@ -25,28 +25,12 @@ import {
   storedEvents,
   streamProblems,
   until,
-  type TestDeployment,
 } from './support.js';
+import { trackOpened } from './opened.js';
 
 const unavailable = await servicesUnavailable();
 
-const opened: { deployments: TestDeployment[]; fronts: DistributedScheduler[]; processes: CliProcess[] } = {
-  deployments: [],
-  fronts: [],
-  processes: [],
-};
-
-afterEach(async () => {
-  for (const process of opened.processes.splice(0)) {
-    if (process.child.exitCode === null && process.child.signalCode === null) {
-      process.child.kill('SIGCONT');
-      process.child.kill('SIGKILL');
-    }
-    await process.exited;
-  }
-  for (const front of opened.fronts.splice(0)) await front.stop();
-  for (const deployment of opened.deployments.splice(0)) await deployment.cleanup();
-});
+const opened = trackOpened();
 
 const LOCK_MS = 1000;
 const PER_PARENT = 2;
