@@ -5,6 +5,50 @@ import type { RedisKeys } from './keys.js';
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
+/**
+ * Claims a run (KEYS[1]: owner, KEYS[2]: epoch counter; ARGV[1]: worker, ARGV[2]: ttl) under a new
+ * epoch when nobody else holds it: returns `{0, epoch<extra>}`, else `{ms left, 0<extra>}`.
+ */
+const claimRun = (extra: string): string => `local v = redis.call('GET', KEYS[1])
+if (not v) or string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+  local epoch = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], 604800000)
+  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
+  return {0, epoch${extra}}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 1 then ttl = 1 end
+return {ttl, 0${extra}}`;
+
+/**
+ * Per-parent admission (KEYS[1]: slots, KEYS[2]: parked; ARGV: run, limit, lease, park, grace);
+ * `onAdmit` runs too when the run is admitted. 1: admitted; 0: not (parked when ARGV[4] is '1').
+ */
+const admitSlot = (onAdmit: string): string => `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[5]))
+local lease = tonumber(ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], lease * 2 + tonumber(ARGV[5]))
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  ${onAdmit}
+  return 1
+end
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], 86400000)
+end
+return 0`;
+
+/** Frees the run's slot (KEYS[1]: slots, KEYS[2]: parked; ARGV: run, limit, grace); returns the parked runs that now fit. */
+const RELEASE_SLOT = `${NOW}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+if free <= 0 then return {} end
+return redis.call('ZRANGE', KEYS[2], 0, free - 1)`;
+
 const SCRIPTS = {
   /**
    * Claims a run for one worker under a new epoch (KEYS: owner, epoch counter; ARGV: worker,
@@ -13,16 +57,7 @@ const SCRIPTS = {
    */
   sproutClaimRun: {
     numberOfKeys: 2,
-    lua: `local v = redis.call('GET', KEYS[1])
-if (not v) or string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
-  local epoch = redis.call('INCR', KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], 604800000)
-  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
-  return {0, epoch}
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 1 then ttl = 1 end
-return {ttl, 0}`,
+    lua: claimRun(''),
   },
   /**
    * A worker taking a job, in one call (KEYS: owner, epoch counter, live, cancel, halt, taken;
@@ -37,16 +72,7 @@ local cancel = redis.call('GET', KEYS[4])
 local halt = redis.call('GET', KEYS[5])
 local taken = redis.call('GET', KEYS[6])
 if live ~= ARGV[3] then return {-1, 0, live, cancel, halt, taken} end
-local v = redis.call('GET', KEYS[1])
-if (not v) or string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
-  local epoch = redis.call('INCR', KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], 604800000)
-  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
-  return {0, epoch, live, cancel, halt, taken}
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 1 then ttl = 1 end
-return {ttl, 0, live, cancel, halt, taken}`,
+${claimRun(', live, cancel, halt, taken')}`,
   },
   /** Renews a claim only while the owner key still holds exactly `worker|epoch` (ARGV[1]). 1: renewed; 0: the run is not this claim's any more. */
   sproutRenewRun: {
@@ -92,20 +118,7 @@ return 0`,
    */
   sproutAcquireSlot: {
     numberOfKeys: 2,
-    lua: `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[5]))
-local lease = tonumber(ARGV[3])
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], lease * 2 + tonumber(ARGV[5]))
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return 1
-end
-if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], 86400000)
-end
-return 0`,
+    lua: admitSlot(''),
   },
   /**
    * The end of a run, in one call (KEYS: live, taken, cancel, epoch, ended; ARGV: run id): the
@@ -148,21 +161,7 @@ return 0`,
    */
   sproutSlotAndTake: {
     numberOfKeys: 3,
-    lua: `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[5]))
-local lease = tonumber(ARGV[3])
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], lease * 2 + tonumber(ARGV[5]))
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
-  return 1
-end
-if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[2], 'NX', now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], 86400000)
-end
-return 0`,
+    lua: admitSlot("redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])"),
   },
   /**
    * {@link sproutReleaseSlot} (KEYS 1-2, ARGV 1-3) when ARGV[5] is '1', and gives up the claim
@@ -173,24 +172,12 @@ return 0`,
     numberOfKeys: 3,
     lua: `if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 if ARGV[5] ~= '1' then return {} end
-${NOW}
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
-local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
-if free <= 0 then return {} end
-return redis.call('ZRANGE', KEYS[2], 0, free - 1)`,
+${RELEASE_SLOT}`,
   },
   /** Gives a run's lease back; returns the oldest parked runs that now fit (to promote). ARGV[3]: the grace of expired leases. */
   sproutReleaseSlot: {
     numberOfKeys: 2,
-    lua: `${NOW}
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
-local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
-if free <= 0 then return {} end
-return redis.call('ZRANGE', KEYS[2], 0, free - 1)`,
+    lua: RELEASE_SLOT,
   },
 } as const;
 
