@@ -18,8 +18,20 @@ export interface StatementCounter {
   reset(): void;
 }
 
+/** Kinds of the statements seen so far, by text (a process sends few distinct texts): counting stays cheap. */
+const kindsByText = new Map<string, string>();
+
 /** Normalizes a statement to a short kind: `INSERT events`, `SELECT open_runs`, `BEGIN`. */
 function statementKind(text: string): string {
+  let kind = kindsByText.get(text);
+  if (kind === undefined) {
+    kind = kindOf(text);
+    if (kindsByText.size < 10_000) kindsByText.set(text, kind);
+  }
+  return kind;
+}
+
+function kindOf(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   const verb = (
     /^(WITH|INSERT|UPDATE|DELETE|SELECT|BEGIN|COMMIT|ROLLBACK|LISTEN|SET|CALL)\b/i.exec(flat)?.[1] ?? flat.slice(0, 12)

@@ -11,9 +11,11 @@
  *   BullMQ. Reports **PostgreSQL statements per run** (front door and workers; `BEGIN` and
  *   `COMMIT` count), **Redis commands per run** (every ioredis connection of the process, counted
  *   on the client: other users of the same Redis do not show) and Redis round trips per run (a
- *   pipeline counts once), with the biggest kinds in the notes.
+ *   pipeline counts once), with the biggest kinds in the notes; and the **CPU per run** of this
+ *   process (front door, workers, the observer: `process.cpuUsage`) and of the local PostgreSQL and
+ *   Redis servers (`/proc`, every process of theirs: nothing else should use them meanwhile).
  * - **raw BullMQ**: a `Queue` and W no-op `Worker`s (concurrency 16) on a prefix of their own:
- *   `addBulk` N jobs and time to the last completion; its Redis commands per job too.
+ *   `addBulk` N jobs and time to the last completion; its Redis commands and CPU per job too.
  *
  * Counts: N = 1,000 runs (quick 100, smoke 20 on one worker; full and quick also two workers).
  * Services: `SPROUT_REDIS_URL` / `SPROUT_POSTGRES_URL` (default the local ones); prefix
@@ -28,6 +30,7 @@ import type { Redis } from 'ioredis';
 import { countCompletions } from '../lib/completions.js';
 import { childSession, rootSession } from '../lib/fixtures.js';
 import { countRedisCommands, countStatements, topKinds, type CommandCounter } from '../lib/round-trip-counters.js';
+import { cpuMeter } from '../lib/service-cpu.js';
 import { sample } from '../lib/stats.js';
 import type { BenchConfig, Metric, ScenarioOutput } from '../lib/types.js';
 import noopAgent from '../lib/noop-agent-module.js';
@@ -72,6 +75,13 @@ interface Figures {
   redisRoundTrips: number;
   rawJobsPerSec: number;
   rawCommands: number;
+  /** CPU ms per run: this process, the PostgreSQL server, the Redis server (`NaN` when unknown). */
+  nodeCpuMs: number;
+  postgresCpuMs: number;
+  redisCpuMs: number;
+  /** CPU ms per raw BullMQ job: this process and the Redis server. */
+  rawNodeCpuMs: number;
+  rawRedisCpuMs: number;
 }
 
 export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
@@ -92,6 +102,11 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
     raw: `raw BullMQ jobs/s, ${plural(w)} in process`,
     ratio: `distributed / raw BullMQ per worker, ${plural(w)} in process`,
     rawCommands: `raw BullMQ Redis commands per job, ${plural(w)}`,
+    nodeCpu: `Node CPU per run (front door + workers), ${plural(w)}`,
+    postgresCpu: `PostgreSQL server CPU per run, ${plural(w)}`,
+    redisCpu: `Redis server CPU per run, ${plural(w)}`,
+    rawNodeCpu: `raw BullMQ Node CPU per job, ${plural(w)}`,
+    rawRedisCpu: `raw BullMQ Redis server CPU per job, ${plural(w)}`,
   });
   const skipAll = (reason: string): ScenarioOutput => {
     for (const w of workerCounts)
@@ -121,6 +136,8 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
   const { PostgresEventLog } = await import('../../src/adapters/postgres/index.js');
   const { Queue, Worker } = await import('bullmq');
   const redisCounter: CommandCounter = await countRedisCommands(prefix, PROBE);
+  const cpu = cpuMeter();
+  const perRun = (ms: number | undefined, size: number): number => (ms === undefined ? Number.NaN : ms / size);
   const pools: Pool[] = [];
   const newPool = (): Pool => {
     const pool = new pg.Pool({ connectionString: postgresUrl, max: 10 });
@@ -185,6 +202,7 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
         try {
           statements.reset();
           redisCounter.reset();
+          cpu.reset();
           const begin = performance.now();
           for (let i = 0; i < size; i += 500) {
             await Promise.all(
@@ -195,6 +213,7 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
           const target = completedBefore + size;
           await until(async () => (await jobQueue.getCompletedCount()) >= target, `${size} completed jobs`);
           const ms = performance.now() - begin;
+          const used = cpu.read();
           completedBefore = target;
           if (counter.problems()) throw new Error(`round-trips: runs that did not complete: ${counter.problems()}`);
           return {
@@ -202,6 +221,9 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
             statements: statements.total / size,
             commands: redisCounter.total / size,
             redisRoundTrips: (redisCounter.total - redisCounter.commandsInPipelines + redisCounter.pipelines) / size,
+            nodeCpuMs: used.node / size,
+            postgresCpuMs: perRun(used.postgres, size),
+            redisCpuMs: perRun(used.redis, size),
             pgKinds: statements.byKind(),
             redisKinds: redisCounter.byKind(),
           };
@@ -212,6 +234,7 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
       const rawRun = async (size: number) => {
         const target = rawDone + size;
         redisCounter.reset();
+        cpu.reset();
         const begin = performance.now();
         for (let i = 0; i < size; i += 1_000) {
           const chunk = Math.min(1_000, size - i);
@@ -225,7 +248,13 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
         }
         await until(() => Promise.resolve(rawDone >= target), `${size} raw jobs`);
         const ms = performance.now() - begin;
-        return { jobsPerSec: size / (ms / 1000), commands: redisCounter.total / size };
+        const used = cpu.read();
+        return {
+          jobsPerSec: size / (ms / 1000),
+          commands: redisCounter.total / size,
+          nodeCpuMs: used.node / size,
+          redisCpuMs: perRun(used.redis, size),
+        };
       };
 
       let last: Awaited<ReturnType<typeof sproutRun>> | undefined;
@@ -237,9 +266,15 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
         last = sprout;
         if (run >= 0)
           config.log(
-            `round-trips ${label}, ${plural(w)}: ${sprout.statements.toFixed(1)} statements/run, ${sprout.commands.toFixed(1)} Redis commands/run, Sprout ${sprout.runsPerSec.toFixed(0)} runs/s, raw BullMQ ${raw.jobsPerSec.toFixed(0)} jobs/s`,
+            `round-trips ${label}, ${plural(w)}: ${sprout.statements.toFixed(1)} statements/run, ${sprout.commands.toFixed(1)} Redis commands/run, Sprout ${sprout.runsPerSec.toFixed(0)} runs/s, raw BullMQ ${raw.jobsPerSec.toFixed(0)} jobs/s; CPU ms/run Node ${sprout.nodeCpuMs.toFixed(2)}, PostgreSQL ${sprout.postgresCpuMs.toFixed(2)}, Redis ${sprout.redisCpuMs.toFixed(2)} (raw BullMQ per job: Node ${raw.nodeCpuMs.toFixed(2)}, Redis ${raw.redisCpuMs.toFixed(2)})`,
           );
-        return { ...sprout, rawJobsPerSec: raw.jobsPerSec, rawCommands: raw.commands };
+        return {
+          ...sprout,
+          rawJobsPerSec: raw.jobsPerSec,
+          rawCommands: raw.commands,
+          rawNodeCpuMs: raw.nodeCpuMs,
+          rawRedisCpuMs: raw.redisCpuMs,
+        };
       });
       const m = names(w);
       metrics.push(
@@ -251,6 +286,21 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
         { scenario: SCENARIO, metric: m.ratio, unit: 'x', samples: runs.map((r) => r.runsPerSec / r.rawJobsPerSec) },
         { scenario: SCENARIO, metric: m.rawCommands, unit: 'commands', samples: runs.map((r) => r.rawCommands) },
       );
+      const cpuRows: [string, (r: Figures) => number][] = [
+        [m.nodeCpu, (r) => r.nodeCpuMs],
+        [m.postgresCpu, (r) => r.postgresCpuMs],
+        [m.redisCpu, (r) => r.redisCpuMs],
+        [m.rawNodeCpu, (r) => r.rawNodeCpuMs],
+        [m.rawRedisCpu, (r) => r.rawRedisCpuMs],
+      ];
+      for (const [metric, of] of cpuRows) {
+        const samples = runs.map(of);
+        metrics.push(
+          samples.every((value) => Number.isFinite(value))
+            ? { scenario: SCENARIO, metric, unit: 'ms', samples }
+            : { scenario: SCENARIO, metric, unit: 'ms', samples: [], skipped: 'no /proc to read the servers’ CPU from' },
+        );
+      }
       if (last) {
         notes.push(`${plural(w)}, PostgreSQL statements per run by kind (last run): ${topKinds(last.pgKinds, n)}`);
         notes.push(`${plural(w)}, Redis commands per run by kind (last run): ${topKinds(last.redisKinds, n)}`);

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, PoolConfig, QueryConfig, QueryResultRow } from 'pg';
 import { SproutError, StoreUnavailableError } from '../../errors.js';
 import {
   DEFAULT_POSTGRES_SCHEMA,
@@ -102,6 +103,31 @@ function describeTarget(config: PoolConfig): string {
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
+ * A statement a connection parses (and plans) once, then only binds and executes: its `name` is
+ * derived from its text, so two texts never share a name, on any connection of any pool.
+ *
+ * @example
+ * const load = namedStatement('SELECT data FROM "sprout".sessions WHERE id = $1');
+ * await database.query(load, ['c1'], 'loading session c1');
+ */
+export interface NamedStatement {
+  /** The server-side prepared statement's name (`sprout_` and a hash of the text). */
+  readonly name: string;
+  readonly text: string;
+}
+
+/**
+ * `text` as a {@link NamedStatement}: for the statements every run sends (claims, fenced saves,
+ * loads, event batches), so the server skips parsing and, after a few runs, planning them.
+ *
+ * @example
+ * const statement = namedStatement(`SELECT 1`); // { name: 'sprout_…', text: 'SELECT 1' }
+ */
+export function namedStatement(text: string): NamedStatement {
+  return { name: `sprout_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text };
+}
+
+/**
  * One PostgreSQL database and schema as Sprout's adapters use it: the connection pool (made from
  * the options, or yours), the schema name, migrations run once on first use (retried on the next
  * call when they failed), and driver errors turned into {@link StoreUnavailableError}. A
@@ -184,15 +210,17 @@ export class PostgresDatabase {
 
   /**
    * Runs one statement (after {@link ready}); failures reject with {@link StoreUnavailableError}
-   * saying `what` failed.
+   * saying `what` failed. A {@link NamedStatement} is prepared once per connection.
    *
    * @example
    * const { rows } = await database.query('SELECT count(*) FROM "sprout".sessions', [], 'counting sessions');
    */
-  async query<R extends QueryResultRow>(text: string, values: unknown[], what: string): Promise<R[]> {
+  async query<R extends QueryResultRow>(statement: string | NamedStatement, values: unknown[], what: string): Promise<R[]> {
     await this.ready();
     try {
-      return (await this.#pool.query<R>(text, values)).rows;
+      if (typeof statement === 'string') return (await this.#pool.query<R>(statement, values)).rows;
+      const config: QueryConfig = { name: statement.name, text: statement.text, values };
+      return (await this.#pool.query<R>(config)).rows;
     } catch (error) {
       throw this.unavailable(error, what);
     }

@@ -6,7 +6,7 @@ import type { SproutError } from '../../errors.js';
 import { InvalidSessionDataError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
 import type { WriteOptions } from '../../api/ports.js';
 import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
-import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
+import { namedStatement, PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventListener, type PostgresEventLogChange } from './postgres-event-listener.js';
 import { PostgresGroupCommitWriter } from './postgres-group-commit-writer.js';
 import { PostgresRunLedger } from './postgres-run-ledger.js';
@@ -144,7 +144,7 @@ export class PostgresEventLog implements EventLog {
     });
     this.#sql = {
       // One statement, one snapshot: the last seq, the first retained seq and the envelopes agree.
-      read: `WITH h AS (
+      read: namedStatement(`WITH h AS (
                SELECT coalesce((SELECT last_seq FROM ${s}.event_seqs WHERE session_id = $1), 0) AS last_seq
              ), b AS (
                SELECT last_seq, greatest(last_seq - $2::bigint, 0) AS horizon FROM h
@@ -157,7 +157,7 @@ export class PostgresEventLog implements EventLog {
                WHERE session_id = $1 AND seq > greatest(b.horizon, $3::bigint) AND seq <= b.last_seq
                ORDER BY seq
              ) e ON true
-             ORDER BY e.seq`,
+             ORDER BY e.seq`),
       deleteSession: `WITH e AS (DELETE FROM ${s}.events WHERE session_id = $1),
                            r AS (DELETE FROM ${s}.runs WHERE parent_session_id = $1 OR child_session_id = $1)
                       DELETE FROM ${s}.open_runs WHERE parent_session_id = $1 OR child_session_id = $1`,

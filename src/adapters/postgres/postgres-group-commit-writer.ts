@@ -2,7 +2,7 @@ import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-e
 import { SproutError } from '../../errors.js';
 import type { RunFence } from '../../api/ports.js';
 import { systemClock, toRfc3339 } from '../../clock.js';
-import type { PostgresDatabase } from './postgres-database.js';
+import { namedStatement, type NamedStatement, type PostgresDatabase } from './postgres-database.js';
 import { appendEffect } from './postgres-append-effect.js';
 import type { FencedAppend, PostgresWriteFence } from './postgres-write-fence.js';
 
@@ -59,7 +59,7 @@ export class PostgresGroupCommitWriter {
   readonly #maxBatch: number;
   readonly #notify: boolean;
   readonly #fence: PostgresWriteFence;
-  readonly #sql: string;
+  readonly #sql: NamedStatement;
   /** Sessions' seqs known deleted through (per process; another process's pruning is harmless). */
   readonly #prunedThrough = new Map<string, number>();
   #pending: Pending[] = [];
@@ -77,9 +77,9 @@ export class PostgresGroupCommitWriter {
     this.#maxBatch = options.maxBatch;
     this.#notify = options.notify;
     this.#fence = options.fence;
-    this.#sql = `SELECT seqs, lost, pruned_ids, pruned_through FROM ${this.#db.quoted}.append_events(
+    this.#sql = namedStatement(`SELECT seqs, lost, pruned_ids, pruned_through FROM ${this.#db.quoted}.append_events(
                    $1::text[], $2::json[], $3::text[], $4::numeric[], $5::text[], $6::text[], $7::json[],
-                   $8::boolean, $9::integer, $10::text[], $11::bigint[], $12::text)`;
+                   $8::boolean, $9::integer, $10::text[], $11::bigint[], $12::text)`);
   }
 
   /** Settles once every append made so far is committed or refused (never rejects). */

@@ -1,5 +1,5 @@
 import type { OpenRun, RunFence } from '../../api/ports.js';
-import type { PostgresDatabase } from './postgres-database.js';
+import { namedStatement, type NamedStatement, type PostgresDatabase } from './postgres-database.js';
 
 /**
  * The ownership tokens of distributed runs (table `run_fences`): who holds each run and at which
@@ -16,7 +16,7 @@ import type { PostgresDatabase } from './postgres-database.js';
  */
 export class PostgresRunFences {
   readonly #db: PostgresDatabase;
-  readonly #sql: { claim: string; claimAt: string; current: string; claimAndInspect: string };
+  readonly #sql: { claim: string; claimAt: NamedStatement; current: string; claimAndInspect: NamedStatement };
 
   constructor(database: PostgresDatabase) {
     this.#db = database;
@@ -25,12 +25,12 @@ export class PostgresRunFences {
       claim: `INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, 1)
               ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = ${table}.epoch + 1, claimed_at = now()
               RETURNING epoch`,
-      claimAt: `INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, $3)
+      claimAt: namedStatement(`INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, $3)
                 ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, claimed_at = now()
                 WHERE ${table}.epoch < excluded.epoch
-                RETURNING epoch`,
+                RETURNING epoch`),
       // The claim, the run's open-ledger row and the child's last run, in one statement.
-      claimAndInspect: `WITH claim AS (
+      claimAndInspect: namedStatement(`WITH claim AS (
                   INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, $3)
                   ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, claimed_at = now()
                   WHERE ${table}.epoch < excluded.epoch
@@ -42,7 +42,7 @@ export class PostgresRunFences {
                        s.id AS child_id, s.last_run_status, s.metadata->>'last_run_id' AS last_run_id
                 FROM (SELECT 1) AS one
                 LEFT JOIN ${database.quoted}.open_runs o ON o.run_id = $1
-                LEFT JOIN ${database.quoted}.sessions s ON s.id = $4`,
+                LEFT JOIN ${database.quoted}.sessions s ON s.id = $4`),
       current: `SELECT owner, epoch FROM ${table} WHERE run_id = $1`,
     };
   }

@@ -1,5 +1,5 @@
 import type { OpenRun } from '../../api/ports.js';
-import type { PostgresDatabase } from './postgres-database.js';
+import { namedStatement, type PostgresDatabase } from './postgres-database.js';
 
 interface OpenRunRow {
   run_id: string;
@@ -37,9 +37,9 @@ export class PostgresRunLedger {
     const s = database.quoted;
     this.#sql = {
       list: `SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs ORDER BY position`,
-      one: `SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs WHERE run_id = $1`,
-      started: `SELECT 1 AS started FROM ${s}.events
-                WHERE session_id = $1 AND event->>'type' = 'sub_session_started' AND event->>'run_id' = $2 LIMIT 1`,
+      one: namedStatement(`SELECT run_id, parent_session_id, child_session_id, title, started_seq FROM ${s}.open_runs WHERE run_id = $1`),
+      started: namedStatement(`SELECT 1 AS started FROM ${s}.events
+                WHERE session_id = $1 AND event->>'type' = 'sub_session_started' AND event->>'run_id' = $2 LIMIT 1`),
     };
   }
 

@@ -2,7 +2,7 @@ import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { InvalidSessionDataError, RunFencedError, SessionConflictError, SproutError, SproutValidationError } from '../../errors.js';
 import type { CompanionEventLogOptions, SessionStore, SessionStoreCapabilities, WriteOptions } from '../../api/ports.js';
-import { PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
+import { namedStatement, PostgresDatabase, type NamedStatement, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventLog } from './postgres-event-log.js';
 import { decodeStoredSession, sessionToJson } from '../stored-session.js';
 import type { SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } from '../../api/session-summary.js';
@@ -120,13 +120,13 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
         .map((name, i) => `${name} = ${from(name, i + 1)}`)
         .join(', ');
     this.#sql = {
-      load: `SELECT id, version, data FROM ${table} WHERE id = $1`,
+      load: namedStatement(`SELECT id, version, data FROM ${table} WHERE id = $1`),
       // No version: last write wins (the caller did not read the session first).
-      upsert: `INSERT INTO ${table} (${names.join(', ')}, version) VALUES (${params}, 1)
+      upsert: namedStatement(`INSERT INTO ${table} (${names.join(', ')}, version) VALUES (${params}, 1)
                ON CONFLICT (id) DO UPDATE SET ${assign((name) => `excluded.${name}`)}, version = ${table}.version + 1
-               RETURNING version`,
+               RETURNING version`),
       // A version: update that version, else insert when absent, else nothing (a conflict) — one statement.
-      save: `WITH updated AS (
+      save: namedStatement(`WITH updated AS (
                UPDATE ${table} SET ${assign((_, i) => `$${i + 1}::${COLUMNS[i]![1]}`)}, version = version + 1
                WHERE id = $1::text AND version = $${COLUMNS.length + 1}::integer RETURNING version
              ), inserted AS (
@@ -134,10 +134,10 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
                SELECT ${params}, 1 WHERE NOT EXISTS (SELECT 1 FROM updated)
                ON CONFLICT (id) DO NOTHING RETURNING version
              )
-             SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted`,
+             SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted`),
       // A fenced save (`options.fence`): the same, only while the run's token is the writer's
       // (its `run_fences` row locked FOR SHARE, so a takeover waits for it or it sees the takeover).
-      saveFenced: fencedSave(table, `${this.#db.quoted}.run_fences`, names, params, assign),
+      saveFenced: namedStatement(fencedSave(table, `${this.#db.quoted}.run_fences`, names, params, assign)),
       version: `SELECT version FROM ${table} WHERE id = $1`,
       delete: `DELETE FROM ${table} WHERE id = $1 RETURNING 1 AS deleted`,
       children: `SELECT id, version, data FROM ${table} WHERE parent_session_id = $1 ORDER BY created_at, id`,
@@ -376,7 +376,7 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
     await this.#db.ready();
   }
 
-  async #query<R extends object>(text: string, values: unknown[], what: string): Promise<R[]> {
+  async #query<R extends object>(text: string | NamedStatement, values: unknown[], what: string): Promise<R[]> {
     await this.#open();
     try {
       return await this.#db.query<R & Record<string, unknown>>(text, values, what);
