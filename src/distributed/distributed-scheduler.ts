@@ -5,13 +5,14 @@ import { z } from 'zod';
 import type { CompletionReason, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS } from '../../machines/session.schema.js';
-import { spawnBriefSchema, spawnJobSchema, type SpawnBrief, type SpawnJob } from '../../machines/spawn-job.events.js';
+import type { SpawnBrief, SpawnJob } from '../../machines/spawn-job.events.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
 import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
 import type {
   AncestorLink,
   ChildRunSummary,
   ChildStatus,
+  EnqueueOptions,
   EnqueueResult,
   EventsOptions,
   SpawnChildResult,
@@ -21,12 +22,10 @@ import type { RunInput, SpawnSchedulerApi } from '../api/spawn-scheduler.js';
 import { systemClock } from '../clock.js';
 import { SchedulerStoppedError, SessionNotFoundError, SproutValidationError, UnknownChildError } from '../errors.js';
 import { DEFAULT_ON_PARENT_END } from '../core/on-parent-end.js';
-import { runSession } from '../core/run-session.js';
-import { spawnChild as spawnChildOf } from '../core/spawn-child.js';
 import { childSummaryFromSession } from '../core/child-summary.js';
 import { loadValidSession } from '../core/persist-run.js';
-import { cancelArgsSchema, eventsArgsSchema, parseArgs, runInputSchema, sessionIdSchema, waitArgsSchema } from '../core/scheduler-args.js';
 import { policyHolds } from '../core/wait-policy.js';
+import { createSchedulerApi, type SchedulerDeployment, type WaitPolicy } from '../core/scheduler-api.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
 import { QueueFullError, queueUnavailable } from './errors.js';
@@ -41,7 +40,6 @@ import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, type RunJobData } 
 import { activeTraceparent } from '../telemetry/traceparent.js';
 import { deleteTree } from './tree-delete.js';
 import { createTreeCanceller, DEFAULT_CANCEL_TREE_HOLD_MS } from './tree-canceller.js';
-import { assertWellFormed } from '../well-formed-text.js';
 import { listWorkers, type WorkersInfo } from './workers-info.js';
 
 /** The front door takes no run: the lease of its run-ownership port is never used. */
@@ -133,8 +131,13 @@ export interface DistributedScheduler extends SpawnSchedulerApi {
    * queued or running run (nothing is appended), `SessionNotFoundError` for an unknown session.
    */
   run(sessionId: string, input: RunInput): Promise<{ runId: string }>;
-  /** Queues a run of an existing child: `{ runId }`, or `{ runId, deduplicated: true }` when the child already has a queued or running run. */
-  enqueue(job: SpawnJob): Promise<EnqueueResult>;
+  /**
+   * Queues a run of an existing child: `{ runId }`, or `{ runId, deduplicated: true }` when the
+   * child already has a queued or running run. The options are the embedded scheduler's: a run id,
+   * a title, `root: true` for a root's own run, and `ancestors` (else the front door looks up the
+   * running runs above the parent itself).
+   */
+  enqueue(job: SpawnJob, options?: EnqueueOptions): Promise<EnqueueResult>;
   /** Creates a child session from a brief (saved in PostgreSQL) and queues its run. */
   spawnChild(parentSessionId: string, brief: SpawnBrief): Promise<SpawnChildResult>;
   /** The session's stream as any process appends it; with `afterSeq`, the retained events after it first. */
@@ -293,6 +296,155 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     return summary;
   };
 
+  /** The session's stream as any process appends it (PostgreSQL `LISTEN`/`NOTIFY`), resuming after a service outage. */
+  const stream = (sessionId: string, afterSeq: number | undefined): Observable<SessionEventEnvelope> => {
+    return defer(() => {
+      // Per subscriber: the last seq delivered, so a stream that lost PostgreSQL resumes after it (no gap, no repeat).
+      let cursor: number | undefined;
+      const attempt$ = defer(() => {
+        if (cursor !== undefined) return log.live(sessionId, { afterSeq: cursor });
+        return from(log.read(sessionId, Number.MAX_SAFE_INTEGER)).pipe(
+          switchMap(({ lastSeq }) => {
+            if (afterSeq !== undefined && afterSeq > lastSeq) {
+              throw new SproutValidationError('events() arguments', [
+                {
+                  code: 'custom',
+                  path: ['options', 'afterSeq'],
+                  message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`,
+                  input: afterSeq,
+                },
+              ]);
+            }
+            cursor = afterSeq ?? lastSeq;
+            return log.live(sessionId, { afterSeq: cursor });
+          }),
+        );
+      });
+      return attempt$.pipe(
+        tap((envelope) => (cursor = envelope.seq)),
+        retry({ delay: (error: unknown, count) => retryServiceError(error, count), resetOnSuccess: true }),
+      );
+    });
+  };
+
+  /** Waits on the parent's stream (completions already published are replayed), from the children's stored runs and live runs. */
+  const waitFor = async (
+    parentSessionId: string,
+    policy: WaitPolicy,
+    childSessionIds: readonly string[] | undefined,
+  ): Promise<ChildRunSummary[]> => {
+    const { redis: r } = running();
+    const parent = parentSessionId;
+    let ids: readonly string[] | undefined = childSessionIds;
+    if (ids === undefined) {
+      const children = await store.listChildren(parent);
+      const lives = children.length === 0 ? [] : await onRedis('reading live runs', () => r.mget(children.map((c) => keys.live(c.id))));
+      ids = children.filter((_, i) => lives[i] !== null).map((child) => child.id);
+    }
+    const summaries = new Map<string, ChildRunSummary>();
+    const byRun = new Map<string, string>();
+    for (const id of ids) {
+      const session = await loadValidSession(store, id);
+      if (!session) throw new UnknownChildError(id);
+      const live = await liveRunOf(id);
+      const { childSessionId, runId, status, error, result } = summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
+      if (live !== undefined && isTerminal(status)) {
+        // Its end is saved but the run is not closed yet (the child is saved before its
+        // completion is written): the stream decides, so a caller that reads the stream after
+        // this resolves finds the completion there.
+        summaries.set(id, { childSessionId, runId, status: 'running' });
+      } else {
+        summaries.set(id, {
+          childSessionId,
+          runId,
+          status,
+          ...(error === undefined ? {} : { error }),
+          ...(result === undefined ? {} : { result }),
+        });
+      }
+      byRun.set(runId, id);
+    }
+    const current = (): ChildRunSummary[] => ids.map((id) => summaries.get(id)!);
+    if (policyHolds(policy, current())) return current();
+    // The parent's stream from its start: completions already published are replayed, later ones arrive live.
+    return new Promise<ChildRunSummary[]>((resolve, reject) => {
+      let cursor = 0;
+      const subscription = defer(() => log.live(parent, { afterSeq: cursor }))
+        .pipe(
+          tap((envelope) => (cursor = envelope.seq)),
+          retry({ delay: (error: unknown, count) => retryServiceError(error, count), resetOnSuccess: true }),
+        )
+        .subscribe({
+          next: ({ event }) => {
+            if (event.type !== 'sub_session_started' && event.type !== 'sub_session_completed') return;
+            const id = byRun.get(event.run_id);
+            const summary = id === undefined ? undefined : summaries.get(id);
+            if (id === undefined || !summary) return;
+            if (event.type === 'sub_session_started') {
+              if (summary.status === 'queued') summaries.set(id, { ...summary, status: 'running' });
+              return;
+            }
+            const ended: ChildRunSummary = { childSessionId: id, runId: event.run_id, status: event.status };
+            if (event.error !== undefined) ended.error = event.error;
+            if (event.result !== undefined) ended.result = event.result;
+            summaries.set(id, ended);
+            if (policyHolds(policy, current())) {
+              queueMicrotask(() => subscription.unsubscribe());
+              resolve(current());
+            }
+          },
+          error: reject,
+          complete: () => reject(new SchedulerStoppedError()),
+        });
+    });
+  };
+
+  /** The distributed deployment of the API: a BullMQ queue, Redis run ownership, PostgreSQL sessions and streams. */
+  const deployment: SchedulerDeployment<AncestorLink[]> = {
+    store,
+    clock: systemClock,
+    createId,
+    maxDepth: opts.maxDepth,
+    onParentEnd: DEFAULT_ON_PARENT_END,
+    assertRunning: () => void running(),
+    ready: () => Promise.resolve(),
+    starting,
+    liveRunId: liveRunOf,
+    // Above a child whose parent is a root (depth 1) there is nothing to link: no read.
+    lineage: (parentSessionId, { parent, child }) =>
+      child !== undefined && child.spawn_depth <= 1 ? [] : ancestorsUnder(parentSessionId, parent),
+    none: [],
+    remember: () => undefined,
+    queue: enqueueRun,
+    queueLinked: async (job, title, runId, links) =>
+      enqueueRun(job, title, runId, links.length > 0 ? links : await ancestorsUnder(job.parentSessionId)),
+    admitSpawn: async (parentSessionId) => {
+      if (capacity === 0) return;
+      // No room (or the parent's tree is going): refused before anything is written.
+      const { frontDoor: f } = running();
+      const room = await onRedis('checking the queue', () => f.admit({ parentSessionId, childSessionId: '', runId: '', capacity }));
+      if (room.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
+      if (room.kind === 'full') throw new QueueFullError(capacity);
+    },
+    stream,
+    cancelRun: (childSessionId, reason) => canceller.cancelRun(childSessionId, reason),
+    cancelSubtree: (sessionId) => canceller.cancelSubtree(sessionId, 'parent', true),
+    deleteSession: (id) => {
+      const { redis: r, scripts: s, frontDoor: f, queue: q } = running();
+      return deleteTree({ store, log, redis: r, queue: q, scripts: s, frontDoor: f, keys, holdMs: opts.cancelTreeHoldMs, onRedis }, id);
+    },
+    childStatus: async (id) => {
+      running();
+      const session = await loadValidSession(store, id);
+      if (!session) return undefined;
+      const live = await liveRunOf(id);
+      return summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
+    },
+    waitFor,
+    report: (diagnostic) => serviceError('error' in diagnostic ? diagnostic.error : diagnostic),
+  };
+  const api = createSchedulerApi(deployment);
+
   const scheduler: DistributedScheduler = {
     prefix,
     store,
@@ -347,198 +499,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       return onRedis('listing the workers', () => listWorkers({ redis: r, queue: q, keys }));
     },
 
-    async enqueue(job) {
-      const parsedJob = parseArgs(spawnJobSchema, job, 'spawn job');
-      assertWellFormed(parsedJob, 'spawn job');
-      running();
-      return enqueueRun(parsedJob, undefined, createId(), await ancestorsUnder(parsedJob.parentSessionId));
-    },
-
-    async run(sessionId, input) {
-      parseArgs(sessionIdSchema, sessionId, 'session id');
-      const parsedInput = parseArgs(runInputSchema, input, 'run input');
-      assertWellFormed(parsedInput, 'run input');
-      running();
-      // The same `run` as the embedded scheduler's, over this deployment's ports.
-      return runSession<AncestorLink[]>(
-        {
-          store,
-          clock: systemClock,
-          createId,
-          onParentEnd: DEFAULT_ON_PARENT_END,
-          liveRunId: (id) => liveRunOf(id),
-          starting,
-          // Above a child whose parent is a root (depth 1) there is nothing to link: no read.
-          lineage: (parentSessionId, session) => (session.spawn_depth <= 1 ? [] : ancestorsUnder(parentSessionId)),
-          none: [],
-          enqueue: (job, title, runId, ancestors) => enqueueRun(job, title, runId, ancestors),
-        },
-        sessionId,
-        parsedInput,
-      );
-    },
-
-    async spawnChild(parentSessionId, brief) {
-      const parsedBrief = parseArgs(spawnBriefSchema, brief, 'spawn brief');
-      assertWellFormed(parsedBrief, 'spawn brief');
-      parseArgs(sessionIdSchema, parentSessionId, 'parent session id');
-      const { frontDoor: f } = running();
-      if (capacity > 0) {
-        // No room (or the parent's tree is going): refused before anything is written.
-        const room = await onRedis('checking the queue', () => f.admit({ parentSessionId, childSessionId: '', runId: '', capacity }));
-        if (room.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
-        if (room.kind === 'full') throw new QueueFullError(capacity);
-      }
-      // The same `spawnChild` as the embedded scheduler's, over this deployment's ports.
-      return spawnChildOf<AncestorLink[]>(
-        {
-          store,
-          clock: systemClock,
-          maxDepth: opts.maxDepth,
-          createId,
-          assertRunning: () => void running(),
-          onParentEnd: DEFAULT_ON_PARENT_END,
-          lineage: (parentId, parent) => ancestorsUnder(parentId, parent),
-          remember: () => undefined,
-          // Asked only for a child whose run could not be queued: with Redis away, its stored
-          // run (still the planned one, still pending) decides alone, so it is not left behind.
-          isLive: (id) =>
-            liveRunOf(id).then(
-              (live) => live !== undefined,
-              () => false,
-            ),
-          enqueue: (job, title, runId, ancestors) => enqueueRun(job, title, runId, ancestors),
-          report: (diagnostic) => serviceError('error' in diagnostic ? diagnostic.error : diagnostic),
-        },
-        parentSessionId,
-        parsedBrief,
-      );
-    },
-
-    events(sessionId, eventOptions) {
-      const { options: parsedOptions } = parseArgs(eventsArgsSchema, { sessionId, options: eventOptions }, 'events() arguments');
-      const afterSeq = parsedOptions?.afterSeq;
-      return defer(() => {
-        // Per subscriber: the last seq delivered, so a stream that lost PostgreSQL resumes after it (no gap, no repeat).
-        let cursor: number | undefined;
-        const attempt$ = defer(() => {
-          if (cursor !== undefined) return log.live(sessionId, { afterSeq: cursor });
-          return from(log.read(sessionId, Number.MAX_SAFE_INTEGER)).pipe(
-            switchMap(({ lastSeq }) => {
-              if (afterSeq !== undefined && afterSeq > lastSeq) {
-                throw new SproutValidationError('events() arguments', [
-                  {
-                    code: 'custom',
-                    path: ['options', 'afterSeq'],
-                    message: `afterSeq ${afterSeq} is past the end of the stream (last seq ${lastSeq})`,
-                    input: afterSeq,
-                  },
-                ]);
-              }
-              cursor = afterSeq ?? lastSeq;
-              return log.live(sessionId, { afterSeq: cursor });
-            }),
-          );
-        });
-        return attempt$.pipe(
-          tap((envelope) => (cursor = envelope.seq)),
-          retry({ delay: (error: unknown, count) => retryServiceError(error, count), resetOnSuccess: true }),
-        );
-      });
-    },
-
-    async cancel(childSessionId, reason = 'user') {
-      const args = parseArgs(cancelArgsSchema, { childSessionId, reason }, 'cancel() arguments');
-      return canceller.cancelRun(args.childSessionId, args.reason);
-    },
-
-    async cancelTree(sessionId) {
-      return canceller.cancelSubtree(parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id'), 'parent', true);
-    },
-
-    async deleteSession(sessionId) {
-      const id = parseArgs(sessionIdSchema, sessionId, 'deleteSession() session id');
-      const { redis: r, scripts: s, frontDoor: f, queue: q } = running();
-      return deleteTree({ store, log, redis: r, queue: q, scripts: s, frontDoor: f, keys, holdMs: opts.cancelTreeHoldMs, onRedis }, id);
-    },
-
-    async getChild(childSessionId) {
-      const id = parseArgs(sessionIdSchema, childSessionId, 'getChild() child session id');
-      running();
-      const session = await loadValidSession(store, id);
-      if (!session) return undefined;
-      const live = await liveRunOf(id);
-      return summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
-    },
-
-    async waitForChildren(parentSessionId, waitOptions) {
-      const args = parseArgs(waitArgsSchema, { parentSessionId, options: waitOptions }, 'waitForChildren() arguments');
-      const policy = args.options?.policy ?? 'all';
-      const { redis: r } = running();
-      const parent = args.parentSessionId;
-      let ids = args.options?.childSessionIds;
-      if (ids === undefined) {
-        const children = await store.listChildren(parent);
-        const lives = children.length === 0 ? [] : await onRedis('reading live runs', () => r.mget(children.map((c) => keys.live(c.id))));
-        ids = children.filter((_, i) => lives[i] !== null).map((child) => child.id);
-      }
-      const summaries = new Map<string, ChildRunSummary>();
-      const byRun = new Map<string, string>();
-      for (const id of ids) {
-        const session = await loadValidSession(store, id);
-        if (!session) throw new UnknownChildError(id);
-        const live = await liveRunOf(id);
-        const { childSessionId, runId, status, error, result } = summaryOf(session, live ?? session.metadata[METADATA_KEYS.runId] ?? '');
-        if (live !== undefined && isTerminal(status)) {
-          // Its end is saved but the run is not closed yet (the child is saved before its
-          // completion is written): the stream decides, so a caller that reads the stream after
-          // this resolves finds the completion there.
-          summaries.set(id, { childSessionId, runId, status: 'running' });
-        } else {
-          summaries.set(id, {
-            childSessionId,
-            runId,
-            status,
-            ...(error === undefined ? {} : { error }),
-            ...(result === undefined ? {} : { result }),
-          });
-        }
-        byRun.set(runId, id);
-      }
-      const current = (): ChildRunSummary[] => ids.map((id) => summaries.get(id)!);
-      if (policyHolds(policy, current())) return current();
-      // The parent's stream from its start: completions already published are replayed, later ones arrive live.
-      return new Promise<ChildRunSummary[]>((resolve, reject) => {
-        let cursor = 0;
-        const subscription = defer(() => log.live(parent, { afterSeq: cursor }))
-          .pipe(
-            tap((envelope) => (cursor = envelope.seq)),
-            retry({ delay: (error: unknown, count) => retryServiceError(error, count), resetOnSuccess: true }),
-          )
-          .subscribe({
-            next: ({ event }) => {
-              if (event.type !== 'sub_session_started' && event.type !== 'sub_session_completed') return;
-              const id = byRun.get(event.run_id);
-              const summary = id === undefined ? undefined : summaries.get(id);
-              if (id === undefined || !summary) return;
-              if (event.type === 'sub_session_started') {
-                if (summary.status === 'queued') summaries.set(id, { ...summary, status: 'running' });
-                return;
-              }
-              const ended: ChildRunSummary = { childSessionId: id, runId: event.run_id, status: event.status };
-              if (event.error !== undefined) ended.error = event.error;
-              if (event.result !== undefined) ended.result = event.result;
-              summaries.set(id, ended);
-              if (policyHolds(policy, current())) {
-                queueMicrotask(() => subscription.unsubscribe());
-                resolve(current());
-              }
-            },
-            error: reject,
-            complete: () => reject(new SchedulerStoppedError()),
-          });
-      });
-    },
+    ...api,
   };
   return scheduler;
 }

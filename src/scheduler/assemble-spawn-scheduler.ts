@@ -4,21 +4,20 @@ import { createActor, type InspectionEvent } from 'xstate';
 import type { LineageLink, SchedulerInput } from '../../machines/scheduler.events.js';
 import { cancellableBelow, isCancellable } from '../../machines/scheduler.plan.js';
 import type { Session } from '../../machines/session.schema.js';
-import { ROOT_PARENT, spawnBriefSchema, spawnJobSchema, type SpawnJob } from '../../machines/spawn-job.events.js';
+import type { SpawnJob } from '../../machines/spawn-job.events.js';
 import { toSproutClock } from '../clock.js';
-import { SchedulerStoppedError, SessionNotFoundError, SproutValidationError } from '../errors.js';
-import { loadValidSession } from '../core/persist-run.js';
+import { SchedulerStoppedError } from '../errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { GuardedObservable } from '../streams/guarded-observable.js';
 import type { SessionStore } from '../api/ports.js';
 import { SessionEventHub } from '../streams/session-event-hub.js';
-import { AncestorLinks, checkAncestorChain, streamLinkResolver } from './ancestor-links.js';
+import { AncestorLinks, streamLinkResolver } from './ancestor-links.js';
+import { createSchedulerApi, type SchedulerDeployment } from '../core/scheduler-api.js';
 import { createJobLogic } from './create-job-logic.js';
 import { EnqueueRequests } from './enqueue-requests.js';
 import { provideSchedulerLogic } from './provide-scheduler-logic.js';
 import { createSchedulerQueries } from './scheduler-queries.js';
 import { sessionEvents } from './session-events.js';
-import { spawnChild } from '../core/spawn-child.js';
 import { stopSchedulerActor } from './stop-scheduler-actor.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
 import { recoverInterruptedRuns } from './recover-interrupted-runs.js';
@@ -26,19 +25,8 @@ import { type RunBook } from './run-completion.js';
 import { RunLedgers } from './run-ledgers.js';
 import type { SpawnSchedulerOptions } from '../api/spawn-scheduler-options.js';
 import { parseSchedulerOptions } from './scheduler-options.js';
-import {
-  cancelArgsSchema,
-  enqueueOptionsSchema,
-  eventsArgsSchema,
-  parseArgs,
-  rootEnqueueJobSchema,
-  runInputSchema,
-  sessionIdSchema,
-  stopArgsSchema,
-  waitArgsSchema,
-} from '../core/scheduler-args.js';
+import { parseArgs, stopArgsSchema } from '../core/scheduler-args.js';
 import { isLive } from './run-ledger.js';
-import { runSession } from '../core/run-session.js';
 import { RunWaits } from './run-waits.js';
 import { LineageCache, rememberLink, sessionLineage } from './session-lineage.js';
 import { createSlotYielder } from './slot-yielder.js';
@@ -222,6 +210,75 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
   const actorActive = (): boolean => phase === 'running' && actor.getSnapshot().status === 'active';
   const { hasRun } = queries;
 
+  /** The embedded deployment of the API: the scheduler actor queues, cancels and waits; the hub streams. */
+  const deployment: SchedulerDeployment<LineageLink[]> = {
+    store: opts.store,
+    clock,
+    createId,
+    maxDepth: opts.maxDepth,
+    onParentEnd: opts.onParentEnd,
+    assertRunning,
+    ready: () => ready,
+    starting,
+    liveRunId: (id) => ledgers.liveRun(id)?.runId,
+    lineage: (parentSessionId, { parent }) => lineageOf(parentSessionId, parent),
+    none: [],
+    remember: (child) => rememberLink(lineageCache, child),
+    queue: enqueueInternal,
+    queueLinked: (job, title, runId, links) => {
+      const lineage = lineageOf(job.parentSessionId);
+      if (links.length === 0) return enqueueInternal(job, title, runId, lineage);
+      return ancestors.enqueueWith(runId, links, () => enqueueInternal(job, title, runId, lineage));
+    },
+    stream: (sessionId, afterSeq) => sessionEvents(hub, sessionId, afterSeq),
+    // eslint-disable-next-line @typescript-eslint/require-await -- async so that a stopped actor rejects, never throws
+    cancelRun: async (childSessionId, reason) => {
+      const below = actorActive() ? (actor.getSnapshot().context.subtree.get(childSessionId)?.size ?? 0) : 0;
+      if (!hasRun(childSessionId) && below === 0) return false;
+      // One event: the run is cancelled and the session halted, so its end reaches its subtree
+      // in the same scheduler turn and nothing spawned under it afterwards runs.
+      actor.send({ type: 'scheduler.cancel', childSessionIds: [childSessionId], reason });
+      return true;
+    },
+    cancelSubtree: async (id) => {
+      const targets = new Set<string>();
+      if (actorActive()) {
+        // Halted first, in one scheduler turn: every run in flight below it is cancelled at once.
+        for (const child of cancellableBelow(actor.getSnapshot().context, id)) targets.add(child);
+        actor.send({ type: 'scheduler.cancelTree', sessionId: id });
+      }
+      // Runs whose ancestry the scheduler could not know (an embedded copy's, a store-only tree).
+      const found = await queries.descendantsInFlight(id);
+      const extra = actorActive()
+        ? [...found].filter((child) => !targets.has(child) && isCancellable(actor.getSnapshot().context, child))
+        : [];
+      if (extra.length > 0 && actorActive()) actor.send({ type: 'scheduler.cancel', childSessionIds: extra, reason: 'parent' });
+      for (const child of extra) targets.add(child);
+      return targets.size;
+    },
+    deleteSession: async (id) => {
+      const targets = await queries.descendantsInFlight(id);
+      const own = ledgers.liveRun(id)?.runId;
+      if (own !== undefined) targets.add(id);
+      if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'deleted' });
+      // Its own run, and its children's (they publish on its stream), end before the stream goes.
+      const publishers = [...targets].filter((target) => target === id || ledgers.runOf(target)?.parentSessionId === id);
+      if (publishers.length > 0) await waitForRuns(ledgers, publishers, 'all', new Map());
+      const deleted = await opts.store.delete(id);
+      lineageCache.delete(id);
+      try {
+        await hub.forgetSession(id);
+      } catch (error) {
+        report({ kind: 'event_log_error', error });
+      }
+      return deleted;
+    },
+    childStatus: (id) => queries.getChild(id),
+    waitFor: waitYielding,
+    report,
+  };
+  const api = createSchedulerApi(deployment);
+
   const scheduler: SpawnScheduler = {
     actor,
     logic,
@@ -262,146 +319,7 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
       return stopped;
     },
 
-    async enqueue(job, enqueueOptions) {
-      const options = parseArgs(enqueueOptionsSchema, enqueueOptions ?? {}, 'enqueue options');
-      if (options.root === true && (options.ancestors?.length ?? 0) > 0) {
-        throw new SproutValidationError('enqueue options', [
-          { code: 'custom', path: ['ancestors'], message: "a root's own run has no ancestors" },
-        ]);
-      }
-      if (options.root === true) {
-        // A root's own run, as it is: no parent, so no lineage and no parent-end policy.
-        const rootJob = parseArgs(rootEnqueueJobSchema, job, 'root job');
-        assertRunning();
-        await ready;
-        const root = await loadValidSession(opts.store, rootJob.childSessionId);
-        if (!root) throw new SessionNotFoundError(rootJob.childSessionId);
-        if (root.kind !== 'root') {
-          throw new SproutValidationError('root job', [
-            { code: 'custom', path: ['childSessionId'], message: `session ${root.id} is not a root` },
-          ]);
-        }
-        return enqueueInternal({ ...rootJob, parentSessionId: ROOT_PARENT }, options.title, options.runId ?? createId(), []);
-      }
-      const parsed = parseArgs(spawnJobSchema, job, 'spawn job');
-      const links = options.ancestors ?? [];
-      checkAncestorChain(parsed.parentSessionId, links);
-      assertRunning();
-      await ready;
-      const runId = options.runId ?? createId();
-      const lineage = lineageOf(parsed.parentSessionId);
-      const queued = { ...parsed, onParentEnd: parsed.onParentEnd ?? opts.onParentEnd };
-      if (links.length === 0) return enqueueInternal(queued, options.title, runId, lineage);
-      return ancestors.enqueueWith(runId, links, () => enqueueInternal(queued, options.title, runId, lineage));
-    },
-
-    async spawnChild(parentSessionId, brief) {
-      const parsedBrief = parseArgs(spawnBriefSchema, brief, 'spawn brief');
-      parseArgs(sessionIdSchema, parentSessionId, 'parent session id');
-      assertRunning();
-      await ready;
-      return spawnChild(
-        {
-          store: opts.store,
-          clock,
-          maxDepth: opts.maxDepth,
-          createId,
-          assertRunning,
-          onParentEnd: opts.onParentEnd,
-          lineage: lineageOf,
-          remember: (child) => rememberLink(lineageCache, child),
-          isLive: (id) => ledgers.liveRun(id) !== undefined,
-          enqueue: enqueueInternal,
-          report,
-        },
-        parentSessionId,
-        parsedBrief,
-      );
-    },
-
-    async run(sessionId, input) {
-      const id = parseArgs(sessionIdSchema, sessionId, 'run() session id');
-      const parsed = parseArgs(runInputSchema, input, 'run() input');
-      assertRunning();
-      await ready;
-      return runSession(
-        {
-          store: opts.store,
-          clock,
-          createId,
-          onParentEnd: opts.onParentEnd,
-          liveRunId: (session) => ledgers.liveRun(session)?.runId,
-          starting,
-          lineage: (parent) => lineageOf(parent),
-          none: [],
-          enqueue: enqueueInternal,
-        },
-        id,
-        parsed,
-      );
-    },
-
-    events(sessionId, eventOptions) {
-      const { options: parsedOptions } = parseArgs(eventsArgsSchema, { sessionId, options: eventOptions }, 'events() arguments');
-      return sessionEvents(hub, sessionId, parsedOptions?.afterSeq);
-    },
-
-    // eslint-disable-next-line @typescript-eslint/require-await -- async so that bad arguments reject
-    async cancel(childSessionId, reason = 'user') {
-      const parsed = parseArgs(cancelArgsSchema, { childSessionId, reason }, 'cancel() arguments');
-      const below = actorActive() ? (actor.getSnapshot().context.subtree.get(parsed.childSessionId)?.size ?? 0) : 0;
-      if (!hasRun(parsed.childSessionId) && below === 0) return false;
-      // One event: the run is cancelled and the session halted, so its end reaches its subtree
-      // in the same scheduler turn and nothing spawned under it afterwards runs.
-      actor.send({ type: 'scheduler.cancel', childSessionIds: [parsed.childSessionId], reason: parsed.reason });
-      return true;
-    },
-
-    async cancelTree(sessionId) {
-      const id = parseArgs(sessionIdSchema, sessionId, 'cancelTree() session id');
-      const targets = new Set<string>();
-      if (actorActive()) {
-        // Halted first, in one scheduler turn: every run in flight below it is cancelled at once.
-        for (const child of cancellableBelow(actor.getSnapshot().context, id)) targets.add(child);
-        actor.send({ type: 'scheduler.cancelTree', sessionId: id });
-      }
-      // Runs whose ancestry the scheduler could not know (an embedded copy's, a store-only tree).
-      const found = await queries.descendantsInFlight(id);
-      const extra = actorActive()
-        ? [...found].filter((child) => !targets.has(child) && isCancellable(actor.getSnapshot().context, child))
-        : [];
-      if (extra.length > 0 && actorActive()) actor.send({ type: 'scheduler.cancel', childSessionIds: extra, reason: 'parent' });
-      for (const child of extra) targets.add(child);
-      return targets.size;
-    },
-
-    async deleteSession(sessionId) {
-      const id = parseArgs(sessionIdSchema, sessionId, 'deleteSession() session id');
-      const targets = await queries.descendantsInFlight(id);
-      const own = ledgers.liveRun(id)?.runId;
-      if (own !== undefined) targets.add(id);
-      if (targets.size > 0) actor.send({ type: 'scheduler.cancel', childSessionIds: [...targets], reason: 'deleted' });
-      // Its own run, and its children's (they publish on its stream), end before the stream goes.
-      const publishers = [...targets].filter((target) => target === id || ledgers.runOf(target)?.parentSessionId === id);
-      if (publishers.length > 0) await waitForRuns(ledgers, publishers, 'all', new Map());
-      const deleted = await opts.store.delete(id);
-      lineageCache.delete(id);
-      try {
-        await hub.forgetSession(id);
-      } catch (error) {
-        report({ kind: 'event_log_error', error });
-      }
-      return deleted;
-    },
-
-    async getChild(childSessionId) {
-      return queries.getChild(parseArgs(sessionIdSchema, childSessionId, 'getChild() child session id'));
-    },
-
-    async waitForChildren(parentSessionId, waitOptions) {
-      const parsed = parseArgs(waitArgsSchema, { parentSessionId, options: waitOptions }, 'waitForChildren() arguments');
-      return waitYielding(parsed.parentSessionId, parsed.options?.policy ?? 'all', parsed.options?.childSessionIds);
-    },
+    ...api,
   };
   spawner.current = scheduler;
   return scheduler;
