@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { z } from 'zod';
 import { CliUsageError } from './cli-error.js';
 
 /**
@@ -43,4 +44,42 @@ export function describeParseError(error: unknown): string {
     default:
       return message.split('\n')[0] ?? 'invalid arguments';
   }
+}
+
+/** The environment variable that stands in for `--max-depth` in `sprout serve` and `sprout worker`. */
+export const MAX_DEPTH_ENV = 'SPROUT_MAX_DEPTH';
+
+/** `--max-depth` when neither the flag nor {@link MAX_DEPTH_ENV} is given: the schedulers' own default. */
+export const DEFAULT_MAX_DEPTH = 4;
+
+/**
+ * `--max-depth N` (0-1000, default {@link DEFAULT_MAX_DEPTH}): the deepest child spawned (a root
+ * is depth 0) and how many levels a child's events are forwarded up. One schema for `sprout serve`
+ * and `sprout worker`, so a deployment's front doors and workers accept the same values.
+ *
+ * @example
+ * z.object({ 'max-depth': maxDepthFlagSchema }).parse({ 'max-depth': '6' }); // { 'max-depth': 6 }
+ */
+export const maxDepthFlagSchema = z
+  .string()
+  .regex(/^\d+$/, 'must be an integer')
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(1000))
+  .default(DEFAULT_MAX_DEPTH);
+
+/**
+ * The raw `--max-depth` of a command: the flag, else {@link MAX_DEPTH_ENV} (an empty value counts
+ * as unset), else undefined (the schema's default).
+ *
+ * @example
+ * maxDepthInput({ 'max-depth': undefined }, { SPROUT_MAX_DEPTH: '6' }); // '6'
+ */
+export function maxDepthInput(
+  values: Readonly<Record<string, unknown>>,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const flag = values['max-depth'];
+  if (typeof flag === 'string') return flag;
+  const fromEnv = env[MAX_DEPTH_ENV];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }

@@ -3,7 +3,7 @@ import { CliUsageError } from './cli-error.js';
 import { bambooDialectSchema, type BambooDialect } from '../server/server-options.js';
 import { isLoopbackHost } from '../server/security.js';
 import { validatePrefix } from '../distributed/keys.js';
-import { parseCommandFlags } from './command-flags.js';
+import { DEFAULT_MAX_DEPTH, MAX_DEPTH_ENV, maxDepthFlagSchema, maxDepthInput, parseCommandFlags } from './command-flags.js';
 
 /** Default port of `sprout serve`. */
 export const DEFAULT_SERVE_PORT = 7433;
@@ -23,6 +23,11 @@ export interface ServeOptions {
   concurrency: number;
   /** Runs waiting to start (embedded: in the scheduler; distributed: across every worker) before spawns get 429. */
   queueCapacity: number;
+  /**
+   * `--max-depth N` (or `SPROUT_MAX_DEPTH`, as for `sprout worker`): deepest child `spawnChild`
+   * creates (root = 0) and how many levels a child's events are forwarded up.
+   */
+  maxDepth: number;
   /** Run children on an OpenAI-compatible server instead of the scripted agent. */
   provider: { baseURL: string; model: string } | undefined;
   /**
@@ -62,6 +67,7 @@ const flagsSchema = z.object({
   cors: z.url({ protocol: /^https?$/ }).optional(),
   concurrency: int(1, 256).default(4),
   'queue-capacity': int(1, 10_000_000).default(DEFAULT_QUEUE_CAPACITY),
+  'max-depth': maxDepthFlagSchema,
   provider: z.literal('openai-compatible').optional(),
   'base-url': z.url({ protocol: /^https?$/ }).optional(),
   model: z.string().min(1).max(500).optional(),
@@ -96,8 +102,8 @@ const EMBEDDED_ONLY = {
 
 /**
  * Parses `sprout serve`'s flags (after the command name). `SPROUT_TOKEN` stands in for
- * `--token`, `SPROUT_REDIS_URL` and `SPROUT_POSTGRES_URL` for `--redis` and `--postgres` (as for
- * `sprout worker`). A flag that does not apply in the chosen mode is refused (`--db` or
+ * `--token`, `SPROUT_REDIS_URL`, `SPROUT_POSTGRES_URL` and `SPROUT_MAX_DEPTH` for `--redis`,
+ * `--postgres` and `--max-depth` (as for `sprout worker`). A flag that does not apply in the chosen mode is refused (`--db` or
  * `--concurrency` in distributed mode, `--prefix` in embedded mode). A non-loopback `--host`, `--trust-proxy` or a non-loopback `--allowed-host` without
  * a token is refused: the API would be open to the network. Throws a one-line {@link CliUsageError} for anything it does not accept.
  *
@@ -114,6 +120,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     cors: { type: 'string' },
     concurrency: { type: 'string' },
     'queue-capacity': { type: 'string' },
+    'max-depth': { type: 'string' },
     provider: { type: 'string' },
     'base-url': { type: 'string' },
     model: { type: 'string' },
@@ -140,7 +147,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
       );
     }
   }
-  const parsed = flagsSchema.safeParse({ ...values, token, redis, postgres });
+  const parsed = flagsSchema.safeParse({ ...values, token, redis, postgres, 'max-depth': maxDepthInput(values, env) });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new CliUsageError(`sprout serve: --${issue?.path.join('.') ?? '?'} ${issue?.message ?? 'is invalid'}`);
@@ -194,6 +201,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
     cors: flags.cors,
     concurrency: flags.concurrency,
     queueCapacity: flags['queue-capacity'],
+    maxDepth: flags['max-depth'],
     provider: flags['base-url'] !== undefined && flags.model !== undefined ? { baseURL: flags['base-url'], model: flags.model } : undefined,
     models: flags.models ?? (flags.provider !== undefined && flags.model !== undefined ? [flags.model] : undefined),
     allowedHosts: flags['allowed-host'],
@@ -227,6 +235,9 @@ Options:
   --concurrency N      runs at once (1-256, default 4; embedded mode only)
   --queue-capacity N   runs waiting to start before a spawn gets 429 QUEUE_FULL with Retry-After
                        (default ${DEFAULT_QUEUE_CAPACITY}); in distributed mode, across every worker
+  --max-depth N        deepest child a spawn creates (root = 0; 0-1000, default ${DEFAULT_MAX_DEPTH}) and how many
+                       levels a child's events are forwarded up (also ${MAX_DEPTH_ENV}); in
+                       distributed mode, give every \`sprout worker\` the same
   --provider openai-compatible --base-url URL --model NAME
                        run children on a real model (API key from SPROUT_API_KEY) instead of the
                        scripted demo agent; requests cannot pick another model unless --models

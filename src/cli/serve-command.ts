@@ -113,6 +113,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
       concurrency: options.concurrency,
       perParentConcurrency: options.concurrency,
       queueCapacity: options.queueCapacity,
+      maxDepth: options.maxDepth,
       heartbeatIntervalMs: HEARTBEAT_MS,
       inspect: runStates.inspect,
       onDiagnostic: (diagnostic) => io.stderr.write(`sprout: scheduler diagnostic: ${diagnostic.kind}\n`),
@@ -173,6 +174,7 @@ async function runDistributedServe(
       postgres: distributed.postgres,
       prefix: distributed.prefix,
       queueCapacity: options.queueCapacity,
+      maxDepth: options.maxDepth,
       onDiagnostic: (diagnostic) => io.stderr.write(`sprout: distributed diagnostic: ${diagnostic.kind}\n`),
     });
     cleanup.unshift(() => scheduler.stop());

@@ -9,7 +9,7 @@ import { createWorker } from '../distributed/worker.js';
 import { serveDemoAgent } from '../server/serve-agent.js';
 import { CliUsageError, EXIT, exitCodeOf, oneLine } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
-import { parseCommandFlags } from './command-flags.js';
+import { DEFAULT_MAX_DEPTH, MAX_DEPTH_ENV, maxDepthFlagSchema, maxDepthInput, parseCommandFlags } from './command-flags.js';
 
 /** `sprout worker …`, parsed. */
 export interface WorkerCliOptions {
@@ -24,6 +24,8 @@ export interface WorkerCliOptions {
   reconcileMs: number;
   heartbeatMs: number;
   maxRunMs: number | undefined;
+  /** `--max-depth N` (or `SPROUT_MAX_DEPTH`): deepest child spawned, and levels a child's events go up. */
+  maxDepth: number;
   provider: { baseURL: string; model: string } | undefined;
   agentModule: string | undefined;
   name: string | undefined;
@@ -58,6 +60,7 @@ const flagsSchema = z.object({
   'reconcile-ms': int(100, 86_400_000).default(60_000),
   'heartbeat-ms': int(10, 3_600_000).default(5000),
   'max-run-ms': int(1, 2_147_483_647).optional(),
+  'max-depth': maxDepthFlagSchema,
   provider: z.literal('openai-compatible').optional(),
   'base-url': url(/^https?:$/, 'http(s)').optional(),
   model: z.string().min(1).max(500).optional(),
@@ -68,8 +71,9 @@ const flagsSchema = z.object({
 });
 
 /**
- * Parses `sprout worker`'s flags (after the command name). `SPROUT_REDIS_URL` and
- * `SPROUT_POSTGRES_URL` stand in for `--redis` and `--postgres`. Throws a one-line
+ * Parses `sprout worker`'s flags (after the command name). `SPROUT_REDIS_URL`,
+ * `SPROUT_POSTGRES_URL` and `SPROUT_MAX_DEPTH` stand in for `--redis`, `--postgres` and
+ * `--max-depth` (as for `sprout serve`). Throws a one-line
  * {@link CliUsageError} for anything it does not accept.
  *
  * @example
@@ -88,6 +92,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Readonly<Record<st
     'reconcile-ms': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'max-run-ms': { type: 'string' },
+    'max-depth': { type: 'string' },
     provider: { type: 'string' },
     'base-url': { type: 'string' },
     model: { type: 'string' },
@@ -102,6 +107,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Readonly<Record<st
     ...values,
     redis: values.redis ?? fromEnv('SPROUT_REDIS_URL'),
     postgres: values.postgres ?? fromEnv('SPROUT_POSTGRES_URL'),
+    'max-depth': maxDepthInput(values, env),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -133,6 +139,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Readonly<Record<st
     reconcileMs: flags['reconcile-ms'],
     heartbeatMs: flags['heartbeat-ms'],
     maxRunMs: flags['max-run-ms'],
+    maxDepth: flags['max-depth'],
     provider: flags['base-url'] !== undefined && flags.model !== undefined ? { baseURL: flags['base-url'], model: flags.model } : undefined,
     agentModule: flags['agent-module'],
     name: flags.name,
@@ -154,6 +161,7 @@ function defaults(): WorkerCliOptions {
     reconcileMs: 60_000,
     heartbeatMs: 5000,
     maxRunMs: undefined,
+    maxDepth: DEFAULT_MAX_DEPTH,
     provider: undefined,
     agentModule: undefined,
     name: undefined,
@@ -181,6 +189,9 @@ Options:
                            Redis lost (one worker at a time, and at start) (default 60000)
   --heartbeat-ms MS        heartbeat period of running children (default 5000)
   --max-run-ms MS          wall-clock limit of one run (default none)
+  --max-depth N            deepest child this worker's agents spawn (root = 0; 0-1000, default ${DEFAULT_MAX_DEPTH})
+                           and how many levels a child's events are forwarded up (also
+                           ${MAX_DEPTH_ENV}); give the front door (\`sprout serve\`) the same
   --provider openai-compatible --base-url URL --model NAME
                            run children on a real model (API key from SPROUT_API_KEY)
   --agent-module PATH      a module whose default export (or createAgent export) is an AgentRuntime
@@ -273,6 +284,7 @@ export async function runWorkerCommand(argv: readonly string[], io: CliIo): Prom
       recover: options.recover,
       heartbeatIntervalMs: options.heartbeatMs,
       maxRunMs: options.maxRunMs,
+      maxDepth: options.maxDepth,
       lockDurationMs: options.lockMs,
       stalledIntervalMs: options.lockMs,
       leaseMs: options.lockMs,

@@ -49,6 +49,7 @@ const workerOptionsSchema = z.object({
   idleTimeoutMs: positiveInt.optional(),
   cancelGraceMs: z.number().int().min(0).optional(),
   mirrorChildEvents: z.boolean().optional(),
+  maxDepth: z.number().int().min(0).max(1000).default(4),
   eventRetention: z.number().int().min(0).default(1000),
   leaseMs: positiveInt.min(200).default(30_000),
   lockDurationMs: positiveInt.min(200).default(30_000),
@@ -98,6 +99,13 @@ export interface DistributedWorkerOptions {
   cancelGraceMs?: number | undefined;
   /** Also publish each child event on the child's own stream. @default false */
   mirrorChildEvents?: boolean | undefined;
+  /**
+   * Deepest child this worker's agents spawn (a root session is depth 0; 0-1000), and how many
+   * levels a run's events are forwarded up (a grandchild's reach the root's stream wrapped once
+   * per level). Give every worker and front door of a deployment the same value (`sprout worker`
+   * and `sprout serve` read `--max-depth` / `SPROUT_MAX_DEPTH`). @default 4
+   */
+  maxDepth?: number | undefined;
   /** Events kept per session (the PostgreSQL log's retention). @default 1000 */
   eventRetention?: number | undefined;
   /** XState inspection observer for the embedded scheduler actor and its job actors. */
@@ -324,6 +332,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     idleTimeoutMs: opts.idleTimeoutMs,
     cancelGraceMs: opts.cancelGraceMs,
     mirrorChildEvents: opts.mirrorChildEvents,
+    maxDepth: opts.maxDepth,
     inspect: options.inspect,
     createId: randomUUID,
     onDiagnostic: (diagnostic) => report({ kind: 'scheduler', diagnostic }),
@@ -768,6 +777,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         redis: options.redis,
         postgres: pgOptions,
         prefix,
+        maxDepth: opts.maxDepth,
         eventRetention: opts.eventRetention,
         onDiagnostic: report,
       });

@@ -33,6 +33,7 @@ describe('sprout worker flags', () => {
       reconcileMs: 60_000,
       heartbeatMs: 5000,
       maxRunMs: undefined,
+      maxDepth: 4,
       provider: undefined,
       agentModule: undefined,
       name: undefined,
