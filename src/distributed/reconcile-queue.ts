@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import type { OpenRun } from '../api/ports.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
 import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
+import { loadValidSession } from '../core/persist-run.js';
 import type { RedisKeys } from './keys.js';
-import { RUN_JOB_NAME, RUN_JOB_OPTIONS, type RunJobData } from './run-job.js';
+import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, type RunJobData } from './run-job.js';
 
 /** What one {@link reconcileQueue} pass did. */
 export interface ReconcileReport {
@@ -25,6 +26,13 @@ export interface ReconcileDeps {
   minAgeMs: number;
   /** Now, ms since the epoch. */
   now(): number;
+  /**
+   * The deployment's `maxDepth`: at most this many running runs above a job's parent go in the
+   * job's `ancestors` (as the front door puts them), so the run's stream reaches the root's.
+   */
+  maxDepth: number;
+  /** Gets a failed read of a job's ancestors (the job is then put back without them). */
+  onError(error: unknown): void;
 }
 
 /** Pending children read per page. */
@@ -40,20 +48,37 @@ const PAGE = 500;
  * - A child stored `pending` with a run id whose job is gone (and older than `minAgeMs`, so a
  *   spawn in flight is never raced): its live key and job are put back, and it runs.
  *
+ * Each job put back carries the running runs above its parent (`ancestors`, read from PostgreSQL
+ * by the front door's own lookup, {@link createAncestorLookup}), so a grandchild's stream still
+ * reaches every ancestor's, wherever their runs run.
+ *
  * Re-adding a job that exists is a no-op (job id = run id), and the live key is only set when
  * absent, so passes from several workers at once do nothing twice.
  *
  * @example
- * const { reopened, requeued } = await reconcileQueue({ store, log, redis, queue, keys, minAgeMs: 60_000, now: Date.now });
+ * const { reopened, requeued } = await reconcileQueue({
+ *   store, log, redis, queue, keys, minAgeMs: 60_000, now: Date.now, maxDepth: 4, onError: console.error,
+ * });
  */
 export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileReport> {
   const report: ReconcileReport = { reopened: [], requeued: [] };
+  const ancestorsUnder = createAncestorLookup({
+    load: (id) => loadValidSession(deps.store, id),
+    maxLinks: deps.maxDepth,
+    onError: (error) => deps.onError(error),
+  });
+  /** The job with the running runs above its parent (none under a root, or for a root's own run). */
+  const withAncestors = async (data: RunJobData): Promise<RunJobData> => {
+    if (data.parentSessionId === '') return data;
+    const ancestors = await ancestorsUnder(data.parentSessionId);
+    return ancestors.length === 0 ? data : { ...data, ancestors };
+  };
   const open = await deps.log.openRuns();
   const openIds = new Set(open.map((run) => run.runId));
   for (const run of open) {
     if (await hasJob(deps, run.runId)) continue;
     const data = await jobOfOpenRun(deps, run);
-    if (data !== undefined && (await restore(deps, data))) report.reopened.push(run.runId);
+    if (data !== undefined && (await restore(deps, await withAncestors(data)))) report.reopened.push(run.runId);
   }
   if (deps.store.listSummaries === undefined) return report;
   let cursor: string | undefined;
@@ -71,7 +96,7 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
       if (deps.now() - Date.parse(child.updated_at) < deps.minAgeMs) continue;
       if (await hasJob(deps, runId)) continue;
       const data: RunJobData = { runId, parentSessionId, childSessionId: child.id, model: child.model, title: child.title };
-      if (await restore(deps, data)) report.requeued.push(runId);
+      if (await restore(deps, await withAncestors(data))) report.requeued.push(runId);
     }
     cursor = page.nextCursor;
   } while (cursor !== undefined);

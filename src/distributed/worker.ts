@@ -702,7 +702,17 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       const r = need(redis);
       if ((await r.set(keys.reconciler, id, 'PX', opts.reconcileIntervalMs, 'NX')) !== 'OK') return;
       const minAgeMs = Math.max(opts.reconcileIntervalMs, opts.leaseMs * 2);
-      const done = await reconcileQueue({ store, log, redis: r, queue: need(queue), keys, minAgeMs, now: () => Date.now() });
+      const done = await reconcileQueue({
+        store,
+        log,
+        redis: r,
+        queue: need(queue),
+        keys,
+        minAgeMs,
+        now: () => Date.now(),
+        maxDepth: opts.maxDepth,
+        onError: serviceError,
+      });
       if (done.reopened.length > 0 || done.requeued.length > 0) report({ kind: 'queue_reconciled', ...done });
     } catch (error) {
       serviceError(error);
