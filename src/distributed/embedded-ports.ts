@@ -3,7 +3,8 @@ import type { Session } from '../../machines/session.schema.js';
 import type { EventLog, RunFence, SessionStore } from '../api/ports.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
 import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
-import { EventLogError, RunFencedError } from '../errors.js';
+import { decodeStoredSession } from '../adapters/stored-session.js';
+import { EventLogError, InvalidSessionDataError, RunFencedError } from '../errors.js';
 
 /** How a worker's ports find the ownership token of a write and hear that a token was refused. */
 export interface WorkerFencing {
@@ -24,23 +25,81 @@ const fenced = async <T>(write: Promise<T>, fencing: WorkerFencing): Promise<T> 
   }
 };
 
+/** A child's row read by the claim of its run (its `version` and undecoded `data`). */
+export interface PreloadedRow {
+  version: number;
+  data: unknown;
+}
+
+/**
+ * Child rows a worker read with the claim of their run (one statement: the claim, the open-run
+ * ledger and the child), kept for that run's first load of the child so that it is not read
+ * again. A row is served at most once, only to a load made while this worker holds that very
+ * claim (the same run and epoch), and only when nothing wrote the child through this worker
+ * since: {@link offer} is for a first claim only (epoch 1: no earlier owner of the run can have a
+ * write the claim's snapshot missed), and the worker drops the row when its run ends.
+ *
+ * @example
+ * const preloaded = new PreloadedSessions();
+ * preloaded.offer('c1', fence, { version: 3, data });
+ * const store = workerSessionStore(postgresStore, fencing, preloaded);
+ */
+export class PreloadedSessions {
+  readonly #rows = new Map<string, { fence: RunFence; row: PreloadedRow }>();
+
+  /** Keeps `row` of `sessionId` for the first load made under `fence`. */
+  offer(sessionId: string, fence: RunFence, row: PreloadedRow): void {
+    this.#rows.set(sessionId, { fence, row });
+  }
+
+  /** The row kept for `sessionId` under exactly `fence` (then forgotten); `undefined` otherwise. */
+  take(sessionId: string, fence: RunFence | undefined): PreloadedRow | undefined {
+    const kept = this.#rows.get(sessionId);
+    if (kept === undefined) return undefined;
+    this.#rows.delete(sessionId);
+    if (fence === undefined || kept.fence.runId !== fence.runId || kept.fence.epoch !== fence.epoch) return undefined;
+    return kept.row;
+  }
+
+  /** Forgets the row of `sessionId` (of run `runId` only, when given). */
+  drop(sessionId: string, runId?: string): void {
+    if (runId === undefined || this.#rows.get(sessionId)?.fence.runId === runId) this.#rows.delete(sessionId);
+  }
+
+  /** Rows kept now. */
+  get size(): number {
+    return this.#rows.size;
+  }
+}
+
 /**
  * The store a worker's embedded scheduler sees: the PostgreSQL store without `listByRunStatus`
  * and `openEventLog`. Start-up recovery of an embedded scheduler ends every run it does not run
  * itself — on a schema shared by several workers that would end the other workers' runs. In
  * distributed mode a lost run is ended by the worker that gets its job again, run by run.
  * Every save of a session this worker runs carries the run's token (`fencing`): once another
- * worker took the run, the save is refused, the final one included.
+ * worker took the run, the save is refused, the final one included. The first load of a child
+ * whose row the run's claim read is served from `preloaded` (see {@link PreloadedSessions});
+ * it is checked against the schema as any load is.
  */
-export function workerSessionStore(store: PostgresSessionStore, fencing: WorkerFencing): SessionStore {
+export function workerSessionStore(store: PostgresSessionStore, fencing: WorkerFencing, preloaded?: PreloadedSessions): SessionStore {
   return {
     capabilities: store.capabilities,
-    load: (id) => store.load(id),
+    load: (id) => {
+      const row = preloaded?.take(id, fencing.bySession(id));
+      if (row === undefined) return store.load(id);
+      const decoded = decodeStoredSession(id, row.data, row.version);
+      return decoded instanceof InvalidSessionDataError ? Promise.reject(decoded) : Promise.resolve(decoded);
+    },
     save: (session: Session) => {
+      preloaded?.drop(session.id);
       const fence = fencing.bySession(session.id);
       return fence === undefined ? store.save(session) : fenced(store.save(session, { fence }), fencing);
     },
-    delete: (id) => store.delete(id),
+    delete: (id) => {
+      preloaded?.drop(id);
+      return store.delete(id);
+    },
     listChildren: (id) => store.listChildren(id),
   };
 }

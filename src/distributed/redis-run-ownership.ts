@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { OpenRun } from '../api/ports.js';
 import type { OpenRunResult, ReserveRunResult, RunOwnership, RunOwnershipEnd, RunToken } from '../api/run-ownership.js';
-import type { PostgresRunFences } from '../adapters/postgres/postgres-run-fences.js';
+import type { ClaimedChild, PostgresRunFences } from '../adapters/postgres/postgres-run-fences.js';
 import type { RedisKeys } from './keys.js';
 import type { RedisScripts } from './redis-scripts.js';
 
@@ -18,8 +18,8 @@ export interface RunReservationDetails {
   taken: string | null;
   /** The run's row in PostgreSQL's open-run ledger: it was announced and never ended (its worker was lost). */
   open: OpenRun | undefined;
-  /** The child's stored last run, `undefined` when the child is gone. */
-  child: { lastRunId: string | undefined; lastRunStatus: string | undefined } | undefined;
+  /** The child's stored last run and row as the claim saw it, `undefined` when the child is gone. */
+  child: ClaimedChild | undefined;
 }
 
 /** {@link RedisRunOwnership.reserve}'s answer: the port's, with what the worker needs of a reserved run. */

@@ -18,7 +18,7 @@ import { loadValidSession } from '../core/persist-run.js';
 import { closeRedis, openPostgres, openRedis, probeRedis, type PostgresConnection, type RedisConnection } from './connections.js';
 import { createDistributedScheduler, type DistributedScheduler } from './distributed-scheduler.js';
 import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js';
-import { workerEventLog, workerSessionStore } from './embedded-ports.js';
+import { PreloadedSessions, workerEventLog, workerSessionStore } from './embedded-ports.js';
 import { queueUnavailable } from './errors.js';
 import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
 import { closeLostRootRun, closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
@@ -296,8 +296,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   };
   /** At most `concurrency` runs of this worker run at once; a waiting run holds no slot. */
   const slots = new WorkerSlots(opts.concurrency);
+  /** Children read by their run's first claim, served to that run's load (one statement fewer per run). */
+  const preloaded = new PreloadedSessions();
   const scheduler = createSpawnScheduler({
-    store: workerSessionStore(store, fencing),
+    store: workerSessionStore(store, fencing, preloaded),
     eventLog: workerEventLog(log, fencing, completing, (runId) => lost.has(runId)),
     agent: options.agent,
     tools: options.tools,
@@ -614,6 +616,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
       tokens.set(runId, fence);
       tokensBySession.set(childSessionId, fence);
+      // A first claim (epoch 1) read the child in its own snapshot after every earlier write: the
+      // run's load gets that row instead of reading it again.
+      if (fence.epoch === 1 && last !== undefined) preloaded.offer(childSessionId, fence, last.stored);
       const summary = await inRunSpan(data, () => runHere(data, cancelReason, slot));
       if (lost.has(runId)) return 'taken over';
       if (summary === undefined) return await defer(job, token, retryLater(), 'this worker is stopping');
@@ -641,6 +646,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         isServiceError(error) ? error : queueUnavailable(error, `running ${runId}`),
       );
     } finally {
+      preloaded.drop(childSessionId, runId);
       const wasLost = lost.delete(runId);
       committed.delete(runId);
       if (tokens.get(runId)?.epoch === claimed) {

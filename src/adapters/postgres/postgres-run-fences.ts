@@ -29,7 +29,7 @@ export class PostgresRunFences {
                 ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, claimed_at = now()
                 WHERE ${table}.epoch < excluded.epoch
                 RETURNING epoch`),
-      // The claim, the run's open-ledger row and the child's last run, in one statement.
+      // The claim, the run's open-ledger row and the child's row, in one statement.
       claimAndInspect: namedStatement(`WITH claim AS (
                   INSERT INTO ${table} (run_id, owner, epoch) VALUES ($1, $2, $3)
                   ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, claimed_at = now()
@@ -39,7 +39,8 @@ export class PostgresRunFences {
                 SELECT (SELECT epoch FROM claim) AS claimed,
                        (SELECT epoch FROM ${table} WHERE run_id = $1) AS stored_epoch,
                        o.parent_session_id, o.child_session_id, o.title, o.started_seq,
-                       s.id AS child_id, s.last_run_status, s.metadata->>'last_run_id' AS last_run_id
+                       s.id AS child_id, s.last_run_status, s.metadata->>'last_run_id' AS last_run_id,
+                       s.version AS child_version, s.data AS child_data
                 FROM (SELECT 1) AS one
                 LEFT JOIN ${database.quoted}.open_runs o ON o.run_id = $1
                 LEFT JOIN ${database.quoted}.sessions s ON s.id = $4`),
@@ -66,8 +67,10 @@ export class PostgresRunFences {
   /**
    * {@link claimAt}, and in the same statement what a worker taking the run must know: the run's
    * row in the open-run ledger (`open`: it was announced and never ended) and the child's stored
-   * last run (`child`: id and status, `undefined` when the child is gone). `fence` is undefined
-   * when a newer claim holds the run (`storedEpoch` then says which).
+   * last run (`child`: id and status, `undefined` when the child is gone) with its row as the
+   * statement saw it (`child.stored`: `version` and the undecoded `data`, for a worker that serves
+   * it to the run's load instead of reading it again). `fence` is undefined when a newer claim
+   * holds the run (`storedEpoch` then says which).
    */
   async claimAndInspect(
     runId: string,
@@ -78,7 +81,7 @@ export class PostgresRunFences {
     fence: RunFence | undefined;
     storedEpoch: number | undefined;
     open: OpenRun | undefined;
-    child: { lastRunId: string | undefined; lastRunStatus: string | undefined } | undefined;
+    child: ClaimedChild | undefined;
   }> {
     const [row] = await this.#db.query<InspectRow>(
       this.#sql.claimAndInspect,
@@ -102,7 +105,11 @@ export class PostgresRunFences {
       child:
         row?.child_id === null || row?.child_id === undefined
           ? undefined
-          : { lastRunId: row.last_run_id ?? undefined, lastRunStatus: row.last_run_status ?? undefined },
+          : {
+              lastRunId: row.last_run_id ?? undefined,
+              lastRunStatus: row.last_run_status ?? undefined,
+              stored: { version: Number(row.child_version), data: row.child_data },
+            },
     };
   }
 
@@ -111,6 +118,16 @@ export class PostgresRunFences {
     const [row] = await this.#db.query<{ owner: string; epoch: string }>(this.#sql.current, [runId], `reading the owner of run ${runId}`);
     return row === undefined ? undefined : { owner: row.owner, epoch: Number(row.epoch) };
   }
+}
+
+/** The child of a claimed run as {@link PostgresRunFences.claimAndInspect} read it. */
+export interface ClaimedChild {
+  /** `metadata.last_run_id` of the stored child. */
+  lastRunId: string | undefined;
+  /** `last_run_status` of the stored child. */
+  lastRunStatus: string | undefined;
+  /** The child's row in the claim's snapshot: its `version` and its `data` (parsed JSON, not yet checked against the schema). */
+  stored: { version: number; data: unknown };
 }
 
 interface InspectRow extends Record<string, unknown> {
@@ -123,4 +140,6 @@ interface InspectRow extends Record<string, unknown> {
   child_id: string | null;
   last_run_status: string | null;
   last_run_id: string | null;
+  child_version: number | null;
+  child_data: unknown;
 }
