@@ -258,6 +258,16 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     if (admission.kind === 'live') return { runId: admission.runId, deduplicated: true };
     if (admission.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
     if (admission.kind === 'full') throw new QueueFullError(capacity);
+    if (admission.kind === 'used') {
+      throw new SproutValidationError('enqueue options', [
+        {
+          code: 'custom',
+          path: ['runId'],
+          message: `run id ${runId} was already used (run ids are unique across the deployment)`,
+          input: runId,
+        },
+      ]);
+    }
     const traceparent = activeTraceparent();
     const data: RunJobData = {
       runId,

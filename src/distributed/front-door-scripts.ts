@@ -12,6 +12,9 @@ const JOB_GRACE_MS = 60_000;
  * Admission of a run to the queue, atomic (one script):
  * 1. refused (`gone`) while the parent's or the child's tree is being deleted;
  * 2. de-duplicated (`live`, with the run already there) while the child has a queued or running run;
+ *    refused (`used`) when the run id is taken already: its BullMQ job is still kept, or a worker
+ *    took a run of that id (its `taken` marker) — a caller's `enqueue(job, { runId })` that reuses
+ *    an id would otherwise be dropped by BullMQ as a duplicate job and leave the child busy;
  * 3. refused (`full`) when `capacity` runs are queued and not started yet. The runs a front door
  *    queued are a ZSET; it is pruned only when it looks full: a run whose BullMQ job a worker took
  *    (`processedOn` is set on the job hash) or whose job is gone no longer counts. Workers never
@@ -28,6 +31,7 @@ local runId = ARGV[1]
 if runId ~= '' then
   local existing = redis.call('GET', KEYS[1])
   if existing then return {'live', existing} end
+  if redis.call('EXISTS', ARGV[3] .. runId) == 1 or redis.call('EXISTS', ARGV[5]) == 1 then return {'used'} end
 end
 local capacity = tonumber(ARGV[2])
 if capacity > 0 and redis.call('ZCARD', KEYS[2]) >= capacity then
@@ -48,7 +52,7 @@ if capacity > 0 then redis.call('ZADD', KEYS[2], now, runId) end
 return {'ok'}`;
 
 /** What {@link FrontDoorScripts.admit} answered. */
-export type Admission = { kind: 'ok' } | { kind: 'gone' } | { kind: 'full' } | { kind: 'live'; runId: string };
+export type Admission = { kind: 'ok' } | { kind: 'gone' } | { kind: 'full' } | { kind: 'used' } | { kind: 'live'; runId: string };
 
 type AdmitCall = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -83,10 +87,11 @@ export class FrontDoorScripts {
       run.capacity,
       this.#keys.runJob(''),
       JOB_GRACE_MS,
+      this.#keys.taken(run.runId),
     )) as string[];
     const [kind, runId] = answer;
     if (kind === 'live' && runId !== undefined) return { kind: 'live', runId };
-    if (kind === 'gone' || kind === 'full') return { kind };
+    if (kind === 'gone' || kind === 'full' || kind === 'used') return { kind };
     return { kind: 'ok' };
   }
 
