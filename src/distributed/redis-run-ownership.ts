@@ -117,6 +117,23 @@ export class RedisRunOwnership implements RunOwnership {
     await this.#o.scripts.finishRun(run.runId, run.childSessionId);
   }
 
+  /**
+   * {@link end}, and in the same round trip what the worker still holds of the run: `owner`'s
+   * claim (`token`, when given) and, with `slot`, the run's per-parent slot (`limit` and `graceMs`
+   * as the worker admits runs). Resolves with the parent's parked runs that now fit.
+   *
+   * @example
+   * const parked = await ownership.endAndRelease(run, token, workerName, { parentSessionId: 'p', limit: 8, graceMs: 120_000 });
+   */
+  endAndRelease(
+    run: RunOwnershipEnd & { parentSessionId: string },
+    token: RunToken | undefined,
+    owner: string,
+    slot: { limit: number; graceMs: number; release: boolean },
+  ): Promise<string[]> {
+    return this.#o.scripts.endRun(run, slot.release, slot.limit, slot.graceMs, owner, token?.epoch ?? 0);
+  }
+
   async release(token: RunToken, owner: string): Promise<void> {
     await this.#o.scripts.disownRun(token.runId, owner, token.epoch);
   }

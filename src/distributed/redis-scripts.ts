@@ -49,6 +49,15 @@ local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
 if free <= 0 then return {} end
 return redis.call('ZRANGE', KEYS[2], 0, free - 1)`;
 
+/**
+ * A run's two releases (KEYS 1-3: slots, parked, owner; ARGV: run, limit, grace, worker|epoch,
+ * slot): the claim (deleted while it holds ARGV[4], when not empty), then the slot when ARGV[5]
+ * is '1'. Returns the parked runs that now fit.
+ */
+const RELEASE_RUN = `if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+if ARGV[5] ~= '1' then return {} end
+${RELEASE_SLOT}`;
+
 const SCRIPTS = {
   /**
    * Claims a run for one worker under a new epoch (KEYS: owner, epoch counter; ARGV: worker,
@@ -170,9 +179,18 @@ return 0`,
    */
   sproutReleaseRun: {
     numberOfKeys: 3,
-    lua: `if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
-if ARGV[5] ~= '1' then return {} end
-${RELEASE_SLOT}`,
+    lua: RELEASE_RUN,
+  },
+  /**
+   * The end of a run and its releases, in one call: {@link sproutFinishRun} (KEYS 4-8: live,
+   * taken, cancel, epoch, ended; ARGV[1]: run id), then {@link sproutReleaseRun} (KEYS 1-3, ARGV
+   * 1-5). Returns the parked runs that now fit.
+   */
+  sproutEndRun: {
+    numberOfKeys: 8,
+    lua: `if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+${RELEASE_RUN}`,
   },
   /** Gives a run's lease back; returns the oldest parked runs that now fit (to promote). ARGV[3]: the grace of expired leases. */
   sproutReleaseSlot: {
@@ -323,6 +341,40 @@ export class RedisScripts {
       k.slots(run.parentSessionId),
       k.parked(run.parentSessionId),
       k.owner(run.runId),
+      run.runId,
+      limit,
+      graceMs,
+      epoch > 0 ? `${owner}|${epoch}` : '',
+      slot ? '1' : '0',
+    );
+    return Array.isArray(answer) ? answer.map(String) : [];
+  }
+
+  /**
+   * {@link finishRun} and {@link releaseRun} in one round trip, in that order: the run is over (the
+   * child's live key goes while it names the run, and the run's markers), then `owner`'s claim of
+   * `epoch` (when `epoch > 0`) and the run's slot (when `slot`) go back. Resolves with the parked
+   * runs of the parent that now fit.
+   */
+  async endRun(
+    run: { runId: string; parentSessionId: string; childSessionId: string },
+    slot: boolean,
+    limit: number,
+    graceMs: number,
+    owner: string,
+    epoch: number,
+  ): Promise<string[]> {
+    const k = this.#keys;
+    const answer = await this.#call(
+      'sproutEndRun',
+      k.slots(run.parentSessionId),
+      k.parked(run.parentSessionId),
+      k.owner(run.runId),
+      k.live(run.childSessionId),
+      k.taken(run.runId),
+      k.cancel(run.runId),
+      k.epoch(run.runId),
+      k.ended(run.runId),
       run.runId,
       limit,
       graceMs,

@@ -525,6 +525,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     if (local.has(runId)) return defer(job, token, opts.leaseMs, 'the run is still running in this worker');
     let claimed = 0;
     let slot = false;
+    /** The end already gave the claim and the slot back. */
+    let released = false;
     try {
       // The run-ownership port: the flags and the Redis claim in one script, then the PostgreSQL
       // token, the open-ledger row and the child's last run in one statement.
@@ -633,7 +635,16 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       // this worker's own shutdown cancelled: the other workers carry on with its children).
       const shutdown = summary.status === 'cancelled' && phase === 'stopping';
       if ((summary.status === 'cancelled' || summary.status === 'error') && !shutdown) await endReachesSubtree(childSessionId);
-      await finishRun(data, isTerminal(summary.status) ? summary.status : undefined);
+      // The end, the claim and the slot in one round trip (a slot of a run this worker lost is
+      // freed by the worker that took it, when it closes the run).
+      const parked = await need(ownership).endAndRelease(
+        { childSessionId, runId, parentSessionId, status: isTerminal(summary.status) ? summary.status : undefined },
+        claimed > 0 ? fence : undefined,
+        id,
+        { release: slot && !lost.has(runId), limit: opts.perParentConcurrency, graceMs: slotGraceMs },
+      );
+      released = true;
+      if (parked.length > 0) void promote(parentSessionId, parked);
       failures.delete(runId);
       return summary.status;
     } catch (error) {
@@ -656,7 +667,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       // A run this worker lost is closed by the worker that took it, which frees its slot then.
       // The slot and the claim go back in one round trip.
       const releaseSlotToo = slot && !wasLost;
-      if (releaseSlotToo || claimed > 0) {
+      if (!released && (releaseSlotToo || claimed > 0)) {
         await s
           .releaseRun(data, releaseSlotToo, opts.perParentConcurrency, slotGraceMs, id, claimed)
           .then((parked) => {
