@@ -12,8 +12,9 @@
  *   `COMMIT` count), **Redis commands per run** (every ioredis connection of the process, counted
  *   on the client: other users of the same Redis do not show) and Redis round trips per run (a
  *   pipeline counts once), with the biggest kinds in the notes; and the **CPU per run** of this
- *   process (front door, workers, the observer: `process.cpuUsage`) and of the local PostgreSQL and
- *   Redis servers (`/proc`, every process of theirs: nothing else should use them meanwhile).
+ *   process (front door, workers, the observer: `process.cpuUsage`), of the PostgreSQL backends
+ *   serving its connections and of the Redis server (`/proc`, see `bench/lib/service-cpu.ts`;
+ *   Redis's other clients count too).
  * - **raw BullMQ**: a `Queue` and W no-op `Worker`s (concurrency 16) on a prefix of their own:
  *   `addBulk` N jobs and time to the last completion; its Redis commands and CPU per job too.
  *
@@ -103,7 +104,7 @@ export async function roundTrips(config: BenchConfig): Promise<ScenarioOutput> {
     ratio: `distributed / raw BullMQ per worker, ${plural(w)} in process`,
     rawCommands: `raw BullMQ Redis commands per job, ${plural(w)}`,
     nodeCpu: `Node CPU per run (front door + workers), ${plural(w)}`,
-    postgresCpu: `PostgreSQL server CPU per run, ${plural(w)}`,
+    postgresCpu: `PostgreSQL backends CPU per run, ${plural(w)}`,
     redisCpu: `Redis server CPU per run, ${plural(w)}`,
     rawNodeCpu: `raw BullMQ Node CPU per job, ${plural(w)}`,
     rawRedisCpu: `raw BullMQ Redis server CPU per job, ${plural(w)}`,
