@@ -80,9 +80,16 @@ export class PreloadedSessions {
  * Every save of a session this worker runs carries the run's token (`fencing`): once another
  * worker took the run, the save is refused, the final one included. The first load of a child
  * whose row the run's claim read is served from `preloaded` (see {@link PreloadedSessions});
- * it is checked against the schema as any load is.
+ * it is checked against the schema as any load is. A save of a session whose run this worker
+ * knows it lost (`isLost`) is refused with `RunFencedError` before it is sent, its final save
+ * included: nothing of a lost run is written after the worker learnt it lost it.
  */
-export function workerSessionStore(store: PostgresSessionStore, fencing: WorkerFencing, preloaded?: PreloadedSessions): SessionStore {
+export function workerSessionStore(
+  store: PostgresSessionStore,
+  fencing: WorkerFencing,
+  preloaded?: PreloadedSessions,
+  isLost: (runId: string) => boolean = () => false,
+): SessionStore {
   return {
     capabilities: store.capabilities,
     load: (id) => {
@@ -94,7 +101,11 @@ export function workerSessionStore(store: PostgresSessionStore, fencing: WorkerF
     save: (session: Session) => {
       preloaded?.drop(session.id);
       const fence = fencing.bySession(session.id);
-      return fence === undefined ? store.save(session) : fenced(store.save(session, { fence }), fencing);
+      if (fence === undefined) return store.save(session);
+      // A run this worker knows it lost (its claim is gone, taken over or lost with Redis) writes
+      // nothing more, even while its token still passes: the worker that closes it decides its end.
+      if (isLost(fence.runId)) return Promise.reject(new RunFencedError(fence.runId, fence.epoch, `the save of session ${session.id}`));
+      return fenced(store.save(session, { fence }), fencing);
     },
     delete: (id) => {
       preloaded?.drop(id);

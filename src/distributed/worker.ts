@@ -299,7 +299,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   /** Children read by their run's first claim, served to that run's load (one statement fewer per run). */
   const preloaded = new PreloadedSessions();
   const scheduler = createSpawnScheduler({
-    store: workerSessionStore(store, fencing, preloaded),
+    store: workerSessionStore(store, fencing, preloaded, (runId) => lost.has(runId)),
     eventLog: workerEventLog(log, fencing, completing, (runId) => lost.has(runId)),
     agent: options.agent,
     tools: options.tools,
