@@ -3,7 +3,7 @@ import { isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS, runStatusMetadataSchema, type Session } from '../../machines/session.schema.js';
 import { finalAnswerOf } from '../../machines/spawn-job.machine.js';
 import type { RunFence, SessionStore } from '../api/ports.js';
-import type { SproutClock } from '../clock.js';
+import { toRfc3339, type SproutClock } from '../clock.js';
 import { EventLogError, StoreUnavailableError } from '../errors.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
 import { loadValidSession, persistRun } from '../core/persist-run.js';
@@ -115,4 +115,29 @@ export async function closeLostRootRun(
   };
   await persistRun(store, { session: root, runId: run.runId, status: 'error', error: WORKER_LOST_ERROR }, () => true, deps.clock);
   await deps.log.append(root.id, { type: 'error', message: WORKER_LOST_ERROR }, { fence });
+}
+
+/**
+ * `recover: 'requeue'`, before the derived run is queued in Redis: the child is saved `pending`
+ * under the run id it will run again with (as `spawnChild` plans a child's run), fenced by the
+ * closer's token of the lost run. So the requeue is durable: when Redis loses the queued job, the
+ * reconciler finds the child pending and puts its run back. The lost run's end stays on the
+ * parent's stream (`error`, reason `interrupted`). A child that is gone is left alone.
+ *
+ * @example
+ * await planRequeue({ store, clock }, job.childSessionId, requeuedRunId(job.runId), fence);
+ */
+export async function planRequeue(
+  deps: { store: SessionStore; clock: SproutClock },
+  childSessionId: string,
+  nextRunId: string,
+  fence: RunFence,
+): Promise<void> {
+  const child = await loadValidSession(deps.store, childSessionId);
+  if (!child || child.metadata[METADATA_KEYS.runId] === nextRunId) return;
+  child.metadata[METADATA_KEYS.status] = 'pending';
+  child.metadata[METADATA_KEYS.runId] = nextRunId;
+  delete child.metadata[METADATA_KEYS.error];
+  child.updated_at = toRfc3339(deps.clock.now());
+  await deps.store.save(child, { fence });
 }

@@ -21,7 +21,7 @@ import { createDiagnostics, type DistributedDiagnostic } from './diagnostics.js'
 import { PreloadedSessions, workerEventLog, workerSessionStore } from './embedded-ports.js';
 import { queueUnavailable } from './errors.js';
 import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys.js';
-import { closeLostRootRun, closeLostRun, isServiceError, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
+import { closeLostRootRun, closeLostRun, isServiceError, planRequeue, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
 import { RedisRunOwnership } from './redis-run-ownership.js';
 import { WorkerSlots } from './worker-slots.js';
 import { createTreeCanceller, DEFAULT_CANCEL_TREE_HOLD_MS } from './tree-canceller.js';
@@ -386,9 +386,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     await need(ownership).end({ childSessionId: data.childSessionId, runId: data.runId, status });
   };
 
-  /** `recover: 'requeue'`: the child runs again under the run id derived from the lost one (idempotent). */
-  const requeue = async (data: RunJobData): Promise<string> => {
+  /**
+   * `recover: 'requeue'`: the child runs again under the run id derived from the lost one
+   * (idempotent). PostgreSQL first (the child pending under that id, fenced by this worker's claim
+   * of the lost run), so the requeue survives Redis losing the job.
+   */
+  const requeue = async (data: RunJobData, fence: RunFence): Promise<string> => {
     const next = requeuedRunId(data.runId);
+    await planRequeue({ store, clock }, data.childSessionId, next, fence);
     await need(scripts).replaceIf(keys.live(data.childSessionId), data.runId, next);
     await addRun({ ...data, runId: next });
     await need(redis).del(keys.taken(data.runId), keys.cancel(data.runId), keys.epoch(data.runId));
@@ -398,12 +403,13 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   /** After a lost run was ended: requeue it (when asked, not cancelled, and it still has its prompt), else finish. */
   const afterLostRun = async (
     data: RunJobData,
+    fence: RunFence,
     interrupted: boolean,
     session: Parameters<typeof hasPendingUserMessage>[0] | undefined,
     status?: CompletionStatus,
   ) => {
     const cancelled = (await need(redis).exists(keys.cancel(data.runId))) > 0;
-    if (recover === 'requeue' && interrupted && !cancelled && session && hasPendingUserMessage(session)) return requeue(data);
+    if (recover === 'requeue' && interrupted && !cancelled && session && hasPendingUserMessage(session)) return requeue(data, fence);
     await finishRun(data, status);
     return undefined;
   };
@@ -556,12 +562,17 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         }
         // The lost worker's slot is given back now that its run is closed, never before.
         await releaseSlot(data);
-        const requeuedAs = await afterLostRun(data, end.interrupted, end.session, end.status);
+        const requeuedAs = await afterLostRun(data, fence, end.interrupted, end.session, end.status);
         report({ kind: 'run_recovered', runId, childSessionId, status: end.status, requeuedAs });
         return 'recovered';
       }
       // Only a child whose stored last run is this one, ended, is loaded here (the job loads it anyway).
       const last = inspected.child;
+      if (last?.lastRunId === requeuedRunId(runId)) {
+        // A requeue of this lost run was planned in PostgreSQL and interrupted before its job was queued: finish it.
+        await requeue(data, fence);
+        return 'ended before';
+      }
       const endedBefore = last?.lastRunId === runId && last.lastRunStatus !== undefined && isTerminal(last.lastRunStatus);
       let child;
       if (endedBefore) {
@@ -576,7 +587,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       if (endedAs !== undefined) {
         // It ended, but its worker was lost before cleaning up (or before requeueing it).
         const lost = child?.metadata.last_run_error === WORKER_LOST_ERROR;
-        await afterLostRun(data, lost, child, endedAs);
+        await afterLostRun(data, fence, lost, child, endedAs);
         return 'ended before';
       }
       if (parentSessionId === '' && taken !== null && !endedBefore) {
