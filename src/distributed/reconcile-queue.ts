@@ -33,6 +33,11 @@ export interface ReconcileDeps {
   maxDepth: number;
   /** Gets a failed read of a job's ancestors (the job is then put back without them). */
   onError(error: unknown): void;
+  /**
+   * How long an expired slot lease stays counted against its parent's limit (the workers'
+   * `slotGraceMs`): the slot an open run gets back lasts that long unless its closer frees it.
+   */
+  slotGraceMs: number;
 }
 
 /** Pending children read per page. */
@@ -44,7 +49,10 @@ const PAGE = 500;
  *
  * - A run open in the ledger (`open_runs`) whose job is gone: its live key and job are put back
  *   (same run id), so the next worker that takes it finds it open and ends it as its `recover`
- *   option says — exactly once, under that worker's fencing token.
+ *   option says — exactly once, under that worker's fencing token. Its per-parent slot is put
+ *   back too, before any pending child of the pass (an expired lease, still counted for
+ *   `slotGraceMs`): a run open in PostgreSQL keeps counting against its parent's limit until the
+ *   worker that closes it frees the slot, whatever Redis lost.
  * - A child stored `pending` with a run id whose job is gone (and older than `minAgeMs`, so a
  *   spawn in flight is never raced): its live key and job are put back, and it runs.
  *
@@ -57,7 +65,7 @@ const PAGE = 500;
  *
  * @example
  * const { reopened, requeued } = await reconcileQueue({
- *   store, log, redis, queue, keys, minAgeMs: 60_000, now: Date.now, maxDepth: 4, onError: console.error,
+ *   store, log, redis, queue, keys, minAgeMs: 60_000, now: Date.now, maxDepth: 4, onError: console.error, slotGraceMs: 180_000,
  * });
  */
 export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileReport> {
@@ -77,6 +85,7 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
   const openIds = new Set(open.map((run) => run.runId));
   for (const run of open) {
     if (await hasJob(deps, run.runId)) continue;
+    await holdSlot(deps, run);
     const data = await jobOfOpenRun(deps, run);
     if (data !== undefined && (await restore(deps, await withAncestors(data)))) report.reopened.push(run.runId);
   }
@@ -105,6 +114,14 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
 
 async function hasJob(deps: ReconcileDeps, runId: string): Promise<boolean> {
   return (await deps.queue.getJob(runId)) !== undefined;
+}
+
+/** Puts an open run's slot back in its parent's lease set (when missing), as a lease that expired now. */
+async function holdSlot(deps: ReconcileDeps, run: OpenRun): Promise<void> {
+  const slots = deps.keys.slots(run.parentSessionId);
+  if ((await deps.redis.zadd(slots, 'NX', deps.now(), run.runId)) === 0) return;
+  // The set lives at least as long as the slot is counted.
+  if ((await deps.redis.pttl(slots)) < deps.slotGraceMs * 2) await deps.redis.pexpire(slots, deps.slotGraceMs * 2);
 }
 
 async function jobOfOpenRun(deps: ReconcileDeps, run: OpenRun): Promise<RunJobData | undefined> {

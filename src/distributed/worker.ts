@@ -740,6 +740,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         now: () => Date.now(),
         maxDepth: opts.maxDepth,
         onError: serviceError,
+        slotGraceMs,
       });
       if (done.reopened.length > 0 || done.requeued.length > 0) report({ kind: 'queue_reconciled', ...done });
     } catch (error) {

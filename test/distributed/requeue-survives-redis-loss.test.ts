@@ -98,6 +98,7 @@ describe.skipIf(unavailable !== undefined)('a requeued run, then Redis loses its
         now: () => Date.now(),
         maxDepth: 4,
         onError: () => undefined,
+        slotGraceMs: 6000,
       });
       expect([...done.reopened, ...done.requeued]).toContain(next);
       expect(await queue.getJob(next)).toBeDefined();
