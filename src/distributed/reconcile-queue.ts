@@ -5,7 +5,7 @@ import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.j
 import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
 import { loadValidSession } from '../core/persist-run.js';
 import type { RedisKeys } from './keys.js';
-import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, type RunJobData } from './run-job.js';
+import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, runJobSchema, type RunJobData } from './run-job.js';
 
 /** What one {@link reconcileQueue} pass did. */
 export interface ReconcileReport {
@@ -60,6 +60,9 @@ const PAGE = 500;
  * by the front door's own lookup, {@link createAncestorLookup}), so a grandchild's stream still
  * reaches every ancestor's, wherever their runs run.
  *
+ * A job that failed for good, or whose data is not a run (Redis kept its hash only in part), counts
+ * as gone: it is removed and added again.
+ *
  * Re-adding a job that exists is a no-op (job id = run id), and the live key is only set when
  * absent, so passes from several workers at once do nothing twice.
  *
@@ -112,8 +115,23 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
   return report;
 }
 
+/**
+ * Whether the run has a job that can still run it. A job that failed for good, or whose data is
+ * not a run (a job hash Redis kept only in part), cannot: it is taken out (when it is not locked
+ * by a worker) so that the run is put back.
+ */
 async function hasJob(deps: ReconcileDeps, runId: string): Promise<boolean> {
-  return (await deps.queue.getJob(runId)) !== undefined;
+  const job = await deps.queue.getJob(runId);
+  if (job === undefined) return false;
+  const broken = !runJobSchema.safeParse(job.data).success || (await job.getState()) === 'failed';
+  if (!broken) return true;
+  try {
+    await job.remove();
+    return false;
+  } catch {
+    // Locked by a worker right now: that worker's processor decides; the next pass looks again.
+    return true;
+  }
 }
 
 /** Puts an open run's slot back in its parent's lease set (when missing), as a lease that expired now. */
