@@ -4,6 +4,7 @@ import type { OpenRun } from '../api/ports.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
 import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
 import { loadValidSession } from '../core/persist-run.js';
+import { holdSlot } from './hold-slot.js';
 import type { RedisKeys } from './keys.js';
 import { RUN_JOB_NAME, RUN_JOB_OPTIONS, createAncestorLookup, runJobSchema, type RunJobData } from './run-job.js';
 
@@ -88,7 +89,7 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
   const openIds = new Set(open.map((run) => run.runId));
   for (const run of open) {
     if (await hasJob(deps, run.runId)) continue;
-    await holdSlot(deps, run);
+    await holdSlot(deps.redis, deps.keys, run.parentSessionId, run.runId, deps.now(), deps.slotGraceMs);
     const data = await jobOfOpenRun(deps, run);
     if (data !== undefined && (await restore(deps, await withAncestors(data)))) report.reopened.push(run.runId);
   }
@@ -132,14 +133,6 @@ async function hasJob(deps: ReconcileDeps, runId: string): Promise<boolean> {
     // Locked by a worker right now: that worker's processor decides; the next pass looks again.
     return true;
   }
-}
-
-/** Puts an open run's slot back in its parent's lease set (when missing), as a lease that expired now. */
-async function holdSlot(deps: ReconcileDeps, run: OpenRun): Promise<void> {
-  const slots = deps.keys.slots(run.parentSessionId);
-  if ((await deps.redis.zadd(slots, 'NX', deps.now(), run.runId)) === 0) return;
-  // The set lives at least as long as the slot is counted.
-  if ((await deps.redis.pttl(slots)) < deps.slotGraceMs * 2) await deps.redis.pexpire(slots, deps.slotGraceMs * 2);
 }
 
 async function jobOfOpenRun(deps: ReconcileDeps, run: OpenRun): Promise<RunJobData | undefined> {

@@ -24,6 +24,7 @@ import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys
 import { closeLostRootRun, closeLostRun, isServiceError, planRequeue, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
 import { RedisRunOwnership } from './redis-run-ownership.js';
 import { WorkerSlots } from './worker-slots.js';
+import { holdSlot } from './hold-slot.js';
 import { createTreeCanceller, DEFAULT_CANCEL_TREE_HOLD_MS } from './tree-canceller.js';
 import { PostgresRunLedger } from '../adapters/postgres/postgres-run-ledger.js';
 import { RedisScripts } from './redis-scripts.js';
@@ -704,6 +705,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
           if (fence !== undefined && !(await need(ownership).renew(fence, id))) {
             // Taken over (or expired and gone): this worker never claims it back; it stops the run.
             loseRun(runId, parentSessionId, 'owner');
+            // The run stays open until whoever closes it frees its slot: when Redis lost the slot
+            // with the claim, it is put back, so the parent's limit holds meanwhile.
+            if (entry.slot && (await ledger.openRun(runId))) await holdSlot(r, keys, parentSessionId, runId, Date.now(), slotGraceMs);
             return;
           }
           if (entry.slot && !(await s.acquireSlot(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, false, slotGraceMs))) {
