@@ -49,6 +49,12 @@ export function redisKeys(prefix: string) {
     ended: (runId: string) => `${base}:ended:${runId}`,
     /** Held by the worker reconciling the queue with PostgreSQL (one at a time). */
     reconciler: `${base}:reconciler`,
+    /**
+     * Set by a reconciliation pass once every run open in PostgreSQL holds its per-parent slot:
+     * while it is missing (a new deployment, or Redis lost its data) no run is admitted, so an
+     * empty slot set never lets a parent's runs past its limit.
+     */
+    slotsIntact: `${base}:slots-intact`,
     /** The durable cancel request of a run: its reason. */
     cancel: (runId: string) => `${base}:cancel:${runId}`,
     /** The session is in a tree `cancelTree` cancelled: runs of its children end `cancelled` (reason `parent`). */

@@ -54,6 +54,8 @@ const PAGE = 500;
  *   back too, before any pending child of the pass (an expired lease, still counted for
  *   `slotGraceMs`): a run open in PostgreSQL keeps counting against its parent's limit until the
  *   worker that closes it frees the slot, whatever Redis lost.
+ * - While the slots-intact mark (`slotsIntact`) is missing — a new deployment, or Redis lost its
+ *   data — workers admit no run. The pass gives every open run its slot back, then sets the mark.
  * - A child stored `pending` with a run id whose job is gone (and older than `minAgeMs`, so a
  *   spawn in flight is never raced): its live key and job are put back, and it runs.
  *
@@ -85,11 +87,21 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
     const ancestors = await ancestorsUnder(data.parentSessionId);
     return ancestors.length === 0 ? data : { ...data, ancestors };
   };
+  // Slots not known to be intact (a new deployment, or Redis lost its data): every open run gets its
+  // slot back before any run is admitted again, and the mark that lets admission go on is set.
+  const intact = (await deps.redis.exists(deps.keys.slotsIntact)) === 1;
   const open = await deps.log.openRuns();
   const openIds = new Set(open.map((run) => run.runId));
+  const hold = (run: OpenRun) => holdSlot(deps.redis, deps.keys, run.parentSessionId, run.runId, deps.now(), deps.slotGraceMs);
+  if (!intact) {
+    for (const run of open) await hold(run);
+    await deps.redis.set(deps.keys.slotsIntact, new Date(deps.now()).toISOString());
+    // Runs announced while the first list was read (admitted before the mark went) hold theirs too.
+    for (const run of await deps.log.openRuns()) if (!openIds.has(run.runId)) await hold(run);
+  }
   for (const run of open) {
     if (await hasJob(deps, run.runId)) continue;
-    await holdSlot(deps.redis, deps.keys, run.parentSessionId, run.runId, deps.now(), deps.slotGraceMs);
+    if (intact) await hold(run);
     const data = await jobOfOpenRun(deps, run);
     if (data !== undefined && (await restore(deps, await withAncestors(data)))) report.reopened.push(run.runId);
   }

@@ -166,11 +166,13 @@ return 0`,
   },
   /**
    * {@link sproutAcquireSlot} (KEYS 1-2, ARGV 1-5), and when admitted also marks the run taken by
-   * this worker (KEYS[3] set to ARGV[6] for ARGV[7] ms). 1: admitted; 0: not.
+   * this worker (KEYS[3] set to ARGV[6] for ARGV[7] ms). 1: admitted; 0: not; -1: not, because the
+   * slots-intact mark (KEYS[4]) is missing and the slot set cannot be trusted yet.
    */
   sproutSlotAndTake: {
-    numberOfKeys: 3,
-    lua: admitSlot("redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])"),
+    numberOfKeys: 4,
+    lua: `if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
+${admitSlot("redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])")}`,
   },
   /**
    * {@link sproutReleaseSlot} (KEYS 1-2, ARGV 1-3) when ARGV[5] is '1', and gives up the claim
@@ -296,7 +298,12 @@ export class RedisScripts {
     return Number(answer) === 1;
   }
 
-  /** {@link acquireSlot}, and when admitted marks the run taken by `owner` for `takenTtlMs` (one round trip). */
+  /**
+   * {@link acquireSlot}, and when admitted marks the run taken by `owner` for `takenTtlMs` (one
+   * round trip): `'admitted'`, `'full'` (parked), or `'rebuilding'` when the slots are not known to
+   * be intact (`slotsIntact` missing: a new deployment, or Redis lost its data) and nothing was
+   * admitted until a reconciliation pass rebuilt them.
+   */
   async admitRun(
     parentSessionId: string,
     runId: string,
@@ -305,13 +312,14 @@ export class RedisScripts {
     graceMs: number,
     owner: string,
     takenTtlMs: number,
-  ): Promise<boolean> {
+  ): Promise<'admitted' | 'full' | 'rebuilding'> {
     const k = this.#keys;
     const answer = await this.#call(
       'sproutSlotAndTake',
       k.slots(parentSessionId),
       k.parked(parentSessionId),
       k.taken(runId),
+      k.slotsIntact,
       runId,
       limit,
       leaseMs,
@@ -320,7 +328,8 @@ export class RedisScripts {
       owner,
       takenTtlMs,
     );
-    return Number(answer) === 1;
+    const code = Number(answer);
+    return code === 1 ? 'admitted' : code === -1 ? 'rebuilding' : 'full';
   }
 
   /**

@@ -34,6 +34,8 @@ import { RUN_JOB_NAME, RUN_JOB_OPTIONS, runBackoffMs, runJobSchema, type RunJobD
 
 /** What a run's worker-side record says when its `sub_session_started` could not be written. */
 const NEVER_ANNOUNCED = 'never announced';
+/** How soon a run refused while the per-parent slots are rebuilt (Redis lost its data) is tried again, ms. */
+const REBUILD_RETRY_MS = 250;
 /** How long the "a worker announced this run" marker lives (longer than any run is re-delivered). */
 const TAKEN_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -616,7 +618,13 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       const cancelReason = completionReasonSchema.safeParse(cancelFlag).data ?? (haltFlag === null ? undefined : 'parent');
       if (cancelReason === undefined && parentSessionId !== '') {
         // The slot and the "taken" marker in one round trip.
-        slot = await s.admitRun(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, slotGraceMs, id, TAKEN_TTL_MS);
+        const admission = await s.admitRun(parentSessionId, runId, opts.perParentConcurrency, opts.leaseMs, slotGraceMs, id, TAKEN_TTL_MS);
+        slot = admission === 'admitted';
+        if (admission === 'rebuilding') {
+          // Redis lost its data (or the deployment is new): nothing is admitted until a pass gave every open run its slot back.
+          void reconcile();
+          return await defer(job, token, jitter(REBUILD_RETRY_MS), 'the per-parent slots are being rebuilt from PostgreSQL');
+        }
         if (!slot) return await defer(job, token, jitter(opts.admissionRetryMs), `parent ${parentSessionId} is at its limit`);
       } else {
         await s.unpark(parentSessionId, runId);
@@ -725,7 +733,11 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     }
   };
 
-  /** One reconciliation pass, when no other worker runs one now (a Redis lock for the interval). */
+  /**
+   * One reconciliation pass, when no other worker runs one now (a Redis lock for the interval), or
+   * when the slots-intact mark is missing (Redis lost its data, the lock with it; or the
+   * deployment is new): admission waits for that pass.
+   */
   let reconciling = false;
   const reconcile = async (): Promise<void> => {
     if (reconciling || phase !== 'started') return;
@@ -749,6 +761,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       if (done.reopened.length > 0 || done.requeued.length > 0) report({ kind: 'queue_reconciled', ...done });
     } catch (error) {
       serviceError(error);
+      // A failed pass gives the lock back: the next one (or an admission waiting for the slots) need not wait an interval.
+      await need(scripts)
+        .deleteIf(keys.reconciler, id)
+        .catch(() => undefined);
     } finally {
       reconciling = false;
     }
@@ -802,6 +818,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
           slots.release();
         }
       };
+      // The first pass before the first job: on a new deployment (or after Redis lost its data) it
+      // sets the slots-intact mark that admission waits for.
+      await reconcile();
       bullWorker = new Worker(RUN_QUEUE_NAME, countedRun, {
         connection: bullRedis,
         prefix,
@@ -827,7 +846,6 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       await front.start();
       reconcileTimer = setInterval(() => void reconcile(), opts.reconcileIntervalMs);
       reconcileTimer.unref();
-      void reconcile();
     },
 
     stop(stopOptions) {

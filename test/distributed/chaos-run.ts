@@ -64,6 +64,18 @@ export interface ChaosResult {
 
 type Completed = ReturnType<typeof completionsOf>[number];
 
+/** The runs open at the first moment the most runs were open at once: `run@startSeq`, and the seq of that moment. */
+export function peakOpen(envelopes: readonly SessionEventEnvelope[]): { seq: number; runs: string[] } {
+  const open = new Map<string, number>();
+  let peak = { seq: 0, runs: [] as string[] };
+  for (const { seq, event } of envelopes) {
+    if (event.type === 'sub_session_started') open.set(event.run_id, seq);
+    if (event.type === 'sub_session_completed') open.delete(event.run_id);
+    if (open.size > peak.runs.length) peak = { seq, runs: [...open].map(([run, at]) => `${run}@${at}`) };
+  }
+  return peak;
+}
+
 /** The most runs open at once on a stream (started and not yet completed). */
 export function mostOpen(envelopes: readonly SessionEventEnvelope[]): number {
   const open = new Set<string>();
@@ -369,8 +381,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const mostBefore = mostOpen(before);
     const mostAll = mostOpen(envelopes);
     if (mostBefore > perParent) problems.push(`per-parent limit: ${mostBefore} runs open at once on the stream (limit ${perParent})`);
-    if (mostAll > perParent && mostAll !== mostBefore)
-      problems.push(`per-parent limit after Redis lost its data: ${mostAll} runs open at once on the stream (limit ${perParent})`);
+    if (mostAll > perParent && mostAll !== mostBefore) {
+      const peak = peakOpen(envelopes);
+      problems.push(
+        `per-parent limit after Redis lost its data: ${mostAll} runs open at once on the stream (limit ${perParent}; at seq ${peak.seq}: ${peak.runs.join(', ')}; Redis lost at seq ${redisLossSeq ?? '?'})`,
+      );
+    }
     // From the agents' side (informational: a careless agent of a zombie runs on past its run's end).
     const intervals = await agents();
     const last = Number((await redis.get(keys.clock)) ?? '0') + 1;

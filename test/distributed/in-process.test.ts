@@ -273,7 +273,8 @@ describe.skipIf(unavailable !== undefined)('distributed mode in one process (fro
     await front.waitForChildren('root', { childSessionIds: [childSessionId] });
     await w.stop();
     await front.stop();
-    // Only BullMQ's own bookkeeping (queue meta, the finished job kept for a day) is left; no live/owner/slot/taken key.
-    expect(await listRedisKeys(`${prefix}:sprout`)).toEqual([]);
+    // Only BullMQ's own bookkeeping (queue meta, the finished job kept for a day) and the deployment's
+    // slots-intact mark are left; no live/owner/slot/taken key.
+    expect(await listRedisKeys(`${prefix}:sprout`)).toEqual([`${prefix}:sprout:slots-intact`]);
   });
 });
