@@ -14,14 +14,17 @@ const unavailable = await servicesUnavailable();
 
 const FAULTS: readonly ChaosFault[] = ['zombie', 'kill', 'redis-loss'];
 
-describe.skipIf(unavailable !== undefined)('chaos: zombie and killed workers, and Redis losing its data, under one parent at its limit', () => {
-  for (const recover of ['interrupt', 'requeue'] as const) {
-    it(`every run ends exactly once and nothing a lost worker writes is visible (recover ${recover})`, async () => {
-      const result = await runChaos({ recover, faults: FAULTS });
-      expect({ problems: result.problems, notes: result.notes }).toEqual({ problems: [], notes: result.notes });
-      expect(result.notes.some((note) => note.startsWith('zombie'))).toBe(true);
-      expect(result.notes.some((note) => note.startsWith('killed'))).toBe(true);
-      expect(result.notes.some((note) => note.startsWith('Redis lost'))).toBe(true);
-    });
-  }
-});
+describe.skipIf(unavailable !== undefined)(
+  'chaos: zombie and killed workers, and Redis losing its data, under one parent at its limit',
+  () => {
+    for (const recover of ['interrupt', 'requeue'] as const) {
+      it(`every run ends exactly once and nothing a lost worker writes is visible (recover ${recover})`, async () => {
+        const result = await runChaos({ recover, faults: FAULTS });
+        expect({ problems: result.problems, notes: result.notes }).toEqual({ problems: [], notes: result.notes });
+        expect(result.notes.some((note) => note.startsWith('zombie'))).toBe(true);
+        expect(result.notes.some((note) => note.startsWith('killed'))).toBe(true);
+        expect(result.notes.some((note) => note.startsWith('Redis lost'))).toBe(true);
+      });
+    }
+  },
+);
