@@ -517,6 +517,15 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     if (entry.sent) void scheduler.cancel(entry.data.childSessionId, reason);
   };
 
+  /**
+   * This worker's claim of a lost run lapsed (its lease ran out on a slow machine) or another
+   * worker claimed it since, before the run was closed: the job is tried again, never completed
+   * here, so the run is closed by whoever holds the claim then (a retry that finds it closed
+   * only cleans up).
+   */
+  const lostClaim = (job: Job, token: string): Promise<never> =>
+    defer(job, token, jitter(opts.admissionRetryMs), 'the claim lapsed before the lost run was closed');
+
   const processRun = async (job: Job, token: string | undefined): Promise<string> => {
     const parsedJob = runJobSchema.safeParse(job.data);
     if (!parsedJob.success || parsedJob.data.runId !== job.id) {
@@ -555,12 +564,12 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
       if (inspected.open) {
         // Ownership is checked again before the lost run is closed: only the current claim ends it, once.
-        if (!(await need(ownership).claimEnd(childSessionId, fence, id))) return 'taken by a newer claim';
+        if (!(await need(ownership).claimEnd(childSessionId, fence, id))) return await lostClaim(job, token);
         let end;
         try {
           end = await closeLostRun({ store, log, clock, report: serviceError }, data, fence);
         } catch (error) {
-          if (error instanceof RunFencedError) return 'taken by a newer claim';
+          if (error instanceof RunFencedError) return await lostClaim(job, token);
           throw error;
         }
         // The lost worker's slot is given back now that its run is closed, never before.
@@ -598,11 +607,11 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         // ended as embedded recovery ends it, unless `requeue` runs its pending message again.
         const root = await loadValidSession(store, childSessionId);
         if (root && !(recover === 'requeue' && hasPendingUserMessage(root))) {
-          if (!(await need(ownership).claimEnd(childSessionId, fence, id))) return 'taken by a newer claim';
+          if (!(await need(ownership).claimEnd(childSessionId, fence, id))) return await lostClaim(job, token);
           try {
             await closeLostRootRun({ store, log, clock }, root, data, fence);
           } catch (error) {
-            if (error instanceof RunFencedError) return 'taken by a newer claim';
+            if (error instanceof RunFencedError) return await lostClaim(job, token);
             throw error;
           }
           await finishRun(data, 'error');
