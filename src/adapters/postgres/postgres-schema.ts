@@ -64,9 +64,13 @@ export const eventsChannel = (schema: string): string => `${schema}_events`;
  * 6. `append_events(...)`: the function that writes one batch of the event log in one statement
  *    (fences, seqs, events, run ledger, run index, retention, `NOTIFY`), so an append never holds
  *    locks across client round trips (see `postgres-append-function.ts`).
+ * 7. Drops the three `sessions` indexes that later ones cover (`sessions_by_root`,
+ *    `sessions_by_kind`, `sessions_by_run_status`: prefixes of `sessions_by_root_created`,
+ *    `sessions_by_kind_created` and `sessions_by_status_created`). A session save rewrites every
+ *    index of its row (its status and activity columns change), so each index costs every save.
  *
  * @example
- * POSTGRES_MIGRATIONS.length; // 6
+ * POSTGRES_MIGRATIONS.length; // 7
  */
 export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
@@ -176,6 +180,10 @@ export const POSTGRES_MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE INDEX runs_by_model ON ${s}.runs (model, position);
     CREATE INDEX runs_by_created ON ${s}.runs (created_at);`,
   (s) => appendEventsFunction(s),
+  (s) => `
+    DROP INDEX IF EXISTS ${s}.sessions_by_root;
+    DROP INDEX IF EXISTS ${s}.sessions_by_kind;
+    DROP INDEX IF EXISTS ${s}.sessions_by_run_status;`,
 ];
 
 /** Two 32-bit keys of the advisory lock that serializes migrations of one schema. */

@@ -1,6 +1,7 @@
 // What the PostgreSQL session store and its migrations promise beyond the conformance suite:
 // migrations that several processes may start at once, schema isolation, optimistic concurrency
 // across pools, bad rows reported (not crashing), and an unreachable server as a typed error.
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresDatabase } from '../../../src/adapters/postgres/postgres-database.js';
 import { PostgresSessionStore } from '../../../src/adapters/postgres/postgres-session-store.js';
@@ -64,6 +65,52 @@ describe.skipIf(unavailable !== undefined)('PostgresSessionStore and its migrati
         'sessions',
         'sprout_migrations',
       ]);
+    }),
+  );
+
+  it(
+    'keeps no index another one covers: each costs every save (migration 7), and the lookups still use an index',
+    withSchemas(1, async ([schema], open) => {
+      const store = open(schema!);
+      await store.save(makeSession('root'));
+      for (let i = 0; i < 200; i++) await store.save(makeSession(`c${i}`, { parent_session_id: 'root', root_session_id: 'root' }));
+      const indexes = await adminQuery<{ indexname: string; indexdef: string }>(
+        `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'sessions' ORDER BY indexname`,
+        [schema],
+      );
+      const names = indexes.map((row) => row.indexname);
+      for (const gone of ['sessions_by_root', 'sessions_by_kind', 'sessions_by_run_status']) expect(names).not.toContain(gone);
+      // No index is a column prefix of another one (it would only cost writes).
+      const columnsOf = (def: string): string[] =>
+        /\(([^)]*)\)/
+          .exec(def)![1]!
+          .split(',')
+          .map((column) => column.trim());
+      for (const a of indexes)
+        for (const b of indexes) {
+          if (a === b || a.indexdef.includes(' WHERE ')) continue;
+          const [x, y] = [columnsOf(a.indexdef), columnsOf(b.indexdef)];
+          if (x.length < y.length) expect(y.slice(0, x.length), `${a.indexname} is a prefix of ${b.indexname}`).not.toEqual(x);
+        }
+      // The planner's choice with sequential scans ruled out: which index serves the lookup.
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      const plan = async (where: string): Promise<string> => {
+        const result = await client.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN SELECT id FROM "${schema}".sessions WHERE ${where} ORDER BY created_at, id`,
+        );
+        return result.rows.map((row) => row['QUERY PLAN']).join('\n');
+      };
+      try {
+        await client.query('SET enable_seqscan = off');
+        for (const where of [`root_session_id = 'root'`, `kind = 'root'`, `kind = 'child' AND last_run_status = ANY('{running}')`]) {
+          const text = await plan(where);
+          expect(text, where).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
+          expect(text, where).not.toContain('Seq Scan');
+        }
+      } finally {
+        await client.end();
+      }
     }),
   );
 
