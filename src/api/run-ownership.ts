@@ -78,7 +78,14 @@ export interface RunOwnership {
   reserve(run: { childSessionId: string; runId: string }, owner: string): Promise<ReserveRunResult>;
   /** Extends `owner`'s claim; `false` when the token is not the run's current one (taken over, expired, ended). Never claims the run back. */
   renew(token: RunToken, owner: string): Promise<boolean>;
-  /** The right to publish the run's end: `true` once per run, only to the holder of its current token, while it is the child's live run. */
+  /**
+   * The right to publish the run's end: `true` only to the holder of its current token, while it
+   * is the child's live run, and once per run — except that a newer token gets it again when the
+   * token granted it before stopped holding the run without ending it (it was released, or taken
+   * over after its owner stalled or died before its close got through). Every write of the end
+   * carries the token and is fenced, so only one end is ever written; without this a run whose
+   * closer died after its grant could never be closed.
+   */
   claimEnd(childSessionId: string, token: RunToken, owner: string): Promise<boolean>;
   /** The run ended: the child has no live run any more, unless a newer run already took its place. Idempotent. */
   end(run: RunOwnershipEnd): Promise<void>;

@@ -156,13 +156,23 @@ return {0, v}`,
   },
   /**
    * The right to publish a run's end (KEYS: owner, live, ended; ARGV: worker|epoch, run id, ttl):
-   * granted once, to the current claim, while the run is the child's live run. 1: granted.
+   * granted to the current claim, while the run is the child's live run, once per run — unless
+   * the claim that was granted it is older than this one. Such a claim lost the run before it
+   * closed it (its close was fenced in PostgreSQL, which holds the newer epoch), so it never will:
+   * the newer claim gets the right instead, and PostgreSQL's fence and open-run ledger still let
+   * only one close through. 1: granted.
    */
   sproutClaimEnd: {
     numberOfKeys: 3,
     lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
-return 0`,
+local held = redis.call('GET', KEYS[3])
+if held then
+  local heldEpoch = tonumber(string.match(held, '|(%d+)$'))
+  local epoch = tonumber(string.match(ARGV[1], '|(%d+)$'))
+  if heldEpoch == nil or epoch == nil or heldEpoch >= epoch then return 0 end
+end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
+return 1`,
   },
   /**
    * {@link sproutAcquireSlot} (KEYS 1-2, ARGV 1-5), and when admitted also marks the run taken by
@@ -283,7 +293,10 @@ export class RedisScripts {
     return { opened: Number(answer[0]) === 1, live: String(answer[1]) };
   }
 
-  /** Grants `owner`'s claim of `epoch` the right to publish the run's end: once per run, while it is the child's live run. */
+  /**
+   * Grants `owner`'s claim of `epoch` the right to publish the run's end: once per run, while it is
+   * the child's live run; again only to a newer claim (the one granted before lost the run unclosed).
+   */
   async claimEnd(run: { runId: string; childSessionId: string }, owner: string, epoch: number, ttlMs: number): Promise<boolean> {
     const k = this.#keys;
     const answer = await this.#call(

@@ -28,6 +28,8 @@ export class InProcessRunOwnership implements RunOwnership {
   readonly #holders = new Map<string, Holder>();
   /** The last epoch handed out per live run. */
   readonly #epochs = new Map<string, number>();
+  /** The epoch of the token each run's end was granted to (see {@link claimEnd}). */
+  readonly #endGrants = new Map<string, number>();
 
   constructor(ledger: RunLedger) {
     this.#ledger = ledger;
@@ -68,7 +70,12 @@ export class InProcessRunOwnership implements RunOwnership {
 
   claimEnd(childSessionId: string, token: RunToken, owner: string): Promise<boolean> {
     const live = this.#ledger.liveRun(childSessionId)?.runId === token.runId;
-    return Promise.resolve(live && this.#holds(token, owner) && this.#ledger.claimEnd(token.runId));
+    if (!live || !this.#holds(token, owner)) return Promise.resolve(false);
+    const granted = this.#endGrants.get(token.runId);
+    // The first grant is the ledger's own (once per run); a newer token only after an older one lost the run unended.
+    if (granted === undefined ? !this.#ledger.claimEnd(token.runId) : granted >= token.epoch) return Promise.resolve(false);
+    this.#endGrants.set(token.runId, token.epoch);
+    return Promise.resolve(true);
   }
 
   end(run: RunOwnershipEnd): Promise<void> {
@@ -79,6 +86,7 @@ export class InProcessRunOwnership implements RunOwnership {
     }
     this.#holders.delete(run.runId);
     this.#epochs.delete(run.runId);
+    this.#endGrants.delete(run.runId);
     return Promise.resolve();
   }
 

@@ -133,7 +133,7 @@ export function describeRunOwnershipConformance(name: string, create: CreateRunO
     );
 
     it(
-      'claimEnd is granted once per run, to the current token only',
+      'claimEnd is granted once per token, to the current token only',
       withOwnership(async ({ ownership }) => {
         const run = ids();
         await ownership.open(run);
@@ -141,9 +141,23 @@ export function describeRunOwnershipConformance(name: string, create: CreateRunO
         expect(await ownership.claimEnd(run.childSessionId, token, 'b')).toBe(false);
         expect(await ownership.claimEnd(run.childSessionId, token, 'a')).toBe(true);
         expect(await ownership.claimEnd(run.childSessionId, token, 'a')).toBe(false);
-        // Released after claiming its end and taken by another owner: the end stays claimed.
+      }),
+    );
+
+    it(
+      'a token granted the end that lost the run unended leaves it to the newer token, once',
+      withOwnership(async ({ ownership }) => {
+        const run = ids();
+        await ownership.open(run);
+        const token = tokenOf(await ownership.reserve(run, 'a'), 'the reserve');
+        expect(await ownership.claimEnd(run.childSessionId, token, 'a')).toBe(true);
+        // Its owner gave the run up (or died) before ending it: another owner takes it and may end it.
         await ownership.release(token, 'a');
         const next = tokenOf(await ownership.reserve(run, 'b'), 'the reserve after release');
+        expect(await ownership.claimEnd(run.childSessionId, token, 'a')).toBe(false);
+        expect(await ownership.claimEnd(run.childSessionId, next, 'b')).toBe(true);
+        expect(await ownership.claimEnd(run.childSessionId, next, 'b')).toBe(false);
+        await ownership.end({ ...run, status: 'error', error: 'lost' });
         expect(await ownership.claimEnd(run.childSessionId, next, 'b')).toBe(false);
       }),
     );
