@@ -555,7 +555,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         return 'superseded';
       }
       if (reserved.kind === 'held') {
-        if (reserved.retryInMs === undefined) return 'taken by a newer claim';
+        // A newer claim holds it (in PostgreSQL, or Redis moved on): retried, never dropped — that
+        // claim's worker may be gone, and a job completed here would leave the run open for good.
+        if (reserved.retryInMs === undefined) return await defer(job, token, jitter(opts.admissionRetryMs), 'a newer claim holds the run');
         return await defer(job, token, reserved.retryInMs + 100, 'another worker owns the run');
       }
       const { token: fence, details: inspected } = reserved;
@@ -651,7 +653,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       // run's load gets that row instead of reading it again.
       if (fence.epoch === 1 && last !== undefined) preloaded.offer(childSessionId, fence, last.stored);
       const summary = await inRunSpan(data, () => runHere(data, cancelReason, slot));
-      if (lost.has(runId)) return 'taken over';
+      // Lost: taken over (this delivery's BullMQ lock is stale then, and the deferral changes
+      // nothing), or the claim expired under a stall and nobody took it: the next delivery closes
+      // the run, which stays open. Completing the job would strand it.
+      if (lost.has(runId)) return await defer(job, token, jitter(opts.admissionRetryMs), 'this worker lost its claim of the run');
       if (summary === undefined) return await defer(job, token, retryLater(), 'this worker is stopping');
       if (summary.status === 'cancelled' && summary.error === NEVER_ANNOUNCED) {
         return await defer(job, token, retryLater(), 'sub_session_started could not be written');
