@@ -24,6 +24,7 @@ import { RUN_QUEUE_NAME, redisKeys, requeuedRunId, validatePrefix } from './keys
 import { closeLostRootRun, closeLostRun, isServiceError, planRequeue, storedEnd, WORKER_LOST_ERROR } from './lost-run.js';
 import { RedisRunOwnership } from './redis-run-ownership.js';
 import { WorkerSlots } from './worker-slots.js';
+import { boundedStopSteps } from './bounded-stop.js';
 import { holdSlot } from './hold-slot.js';
 import { createTreeCanceller, DEFAULT_CANCEL_TREE_HOLD_MS } from './tree-canceller.js';
 import { PostgresRunLedger } from '../adapters/postgres/postgres-run-ledger.js';
@@ -358,6 +359,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   let phase: 'created' | 'started' | 'stopping' = 'created';
   let stopped: Promise<void> | undefined;
   const local = new Map<string, LocalRun>();
+  /** Waiters for the moment no run of this worker runs here any more. */
+  const drainedWaiters: (() => void)[] = [];
+  const localDrained = (): Promise<void> =>
+    local.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainedWaiters.push(resolve));
   /** Consecutive service failures per run (this worker's view): the delay before it is tried again grows with them. */
   const failures = new Map<string, number>();
   const serviceBackoff = (runId: string): number => {
@@ -506,6 +511,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     } finally {
       local.delete(data.runId);
       completions.delete(data.runId);
+      if (local.size === 0) for (const resolve of drainedWaiters.splice(0)) resolve();
     }
   };
 
@@ -873,20 +879,30 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
           return;
         }
         phase = 'stopping';
+        // Steps that wait on Redis are bounded once this worker's runs are done: with Redis away
+        // they would wait for ever (see boundedStopSteps).
+        const bounded = boundedStopSteps({
+          clock,
+          runsDone: localDrained,
+          onError: serviceError,
+          onCut: (what, graceMs) =>
+            serviceError(queueUnavailable(new Error(`no answer ${graceMs} ms after the runs ended`), `stopping: ${what}`)),
+        });
         const closing = bullWorker?.close();
         if (mode === 'cancel') for (const runId of local.keys()) cancelLocal(runId, 'shutdown');
-        try {
-          await closing;
-        } catch (error) {
-          serviceError(error);
-        }
+        await bounded(closing, 'closing the BullMQ worker');
         clearInterval(renewTimer);
         clearInterval(reconcileTimer);
-        while (reconciling) await new Promise((resolve) => setTimeout(resolve, 10));
-        if (scripts) await scripts.deleteIf(keys.reconciler, id).catch(serviceError);
+        await bounded(
+          (async () => {
+            while (reconciling) await new Promise((resolve) => setTimeout(resolve, 10));
+          })(),
+          'waiting for the reconciliation pass',
+        );
+        if (scripts) await bounded(scripts.deleteIf(keys.reconciler, id), 'giving the reconciler lock back');
         await scheduler.stop({ mode });
-        await front?.stop().catch(serviceError);
-        await queue?.close().catch(serviceError);
+        await bounded(front?.stop(), 'stopping the front door of spawns');
+        await bounded(queue?.close(), 'closing the run queue');
         for (const connection of [subscriber, bullRedis, redis]) if (connection) await closeRedis(connection);
         await log.close();
         await store.close();

@@ -73,9 +73,10 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim expired with no
 
       let returned: unknown;
       await until(async () => {
-        const job = await queue.getJob(runId);
-        const state = await job?.getState();
+        // The state first, then the job: a job read before it finished carries no return value yet.
+        const state = await queue.getJobState(runId);
         if (state !== 'completed' && state !== 'failed') return false;
+        const job = await queue.getJob(runId);
         returned = state === 'completed' ? job?.returnvalue : `failed: ${job?.failedReason ?? '?'}`;
         return true;
       }, 50);

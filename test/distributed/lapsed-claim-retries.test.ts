@@ -159,9 +159,10 @@ async function startRescuer(prefix: string, probe: Probe, diagnostics: Distribut
 async function finishedJob(queue: Queue, runId: string): Promise<unknown> {
   let returned: unknown;
   await until(async () => {
-    const job = await queue.getJob(runId);
-    const state = await job?.getState();
+    // The state first, then the job: a job read before it finished carries no return value yet.
+    const state = await queue.getJobState(runId);
     if (state !== 'completed' && state !== 'failed') return false;
+    const job = await queue.getJob(runId);
     returned = state === 'completed' ? job?.returnvalue : `failed: ${job?.failedReason ?? '?'}`;
     return true;
   }, 50);
