@@ -39,6 +39,8 @@ export interface ReconcileDeps {
    * `slotGraceMs`): the slot an open run gets back lasts that long unless its closer frees it.
    */
   slotGraceMs: number;
+  /** Whether the run is still open in PostgreSQL now (asked again before a completed job of an open run is replaced). */
+  stillOpen(runId: string): Promise<boolean>;
 }
 
 /** Pending children read per page. */
@@ -100,7 +102,7 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
     for (const run of await deps.log.openRuns()) if (!openIds.has(run.runId)) await hold(run);
   }
   for (const run of open) {
-    if (await hasJob(deps, run.runId)) continue;
+    if (await hasJob(deps, run.runId, true)) continue;
     if (intact) await hold(run);
     const data = await jobOfOpenRun(deps, run);
     if (data !== undefined && (await restore(deps, await withAncestors(data)))) report.reopened.push(run.runId);
@@ -131,12 +133,18 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
 /**
  * Whether the run has a job that can still run it. A job that failed for good, or whose data is
  * not a run (a job hash Redis kept only in part), cannot: it is taken out (when it is not locked
- * by a worker) so that the run is put back.
+ * by a worker) so that the run is put back. So is the completed job of a run still open
+ * (`openRun`, asked again in PostgreSQL after the job was read, as a run's completion is durable
+ * before its job completes): nothing would ever close that run.
  */
-async function hasJob(deps: ReconcileDeps, runId: string): Promise<boolean> {
+async function hasJob(deps: ReconcileDeps, runId: string, openRun = false): Promise<boolean> {
   const job = await deps.queue.getJob(runId);
   if (job === undefined) return false;
-  const broken = !runJobSchema.safeParse(job.data).success || (await job.getState()) === 'failed';
+  const state = await job.getState();
+  const broken =
+    !runJobSchema.safeParse(job.data).success ||
+    state === 'failed' ||
+    (openRun && state === 'completed' && (await deps.stillOpen(runId)));
   if (!broken) return true;
   try {
     await job.remove();

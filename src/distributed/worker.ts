@@ -777,6 +777,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         maxDepth: opts.maxDepth,
         onError: serviceError,
         slotGraceMs,
+        stillOpen: async (runId) => (await ledger.openRun(runId)) !== undefined,
       });
       if (done.reopened.length > 0 || done.requeued.length > 0) report({ kind: 'queue_reconciled', ...done });
     } catch (error) {

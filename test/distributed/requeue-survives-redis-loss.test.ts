@@ -99,6 +99,7 @@ describe.skipIf(unavailable !== undefined)('a requeued run, then Redis loses its
         maxDepth: 4,
         onError: () => undefined,
         slotGraceMs: 6000,
+        stillOpen: async (runId) => (await log.openRuns()).some((run) => run.runId === runId),
       });
       expect([...done.reopened, ...done.requeued]).toContain(next);
       expect(await queue.getJob(next)).toBeDefined();

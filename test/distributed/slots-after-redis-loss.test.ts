@@ -78,6 +78,7 @@ describe.skipIf(unavailable !== undefined)('the per-parent limit when Redis lose
         maxDepth: 4,
         onError: () => undefined,
         slotGraceMs: 6000,
+        stillOpen: async (runId) => (await log.openRuns()).some((run) => run.runId === runId),
       });
       expect(done).toEqual({ reopened: [a.runId], requeued: [b.runId] });
 
