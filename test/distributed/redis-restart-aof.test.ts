@@ -186,7 +186,8 @@ describe.skipIf(unavailable !== undefined || redisServer !== undefined)('Redis r
       expect(streamProblems(streams.get(parent)!), parent).toEqual([]);
       expect(probe.maxByParent.get(parent) ?? 0, parent).toBeLessThanOrEqual(2);
     }
-    expect(await openRunIds(prefix)).toEqual([]);
+    // Every run closes (a spawn refused while the front door reconnected may still have queued one).
+    await until(async () => (await openRunIds(prefix)).length === 0, 100);
   });
 
   it('a worker and a front door stop while Redis is away (no hang waiting for a reconnect)', async () => {
