@@ -166,10 +166,13 @@ describe.skipIf(unavailable !== undefined || redisServer !== undefined)('Redis r
       for (const { childSessionId } of children) if ((await storedStatus(childSessionId)) !== 'completed') return false;
       return true;
     }, 100);
-    for (const parent of parents) {
-      const envelopes = (await front.eventLog.read(parent, 0)).envelopes;
-      streams.set(parent, envelopes);
-    }
+    // The completion follows the final save: wait for every child's on its parent's stream.
+    await until(async () => {
+      for (const parent of parents) streams.set(parent, (await front.eventLog.read(parent, 0)).envelopes);
+      return children.every(({ parent, childSessionId }) =>
+        completionsOf(streams.get(parent)!).some((event) => event.child_session_id === childSessionId),
+      );
+    }, 100);
 
     for (const { parent, childSessionId } of children) {
       const completions = completionsOf(streams.get(parent)!).filter((event) => event.child_session_id === childSessionId);
