@@ -142,9 +142,7 @@ async function hasJob(deps: ReconcileDeps, runId: string, openRun = false): Prom
   if (job === undefined) return false;
   const state = await job.getState();
   const broken =
-    !runJobSchema.safeParse(job.data).success ||
-    state === 'failed' ||
-    (openRun && state === 'completed' && (await deps.stillOpen(runId)));
+    !runJobSchema.safeParse(job.data).success || state === 'failed' || (openRun && state === 'completed' && (await deps.stillOpen(runId)));
   if (!broken) return true;
   try {
     await job.remove();
