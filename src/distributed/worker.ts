@@ -35,6 +35,9 @@ import { RUN_JOB_NAME, RUN_JOB_OPTIONS, runBackoffMs, runJobSchema, type RunJobD
 
 /** What a run's worker-side record says when its `sub_session_started` could not be written. */
 const NEVER_ANNOUNCED = 'never announced';
+
+/** BullMQ refused a move because this delivery no longer holds the job's lock ("Missing lock" / "Lock mismatch"). */
+const isLockLost = (error: unknown): boolean => error instanceof Error && /\b(missing lock|lock mismatch)\b/i.test(error.message);
 /** How soon a run refused while the per-parent slots are rebuilt (Redis lost its data) is tried again, ms. */
 const REBUILD_RETRY_MS = 250;
 /** How long the "a worker announced this run" marker lives (longer than any run is re-delivered). */
@@ -380,8 +383,15 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
   /** Puts the job back in the queue for `delayMs` (BullMQ: move to delayed, then DelayedError). */
   const defer = async (job: Job, token: string, delayMs: number, why: string, error?: unknown): Promise<never> => {
+    try {
+      await job.moveToDelayed(Date.now() + delayMs, token);
+    } catch (moveError) {
+      // This delivery's lock is stale (the job went to another worker after a stall): the job is
+      // that worker's now, nothing to defer or fail here.
+      if (isLockLost(moveError)) throw new DelayedError(`${why} (the job's lock had passed on)`);
+      throw moveError;
+    }
     report({ kind: 'run_deferred', runId: job.id ?? '?', why, delayMs, ...(error === undefined ? {} : { error }) });
-    await job.moveToDelayed(Date.now() + delayMs, token);
     throw new DelayedError(why);
   };
 
@@ -477,6 +487,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
 
   /** Runs the job through the embedded scheduler; resolves with the run's summary once its completion was published. */
   const runHere = async (data: RunJobData, cancel: CompletionReason | undefined, slot: boolean): Promise<ChildRunSummary | undefined> => {
+    // A stopping worker starts no agent (its job is deferred): stop() waits for the runs it has.
+    if (phase === 'stopping') return undefined;
     const entry: LocalRun = { data, sent: false, cancel, slot };
     local.set(data.runId, entry);
     try {
@@ -614,6 +626,13 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         // A root's own run a lost worker had taken (a root's run is not in the open-run ledger):
         // ended as embedded recovery ends it, unless `requeue` runs its pending message again.
         const root = await loadValidSession(store, childSessionId);
+        // Closed while this claim waited for the fence row (the claim's snapshot predates it):
+        // its terminal event is written; a second close would write another.
+        const endedMeanwhile = root === undefined ? undefined : storedEnd(root, runId);
+        if (root && endedMeanwhile !== undefined) {
+          await afterLostRun(data, fence, root.metadata.last_run_error === WORKER_LOST_ERROR, root, endedMeanwhile);
+          return 'ended before';
+        }
         if (root && !(recover === 'requeue' && hasPendingUserMessage(root))) {
           if (!(await need(ownership).claimEnd(childSessionId, fence, id))) return await lostClaim(job, token);
           try {
@@ -892,7 +911,6 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         const closing = bullWorker?.close();
         if (mode === 'cancel') for (const runId of local.keys()) cancelLocal(runId, 'shutdown');
         await bounded(closing, 'closing the BullMQ worker');
-        clearInterval(renewTimer);
         clearInterval(reconcileTimer);
         await bounded(
           (async () => {
@@ -902,6 +920,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
         );
         if (scripts) await bounded(scripts.deleteIf(keys.reconciler, id), 'giving the reconciler lock back');
         await scheduler.stop({ mode });
+        clearInterval(renewTimer);
         await bounded(front?.stop(), 'stopping the front door of spawns');
         await bounded(queue?.close(), 'closing the run queue');
         for (const connection of [subscriber, bullRedis, redis]) if (connection) await closeRedis(connection);
