@@ -357,19 +357,8 @@ export class RedisScripts {
     owner: string,
     epoch: number,
   ): Promise<string[]> {
-    const k = this.#keys;
-    const answer = await this.#call(
-      'sproutReleaseRun',
-      k.slots(run.parentSessionId),
-      k.parked(run.parentSessionId),
-      k.owner(run.runId),
-      run.runId,
-      limit,
-      graceMs,
-      epoch > 0 ? `${owner}|${epoch}` : '',
-      slot ? '1' : '0',
-    );
-    return Array.isArray(answer) ? answer.map(String) : [];
+    const release = this.#releaseArgs(run, slot, limit, graceMs, owner, epoch);
+    return parkedRuns(await this.#call('sproutReleaseRun', ...release.keys, ...release.argv));
   }
 
   /**
@@ -387,23 +376,25 @@ export class RedisScripts {
     epoch: number,
   ): Promise<string[]> {
     const k = this.#keys;
-    const answer = await this.#call(
-      'sproutEndRun',
-      k.slots(run.parentSessionId),
-      k.parked(run.parentSessionId),
-      k.owner(run.runId),
-      k.live(run.childSessionId),
-      k.taken(run.runId),
-      k.cancel(run.runId),
-      k.epoch(run.runId),
-      k.ended(run.runId),
-      run.runId,
-      limit,
-      graceMs,
-      epoch > 0 ? `${owner}|${epoch}` : '',
-      slot ? '1' : '0',
-    );
-    return Array.isArray(answer) ? answer.map(String) : [];
+    const release = this.#releaseArgs(run, slot, limit, graceMs, owner, epoch);
+    const runKeys = [k.live(run.childSessionId), k.taken(run.runId), k.cancel(run.runId), k.epoch(run.runId), k.ended(run.runId)];
+    return parkedRuns(await this.#call('sproutEndRun', ...release.keys, ...runKeys, ...release.argv));
+  }
+
+  /** The keys (slots, parked, owner) and arguments of {@link sproutReleaseRun}, which `sproutEndRun` shares. */
+  #releaseArgs(
+    run: { runId: string; parentSessionId: string },
+    slot: boolean,
+    limit: number,
+    graceMs: number,
+    owner: string,
+    epoch: number,
+  ): { keys: string[]; argv: (string | number)[] } {
+    const k = this.#keys;
+    return {
+      keys: [k.slots(run.parentSessionId), k.parked(run.parentSessionId), k.owner(run.runId)],
+      argv: [run.runId, limit, graceMs, epoch > 0 ? `${owner}|${epoch}` : '', slot ? '1' : '0'],
+    };
   }
 
   /** Renews `owner`'s claim of epoch `epoch`; false when the run is not that claim's any more (taken over, or expired and gone). */
@@ -465,11 +456,16 @@ export class RedisScripts {
       limit,
       graceMs,
     );
-    return Array.isArray(answer) ? answer.map(String) : [];
+    return parkedRuns(answer);
   }
 
   /** Takes a run off the parent's parked list (it ended without a slot, or its job is gone). */
   async unpark(parentSessionId: string, runId: string): Promise<void> {
     await this.#redis.zrem(this.#keys.parked(parentSessionId), runId);
   }
+}
+
+/** The parked run ids a release script answers (anything else: none). */
+function parkedRuns(answer: unknown): string[] {
+  return Array.isArray(answer) ? answer.map(String) : [];
 }
