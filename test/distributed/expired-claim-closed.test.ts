@@ -19,6 +19,7 @@ import {
   REDIS_URL,
   completionsOf,
   createTestDeployment,
+  finishedJob,
   openRunIds,
   servicesUnavailable,
   storedEvents,
@@ -71,16 +72,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim expired with no
       await redis.del(owner);
       await until(() => probe.callOf(childSessionId)!.signal.aborted);
 
-      let returned: unknown;
-      await until(async () => {
-        // The state first, then the job: a job read before it finished carries no return value yet.
-        const state = await queue.getJobState(runId);
-        if (state !== 'completed' && state !== 'failed') return false;
-        const job = await queue.getJob(runId);
-        returned = state === 'completed' ? job?.returnvalue : `failed: ${job?.failedReason ?? '?'}`;
-        return true;
-      }, 50);
-      expect(returned).toBe('recovered');
+      expect(await finishedJob(queue, runId)).toBe('recovered');
       expect(diagnostics.some((d) => d.kind === 'run_deferred' && d.runId === runId && d.why.includes('lost its claim'))).toBe(true);
 
       const stream = await storedEvents(prefix, 'p');

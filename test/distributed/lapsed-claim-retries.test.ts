@@ -25,6 +25,7 @@ import {
   REDIS_URL,
   completionsOf,
   createTestDeployment,
+  finishedJob,
   openRunIds,
   servicesUnavailable,
   storedEvents,
@@ -153,20 +154,6 @@ async function startRescuer(prefix: string, probe: Probe, diagnostics: Distribut
   });
   opened.workers.push(rescuer);
   await rescuer.start();
-}
-
-/** Waits until BullMQ finished the run's job (however it ended); resolves with its return value. */
-async function finishedJob(queue: Queue, runId: string): Promise<unknown> {
-  let returned: unknown;
-  await until(async () => {
-    // The state first, then the job: a job read before it finished carries no return value yet.
-    const state = await queue.getJobState(runId);
-    if (state !== 'completed' && state !== 'failed') return false;
-    const job = await queue.getJob(runId);
-    returned = state === 'completed' ? job?.returnvalue : `failed: ${job?.failedReason ?? '?'}`;
-    return true;
-  }, 50);
-  return returned;
 }
 
 /** What the rescuer reported of the run: its deferrals' reasons and its recoveries. */

@@ -1,6 +1,7 @@
 // Redis + PostgreSQL for the distributed tests: where they are, whether they answer, one prefix per
 // test (Redis keys `<prefix>:*`, BullMQ queue prefix, PostgreSQL schema), cleaned up afterwards.
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AgentEvent, SessionEventEnvelope } from '../../machines/agent-event.events.js';
 import { POSTGRES_URL, adminQuery, createTestSchema, postgresUnavailable } from '../support/postgres.js';
@@ -135,6 +136,20 @@ export function streamProblems(envelopes: readonly SessionEventEnvelope[]): stri
 /** Waits until `predicate` holds, checking every `everyMs` (a condition, not a time budget: the test timeout is the only limit). */
 export async function until(predicate: () => boolean | Promise<boolean>, everyMs = 25): Promise<void> {
   while (!(await predicate())) await new Promise((resolve) => setTimeout(resolve, everyMs));
+}
+
+/** Waits until BullMQ finished the run's job (however it ended); resolves with its return value (`failed: …` when it failed). */
+export async function finishedJob(queue: Queue, runId: string): Promise<unknown> {
+  let returned: unknown;
+  await until(async () => {
+    // The state first, then the job: a job read before it finished carries no return value yet.
+    const state = await queue.getJobState(runId);
+    if (state !== 'completed' && state !== 'failed') return false;
+    const job = await queue.getJob(runId);
+    returned = state === 'completed' ? job?.returnvalue : `failed: ${job?.failedReason ?? '?'}`;
+    return true;
+  }, 50);
+  return returned;
 }
 
 /**
