@@ -10,7 +10,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * epoch when nobody else holds it: returns `{0, epoch<extra>}`, else `{ms left, 0<extra>}`.
  */
 const claimRun = (extra: string): string => `local v = redis.call('GET', KEYS[1])
-if (not v) or string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+if (not v) or string.match(v, '^(.*)|%d+$') == ARGV[1] then
   local epoch = redis.call('INCR', KEYS[2])
   redis.call('PEXPIRE', KEYS[2], 604800000)
   redis.call('SET', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])

@@ -40,6 +40,14 @@ describe.skipIf(unavailable !== undefined)('sproutEndRun', () => {
     return run;
   };
 
+  it('a claim is its owner’s whole name: owner `w` does not take a run `w|x` holds', async () => {
+    const runId = 'r-names';
+    expect(await scripts.claimRun(runId, 'w|x', 30_000)).toEqual({ waitMs: 0, epoch: 1 });
+    expect((await scripts.claimRun(runId, 'w', 30_000)).waitMs).toBeGreaterThan(0);
+    expect(await scripts.claimRun(runId, 'w|x', 30_000)).toEqual({ waitMs: 0, epoch: 2 });
+    await redis.del(keys.owner(runId), keys.epoch(runId));
+  });
+
   it('ends the run, gives its claim and slot back, and answers the parked runs that now fit', async () => {
     const run = await setUp('a');
     expect(await scripts.endRun(run, true, 1, 60_000, 'w', 1)).toEqual(['r2a']);
