@@ -4,12 +4,9 @@
 // reconciler counts a completed job as present). Now the job is deferred: the next delivery finds
 // the run open and closes it, once. The expiry is injected (the claim key deleted, as its expiry
 // does), not raced. Real Redis and PostgreSQL, an in-process worker.
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createDistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js';
-import { RUN_QUEUE_NAME, redisKeys } from '../../src/distributed/keys.js';
+import { redisKeys } from '../../src/distributed/keys.js';
 import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
 import { createWorker } from '../../src/distributed/worker.js';
 import { rootSession } from '../support/harness.js';
@@ -18,7 +15,6 @@ import {
   POSTGRES_URL,
   REDIS_URL,
   completionsOf,
-  createTestDeployment,
   finishedJob,
   openRunIds,
   servicesUnavailable,
@@ -27,24 +23,14 @@ import {
   until,
 } from './support.js';
 import { trackOpened } from './opened.js';
+import { openFrontDoorWithQueue } from './front-door-with-queue.js';
 
 const unavailable = await servicesUnavailable();
 const opened = trackOpened();
 
 describe.skipIf(unavailable !== undefined)('a worker whose claim expired with nobody taking the run', () => {
   it('defers the job; the next delivery closes the run once, and the store agrees', async () => {
-    const made = createTestDeployment();
-    opened.deployments.push(made);
-    const { prefix } = made;
-    const front = createDistributedScheduler({ redis: REDIS_URL, postgres: POSTGRES_URL, prefix, eventRetention: 100_000 });
-    opened.fronts.push(front);
-    await front.start();
-    const redis = new Redis(REDIS_URL);
-    redis.on('error', () => undefined);
-    const queueRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    queueRedis.on('error', () => undefined);
-    const queue = new Queue(RUN_QUEUE_NAME, { connection: queueRedis, prefix });
-    queue.on('error', () => undefined);
+    const { prefix, front, queue, redis, close } = await openFrontDoorWithQueue(opened);
     try {
       const probe = createProbe();
       const diagnostics: DistributedDiagnostic[] = [];
@@ -84,9 +70,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim expired with no
       expect(await openRunIds(prefix)).toEqual([]);
       expect(probe.calls.filter((call) => call.sessionId === childSessionId)).toHaveLength(1);
     } finally {
-      await queue.close();
-      queueRedis.disconnect();
-      redis.disconnect();
+      await close();
     }
   });
 });

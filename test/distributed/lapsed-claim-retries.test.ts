@@ -5,13 +5,11 @@
 // the run again and closes it, exactly once. The lapse is injected, not raced: the rescuer's first
 // `claimEnd` of the run finds its Redis claim gone (deleted right before, as its expiry would), so
 // the real script refuses it. Real Redis, PostgreSQL and a killed `sprout worker` process.
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import type { RunToken } from '../../src/api/run-ownership.js';
-import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js';
-import { RUN_QUEUE_NAME, redisKeys } from '../../src/distributed/keys.js';
+import { redisKeys } from '../../src/distributed/keys.js';
 import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
 import { RedisRunOwnership } from '../../src/distributed/redis-run-ownership.js';
 import { createWorker } from '../../src/distributed/worker.js';
@@ -24,7 +22,6 @@ import {
   POSTGRES_URL,
   REDIS_URL,
   completionsOf,
-  createTestDeployment,
   finishedJob,
   openRunIds,
   servicesUnavailable,
@@ -33,6 +30,7 @@ import {
   until,
 } from './support.js';
 import { trackOpened } from './opened.js';
+import { openFrontDoorWithQueue } from './front-door-with-queue.js';
 
 const unavailable = await servicesUnavailable();
 const opened = trackOpened();
@@ -99,33 +97,6 @@ function fenceFirstClose(prefix: string, runId: string): ClaimEndCall[] {
   return calls;
 }
 
-/** A deployment with its front door, and the connections the test reads Redis and the run queue with. */
-async function setUp(): Promise<{ prefix: string; front: DistributedScheduler; redis: Redis; queue: Queue; close(): Promise<void> }> {
-  const made = createTestDeployment();
-  opened.deployments.push(made);
-  const { prefix } = made;
-  const front = createDistributedScheduler({ redis: REDIS_URL, postgres: POSTGRES_URL, prefix, eventRetention: 100_000 });
-  opened.fronts.push(front);
-  await front.start();
-  const redis = new Redis(REDIS_URL);
-  redis.on('error', () => undefined);
-  const queueRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  queueRedis.on('error', () => undefined);
-  const queue = new Queue(RUN_QUEUE_NAME, { connection: queueRedis, prefix });
-  queue.on('error', () => undefined);
-  return {
-    prefix,
-    front,
-    redis,
-    queue,
-    async close() {
-      await queue.close();
-      queueRedis.disconnect();
-      redis.disconnect();
-    },
-  };
-}
-
 /** Runs `prefix`'s next run on a `sprout worker` process, waits until its agent started, and kills the process. */
 async function loseRunOfKilledWorker(prefix: string, redis: Redis, start: () => Promise<{ runId: string }>): Promise<string> {
   const victim = await startProbeWorker(prefix, 'victim', ['--lock-ms', String(LOCK_MS), '--heartbeat-ms', '200'], opened.processes);
@@ -166,7 +137,7 @@ function reportsOf(diagnostics: readonly DistributedDiagnostic[], runId: string)
 
 describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run lapsed before it closed the run', () => {
   it('defers the job, and the next attempt closes the lost child run exactly once', async () => {
-    const { prefix, front, redis, queue, close } = await setUp();
+    const { prefix, front, redis, queue, close } = await openFrontDoorWithQueue(opened);
     try {
       await front.store.save(rootSession('p'));
       let childSessionId = '';
@@ -215,7 +186,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run l
   });
 
   it('defers the job, and the next attempt closes the lost root run exactly once', async () => {
-    const { prefix, front, redis, queue, close } = await setUp();
+    const { prefix, front, redis, queue, close } = await openFrontDoorWithQueue(opened);
     try {
       await front.store.save(rootSession('r', { title: 'hang root' }));
       const runId = await loseRunOfKilledWorker(prefix, redis, () => front.run('r', { message: 'Go on' }));
@@ -250,7 +221,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run l
   });
 
   it('a closer granted the end whose close is fenced leaves the end to the next claim: the run is closed once', async () => {
-    const { prefix, front, redis, queue, close } = await setUp();
+    const { prefix, front, redis, queue, close } = await openFrontDoorWithQueue(opened);
     try {
       await front.store.save(rootSession('p'));
       let childSessionId = '';
