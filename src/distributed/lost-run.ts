@@ -6,6 +6,7 @@ import type { RunFence, SessionStore } from '../api/ports.js';
 import { toRfc3339, type SproutClock } from '../clock.js';
 import { EventLogError, StoreUnavailableError } from '../errors.js';
 import type { PostgresEventLog } from '../adapters/postgres/postgres-event-log.js';
+import type { PostgresSessionStore } from '../adapters/postgres/postgres-session-store.js';
 import { loadValidSession, persistRun } from '../core/persist-run.js';
 import { QueueUnavailableError } from './errors.js';
 import type { RunJobData } from './run-job.js';
@@ -95,26 +96,30 @@ export async function closeLostRun(
 /**
  * Ends, exactly once, a root's own run whose worker is gone (a root's run has no parent, so it
  * is not in the open-run ledger): the root is saved as `error` (`WORKER_LOST_ERROR`) and its own
- * stream gets one terminal `error` event, as embedded recovery does. Every write carries `fence`:
- * a closer whose claim is stale writes nothing and rejects with `RunFencedError`.
+ * stream gets one terminal `error` event, as embedded recovery does — both in ONE statement
+ * (`PostgresSessionStore.saveAndAppend`), so a failure leaves neither: the next delivery, finding
+ * the root still running, closes it again, and a root saved as ended always has its terminal
+ * event. Every write carries `fence`: a closer whose claim is stale writes nothing and rejects
+ * with `RunFencedError`.
  *
  * @example
  * await closeLostRootRun({ store, log, clock }, root, job, fence);
  */
 export async function closeLostRootRun(
-  deps: { store: SessionStore; log: PostgresEventLog; clock: SproutClock },
+  deps: { store: PostgresSessionStore; log: PostgresEventLog; clock: SproutClock },
   root: Session,
   run: RunJobData,
   fence: RunFence,
 ): Promise<void> {
   const store: SessionStore = {
     load: (id) => deps.store.load(id),
-    save: (saved) => deps.store.save(saved, { fence }),
+    save: async (saved) => {
+      await deps.store.saveAndAppend(saved, fence, deps.log, root.id, { type: 'error', message: WORKER_LOST_ERROR });
+    },
     delete: (id) => deps.store.delete(id),
     listChildren: (id) => deps.store.listChildren(id),
   };
   await persistRun(store, { session: root, runId: run.runId, status: 'error', error: WORKER_LOST_ERROR }, () => true, deps.clock);
-  await deps.log.append(root.id, { type: 'error', message: WORKER_LOST_ERROR }, { fence });
 }
 
 /**

@@ -12,30 +12,18 @@ import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js
 import { redisKeys } from '../../src/distributed/keys.js';
 import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
 import { RedisRunOwnership } from '../../src/distributed/redis-run-ownership.js';
-import { createWorker } from '../../src/distributed/worker.js';
 import { rootSession } from '../support/harness.js';
 import { adminQuery } from '../support/postgres.js';
 import { probeKeys } from './fixtures/probe-agent-module.js';
-import { createProbe, type Probe } from './probe-agent.js';
-import { startProbeWorker } from './probe-worker-process.js';
-import {
-  POSTGRES_URL,
-  REDIS_URL,
-  completionsOf,
-  finishedJob,
-  openRunIds,
-  servicesUnavailable,
-  storedEvents,
-  streamProblems,
-  until,
-} from './support.js';
+import { createProbe } from './probe-agent.js';
+import { completionsOf, finishedJob, openRunIds, servicesUnavailable, storedEvents, streamProblems } from './support.js';
 import { trackOpened } from './opened.js';
 import { openFrontDoorWithQueue } from './front-door-with-queue.js';
+import { loseRunOfKilledWorker, reportsOf, startRescuer } from './lost-run-rescue.js';
 
 const unavailable = await servicesUnavailable();
 const opened = trackOpened();
 
-const LOCK_MS = 1000;
 const LAPSED = 'the claim lapsed before the lost run was closed';
 
 /** Deletes a run's claim key while it still holds that claim (what its expiry does). 1: deleted. */
@@ -97,51 +85,13 @@ function fenceFirstClose(prefix: string, runId: string): ClaimEndCall[] {
   return calls;
 }
 
-/** Runs `prefix`'s next run on a `sprout worker` process, waits until its agent started, and kills the process. */
-async function loseRunOfKilledWorker(prefix: string, redis: Redis, start: () => Promise<{ runId: string }>): Promise<string> {
-  const victim = await startProbeWorker(prefix, 'victim', ['--lock-ms', String(LOCK_MS), '--heartbeat-ms', '200'], opened.processes);
-  const { runId } = await start();
-  await until(async () => (await redis.hexists(probeKeys(prefix).starts, runId)) === 1, 50);
-  victim.child.kill('SIGKILL');
-  await victim.exited;
-  return runId;
-}
-
-/** An in-process worker that takes the lost run over (its diagnostics recorded, its agent's calls in `probe`). */
-async function startRescuer(prefix: string, probe: Probe, diagnostics: DistributedDiagnostic[]): Promise<void> {
-  const rescuer = createWorker({
-    redis: REDIS_URL,
-    postgres: POSTGRES_URL,
-    prefix,
-    agent: probe.agent('rescuer'),
-    name: 'rescuer',
-    leaseMs: LOCK_MS,
-    lockDurationMs: LOCK_MS,
-    stalledIntervalMs: LOCK_MS,
-    heartbeatIntervalMs: 200,
-    admissionRetryMs: 100,
-    eventRetention: 100_000,
-    onDiagnostic: (diagnostic) => diagnostics.push(diagnostic),
-  });
-  opened.workers.push(rescuer);
-  await rescuer.start();
-}
-
-/** What the rescuer reported of the run: its deferrals' reasons and its recoveries. */
-function reportsOf(diagnostics: readonly DistributedDiagnostic[], runId: string) {
-  return {
-    deferred: diagnostics.flatMap((d) => (d.kind === 'run_deferred' && d.runId === runId ? [d.why] : [])),
-    recovered: diagnostics.filter((d) => d.kind === 'run_recovered' && d.runId === runId),
-  };
-}
-
 describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run lapsed before it closed the run', () => {
   it('defers the job, and the next attempt closes the lost child run exactly once', async () => {
     const { prefix, front, redis, queue, close } = await openFrontDoorWithQueue(opened);
     try {
       await front.store.save(rootSession('p'));
       let childSessionId = '';
-      const runId = await loseRunOfKilledWorker(prefix, redis, async () => {
+      const runId = await loseRunOfKilledWorker(opened, prefix, redis, async () => {
         const spawned = await front.spawnChild('p', { title: 'hang once', prompt: 'wait' });
         childSessionId = spawned.childSessionId;
         return spawned;
@@ -151,7 +101,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run l
       const claimEnds = lapseFirstClaimEnd(redis, prefix, runId);
       const probe = createProbe();
       const diagnostics: DistributedDiagnostic[] = [];
-      await startRescuer(prefix, probe, diagnostics);
+      await startRescuer(opened, prefix, probe, diagnostics);
 
       // The job is finished only once the lost run was closed (before: at once, the run left open).
       expect(await finishedJob(queue, runId)).toBe('recovered');
@@ -189,12 +139,12 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run l
     const { prefix, front, redis, queue, close } = await openFrontDoorWithQueue(opened);
     try {
       await front.store.save(rootSession('r', { title: 'hang root' }));
-      const runId = await loseRunOfKilledWorker(prefix, redis, () => front.run('r', { message: 'Go on' }));
+      const runId = await loseRunOfKilledWorker(opened, prefix, redis, () => front.run('r', { message: 'Go on' }));
 
       const claimEnds = lapseFirstClaimEnd(redis, prefix, runId);
       const probe = createProbe();
       const diagnostics: DistributedDiagnostic[] = [];
-      await startRescuer(prefix, probe, diagnostics);
+      await startRescuer(opened, prefix, probe, diagnostics);
 
       expect(await finishedJob(queue, runId)).toBe('recovered');
       expect(claimEnds[0]).toMatchObject({ lapsed: true, granted: false });
@@ -225,7 +175,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run l
     try {
       await front.store.save(rootSession('p'));
       let childSessionId = '';
-      const runId = await loseRunOfKilledWorker(prefix, redis, async () => {
+      const runId = await loseRunOfKilledWorker(opened, prefix, redis, async () => {
         const spawned = await front.spawnChild('p', { title: 'hang once', prompt: 'wait' });
         childSessionId = spawned.childSessionId;
         return spawned;
@@ -234,7 +184,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run l
       const claimEnds = fenceFirstClose(prefix, runId);
       const probe = createProbe();
       const diagnostics: DistributedDiagnostic[] = [];
-      await startRescuer(prefix, probe, diagnostics);
+      await startRescuer(opened, prefix, probe, diagnostics);
 
       // Before, the first grant kept the end for a week: every later claim was refused and the run stayed open.
       expect(await finishedJob(queue, runId)).toBe('recovered');

@@ -4,7 +4,7 @@ import { agentEventSchema } from '../../../machines/agent-event.events.js';
 import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
 import type { SproutError } from '../../errors.js';
 import { InvalidSessionDataError, SproutValidationError, StoreUnavailableError } from '../../errors.js';
-import type { WriteOptions } from '../../api/ports.js';
+import type { RunFence, WriteOptions } from '../../api/ports.js';
 import type { EventLog, EventLogCapabilities, EventLogReadResult, OpenRun } from '../../streams/event-log.js';
 import { namedStatement, PostgresDatabase, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventListener, type PostgresEventLogChange } from './postgres-event-listener.js';
@@ -209,6 +209,29 @@ export class PostgresEventLog implements EventLog {
       );
     }
     return this.#writer.append(sessionId, event, json, options?.fence);
+  }
+
+  /**
+   * One append as part of a statement of `PostgresSessionStore.saveAndAppend` (same schema): see
+   * `PostgresGroupCommitWriter.single`. Throws `SproutValidationError` for what `append` refuses.
+   *
+   * @example
+   * const part = log.appendPart('root', { type: 'error', message: 'lost' }, fence, 22, 'true');
+   */
+  appendPart(
+    sessionId: string,
+    event: AgentEvent,
+    fence: RunFence | undefined,
+    first: number,
+    gate: string,
+  ): ReturnType<PostgresGroupCommitWriter['single']> & { schema: string } {
+    if (this.#closed) throw this.#db.closedError();
+    if (sessionId.includes('\u0000')) {
+      throw new SproutValidationError('session id', [
+        { code: 'custom', path: [], message: 'contains U+0000, which PostgreSQL cannot store' },
+      ]);
+    }
+    return { ...this.#writer.single(sessionId, event, JSON.stringify(event), fence, first, gate), schema: this.#db.schema };
   }
 
   /**

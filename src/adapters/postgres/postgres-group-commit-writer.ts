@@ -17,7 +17,7 @@ interface Pending extends FencedAppend {
 }
 
 /** The row `append_events` answers (bigint arrays come back as strings). */
-interface AppendRow {
+export interface AppendRow {
   seqs: (string | null)[];
   lost: boolean[];
   pruned_ids: string[];
@@ -148,8 +148,41 @@ export class PostgresGroupCommitWriter {
     }
   }
 
+  /**
+   * One append as part of another statement (`PostgresSessionStore.saveAndAppend`): the call of
+   * `append_events` with its arguments numbered from `$first`, the array ones null unless `gate`
+   * (an SQL condition) holds, so the call writes nothing then; its values; and `settle`, which
+   * reads the call's answer: the envelope, or throws why it was refused.
+   *
+   * @example
+   * const { call, values, settle } = writer.single('root', event, json, fence, 22, 'true');
+   */
+  single(
+    sessionId: string,
+    event: AgentEvent,
+    json: string,
+    fence: RunFence | undefined,
+    first: number,
+    gate: string,
+  ): { call: string; values: unknown[]; settle(row: AppendRow): SessionEventEnvelope } {
+    const item = { sessionId, event, json, fence };
+    const $ = (k: number, type: string): string => `$${first + k}::${type}`;
+    const gated = (k: number, type: string): string => `CASE WHEN ${gate} THEN ${$(k, type)} END`;
+    const call = `${this.#db.quoted}.append_events(
+                   ${gated(0, 'text[]')}, ${gated(1, 'json[]')}, ${gated(2, 'text[]')}, ${gated(3, 'numeric[]')},
+                   ${gated(4, 'text[]')}, ${gated(5, 'text[]')}, ${gated(6, 'json[]')},
+                   ${$(7, 'boolean')}, ${$(8, 'integer')}, ${$(9, 'text[]')}, ${$(10, 'bigint[]')}, ${$(11, 'text')})`;
+    const settle = (row: AppendRow): SessionEventEnvelope => {
+      (row.pruned_ids ?? []).forEach((id, i) => this.#prunedThrough.set(id, Number(row.pruned_through[i])));
+      const seq = row.seqs?.[0];
+      if (seq !== null && seq !== undefined) return { seq: Number(seq), sessionId, event };
+      throw this.#fence.refusal(item, row.lost?.[0] === true);
+    };
+    return { call, values: this.#values([item]), settle };
+  }
+
   /** The parameters of `append_events` for `batch`. */
-  #values(batch: Pending[]): unknown[] {
+  #values(batch: readonly Omit<Pending, 'resolve' | 'reject'>[]): unknown[] {
     const at = toRfc3339(systemClock.now());
     const { fenceRuns, fenceEpochs, walk, runIds } = this.#fence.columns(batch);
     const sessions = [...new Set(batch.map((pending) => pending.sessionId))];

@@ -1,7 +1,9 @@
 import { sessionSchema } from '../../../machines/session.schema.js';
 import type { RunStatusMetadata, Session } from '../../../machines/session.schema.js';
 import { InvalidSessionDataError, RunFencedError, SessionConflictError, SproutError, SproutValidationError } from '../../errors.js';
-import type { CompanionEventLogOptions, SessionStore, SessionStoreCapabilities, WriteOptions } from '../../api/ports.js';
+import type { CompanionEventLogOptions, RunFence, SessionStore, SessionStoreCapabilities, WriteOptions } from '../../api/ports.js';
+import type { AgentEvent, SessionEventEnvelope } from '../../../machines/agent-event.events.js';
+import type { AppendRow } from './postgres-group-commit-writer.js';
 import { namedStatement, PostgresDatabase, type NamedStatement, type PostgresConnectionOptions } from './postgres-database.js';
 import { PostgresEventLog } from './postgres-event-log.js';
 import { decodeStoredSession, sessionToJson } from '../stored-session.js';
@@ -9,6 +11,7 @@ import type { SessionSummaryFilter, SessionSummaryPage, SessionSummaryQuery } fr
 import { parseSummaryFilter, parseSummaryQuery, summaryColumnsOf } from '../session-summaries.js';
 import { PostgresSummaryReader } from './postgres-summary-reader.js';
 import { PostgresRunIndexReader } from './postgres-run-index.js';
+import { fencedSaveBatchStatement, PostgresFencedSaves, type FencedSaveOutcome, type FencedSaveRow } from './postgres-fenced-saves.js';
 import type { RunIndex, RunPage, RunQuery, RunRecord } from '../../api/run-index.js';
 
 /**
@@ -95,6 +98,7 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
   readonly #sql;
   readonly #summaries: PostgresSummaryReader;
   readonly #runs: PostgresRunIndexReader;
+  readonly #fencedSaves: PostgresFencedSaves;
   #eventLog: PostgresEventLog | undefined;
   #closed: Promise<void> | undefined;
 
@@ -138,12 +142,20 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
       // A fenced save (`options.fence`): the same, only while the run's token is the writer's
       // (its `run_fences` row locked FOR SHARE, so a takeover waits for it or it sees the takeover).
       saveFenced: namedStatement(fencedSave(table, `${this.#db.quoted}.run_fences`, names, params, assign)),
+      fencedSaveCtes: fencedSaveCtes(table, `${this.#db.quoted}.run_fences`, names, params, assign),
+      // Concurrent fenced saves (a worker's runs), written together (see PostgresFencedSaves).
+      saveFencedBatch: fencedSaveBatchStatement(table, `${this.#db.quoted}.run_fences`, COLUMNS),
       version: `SELECT version FROM ${table} WHERE id = $1`,
       delete: `DELETE FROM ${table} WHERE id = $1 RETURNING 1 AS deleted`,
       children: `SELECT id, version, data FROM ${table} WHERE parent_session_id = $1 ORDER BY created_at, id`,
       byStatus: `SELECT id, version, data FROM ${table} WHERE kind = 'child' AND last_run_status = ANY($1::text[]) ORDER BY created_at, id`,
       rootsByStatus: `SELECT id, version, data FROM ${table} WHERE kind = 'root' AND last_run_status = ANY($1::text[]) ORDER BY created_at, id`,
     };
+    this.#fencedSaves = new PostgresFencedSaves({
+      statement: this.#sql.saveFencedBatch,
+      query: (statement, values, what) => this.#db.query(statement, values, what),
+      single: (row) => this.#saveFencedAlone(row),
+    });
   }
 
   /**
@@ -189,6 +201,91 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
    * await store.save(session); // rejects with SessionConflictError if someone saved in between
    */
   async save(session: Session, options?: WriteOptions): Promise<void> {
+    const { data, row, expected } = this.#rowOf(session);
+    const what = `saving session ${data.id}`;
+    const fence = options?.fence;
+    if (fence !== undefined) {
+      await this.#open();
+      const result = await this.#fencedSaves.save({
+        id: data.id,
+        values: row,
+        expected: expected ?? null,
+        fenceRunId: fence.runId,
+        fenceEpoch: fence.epoch,
+      });
+      if (!result.owned) throw new RunFencedError(fence.runId, fence.epoch, `the save of session ${data.id}`);
+      if (result.version !== undefined) {
+        session.version = result.version;
+        return;
+      }
+      const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
+      throw new SessionConflictError(data.id, expected, current?.version);
+    }
+    if (expected === undefined) {
+      const [saved] = await this.#query<{ version: number }>(this.#sql.upsert, row, what);
+      session.version = saved!.version;
+      return;
+    }
+    const [result] = await this.#query<{ updated: number | null; inserted: number | null }>(this.#sql.save, [...row, expected], what);
+    const version = result?.updated ?? result?.inserted;
+    if (version !== null && version !== undefined) {
+      session.version = version;
+      return;
+    }
+    const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
+    throw new SessionConflictError(data.id, expected, current?.version);
+  }
+
+  /**
+   * Saves `session` under `fence` and appends `event` to the stream of `sessionId` in `log` (a
+   * {@link PostgresEventLog} on this store's schema) in ONE statement: both are written or
+   * neither. For a write whose two halves must never be seen apart, such as a lost root run's end
+   * (its `error` status and its terminal event). Rejects as `save` and `append` do: with
+   * `RunFencedError` (nothing written) when the token is stale, `SessionConflictError` (nothing
+   * written) when the stored version moved.
+   *
+   * @example
+   * const envelope = await store.saveAndAppend(root, fence, log, root.id, { type: 'error', message: 'interrupted' });
+   */
+  async saveAndAppend(
+    session: Session,
+    fence: RunFence,
+    log: PostgresEventLog,
+    sessionId: string,
+    event: AgentEvent,
+  ): Promise<SessionEventEnvelope> {
+    const { data, row, expected } = this.#rowOf(session);
+    await this.#open();
+    const n = COLUMNS.length;
+    const saved = `EXISTS (SELECT 1 FROM fence) AND ((SELECT version FROM updated) IS NOT NULL OR (SELECT version FROM inserted) IS NOT NULL)`;
+    const part = log.appendPart(sessionId, event, fence, n + 4, saved);
+    if (part.schema !== this.#db.schema) {
+      throw new SproutValidationError('log', [
+        { code: 'custom', path: [], message: `the event log is on schema ${part.schema}, this store on ${this.#db.schema}` },
+      ]);
+    }
+    const text = `${this.#sql.fencedSaveCtes}
+          SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted,
+                 EXISTS (SELECT 1 FROM fence) AS owned, a.seqs, a.lost, a.pruned_ids, a.pruned_through
+          FROM ${part.call} a`;
+    const [result] = await this.#query<{ updated: number | null; inserted: number | null; owned: boolean } & AppendRow>(
+      namedStatement(text),
+      [...row, expected ?? null, fence.runId, fence.epoch, ...part.values],
+      `saving session ${data.id} with an event of ${sessionId}`,
+    );
+    if (result?.owned !== true) throw new RunFencedError(fence.runId, fence.epoch, `the save of session ${data.id}`);
+    const version = result.updated ?? result.inserted;
+    if (version === null || version === undefined) {
+      const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], `saving session ${data.id}`);
+      throw new SessionConflictError(data.id, expected, current?.version);
+    }
+    const envelope = part.settle(result);
+    session.version = version;
+    return envelope;
+  }
+
+  /** `session` validated, with the values a save writes and the version it expects. */
+  #rowOf(session: Session): { data: { id: string }; row: unknown[]; expected: number | undefined } {
     const parsed = sessionSchema.safeParse(session);
     if (!parsed.success) throw new SproutValidationError('session', parsed.error.issues);
     const { version: expected, ...data } = parsed.data;
@@ -214,36 +311,7 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
       summary.has_attachments,
       summary.last_activity_at,
     ];
-    const what = `saving session ${data.id}`;
-    const fence = options?.fence;
-    if (fence !== undefined) {
-      const [result] = await this.#query<{ updated: number | null; inserted: number | null; owned: boolean }>(
-        this.#sql.saveFenced,
-        [...row, expected ?? null, fence.runId, fence.epoch],
-        what,
-      );
-      if (result?.owned !== true) throw new RunFencedError(fence.runId, fence.epoch, `the save of session ${data.id}`);
-      const version = result.updated ?? result.inserted;
-      if (version !== null && version !== undefined) {
-        session.version = version;
-        return;
-      }
-      const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
-      throw new SessionConflictError(data.id, expected, current?.version);
-    }
-    if (expected === undefined) {
-      const [saved] = await this.#query<{ version: number }>(this.#sql.upsert, row, what);
-      session.version = saved!.version;
-      return;
-    }
-    const [result] = await this.#query<{ updated: number | null; inserted: number | null }>(this.#sql.save, [...row, expected], what);
-    const version = result?.updated ?? result?.inserted;
-    if (version !== null && version !== undefined) {
-      session.version = version;
-      return;
-    }
-    const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
-    throw new SessionConflictError(data.id, expected, current?.version);
+    return { data, row, expected };
   }
 
   /**
@@ -363,12 +431,24 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       try {
+        await this.#fencedSaves.settled;
         await this.#eventLog?.close();
       } finally {
         if (this.#ownsDatabase) await this.#db.close();
       }
     })();
     return this.#closed;
+  }
+
+  /** One fenced save in its own statement. */
+  async #saveFencedAlone(row: FencedSaveRow): Promise<FencedSaveOutcome> {
+    const [result] = await this.#query<{ updated: number | null; inserted: number | null; owned: boolean }>(
+      this.#sql.saveFenced,
+      [...row.values, row.expected, row.fenceRunId, row.fenceEpoch],
+      `saving session ${row.id}`,
+    );
+    const version = result?.updated ?? result?.inserted;
+    return { owned: result?.owned === true, version: version === null || version === undefined ? undefined : version };
   }
 
   async #open(): Promise<void> {
@@ -429,6 +509,22 @@ function fencedSave(
   params: string,
   assign: (from: (name: string, i: number) => string) => string,
 ): string {
+  return `${fencedSaveCtes(table, fences, names, params, assign)}
+          SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted,
+                 EXISTS (SELECT 1 FROM fence) AS owned`;
+}
+
+/**
+ * The `WITH` list of a fenced save (`fence`, `updated`, `inserted`): the session's columns are
+ * `$1`…`$n`, then the expected version, the run id and the epoch of the token.
+ */
+function fencedSaveCtes(
+  table: string,
+  fences: string,
+  names: readonly string[],
+  params: string,
+  assign: (from: (name: string, i: number) => string) => string,
+): string {
   const n = names.length;
   const values = (i: number): string => `$${i + 1}::${COLUMNS[i]![1]}`;
   return `WITH fence AS (
@@ -441,7 +537,5 @@ function fencedSave(
             INSERT INTO ${table} (${names.join(', ')}, version)
             SELECT ${params}, 1 WHERE NOT EXISTS (SELECT 1 FROM updated) AND EXISTS (SELECT 1 FROM fence)
             ON CONFLICT (id) DO NOTHING RETURNING version
-          )
-          SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted,
-                 EXISTS (SELECT 1 FROM fence) AS owned`;
+          )`;
 }

@@ -1,0 +1,229 @@
+/**
+ * Group commit of fenced session saves (issue 19: fewer round trips). Every run saves its child
+ * twice under its ownership token (`running`, then its end), and a worker runs many at once: saves
+ * that arrive while earlier ones are being written wait, then go together in ONE statement over
+ * arrays (`unnest`), each still checked on its own (its token, its expected version).
+ */
+import type { NamedStatement } from './postgres-database.js';
+import { namedStatement } from './postgres-database.js';
+
+/** One fenced save as the store built it. */
+export interface FencedSaveRow {
+  /** The session id (the first of `values`): two saves of one session never share a statement. */
+  readonly id: string;
+  /** The column values, in the store's column order. */
+  readonly values: readonly unknown[];
+  /** The version the writer read (`null`: whatever is stored, or insert). */
+  readonly expected: number | null;
+  readonly fenceRunId: string;
+  readonly fenceEpoch: number;
+}
+
+/** What one fenced save did. */
+export interface FencedSaveOutcome {
+  /** The token was still the run's (`false`: nothing was written). */
+  owned: boolean;
+  /** The version written, or `undefined` when the expected version was stale (a conflict). */
+  version: number | undefined;
+}
+
+/** Options of {@link PostgresFencedSaves}. */
+export interface PostgresFencedSavesOptions {
+  /** The batch statement ({@link fencedSaveBatchStatement}). */
+  statement: NamedStatement;
+  /** Runs the batch statement (rejects with the store's typed errors, the driver's as `cause`). */
+  query(statement: NamedStatement, values: unknown[], what: string): Promise<Record<string, unknown>[]>;
+  /** Saves one row alone (the single statement): what a batch falls back to when a row's data failed it. */
+  single(row: FencedSaveRow): Promise<FencedSaveOutcome>;
+  /** Statements in flight at once (a statement waiting on a lock holds back only its own saves). @default 2 */
+  lanes?: number;
+  /** Saves per statement at most. @default 64 */
+  maxBatch?: number;
+}
+
+interface Pending {
+  row: FencedSaveRow;
+  resolve: (outcome: FencedSaveOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/** How often a batch that a deadlock rolled back is run again. */
+const DEADLOCK_ATTEMPTS = 5;
+
+/** SQLSTATE classes that a row's own data causes (data exception, integrity constraint): isolated by saving each row alone. */
+const ROW_ERROR_CLASSES = new Set(['22', '23']);
+
+const sqlStateOf = (error: unknown): string | undefined => {
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+};
+
+/**
+ * The one statement that writes a batch of fenced saves: `$1`…`$n` are the columns as arrays
+ * (`jsonb` ones as text), then the expected versions, the fence run ids and epochs. A row is written
+ * only while its run's `run_fences` epoch is the writer's (that row locked `FOR SHARE`), and only
+ * at its expected version (absent: any version, or an insert). Answers one row per save, in order:
+ * `owned`, and the version `updated` or `inserted` (both null: a conflict).
+ *
+ * @example
+ * const statement = fencedSaveBatchStatement('"sprout".sessions', '"sprout".run_fences', [['id', 'text'], ['data', 'jsonb']]);
+ */
+export function fencedSaveBatchStatement(table: string, fences: string, columns: readonly (readonly [string, string])[]): NamedStatement {
+  const n = columns.length;
+  const names = columns.map(([name]) => name);
+  const arrays = columns.map(([, type], i) => `$${i + 1}::${type === 'jsonb' ? 'text' : type}[]`).join(', ');
+  const value = (i: number): string => (columns[i]![1] === 'jsonb' ? `i.${names[i]}::jsonb` : `i.${names[i]}`);
+  const sets = names
+    .slice(1)
+    .map((name, k) => `${name} = ${value(k + 1)}`)
+    .join(', ');
+  return namedStatement(`WITH input AS (
+            SELECT * FROM unnest(${arrays}, $${n + 1}::integer[], $${n + 2}::text[], $${n + 3}::bigint[])
+              WITH ORDINALITY AS i(${names.join(', ')}, expected, fence_run, fence_epoch, n)
+          ), fence AS (
+            SELECT i.n FROM input i JOIN ${fences} f ON f.run_id = i.fence_run AND f.epoch = i.fence_epoch FOR SHARE OF f
+          ), updated AS (
+            UPDATE ${table} s SET ${sets}, version = s.version + 1
+            FROM input i
+            WHERE s.id = i.id AND (i.expected IS NULL OR s.version = i.expected) AND i.n IN (SELECT n FROM fence)
+            RETURNING i.n, s.version
+          ), inserted AS (
+            INSERT INTO ${table} (${names.join(', ')}, version)
+            SELECT ${names.map((_, k) => value(k)).join(', ')}, 1 FROM input i
+            WHERE i.n IN (SELECT n FROM fence) AND i.n NOT IN (SELECT n FROM updated)
+            ORDER BY i.n
+            ON CONFLICT (id) DO NOTHING RETURNING id, version
+          )
+          SELECT i.n, i.n IN (SELECT n FROM fence) AS owned, u.version AS updated, ins.version AS inserted
+            FROM input i LEFT JOIN updated u ON u.n = i.n LEFT JOIN inserted ins ON ins.id = i.id
+            ORDER BY i.n`);
+}
+
+/**
+ * Fenced saves written together: a save goes out at once when a lane is free; saves that arrive
+ * while every lane is busy are written by the next statement, many in one. Each save keeps its
+ * own answer ({@link FencedSaveOutcome}); two saves of one session are written in call order, never
+ * in one statement. A deadlock runs the batch again; a row whose data fails the statement (SQLSTATE
+ * class 22 or 23) fails alone (each row of that batch is saved on its own); any other failure
+ * (the server away) rejects the saves of that statement.
+ *
+ * @example
+ * const saves = new PostgresFencedSaves({ statement, query, single });
+ * const { owned, version } = await saves.save(row);
+ */
+export class PostgresFencedSaves {
+  readonly #o: Required<PostgresFencedSavesOptions>;
+  readonly #queue: Pending[] = [];
+  /** Sessions with a save in a statement now. */
+  readonly #writing = new Set<string>();
+  #lanesBusy = 0;
+  #idle: { promise: Promise<void>; resolve(): void } | undefined;
+
+  constructor(options: PostgresFencedSavesOptions) {
+    this.#o = { lanes: 2, maxBatch: 64, ...options };
+  }
+
+  /** Resolves once no save is queued or being written. */
+  get settled(): Promise<void> {
+    if (this.#queue.length === 0 && this.#lanesBusy === 0) return Promise.resolve();
+    if (this.#idle === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#idle = { promise, resolve };
+    }
+    return this.#idle.promise;
+  }
+
+  /** Queues `row`; resolves with what its save did, once written. */
+  save(row: FencedSaveRow): Promise<FencedSaveOutcome> {
+    return new Promise<FencedSaveOutcome>((resolve, reject) => {
+      this.#queue.push({ row, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** Starts statements while a lane is free and a queued save can go. */
+  #pump(): void {
+    while (this.#lanesBusy < this.#o.lanes) {
+      const batch = this.#take();
+      if (batch.length === 0) break;
+      this.#lanesBusy++;
+      void this.#write(batch).finally(() => {
+        for (const pending of batch) this.#writing.delete(pending.row.id);
+        this.#lanesBusy--;
+        this.#pump();
+        if (this.#queue.length === 0 && this.#lanesBusy === 0 && this.#idle) {
+          this.#idle.resolve();
+          this.#idle = undefined;
+        }
+      });
+    }
+  }
+
+  /** The next batch: queued saves in call order, skipping (for later) a session already written or taken. */
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    const taken = new Set<string>();
+    const blocked = new Set<string>();
+    for (let i = 0; i < this.#queue.length && batch.length < this.#o.maxBatch;) {
+      const pending = this.#queue[i]!;
+      const id = pending.row.id;
+      if (this.#writing.has(id) || taken.has(id) || blocked.has(id)) {
+        // A later save of this session waits for the earlier one: order kept.
+        blocked.add(id);
+        i++;
+        continue;
+      }
+      taken.add(id);
+      this.#writing.add(id);
+      batch.push(pending);
+      this.#queue.splice(i, 1);
+    }
+    return batch;
+  }
+
+  /** Writes `batch` in one statement and settles each save. Never rejects. */
+  async #write(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch;
+      await this.#o.single(only!.row).then(only!.resolve, only!.reject);
+      return;
+    }
+    const values = this.#values(batch);
+    for (let attempt = 1; ; attempt++) {
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await this.#o.query(this.#o.statement, values, `saving ${batch.length} sessions`);
+      } catch (error) {
+        const state = sqlStateOf(error);
+        if ((state === '40P01' || state === '40001') && attempt < DEADLOCK_ATTEMPTS) continue;
+        if (state !== undefined && ROW_ERROR_CLASSES.has(state.slice(0, 2))) {
+          // One row's data failed the statement: each save alone, so only that one fails.
+          await Promise.all(batch.map((pending) => this.#o.single(pending.row).then(pending.resolve, pending.reject)));
+          return;
+        }
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      batch.forEach((pending, i) => {
+        const row = rows[i];
+        const version = row?.updated ?? row?.inserted;
+        pending.resolve({ owned: row?.owned === true, version: version === null || version === undefined ? undefined : Number(version) });
+      });
+      return;
+    }
+  }
+
+  /** The statement's arrays: one per column, then the expected versions and the tokens. */
+  #values(batch: Pending[]): unknown[] {
+    const width = batch[0]!.row.values.length;
+    const columns: unknown[][] = Array.from({ length: width }, () => []);
+    for (const { row } of batch) row.values.forEach((value, c) => columns[c]!.push(value));
+    return [
+      ...columns,
+      batch.map(({ row }) => row.expected),
+      batch.map(({ row }) => row.fenceRunId),
+      batch.map(({ row }) => row.fenceEpoch),
+    ];
+  }
+}
