@@ -32,18 +32,22 @@ export function describeRedis(connection: RedisConnection): string {
  *   `maxRetriesPerRequest: null`).
  * - otherwise a command fails after a few reconnect attempts, so an API call answers with
  *   `QueueUnavailableError` instead of waiting forever.
+ * - `pipelined: true` — ioredis auto-pipelining: the commands issued in one event-loop turn go out
+ *   in one socket write (a worker's concurrent runs each send their scripts; a socket write is a
+ *   real cost). Only for Sprout's own command connections, never BullMQ's or a subscriber.
  */
 export function openRedis(
   connection: RedisConnection,
   role: string,
   onError: (error: SproutError) => void,
-  { blocking }: { blocking: boolean },
+  { blocking, pipelined = false }: { blocking: boolean; pipelined?: boolean },
 ): Redis {
   const options: RedisOptions = {
     maxRetriesPerRequest: blocking ? null : 2,
     retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
     connectionName: `sprout-${role}`,
     lazyConnect: false,
+    enableAutoPipelining: pipelined,
   };
   const redis = typeof connection === 'string' ? new Redis(connection, options) : new Redis({ ...connection, ...options });
   let reported = 0;

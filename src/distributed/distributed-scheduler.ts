@@ -470,7 +470,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       if (phase === 'running') return;
       await store.database.ready();
       await probeRedis(options.redis);
-      redis = openRedis(options.redis, 'front door', serviceError, { blocking: false });
+      redis = openRedis(options.redis, 'front door', serviceError, { blocking: false, pipelined: true });
       queueRedis = openRedis(options.redis, 'front door queue', serviceError, { blocking: false });
       scripts = new RedisScripts(redis, keys);
       ownership = new RedisRunOwnership({

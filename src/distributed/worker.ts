@@ -824,7 +824,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       await store.database.ready();
       await probeRedis(options.redis);
       await scheduler.start();
-      redis = openRedis(options.redis, 'worker commands', serviceError, { blocking: true });
+      redis = openRedis(options.redis, 'worker commands', serviceError, { blocking: true, pipelined: true });
       bullRedis = openRedis(options.redis, 'worker queue', serviceError, { blocking: true });
       subscriber = openRedis(options.redis, 'worker cancel channel', serviceError, { blocking: true });
       scripts = new RedisScripts(redis, keys);

@@ -212,8 +212,10 @@ export class PostgresEventLog implements EventLog {
   }
 
   /**
-   * One append as part of a statement of `PostgresSessionStore.saveAndAppend` (same schema): see
-   * `PostgresGroupCommitWriter.single`. Throws `SproutValidationError` for what `append` refuses.
+   * One append as part of a statement of `PostgresSessionStore.saveAndAppend` (same database): see
+   * `PostgresGroupCommitWriter.single`. Throws `SproutValidationError` for what `append` refuses,
+   * and for an event of the run ledger (`sub_session_*`), which the log may refuse without failing
+   * the statement.
    *
    * @example
    * const part = log.appendPart('root', { type: 'error', message: 'lost' }, fence, 22, 'true');
@@ -224,14 +226,19 @@ export class PostgresEventLog implements EventLog {
     fence: RunFence | undefined,
     first: number,
     gate: string,
-  ): ReturnType<PostgresGroupCommitWriter['single']> & { schema: string } {
+  ): ReturnType<PostgresGroupCommitWriter['single']> & { database: PostgresDatabase } {
     if (this.#closed) throw this.#db.closedError();
     if (sessionId.includes('\u0000')) {
       throw new SproutValidationError('session id', [
         { code: 'custom', path: [], message: 'contains U+0000, which PostgreSQL cannot store' },
       ]);
     }
-    return { ...this.#writer.single(sessionId, event, JSON.stringify(event), fence, first, gate), schema: this.#db.schema };
+    if (event.type.startsWith('sub_session_')) {
+      throw new SproutValidationError('event', [
+        { code: 'custom', path: ['type'], message: `${event.type} is an event of the run ledger: append it with append()` },
+      ]);
+    }
+    return { ...this.#writer.single(sessionId, event, JSON.stringify(event), fence, first, gate), database: this.#db };
   }
 
   /**

@@ -50,8 +50,12 @@ interface Pending {
 /** How often a batch that a deadlock rolled back is run again. */
 const DEADLOCK_ATTEMPTS = 5;
 
-/** SQLSTATE classes that a row's own data causes (data exception, integrity constraint): isolated by saving each row alone. */
-const ROW_ERROR_CLASSES = new Set(['22', '23']);
+/**
+ * SQLSTATE classes that say the server or the connection failed, not a row: the statement's saves
+ * reject with it. Any other SQL error (a row's data, a trigger, a timeout) is isolated by saving
+ * each row of the batch alone.
+ */
+const SERVICE_ERROR_CLASSES = new Set(['08', '53', '57', '58', 'XX']);
 
 const sqlStateOf = (error: unknown): string | undefined => {
   const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
@@ -62,8 +66,10 @@ const sqlStateOf = (error: unknown): string | undefined => {
  * The one statement that writes a batch of fenced saves: `$1`…`$n` are the columns as arrays
  * (`jsonb` ones as text), then the expected versions, the fence run ids and epochs. A row is written
  * only while its run's `run_fences` epoch is the writer's (that row locked `FOR SHARE`), and only
- * at its expected version (absent: any version, or an insert). Answers one row per save, in order:
- * `owned`, and the version `updated` or `inserted` (both null: a conflict).
+ * at its expected version (absent: any version, or an insert). It never waits on a lock: a fence
+ * row or a session row another transaction holds is skipped (`SKIP LOCKED`) and answered `busy`,
+ * for the caller to save alone. Answers one row per save, in order: `busy`, `owned`, and the
+ * version `updated` or `inserted` (both null: a conflict).
  *
  * @example
  * const statement = fencedSaveBatchStatement('"sprout".sessions', '"sprout".run_fences', [['id', 'text'], ['data', 'jsonb']]);
@@ -80,21 +86,32 @@ export function fencedSaveBatchStatement(table: string, fences: string, columns:
   return namedStatement(`WITH input AS (
             SELECT * FROM unnest(${arrays}, $${n + 1}::integer[], $${n + 2}::text[], $${n + 3}::bigint[])
               WITH ORDINALITY AS i(${names.join(', ')}, expected, fence_run, fence_epoch, n)
+          ), fence_seen AS (
+            SELECT i.n FROM input i JOIN ${fences} f ON f.run_id = i.fence_run AND f.epoch = i.fence_epoch
           ), fence AS (
-            SELECT i.n FROM input i JOIN ${fences} f ON f.run_id = i.fence_run AND f.epoch = i.fence_epoch FOR SHARE OF f
+            SELECT i.n FROM input i JOIN ${fences} f ON f.run_id = i.fence_run AND f.epoch = i.fence_epoch
+            ORDER BY f.run_id FOR SHARE OF f SKIP LOCKED
+          ), present AS (
+            SELECT i.n FROM input i JOIN ${table} s ON s.id = i.id WHERE i.n IN (SELECT n FROM fence)
+          ), locked AS (
+            SELECT i.n FROM input i JOIN ${table} s ON s.id = i.id WHERE i.n IN (SELECT n FROM fence)
+            ORDER BY s.id FOR NO KEY UPDATE OF s SKIP LOCKED
           ), updated AS (
             UPDATE ${table} s SET ${sets}, version = s.version + 1
             FROM input i
-            WHERE s.id = i.id AND (i.expected IS NULL OR s.version = i.expected) AND i.n IN (SELECT n FROM fence)
+            WHERE s.id = i.id AND (i.expected IS NULL OR s.version = i.expected) AND i.n IN (SELECT n FROM locked)
             RETURNING i.n, s.version
           ), inserted AS (
             INSERT INTO ${table} (${names.join(', ')}, version)
             SELECT ${names.map((_, k) => value(k)).join(', ')}, 1 FROM input i
-            WHERE i.n IN (SELECT n FROM fence) AND i.n NOT IN (SELECT n FROM updated)
+            WHERE i.n IN (SELECT n FROM fence) AND i.n NOT IN (SELECT n FROM present)
             ORDER BY i.n
             ON CONFLICT (id) DO NOTHING RETURNING id, version
           )
-          SELECT i.n, i.n IN (SELECT n FROM fence) AS owned, u.version AS updated, ins.version AS inserted
+          SELECT i.n,
+                 (i.n IN (SELECT n FROM fence_seen) AND i.n NOT IN (SELECT n FROM fence))
+                   OR (i.n IN (SELECT n FROM present) AND i.n NOT IN (SELECT n FROM locked)) AS busy,
+                 i.n IN (SELECT n FROM fence) AS owned, u.version AS updated, ins.version AS inserted
             FROM input i LEFT JOIN updated u ON u.n = i.n LEFT JOIN inserted ins ON ins.id = i.id
             ORDER BY i.n`);
 }
@@ -103,9 +120,11 @@ export function fencedSaveBatchStatement(table: string, fences: string, columns:
  * Fenced saves written together: a save goes out at once when a lane is free; saves that arrive
  * while every lane is busy are written by the next statement, many in one. Each save keeps its
  * own answer ({@link FencedSaveOutcome}); two saves of one session are written in call order, never
- * in one statement. A deadlock runs the batch again; a row whose data fails the statement (SQLSTATE
- * class 22 or 23) fails alone (each row of that batch is saved on its own); any other failure
- * (the server away) rejects the saves of that statement.
+ * in one statement. A batch never waits on a lock: a row held by another transaction is saved
+ * alone, outside the lanes (so a lock held for long holds back that session only). A deadlock runs
+ * the batch again; an SQL error that is not the server's or the connection's (a row's data, a
+ * trigger, a timeout) fails only its own row (each row of that batch is saved alone); a failure of
+ * the server or the connection rejects the saves of that statement.
  *
  * @example
  * const saves = new PostgresFencedSaves({ statement, query, single });
@@ -114,9 +133,11 @@ export function fencedSaveBatchStatement(table: string, fences: string, columns:
 export class PostgresFencedSaves {
   readonly #o: Required<PostgresFencedSavesOptions>;
   readonly #queue: Pending[] = [];
-  /** Sessions with a save in a statement now. */
+  /** Sessions with a save being written now (in a statement, or alone). */
   readonly #writing = new Set<string>();
   #lanesBusy = 0;
+  /** Saves being written alone, outside the lanes. */
+  #alone = 0;
   #idle: { promise: Promise<void>; resolve(): void } | undefined;
 
   constructor(options: PostgresFencedSavesOptions) {
@@ -125,7 +146,7 @@ export class PostgresFencedSaves {
 
   /** Resolves once no save is queued or being written. */
   get settled(): Promise<void> {
-    if (this.#queue.length === 0 && this.#lanesBusy === 0) return Promise.resolve();
+    if (this.#isIdle()) return Promise.resolve();
     if (this.#idle === undefined) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
@@ -142,6 +163,10 @@ export class PostgresFencedSaves {
     });
   }
 
+  #isIdle(): boolean {
+    return this.#queue.length === 0 && this.#lanesBusy === 0 && this.#alone === 0;
+  }
+
   /** Starts statements while a lane is free and a queued save can go. */
   #pump(): void {
     while (this.#lanesBusy < this.#o.lanes) {
@@ -149,14 +174,17 @@ export class PostgresFencedSaves {
       if (batch.length === 0) break;
       this.#lanesBusy++;
       void this.#write(batch).finally(() => {
-        for (const pending of batch) this.#writing.delete(pending.row.id);
         this.#lanesBusy--;
         this.#pump();
-        if (this.#queue.length === 0 && this.#lanesBusy === 0 && this.#idle) {
-          this.#idle.resolve();
-          this.#idle = undefined;
-        }
+        this.#checkIdle();
       });
+    }
+  }
+
+  #checkIdle(): void {
+    if (this.#isIdle() && this.#idle) {
+      this.#idle.resolve();
+      this.#idle = undefined;
     }
   }
 
@@ -182,13 +210,25 @@ export class PostgresFencedSaves {
     return batch;
   }
 
-  /** Writes `batch` in one statement and settles each save. Never rejects. */
+  /** Settles `pending` with `outcome` (or its failure) and lets the next save of its session go. */
+  #done(pending: Pending, outcome: Promise<FencedSaveOutcome>): Promise<void> {
+    return outcome.then(pending.resolve, pending.reject).finally(() => {
+      this.#writing.delete(pending.row.id);
+    });
+  }
+
+  /** Saves `pending` alone, outside the lanes (it may wait on a lock); its session waits for it. */
+  #saveAlone(pending: Pending): void {
+    this.#alone++;
+    void this.#done(pending, this.#o.single(pending.row)).finally(() => {
+      this.#alone--;
+      this.#pump();
+      this.#checkIdle();
+    });
+  }
+
+  /** Writes `batch` in one statement and settles each save (or hands it to {@link #saveAlone}). Never rejects. */
   async #write(batch: Pending[]): Promise<void> {
-    if (batch.length === 1) {
-      const [only] = batch;
-      await this.#o.single(only!.row).then(only!.resolve, only!.reject);
-      return;
-    }
     const values = this.#values(batch);
     for (let attempt = 1; ; attempt++) {
       let rows: Record<string, unknown>[];
@@ -197,19 +237,28 @@ export class PostgresFencedSaves {
       } catch (error) {
         const state = sqlStateOf(error);
         if ((state === '40P01' || state === '40001') && attempt < DEADLOCK_ATTEMPTS) continue;
-        if (state !== undefined && ROW_ERROR_CLASSES.has(state.slice(0, 2))) {
-          // One row's data failed the statement: each save alone, so only that one fails.
-          await Promise.all(batch.map((pending) => this.#o.single(pending.row).then(pending.resolve, pending.reject)));
+        if (state !== undefined && !SERVICE_ERROR_CLASSES.has(state.slice(0, 2))) {
+          // One row failed the statement (nothing of it was written): each save alone, so only that one fails.
+          for (const pending of batch) this.#saveAlone(pending);
           return;
         }
-        for (const pending of batch) pending.reject(error);
+        const failed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        await Promise.all(batch.map((pending) => this.#done(pending, failed)));
         return;
       }
+      const settling: Promise<void>[] = [];
       batch.forEach((pending, i) => {
         const row = rows[i];
+        if (row?.busy === true) {
+          // Locked by another transaction: saved alone, so this lane does not wait on it.
+          this.#saveAlone(pending);
+          return;
+        }
         const version = row?.updated ?? row?.inserted;
-        pending.resolve({ owned: row?.owned === true, version: version === null || version === undefined ? undefined : Number(version) });
+        const outcome = { owned: row?.owned === true, version: version === null || version === undefined ? undefined : Number(version) };
+        settling.push(this.#done(pending, Promise.resolve(outcome)));
       });
+      await Promise.all(settling);
       return;
     }
   }

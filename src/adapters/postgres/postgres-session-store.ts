@@ -99,6 +99,8 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
   readonly #summaries: PostgresSummaryReader;
   readonly #runs: PostgresRunIndexReader;
   readonly #fencedSaves: PostgresFencedSaves;
+  /** Fenced saves accepted and not yet answered (`close()` waits for them). */
+  readonly #accepted = new Set<Promise<FencedSaveOutcome>>();
   #eventLog: PostgresEventLog | undefined;
   #closed: Promise<void> | undefined;
 
@@ -205,14 +207,23 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
     const what = `saving session ${data.id}`;
     const fence = options?.fence;
     if (fence !== undefined) {
-      await this.#open();
-      const result = await this.#fencedSaves.save({
-        id: data.id,
-        values: row,
-        expected: expected ?? null,
-        fenceRunId: fence.runId,
-        fenceEpoch: fence.epoch,
-      });
+      if (this.#closed || this.#db.closed) throw this.#db.closedError();
+      // Accepted before close(): close() waits for it (the migration check included).
+      const accepted = this.#db
+        .ready()
+        .then(() =>
+          this.#fencedSaves.save({
+            id: data.id,
+            values: row,
+            expected: expected ?? null,
+            fenceRunId: fence.runId,
+            fenceEpoch: fence.epoch,
+          }),
+        );
+      this.#accepted.add(accepted);
+      const forget = () => void this.#accepted.delete(accepted);
+      accepted.then(forget, forget);
+      const result = await accepted;
       if (!result.owned) throw new RunFencedError(fence.runId, fence.epoch, `the save of session ${data.id}`);
       if (result.version !== undefined) {
         session.version = result.version;
@@ -238,11 +249,13 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
 
   /**
    * Saves `session` under `fence` and appends `event` to the stream of `sessionId` in `log` (a
-   * {@link PostgresEventLog} on this store's schema) in ONE statement: both are written or
-   * neither. For a write whose two halves must never be seen apart, such as a lost root run's end
-   * (its `error` status and its terminal event). Rejects as `save` and `append` do: with
+   * {@link PostgresEventLog} on this store's database, `{ database: store.database }`) in ONE
+   * statement: both are written or neither. For a write whose two halves must never be seen
+   * apart, such as a lost root run's end (its `error` status and its terminal event). Appends the
+   * log still holds are written first (call order). Rejects as `save` and `append` do: with
    * `RunFencedError` (nothing written) when the token is stale, `SessionConflictError` (nothing
-   * written) when the stored version moved.
+   * written) when the stored version moved; with `SproutValidationError` for an event of the run
+   * ledger (`sub_session_*`: the log may refuse those on its own, after the save).
    *
    * @example
    * const envelope = await store.saveAndAppend(root, fence, log, root.id, { type: 'error', message: 'interrupted' });
@@ -259,11 +272,13 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
     const n = COLUMNS.length;
     const saved = `EXISTS (SELECT 1 FROM fence) AND ((SELECT version FROM updated) IS NOT NULL OR (SELECT version FROM inserted) IS NOT NULL)`;
     const part = log.appendPart(sessionId, event, fence, n + 4, saved);
-    if (part.schema !== this.#db.schema) {
+    if (part.database !== this.#db) {
       throw new SproutValidationError('log', [
-        { code: 'custom', path: [], message: `the event log is on schema ${part.schema}, this store on ${this.#db.schema}` },
+        { code: 'custom', path: [], message: 'the event log must share this store’s database (open it with { database: store.database })' },
       ]);
     }
+    // Appends this log still holds go first: the stream keeps call order.
+    await log.flush();
     const text = `${this.#sql.fencedSaveCtes}
           SELECT (SELECT version FROM updated) AS updated, (SELECT version FROM inserted) AS inserted,
                  EXISTS (SELECT 1 FROM fence) AS owned, a.seqs, a.lost, a.pruned_ids, a.pruned_through
@@ -279,9 +294,8 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
       const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], `saving session ${data.id}`);
       throw new SessionConflictError(data.id, expected, current?.version);
     }
-    const envelope = part.settle(result);
     session.version = version;
-    return envelope;
+    return part.settle(result);
   }
 
   /** `session` validated, with the values a save writes and the version it expects. */
@@ -431,6 +445,7 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       try {
+        await Promise.allSettled([...this.#accepted]);
         await this.#fencedSaves.settled;
         await this.#eventLog?.close();
       } finally {
@@ -440,9 +455,9 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
     return this.#closed;
   }
 
-  /** One fenced save in its own statement. */
+  /** One fenced save in its own statement (also while `close()` waits for the saves already queued). */
   async #saveFencedAlone(row: FencedSaveRow): Promise<FencedSaveOutcome> {
-    const [result] = await this.#query<{ updated: number | null; inserted: number | null; owned: boolean }>(
+    const [result] = await this.#run<{ updated: number | null; inserted: number | null; owned: boolean }>(
       this.#sql.saveFenced,
       [...row.values, row.expected, row.fenceRunId, row.fenceEpoch],
       `saving session ${row.id}`,
@@ -458,6 +473,11 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
 
   async #query<R extends object>(text: string | NamedStatement, values: unknown[], what: string): Promise<R[]> {
     await this.#open();
+    return this.#run<R>(text, values, what);
+  }
+
+  /** {@link #query} without the closed check. */
+  async #run<R extends object>(text: string | NamedStatement, values: unknown[], what: string): Promise<R[]> {
     try {
       return await this.#db.query<R & Record<string, unknown>>(text, values, what);
     } catch (error) {

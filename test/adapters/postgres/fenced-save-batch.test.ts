@@ -36,7 +36,7 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
     const fences = new PostgresRunFences(store.database);
     statements.length = 0;
     const batches = () => statements.filter((text) => text.includes('unnest(') && text.includes('fence_epoch'));
-    return { store, fences, statements, batches };
+    return { store, fences, statements, batches, schema: schema.name };
   };
 
   it('concurrent saves of different sessions share statements, each saved with its own version', async () => {
@@ -109,5 +109,39 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
     for (const i of [0, 1, 3, 4, 5]) expect(results[i]?.status).toBe('fulfilled');
     expect(await store.load('c2')).toBeUndefined();
     expect(await store.load('c4')).toMatchObject({ version: 1 });
+  });
+
+  it('a session row another transaction holds back holds back only that session', async () => {
+    const { store, fences, schema } = await open();
+    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => fences.claim(`run-${i}`, 'w')));
+    const sessions = tokens.map((_, i) => makeSession(`c${i}`, { parent_session_id: 'p' }));
+    await Promise.all(sessions.map((session, i) => store.save(session, { fence: tokens[i] })));
+    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    await holder.connect();
+    cleanups.push(() => holder.end());
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM "${schema}".sessions WHERE id IN ('c0', 'c1') FOR UPDATE`);
+    for (const session of sessions) session.title = 'again';
+    const saves = sessions.map((session, i) => store.save(session, { fence: tokens[i] }));
+    // Every other session is saved while c0 and c1 stay locked (before, a batch waited on them).
+    await Promise.all(saves.slice(2));
+    for (let i = 2; i < 10; i++) expect(await store.load(`c${i}`)).toMatchObject({ version: 2, title: 'again' });
+    await holder.query('COMMIT');
+    await Promise.all(saves.slice(0, 2));
+    expect(await store.load('c0')).toMatchObject({ version: 2, title: 'again' });
+    expect(await store.load('c1')).toMatchObject({ version: 2, title: 'again' });
+  });
+
+  it('close() writes the saves already queued, then closes', async () => {
+    const { store, fences } = await open();
+    const tokens = await Promise.all(Array.from({ length: 6 }, (_, i) => fences.claim(`run-${i}`, 'w')));
+    const sessions = tokens.map((_, i) => makeSession(`c${i}`, { parent_session_id: 'p' }));
+    const saves = Promise.allSettled(sessions.map((session, i) => store.save(session, { fence: tokens[i] })));
+    // Every save above passed its closed check (they wait for the migration check only).
+    await Promise.resolve();
+    const closed = store.close();
+    const results = await saves;
+    await closed;
+    expect(results.map((result) => result.status)).toEqual(Array(6).fill('fulfilled'));
   });
 });

@@ -81,7 +81,37 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
     expect((await log.read('r', 0)).lastSeq).toBe(1);
   });
 
-  it('refuses an event log of another schema before writing anything', async () => {
+  it('refuses an event of the run ledger before writing anything', async () => {
+    const { store, log, fences, root } = await open();
+    const token = await fences.claim('run-r', 'w');
+    const heartbeat = {
+      type: 'sub_session_heartbeat',
+      parent_session_id: 'r',
+      child_session_id: 'c',
+      run_id: 'run-c',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      events_seen: 0,
+    } as const;
+    await expect(store.saveAndAppend(root, token, log, 'r', heartbeat)).rejects.toBeInstanceOf(SproutValidationError);
+    expect(await store.load('r')).toMatchObject({ version: 1 });
+    expect((await log.read('r', 0)).lastSeq).toBe(1);
+  });
+
+  it('writes after the appends the log still holds: the stream keeps call order', async () => {
+    const { store, log, fences, root } = await open();
+    const token = await fences.claim('run-r', 'w');
+    const earlier = log.append('r', { type: 'token', content: 'before' });
+    const envelope = await store.saveAndAppend(root, token, log, 'r', ended);
+    expect((await earlier).seq).toBe(2);
+    expect(envelope.seq).toBe(3);
+    expect((await log.read('r', 0)).envelopes.map((e) => e.event)).toEqual([
+      { type: 'token', content: 'hi' },
+      { type: 'token', content: 'before' },
+      ended,
+    ]);
+  });
+
+  it('refuses an event log on another database object before writing anything', async () => {
     const { store, fences, root } = await open();
     const other = createTestSchema();
     cleanups.push(() => other.drop());
