@@ -33,9 +33,9 @@ export interface PostgresFencedSavesOptions {
   statement: NamedStatement;
   /** Runs the batch statement (rejects with the store's typed errors, the driver's as `cause`). */
   query(statement: NamedStatement, values: unknown[], what: string): Promise<Record<string, unknown>[]>;
-  /** Saves one row alone (the single statement): what a batch falls back to when a row's data failed it. */
+  /** Saves one row alone (the single statement): a batch of one, and each save of a batch one row failed. */
   single(row: FencedSaveRow): Promise<FencedSaveOutcome>;
-  /** Statements in flight at once (a statement waiting on a lock holds back only its own saves). @default 2 */
+  /** Statements in flight at once (saves written alone after a failed batch do not count). @default 2 */
   lanes?: number;
   /** Saves per statement at most. @default 64 */
   maxBatch?: number;
@@ -66,10 +66,8 @@ const sqlStateOf = (error: unknown): string | undefined => {
  * The one statement that writes a batch of fenced saves: `$1`…`$n` are the columns as arrays
  * (`jsonb` ones as text), then the expected versions, the fence run ids and epochs. A row is written
  * only while its run's `run_fences` epoch is the writer's (that row locked `FOR SHARE`), and only
- * at its expected version (absent: any version, or an insert). It never waits on a lock: a fence
- * row or a session row another transaction holds is skipped (`SKIP LOCKED`) and answered `busy`,
- * for the caller to save alone. Answers one row per save, in order: `busy`, `owned`, and the
- * version `updated` or `inserted` (both null: a conflict).
+ * at its expected version (absent: any version, or an insert). Answers one row per save, in order:
+ * `owned`, and the version `updated` or `inserted` (both null: a conflict).
  *
  * @example
  * const statement = fencedSaveBatchStatement('"sprout".sessions', '"sprout".run_fences', [['id', 'text'], ['data', 'jsonb']]);
@@ -86,45 +84,39 @@ export function fencedSaveBatchStatement(table: string, fences: string, columns:
   return namedStatement(`WITH input AS (
             SELECT * FROM unnest(${arrays}, $${n + 1}::integer[], $${n + 2}::text[], $${n + 3}::bigint[])
               WITH ORDINALITY AS i(${names.join(', ')}, expected, fence_run, fence_epoch, n)
-          ), fence_seen AS (
-            SELECT i.n FROM input i JOIN ${fences} f ON f.run_id = i.fence_run AND f.epoch = i.fence_epoch
           ), fence AS (
             SELECT i.n FROM input i JOIN ${fences} f ON f.run_id = i.fence_run AND f.epoch = i.fence_epoch
-            ORDER BY f.run_id FOR SHARE OF f SKIP LOCKED
-          ), present AS (
-            SELECT i.n FROM input i JOIN ${table} s ON s.id = i.id WHERE i.n IN (SELECT n FROM fence)
-          ), locked AS (
-            SELECT i.n FROM input i JOIN ${table} s ON s.id = i.id WHERE i.n IN (SELECT n FROM fence)
-            ORDER BY s.id FOR NO KEY UPDATE OF s SKIP LOCKED
+            ORDER BY f.run_id FOR SHARE OF f
           ), updated AS (
             UPDATE ${table} s SET ${sets}, version = s.version + 1
             FROM input i
-            WHERE s.id = i.id AND (i.expected IS NULL OR s.version = i.expected) AND i.n IN (SELECT n FROM locked)
+            WHERE s.id = i.id AND (i.expected IS NULL OR s.version = i.expected) AND i.n IN (SELECT n FROM fence)
             RETURNING i.n, s.version
           ), inserted AS (
             INSERT INTO ${table} (${names.join(', ')}, version)
             SELECT ${names.map((_, k) => value(k)).join(', ')}, 1 FROM input i
-            WHERE i.n IN (SELECT n FROM fence) AND i.n NOT IN (SELECT n FROM present)
+            WHERE i.n IN (SELECT n FROM fence) AND i.n NOT IN (SELECT n FROM updated)
             ORDER BY i.n
             ON CONFLICT (id) DO NOTHING RETURNING id, version
           )
-          SELECT i.n,
-                 (i.n IN (SELECT n FROM fence_seen) AND i.n NOT IN (SELECT n FROM fence))
-                   OR (i.n IN (SELECT n FROM present) AND i.n NOT IN (SELECT n FROM locked)) AS busy,
-                 i.n IN (SELECT n FROM fence) AS owned, u.version AS updated, ins.version AS inserted
+          SELECT i.n, i.n IN (SELECT n FROM fence) AS owned, u.version AS updated, ins.version AS inserted
             FROM input i LEFT JOIN updated u ON u.n = i.n LEFT JOIN inserted ins ON ins.id = i.id
             ORDER BY i.n`);
 }
 
 /**
- * Fenced saves written together: a save goes out at once when a lane is free; saves that arrive
- * while every lane is busy are written by the next statement, many in one. Each save keeps its
- * own answer ({@link FencedSaveOutcome}); two saves of one session are written in call order, never
- * in one statement. A batch never waits on a lock: a row held by another transaction is saved
- * alone, outside the lanes (so a lock held for long holds back that session only). A deadlock runs
- * the batch again; an SQL error that is not the server's or the connection's (a row's data, a
- * trigger, a timeout) fails only its own row (each row of that batch is saved alone); a failure of
- * the server or the connection rejects the saves of that statement.
+ * Fenced saves written together: a save goes out at once, alone, when one of the lanes is free;
+ * saves that arrive while every lane is busy go in the next statement, many in one. Each save
+ * keeps its own answer ({@link FencedSaveOutcome}); two saves of one session are written in call
+ * order, never in one statement. A deadlock runs a batch again; an SQL error that is not the
+ * server's or the connection's (a row's data, a trigger, a lock or statement timeout) fails only
+ * its own row: each save of that batch is then written alone, outside the lanes; a failure of the
+ * server or the connection rejects the saves of that statement.
+ *
+ * A statement waits on row locks like any other: a session row another transaction holds for long
+ * holds back the saves that share its statement and, while every lane waits, the saves queued
+ * behind them, until `lock_timeout` (5 s on the pools Sprout makes) ends the wait and they are
+ * written alone.
  *
  * @example
  * const saves = new PostgresFencedSaves({ statement, query, single });
@@ -136,7 +128,7 @@ export class PostgresFencedSaves {
   /** Sessions with a save being written now (in a statement, or alone). */
   readonly #writing = new Set<string>();
   #lanesBusy = 0;
-  /** Saves being written alone, outside the lanes. */
+  /** Saves being written alone, outside the lanes (after their batch failed). */
   #alone = 0;
   #idle: { promise: Promise<void>; resolve(): void } | undefined;
 
@@ -227,8 +219,13 @@ export class PostgresFencedSaves {
     });
   }
 
-  /** Writes `batch` in one statement and settles each save (or hands it to {@link #saveAlone}). Never rejects. */
+  /** Writes `batch` in one statement and settles each save (or hands them to {@link #saveAlone}). Never rejects. */
   async #write(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      // One save: the single statement (cheaper to run than the batch one).
+      await this.#done(batch[0]!, this.#o.single(batch[0]!.row));
+      return;
+    }
     const values = this.#values(batch);
     for (let attempt = 1; ; attempt++) {
       let rows: Record<string, unknown>[];
@@ -249,11 +246,6 @@ export class PostgresFencedSaves {
       const settling: Promise<void>[] = [];
       batch.forEach((pending, i) => {
         const row = rows[i];
-        if (row?.busy === true) {
-          // Locked by another transaction: saved alone, so this lane does not wait on it.
-          this.#saveAlone(pending);
-          return;
-        }
         const version = row?.updated ?? row?.inserted;
         const outcome = { owned: row?.owned === true, version: version === null || version === undefined ? undefined : Number(version) };
         settling.push(this.#done(pending, Promise.resolve(outcome)));

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { PostgresRunFences } from '../../../src/adapters/postgres/postgres-run-fences.js';
 import { PostgresSessionStore } from '../../../src/adapters/postgres/postgres-session-store.js';
-import { RunFencedError, SessionConflictError, SproutValidationError } from '../../../src/errors.js';
+import { RunFencedError, SessionConflictError, SproutValidationError, StoreUnavailableError } from '../../../src/errors.js';
 import { makeSession } from '../../../src/testing/index.js';
 import { POSTGRES_URL, createTestSchema, postgresUnavailable } from '../../support/postgres.js';
 
@@ -18,10 +18,10 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
   });
 
   /** A store on a pool whose statements are recorded (text, and how many sessions a batch carried). */
-  const open = async () => {
+  const open = async (options?: string) => {
     const schema = createTestSchema();
     cleanups.push(() => schema.drop());
-    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4, ...(options === undefined ? {} : { options }) });
     cleanups.push(() => pool.end());
     const statements: string[] = [];
     const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
@@ -111,8 +111,8 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
     expect(await store.load('c4')).toMatchObject({ version: 1 });
   });
 
-  it('a session row another transaction holds back holds back only that session', async () => {
-    const { store, fences, schema } = await open();
+  it('a session row another transaction locks holds the others back until lock_timeout at most', async () => {
+    const { store, fences, schema } = await open('-c lock_timeout=1000');
     const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => fences.claim(`run-${i}`, 'w')));
     const sessions = tokens.map((_, i) => makeSession(`c${i}`, { parent_session_id: 'p' }));
     await Promise.all(sessions.map((session, i) => store.save(session, { fence: tokens[i] })));
@@ -122,14 +122,18 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
     await holder.query('BEGIN');
     await holder.query(`SELECT 1 FROM "${schema}".sessions WHERE id IN ('c0', 'c1') FOR UPDATE`);
     for (const session of sessions) session.title = 'again';
-    const saves = sessions.map((session, i) => store.save(session, { fence: tokens[i] }));
-    // Every other session is saved while c0 and c1 stay locked (before, a batch waited on them).
-    await Promise.all(saves.slice(2));
+    // Every other session is saved while c0 and c1 stay locked; those two fail with the lock timeout.
+    const results = await Promise.allSettled(sessions.map((session, i) => store.save(session, { fence: tokens[i] })));
+    expect(results.slice(0, 2)).toEqual([
+      { status: 'rejected', reason: expect.any(StoreUnavailableError) as unknown },
+      { status: 'rejected', reason: expect.any(StoreUnavailableError) as unknown },
+    ]);
+    expect(results.slice(2).map((result) => result.status)).toEqual(Array(8).fill('fulfilled'));
     for (let i = 2; i < 10; i++) expect(await store.load(`c${i}`)).toMatchObject({ version: 2, title: 'again' });
     await holder.query('COMMIT');
-    await Promise.all(saves.slice(0, 2));
+    sessions[0]!.version = 1;
+    await store.save(sessions[0]!, { fence: tokens[0] });
     expect(await store.load('c0')).toMatchObject({ version: 2, title: 'again' });
-    expect(await store.load('c1')).toMatchObject({ version: 2, title: 'again' });
   });
 
   it('close() writes the saves already queued, then closes', async () => {
