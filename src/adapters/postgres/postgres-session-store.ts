@@ -209,17 +209,15 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
     if (fence !== undefined) {
       if (this.#closed || this.#db.closed) throw this.#db.closedError();
       // Accepted before close(): close() waits for it (the migration check included).
-      const accepted = this.#db
-        .ready()
-        .then(() =>
-          this.#fencedSaves.save({
-            id: data.id,
-            values: row,
-            expected: expected ?? null,
-            fenceRunId: fence.runId,
-            fenceEpoch: fence.epoch,
-          }),
-        );
+      const accepted = this.#db.ready().then(() =>
+        this.#fencedSaves.save({
+          id: data.id,
+          values: row,
+          expected: expected ?? null,
+          fenceRunId: fence.runId,
+          fenceEpoch: fence.epoch,
+        }),
+      );
       this.#accepted.add(accepted);
       const forget = () => void this.#accepted.delete(accepted);
       accepted.then(forget, forget);
