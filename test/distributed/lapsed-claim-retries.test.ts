@@ -19,7 +19,7 @@ import { createProbe } from './probe-agent.js';
 import { completionsOf, finishedJob, openRunIds, servicesUnavailable, storedEvents, streamProblems } from './support.js';
 import { trackOpened } from './opened.js';
 import { openFrontDoorWithQueue } from './front-door-with-queue.js';
-import { loseRunOfKilledWorker, reportsOf, startRescuer } from './lost-run-rescue.js';
+import { expectRootClosedOnce, loseRunOfKilledWorker, reportsOf, startRescuer } from './lost-run-rescue.js';
 
 const unavailable = await servicesUnavailable();
 const opened = trackOpened();
@@ -155,14 +155,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose claim of a lost run l
       expect(reports.recovered).toEqual([expect.objectContaining({ childSessionId: 'r', status: 'error' })]);
 
       // One terminal event on the root's own stream, and the store agrees with it.
-      const terminal = (await storedEvents(prefix, 'r')).filter(({ event }) => event.type === 'complete' || event.type === 'error');
-      expect(terminal.map(({ event }) => event)).toEqual([{ type: 'error', message: WORKER_LOST_ERROR }]);
-      expect((await front.store.load('r'))?.metadata).toMatchObject({
-        last_run_id: runId,
-        last_run_status: 'error',
-        last_run_error: WORKER_LOST_ERROR,
-      });
-      expect(await redis.exists(redisKeys(prefix).live('r'))).toBe(0);
+      await expectRootClosedOnce(front, redis, prefix, 'r', runId);
       expect(probe.calls).toEqual([]);
       expect(await redis.hlen(probeKeys(prefix).starts)).toBe(1);
     } finally {

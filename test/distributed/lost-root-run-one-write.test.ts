@@ -8,15 +8,13 @@
 // `saveAndAppend` in `test/adapters/postgres/save-and-append.test.ts`.
 import { describe, expect, it } from 'vitest';
 import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js';
-import { redisKeys } from '../../src/distributed/keys.js';
-import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
 import { rootSession } from '../support/harness.js';
 import { adminQuery } from '../support/postgres.js';
 import { createProbe } from './probe-agent.js';
-import { finishedJob, servicesUnavailable, storedEvents } from './support.js';
+import { finishedJob, servicesUnavailable } from './support.js';
 import { trackOpened } from './opened.js';
 import { openFrontDoorWithQueue } from './front-door-with-queue.js';
-import { loseRunOfKilledWorker, reportsOf, startRescuer } from './lost-run-rescue.js';
+import { expectRootClosedOnce, loseRunOfKilledWorker, reportsOf, startRescuer } from './lost-run-rescue.js';
 
 const unavailable = await servicesUnavailable();
 const opened = trackOpened();
@@ -58,14 +56,7 @@ describe.skipIf(unavailable !== undefined)('a lost root run whose close fails ha
       expect(Number(counted?.refused)).toBeGreaterThanOrEqual(2);
 
       // One terminal event on the root's own stream, and the store agrees with it.
-      const terminal = (await storedEvents(prefix, 'r')).filter(({ event }) => event.type === 'complete' || event.type === 'error');
-      expect(terminal.map(({ event }) => event)).toEqual([{ type: 'error', message: WORKER_LOST_ERROR }]);
-      expect((await front.store.load('r'))?.metadata).toMatchObject({
-        last_run_id: runId,
-        last_run_status: 'error',
-        last_run_error: WORKER_LOST_ERROR,
-      });
-      expect(await redis.exists(redisKeys(prefix).live('r'))).toBe(0);
+      await expectRootClosedOnce(front, redis, prefix, 'r', runId);
       expect(probe.calls).toEqual([]);
     } finally {
       await close();

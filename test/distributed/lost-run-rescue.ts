@@ -1,13 +1,17 @@
 // A run lost on a killed `sprout worker` process, and the in-process worker that takes it over:
 // shared by the tests of how a lost run is closed.
 import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import type { DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js';
+import { redisKeys } from '../../src/distributed/keys.js';
+import { WORKER_LOST_ERROR } from '../../src/distributed/lost-run.js';
 import { createWorker } from '../../src/distributed/worker.js';
 import { probeKeys } from './fixtures/probe-agent-module.js';
 import type { Opened } from './opened.js';
 import type { Probe } from './probe-agent.js';
 import { startProbeWorker } from './probe-worker-process.js';
-import { POSTGRES_URL, REDIS_URL, until } from './support.js';
+import { POSTGRES_URL, REDIS_URL, storedEvents, until } from './support.js';
 
 /** The lease and lock of the victim and the rescuer, ms: short, so a takeover comes soon. */
 export const LOCK_MS = 1000;
@@ -53,4 +57,22 @@ export function reportsOf(diagnostics: readonly DistributedDiagnostic[], runId: 
     deferred: diagnostics.flatMap((d) => (d.kind === 'run_deferred' && d.runId === runId ? [d.why] : [])),
     recovered: diagnostics.filter((d) => d.kind === 'run_recovered' && d.runId === runId),
   };
+}
+
+/** Checks a root's lost run ended once: one terminal `error` event on its own stream, the store agreeing, its live run gone. */
+export async function expectRootClosedOnce(
+  front: DistributedScheduler,
+  redis: Redis,
+  prefix: string,
+  rootId: string,
+  runId: string,
+): Promise<void> {
+  const terminal = (await storedEvents(prefix, rootId)).filter(({ event }) => event.type === 'complete' || event.type === 'error');
+  expect(terminal.map(({ event }) => event)).toEqual([{ type: 'error', message: WORKER_LOST_ERROR }]);
+  expect((await front.store.load(rootId))?.metadata).toMatchObject({
+    last_run_id: runId,
+    last_run_status: 'error',
+    last_run_error: WORKER_LOST_ERROR,
+  });
+  expect(await redis.exists(redisKeys(prefix).live(rootId))).toBe(0);
 }
