@@ -112,7 +112,7 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
   });
 
   it('a session row another transaction locks holds the others back until lock_timeout at most', async () => {
-    const { store, fences, schema } = await open('-c lock_timeout=1000');
+    const { store, fences, schema, batches } = await open('-c lock_timeout=1000');
     const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => fences.claim(`run-${i}`, 'w')));
     const sessions = tokens.map((_, i) => makeSession(`c${i}`, { parent_session_id: 'p' }));
     await Promise.all(sessions.map((session, i) => store.save(session, { fence: tokens[i] })));
@@ -122,8 +122,15 @@ describe.skipIf(unavailable !== undefined && process.env.SPROUT_REQUIRE_POSTGRES
     await holder.query('BEGIN');
     await holder.query(`SELECT 1 FROM "${schema}".sessions WHERE id IN ('c0', 'c1') FOR UPDATE`);
     for (const session of sessions) session.title = 'again';
+    // Two saves take both lanes first, so c0…c9 queue behind them and share one statement, which
+    // waits on c0's lock until the timeout; then each of them is saved alone.
+    const fillerTokens = await Promise.all([0, 1].map((i) => fences.claim(`filler-${i}`, 'w')));
+    const before = batches().length;
+    const fillers = [0, 1].map((i) => store.save(makeSession(`f${i}`, { parent_session_id: 'p' }), { fence: fillerTokens[i] }));
     // Every other session is saved while c0 and c1 stay locked; those two fail with the lock timeout.
     const results = await Promise.allSettled(sessions.map((session, i) => store.save(session, { fence: tokens[i] })));
+    await Promise.all(fillers);
+    expect(batches().length).toBeGreaterThan(before);
     expect(results.slice(0, 2)).toEqual([
       { status: 'rejected', reason: expect.any(StoreUnavailableError) as unknown },
       { status: 'rejected', reason: expect.any(StoreUnavailableError) as unknown },
