@@ -243,6 +243,8 @@ function describeDiagnostic(diagnostic: DistributedDiagnostic): string {
       return diagnostic.resumed
         ? `run ${diagnostic.runId} finished waiting for its children while every slot was taken: it goes on first when one frees`
         : `run ${diagnostic.runId} waits for a slot of this worker`;
+    case 'config_mismatch':
+      return `run ${diagnostic.runId} was queued with ${diagnostic.option} ${diagnostic.queued}, this worker has ${diagnostic.option} ${diagnostic.here}: give every process of the deployment the same value`;
     case 'scheduler':
       return `scheduler diagnostic: ${diagnostic.diagnostic.kind}`;
   }

@@ -24,6 +24,12 @@ export type DistributedDiagnostic =
    * else a job BullMQ handed over while every slot was taken.
    */
   | { kind: 'run_slot_wait'; runId: string; resumed: boolean }
+  /**
+   * A run was queued by a process configured differently from this worker (`option`: the option,
+   * `here`: this worker's value, `queued`: the queuing process's; each process applies its own):
+   * reported once per value seen. Give every front door and worker of a deployment the same value.
+   */
+  | { kind: 'config_mismatch'; option: 'maxDepth'; here: number; queued: number; runId: string }
   /** A diagnostic of a worker's embedded scheduler (subscriber errors, late events, …). */
   | { kind: 'scheduler'; diagnostic: SchedulerDiagnostic };
 

@@ -272,6 +272,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     const data: RunJobData = {
       runId,
       ...job,
+      maxDepth: opts.maxDepth,
       ...(title === undefined ? {} : { title }),
       ...(traceparent === undefined ? {} : { traceparent }),
       ...(ancestors.length === 0 ? {} : { ancestors: [...ancestors] }),

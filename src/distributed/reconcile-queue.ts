@@ -122,7 +122,14 @@ export async function reconcileQueue(deps: ReconcileDeps): Promise<ReconcileRepo
       if (runId === undefined || parentSessionId === undefined || openIds.has(runId)) continue;
       if (deps.now() - Date.parse(child.updated_at) < deps.minAgeMs) continue;
       if (await hasJob(deps, runId)) continue;
-      const data: RunJobData = { runId, parentSessionId, childSessionId: child.id, model: child.model, title: child.title };
+      const data: RunJobData = {
+        runId,
+        parentSessionId,
+        childSessionId: child.id,
+        model: child.model,
+        title: child.title,
+        maxDepth: deps.maxDepth,
+      };
       if (await restore(deps, await withAncestors(data))) report.requeued.push(runId);
     }
     cursor = page.nextCursor;

@@ -28,6 +28,12 @@ export const runJobSchema = z.object({
    * per level, wherever those runs run (see {@link ancestorLinksOf}).
    */
   ancestors: z.array(ancestorLinkSchema).max(MAX_ANCESTOR_LINKS).optional(),
+  /**
+   * The `maxDepth` of the process that queued the run (absent in jobs queued before it existed): a
+   * worker configured with another one reports a `config_mismatch` diagnostic (each process
+   * applies its own; a deployment's processes should share one).
+   */
+  maxDepth: z.number().int().min(0).max(1000).optional(),
 });
 
 /** One run as the queue holds it. */

@@ -544,6 +544,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   const lostClaim = (job: Job, token: string): Promise<never> =>
     defer(job, token, jitter(opts.admissionRetryMs), 'the claim lapsed before the lost run was closed');
 
+  /** The `maxDepth` values of queuing processes that differ from this worker's, reported once each. */
+  const mismatchedDepths = new Set<number>();
+
   const processRun = async (job: Job, token: string | undefined): Promise<string> => {
     const parsedJob = runJobSchema.safeParse(job.data);
     if (!parsedJob.success || parsedJob.data.runId !== job.id) {
@@ -554,6 +557,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     if (token === undefined) throw new Error('BullMQ gave the processor no lock token');
     const data = parsedJob.data;
     const { runId, parentSessionId, childSessionId } = data;
+    if (data.maxDepth !== undefined && data.maxDepth !== opts.maxDepth && !mismatchedDepths.has(data.maxDepth)) {
+      mismatchedDepths.add(data.maxDepth);
+      report({ kind: 'config_mismatch', option: 'maxDepth', here: opts.maxDepth, queued: data.maxDepth, runId });
+    }
     const r = need(redis);
     const s = need(scripts);
     const retryLater = (): number => serviceBackoff(job.id ?? '');
