@@ -2,7 +2,11 @@
 // run queue with; registered in the file's `trackOpened()` lists, the connections closed by `close()`.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createDistributedScheduler, type DistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
+import {
+  createDistributedScheduler,
+  type DistributedScheduler,
+  type DistributedSchedulerOptions,
+} from '../../src/distributed/distributed-scheduler.js';
 import { RUN_QUEUE_NAME } from '../../src/distributed/keys.js';
 import type { Opened } from './opened.js';
 import { POSTGRES_URL, REDIS_URL, createTestDeployment } from './support.js';
@@ -16,12 +20,18 @@ export interface FrontDoorWithQueue {
   close(): Promise<void>;
 }
 
-/** A fresh deployment (its schema and keys removed by `opened`'s cleanup), its front door started, a Redis client and the run queue. */
-export async function openFrontDoorWithQueue(opened: Opened): Promise<FrontDoorWithQueue> {
+/**
+ * A fresh deployment (its schema and keys removed by `opened`'s cleanup), its front door started
+ * (with `options` over the defaults), a Redis client and the run queue.
+ */
+export async function openFrontDoorWithQueue(
+  opened: Opened,
+  options: Partial<Pick<DistributedSchedulerOptions, 'maxDepth'>> = {},
+): Promise<FrontDoorWithQueue> {
   const made = createTestDeployment();
   opened.deployments.push(made);
   const { prefix } = made;
-  const front = createDistributedScheduler({ redis: REDIS_URL, postgres: POSTGRES_URL, prefix, eventRetention: 100_000 });
+  const front = createDistributedScheduler({ redis: REDIS_URL, postgres: POSTGRES_URL, prefix, eventRetention: 100_000, ...options });
   opened.fronts.push(front);
   await front.start();
   const redis = new Redis(REDIS_URL);

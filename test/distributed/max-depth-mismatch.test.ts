@@ -2,28 +2,20 @@
 // and a worker configured with another value reports a `config_mismatch` diagnostic once per value
 // (before, nothing checked it). Real Redis and PostgreSQL, one front door and one worker in process.
 import { describe, expect, it } from 'vitest';
-import { createDistributedScheduler } from '../../src/distributed/distributed-scheduler.js';
 import type { DistributedDiagnostic } from '../../src/distributed/diagnostics.js';
 import { createWorker } from '../../src/distributed/worker.js';
 import { rootSession } from '../support/harness.js';
 import { createProbe } from './probe-agent.js';
-import { POSTGRES_URL, REDIS_URL, createTestDeployment, finishedJob, servicesUnavailable } from './support.js';
+import { POSTGRES_URL, REDIS_URL, finishedJob, servicesUnavailable } from './support.js';
 import { trackOpened } from './opened.js';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { RUN_QUEUE_NAME } from '../../src/distributed/keys.js';
+import { openFrontDoorWithQueue } from './front-door-with-queue.js';
 
 const unavailable = await servicesUnavailable();
 const opened = trackOpened();
 
 describe.skipIf(unavailable !== undefined)('a worker whose maxDepth differs from the queuing process', () => {
   it('reports config_mismatch once per value, and runs the runs', async () => {
-    const made = createTestDeployment();
-    opened.deployments.push(made);
-    const { prefix } = made;
-    const front = createDistributedScheduler({ redis: REDIS_URL, postgres: POSTGRES_URL, prefix, maxDepth: 2 });
-    opened.fronts.push(front);
-    await front.start();
+    const { prefix, front, queue, close } = await openFrontDoorWithQueue(opened, { maxDepth: 2 });
     const diagnostics: DistributedDiagnostic[] = [];
     const probe = createProbe();
     const worker = createWorker({
@@ -37,9 +29,6 @@ describe.skipIf(unavailable !== undefined)('a worker whose maxDepth differs from
     });
     opened.workers.push(worker);
     await worker.start();
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined);
-    const queue = new Queue(RUN_QUEUE_NAME, { connection: redis, prefix });
     try {
       await front.store.save(rootSession('p'));
       const first = await front.spawnChild('p', { title: 'one', prompt: 'answer' });
@@ -52,8 +41,7 @@ describe.skipIf(unavailable !== undefined)('a worker whose maxDepth differs from
       ]);
       expect([first.runId, second.runId]).toContain((mismatches[0] as { runId: string }).runId);
     } finally {
-      await queue.close();
-      redis.disconnect();
+      await close();
     }
   });
 });

@@ -128,23 +128,9 @@ export class PostgresFencedSaves {
   /** Sessions with a save being written now (in a statement, or alone). */
   readonly #writing = new Set<string>();
   #lanesBusy = 0;
-  /** Saves being written alone, outside the lanes (after their batch failed). */
-  #alone = 0;
-  #idle: { promise: Promise<void>; resolve(): void } | undefined;
 
   constructor(options: PostgresFencedSavesOptions) {
     this.#o = { lanes: 2, maxBatch: 64, ...options };
-  }
-
-  /** Resolves once no save is queued or being written. */
-  get settled(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    if (this.#idle === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.#idle = { promise, resolve };
-    }
-    return this.#idle.promise;
   }
 
   /** Queues `row`; resolves with what its save did, once written. */
@@ -153,10 +139,6 @@ export class PostgresFencedSaves {
       this.#queue.push({ row, resolve, reject });
       this.#pump();
     });
-  }
-
-  #isIdle(): boolean {
-    return this.#queue.length === 0 && this.#lanesBusy === 0 && this.#alone === 0;
   }
 
   /** Starts statements while a lane is free and a queued save can go. */
@@ -168,15 +150,7 @@ export class PostgresFencedSaves {
       void this.#write(batch).finally(() => {
         this.#lanesBusy--;
         this.#pump();
-        this.#checkIdle();
       });
-    }
-  }
-
-  #checkIdle(): void {
-    if (this.#isIdle() && this.#idle) {
-      this.#idle.resolve();
-      this.#idle = undefined;
     }
   }
 
@@ -211,12 +185,7 @@ export class PostgresFencedSaves {
 
   /** Saves `pending` alone, outside the lanes (it may wait on a lock); its session waits for it. */
   #saveAlone(pending: Pending): void {
-    this.#alone++;
-    void this.#done(pending, this.#o.single(pending.row)).finally(() => {
-      this.#alone--;
-      this.#pump();
-      this.#checkIdle();
-    });
+    void this.#done(pending, this.#o.single(pending.row)).finally(() => this.#pump());
   }
 
   /** Writes `batch` in one statement and settles each save (or hands them to {@link #saveAlone}). Never rejects. */

@@ -227,8 +227,7 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
         session.version = result.version;
         return;
       }
-      const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
-      throw new SessionConflictError(data.id, expected, current?.version);
+      throw await this.#conflict(data.id, expected);
     }
     if (expected === undefined) {
       const [saved] = await this.#query<{ version: number }>(this.#sql.upsert, row, what);
@@ -241,8 +240,7 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
       session.version = version;
       return;
     }
-    const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], what);
-    throw new SessionConflictError(data.id, expected, current?.version);
+    throw await this.#conflict(data.id, expected);
   }
 
   /**
@@ -288,12 +286,15 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
     );
     if (result?.owned !== true) throw new RunFencedError(fence.runId, fence.epoch, `the save of session ${data.id}`);
     const version = result.updated ?? result.inserted;
-    if (version === null || version === undefined) {
-      const [current] = await this.#query<{ version: number }>(this.#sql.version, [data.id], `saving session ${data.id}`);
-      throw new SessionConflictError(data.id, expected, current?.version);
-    }
+    if (version === null || version === undefined) throw await this.#conflict(data.id, expected);
     session.version = version;
     return part.settle(result);
+  }
+
+  /** The conflict of a save that expected `expected` of session `id`, with the version stored now. */
+  async #conflict(id: string, expected: number | undefined): Promise<SessionConflictError> {
+    const [current] = await this.#query<{ version: number }>(this.#sql.version, [id], `saving session ${id}`);
+    return new SessionConflictError(id, expected, current?.version);
   }
 
   /** `session` validated, with the values a save writes and the version it expects. */
@@ -443,8 +444,8 @@ export class PostgresSessionStore implements SessionStore, RunIndex {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       try {
+        // Answered only once written (alone after a failed batch included).
         await Promise.allSettled([...this.#accepted]);
-        await this.#fencedSaves.settled;
         await this.#eventLog?.close();
       } finally {
         if (this.#ownsDatabase) await this.#db.close();
