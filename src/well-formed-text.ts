@@ -1,5 +1,17 @@
 import { SproutValidationError } from './errors.js';
 
+/**
+ * True when `text` holds no U+0000, which PostgreSQL text cannot store (nor compare): a query
+ * naming one is bad input, never a store outage. For zod's `refine`.
+ *
+ * @example
+ * z.string().refine(hasNoNul, NUL_MESSAGE).safeParse('a\u0000b').success; // false
+ */
+export const hasNoNul = (text: string): boolean => !text.includes('\u0000');
+
+/** The message of a {@link hasNoNul} refusal. */
+export const NUL_MESSAGE = 'must not contain U+0000';
+
 /** A UTF-16 surrogate without its pair: with the `u` flag a well-formed pair is one code point and does not match. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 

@@ -5,11 +5,12 @@
 import { z } from 'zod';
 import { MAX_RUN_PAGE, type RunFilter, type RunIndexStatus, type RunQuery, type RunRecord } from '../api/run-index.js';
 import { SproutValidationError } from '../errors.js';
+import { hasNoNul, NUL_MESSAGE } from '../well-formed-text.js';
 
 /** The run statuses an index knows. */
 export const runIndexStatusSchema = z.enum(['queued', 'running', 'completed', 'error', 'cancelled', 'skipped']);
 
-const text = z.string().min(1).max(1000);
+const text = z.string().min(1).max(1000).refine(hasNoNul, NUL_MESSAGE);
 const instant = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
 
 /** Schema of a {@link RunFilter}; instants are normalised to UTC milliseconds (`…Z`). */
@@ -22,7 +23,7 @@ export const runFilterSchema = z.strictObject({
   model: text.optional(),
   since: instant.optional(),
   until: instant.optional(),
-  q: z.string().min(1).max(200).optional(),
+  q: z.string().min(1).max(200).refine(hasNoNul, NUL_MESSAGE).optional(),
 });
 
 const querySchema = runFilterSchema.extend({

@@ -14,6 +14,7 @@ import type {
   SessionSummaryQuery,
 } from '../api/session-summary.js';
 import { SproutValidationError } from '../errors.js';
+import { hasNoNul, NUL_MESSAGE } from '../well-formed-text.js';
 
 /**
  * The summary columns of a session, as a save writes them next to the session itself.
@@ -126,7 +127,7 @@ export interface ParsedSummaryQuery {
   after: readonly string[] | undefined;
 }
 
-const idSchema = z.string().min(1).max(1000);
+const idSchema = z.string().min(1).max(1000).refine(hasNoNul, NUL_MESSAGE);
 const filterSchema = z.object({
   parent: idSchema.optional(),
   root: idSchema.optional(),

@@ -51,6 +51,7 @@ const flagsSchema = z.object({
   prefix: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be lowercase letters, digits and _ (at most 48)')
+    .refine((prefix) => !prefix.startsWith('pg_'), 'must not start with pg_ (PostgreSQL reserves those schema names)')
     .default('sprout'),
   concurrency: int(1, 1024).default(4),
   'global-concurrency': int(1, 100_000).optional(),

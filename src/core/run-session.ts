@@ -27,14 +27,28 @@ export interface RunSessionDeps<L = LineageLink[]> {
   lineage(parentSessionId: string, session: Session): MaybePromise<L>;
   none: L;
   enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: L): Promise<EnqueueResult>;
+  /**
+   * Refuses the run before anything is written (a full queue: `QueueFullError`; the session's tree
+   * being deleted: `SessionNotFoundError`); optional.
+   */
+  admit?(sessionId: string): Promise<void>;
 }
+
+/** Codes of an `enqueue` refusal after which nothing of the run was queued (the queue said no). */
+const REFUSED_CODES: ReadonlySet<string> = new Set(['QUEUE_FULL', 'SESSION_NOT_FOUND']);
+
+const refusedCode = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && REFUSED_CODES.has(String((error as { code?: unknown }).code));
 
 /**
  * `run(sessionId, { message })` after its arguments were checked: appends the user message to the
  * session (root or child) and queues a run of its agent through the same job machine and limits
  * as any child. A root's own run has no parent: its events and its one terminal event go to its
  * own stream only. Refuses with `SessionBusyError` while the session has a queued or running run
- * (nothing is appended), with `SessionNotFoundError` for an unknown session.
+ * (nothing is appended), with `SessionNotFoundError` for an unknown session, and with the
+ * deployment's refusal (`QueueFullError` of a full distributed queue) before anything is written.
+ * When the queue refuses the run after the message was saved (another front door took the last
+ * room meanwhile), the session is put back as it was, unless someone saved it since.
  *
  * @example
  * const { runId } = await runSession(deps, 'root', { message: 'Plan a trip to Lisbon' });
@@ -52,6 +66,8 @@ export async function runSession<L>(deps: RunSessionDeps<L>, sessionId: string, 
     if (!session) throw new SessionNotFoundError(sessionId);
     const live = await deps.liveRunId(sessionId);
     if (live !== undefined) throw new SessionBusyError(sessionId, live);
+    await deps.admit?.(sessionId);
+    const before = structuredClone(session);
     const now = toRfc3339(deps.clock.now());
     session.messages.push({ id: deps.createId(), role: 'user', content: input.message, created_at: now });
     if (input.model !== undefined) session.model = input.model;
@@ -70,10 +86,30 @@ export async function runSession<L>(deps: RunSessionDeps<L>, sessionId: string, 
     };
     const lineage = isRoot ? deps.none : await deps.lineage(parentSessionId, session);
     await deps.store.save(session);
-    const result = await deps.enqueue(job, session.title, runId, lineage);
+    let result: EnqueueResult;
+    try {
+      result = await deps.enqueue(job, session.title, runId, lineage);
+    } catch (error) {
+      if (refusedCode(error)) await putBack(deps.store, before, session.version);
+      throw error;
+    }
     if (result.deduplicated) throw new SessionBusyError(sessionId, result.runId);
     return { runId: result.runId };
   } finally {
     if (deps.starting.get(sessionId) === runId) deps.starting.delete(sessionId);
+  }
+}
+
+/**
+ * Saves the session as it was before `run` appended its message (versioned: a save made since
+ * wins). Best effort: when it fails the session keeps the message, stored `pending`, and the
+ * deployment's reconciliation (or the next message) picks it up.
+ */
+async function putBack(store: SessionStore, before: Session, version: number | undefined): Promise<void> {
+  if (version === undefined) return;
+  try {
+    await store.save({ ...before, version });
+  } catch {
+    // Someone saved the session since, or the store is away: it stays as it is.
   }
 }

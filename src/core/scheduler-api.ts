@@ -65,7 +65,7 @@ export interface SchedulerDeployment<L> {
   queue: (job: SpawnJob, title: string | undefined, runId: string, lineage: L) => Promise<EnqueueResult>;
   /** Queues a run of `enqueue(job, options)`: `ancestors` are the caller's links above the job's parent (checked, possibly empty). */
   queueLinked: (job: SpawnJob, title: string | undefined, runId: string, ancestors: readonly AncestorLink[]) => Promise<EnqueueResult>;
-  /** Refuses a spawn before anything is written (a full queue, a tree being deleted); optional. */
+  /** Refuses a spawn or a message's run (`run`) before anything is written (a full queue, a tree being deleted); optional. */
   admitSpawn?: (parentSessionId: string) => Promise<void>;
   /** The session's stream: with `afterSeq`, the retained events after it first (past the end: a validation error). */
   stream: (sessionId: string, afterSeq: number | undefined) => Observable<SessionEventEnvelope>;
@@ -179,6 +179,7 @@ export function createSchedulerApi<L>(d: SchedulerDeployment<L>): SpawnScheduler
           lineage: (parentId, child) => d.lineage(parentId, { child }),
           none: d.none,
           enqueue: d.queue,
+          ...(d.admitSpawn === undefined ? {} : { admit: d.admitSpawn }),
         },
         id,
         parsed,

@@ -13,17 +13,21 @@ export interface DeleteSessionTreeDeps {
  * `deleted`), waits for them, and takes the session's events, ledger rows and live streams with
  * it; then each descendant, deepest first. Each deleted session is announced on the catalog
  * (`markDeleted`): its open streams send their final frame and end. Resolves with how many
- * sessions were deleted.
+ * sessions were deleted: the session and each descendant listed before the delete that is gone
+ * after it (a scheduler whose `deleteSession` takes the whole tree, as the distributed front door
+ * does, leaves the descendants' own deletes nothing to do: they still count).
  *
  * @example
  * const deleted = await deleteSessionTree({ scheduler, catalog }, rootId);
  */
 export async function deleteSessionTree(deps: DeleteSessionTreeDeps, id: string): Promise<number> {
   const descendants = await deps.catalog.descendants(id);
-  let deleted = (await deps.scheduler.deleteSession(id)) ? 1 : 0;
+  const existed = await deps.scheduler.deleteSession(id);
+  let deleted = existed ? 1 : 0;
   deps.catalog.markDeleted(id);
   for (const descendant of descendants) {
-    if (await deps.scheduler.deleteSession(descendant.id)) deleted += 1;
+    // Listed a moment ago: gone now means the tree delete above took it.
+    if ((await deps.scheduler.deleteSession(descendant.id)) || existed) deleted += 1;
     deps.catalog.markDeleted(descendant.id);
   }
   deps.catalog.removeRoot(id);

@@ -25,6 +25,33 @@ export function sessionIdParam(c: Context): string {
   return parsed.data;
 }
 
+/** The deepest nesting of arrays and objects a request body may have (no route needs more than a few). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The deepest nesting of `[` / `{` in a JSON text (strings skipped), counted without recursion:
+ * a body nested thousands of levels deep is refused before anything walks it.
+ *
+ * @example
+ * nestingDepth('{"a":[1,{"b":2}]}'); // 3
+ */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x7b || code === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (code === 0x7d || code === 0x5d) depth--;
+  }
+  return deepest;
+}
+
 /**
  * The request's JSON body checked with `schema`: 415 when it is not JSON, 400 when it does not
  * parse (`BAD_JSON`) or holds a string that is not well-formed Unicode (`INVALID_UNICODE`: a
@@ -46,6 +73,8 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, { opt
     } catch {
       throw new HttpProblem(400, 'BAD_JSON', 'request body is not valid JSON');
     }
+    if (nestingDepth(text) > MAX_JSON_DEPTH)
+      throw new HttpProblem(400, 'BAD_JSON', `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
     const illFormed = illFormedPath(value);
     if (illFormed !== undefined)
       throw new HttpProblem(

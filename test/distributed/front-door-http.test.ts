@@ -266,4 +266,55 @@ describe.skipIf(unavailable !== undefined)('the HTTP front door behaves like the
     expect([400, 422]).toContain((await message(root, { message: '' })).status);
     expect([400, 422]).toContain((await message(root, { message: 'x', extra: 1 })).status);
   });
+
+  it('bad input is a 4xx, never a store outage: U+0000 in a run query, a body nested thousands of levels deep', async () => {
+    const prefix = deployment();
+    const { url } = await frontDoorServer(prefix);
+    for (const query of ['q=%00', 'model=%00', 'reason=a%00', 'child=%00']) {
+      const answer = await api<{ code?: string }>(`${url}/v1/runs?${query}`);
+      expect([answer.status, answer.body.code], query).toEqual([400, 'INVALID_QUERY']);
+    }
+    const bulk = await api<{ code?: string }>(`${url}/v1/runs/bulk`, { body: { action: 'cancel', runIds: ['\u0000'] } });
+    expect(bulk.status).toBe(422);
+    expect((await api(`${url}/v1/runs/bulk`, { body: { action: 'cancel', filter: { q: '\u0000' } } })).status).toBe(422);
+    const deep = `{"title":"a","x":${'{"a":'.repeat(4000)}1${'}'.repeat(4000)}}`;
+    const nested = await fetch(`${url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    expect(nested.status).toBe(400);
+    expect(((await nested.json()) as { code?: string }).code).toBe('BAD_JSON');
+    expect((await api(`${url}/v1/health`)).status).toBe(200);
+  });
+
+  it('DELETE /v1/sessions/{id} counts every session of the tree it deleted', async () => {
+    const prefix = deployment();
+    const { url } = await frontDoorServer(prefix);
+    const root = await createRoot(url);
+    const first = (await spawn(url, root, 'one')).body.childSessionId!;
+    await spawn(url, root, 'two');
+    await spawn(url, first, 'grandchild');
+    const deleted = await api<{ deleted?: number }>(`${url}/v1/sessions/${root}`, { method: 'DELETE' });
+    expect([deleted.status, deleted.body.deleted]).toEqual([200, 4]);
+    expect((await api(`${url}/v1/sessions/${first}`)).status).toBe(404);
+  });
+
+  it('a message or a chat refused with 429 keeps nothing: no message, no pending run, no new root', async () => {
+    const prefix = deployment();
+    const { front, url } = await frontDoorServer(prefix, { queueCapacity: 1 });
+    const root = await createRoot(url);
+    const other = await createRoot(url);
+    expect((await spawn(url, root, 'fills the queue')).status).toBe(202);
+    const before = await front.store.load(other);
+
+    const refused = await api<{ code?: string }>(`${url}/v1/sessions/${other}/messages`, { body: { message: 'later' } });
+    expect([refused.status, refused.body.code, refused.headers.get('retry-after')]).toEqual([429, 'QUEUE_FULL', '1']);
+    const after = await front.store.load(other);
+    expect(after?.messages).toEqual(before?.messages);
+    expect(after?.metadata).toEqual(before?.metadata);
+    expect((await api<{ status?: string }>(`${url}/v1/sessions/${other}/status`)).body.status).not.toBe('queued');
+
+    const roots = async () => (await front.store.listSummaries({ kind: 'root', limit: 100 })).items.length;
+    const rootsBefore = await roots();
+    const chat = await api<{ code?: string }>(`${url}/api/v1/chat`, { body: { message: 'hello' } });
+    expect(chat.status).toBe(429);
+    expect(await roots()).toBe(rootsBefore);
+  });
 });

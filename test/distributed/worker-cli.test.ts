@@ -96,6 +96,7 @@ describe('sprout worker flags', () => {
     [['--redis', 'redis://x'], /^sprout worker: --postgres URL is required/],
     [[...REQUIRED, '--redis', 'http://x'], /^sprout worker: --redis must be a redis:\/\/ or rediss:\/\/ URL$/],
     [[...REQUIRED, '--prefix', 'Bad-Name'], /^sprout worker: --prefix must be lowercase/],
+    [[...REQUIRED, '--prefix', 'pg_deploy'], /^sprout worker: --prefix must not start with pg_/],
     [[...REQUIRED, '--concurrency', '0'], /^sprout worker: --concurrency /],
     [[...REQUIRED, '--recover', 'retry'], /^sprout worker: --recover /],
     [[...REQUIRED, '--lock-ms', '10'], /^sprout worker: --lock-ms /],

@@ -70,7 +70,16 @@ describe('GET /v1/runs, GET /v1/runs/{runId}, POST /v1/runs/bulk on a SQLite fil
     expect(second.body.runs.map((run) => run.run_id)).toEqual([ok.runId]);
     expect(second.body.next_cursor).toBeNull();
 
-    for (const bad400 of ['status=sleeping', 'since=yesterday', 'limit=0', 'limit=5000', 'cursor=nope', 'status=']) {
+    for (const bad400 of [
+      'status=sleeping',
+      'since=yesterday',
+      'limit=0',
+      'limit=5000',
+      'cursor=nope',
+      'status=',
+      'q=%00',
+      'model=a%00b',
+    ]) {
       const response = await api<{ code: string }>(`${t.url}/v1/runs?${bad400}`);
       expect(response.status, bad400).toBe(400);
       expect(response.headers.get('content-type')).toContain('application/problem+json');

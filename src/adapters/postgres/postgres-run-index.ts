@@ -92,6 +92,8 @@ export class PostgresRunIndexReader implements RunIndex {
    * (await reader.getRun('r1'))?.status;
    */
   async getRun(runId: string): Promise<RunRecord | undefined> {
+    // No run id holds U+0000 (PostgreSQL text cannot): nothing to look up.
+    if (runId.includes('\u0000')) return undefined;
     const rows = (await this.#query(
       `SELECT ${RUN_COLUMNS} FROM ${this.#table} WHERE run_id = $1::text`,
       [runId],

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Session } from '../../../machines/session.schema.js';
 import { toRfc3339 } from '../../clock.js';
-import { SessionBusyError } from '../../errors.js';
+import { SessionBusyError, SproutError } from '../../errors.js';
 import { toBambooHistory } from '../bamboo-history.js';
 import { bambooLiveStates, ownRunStatus } from '../bamboo-live-state.js';
 import { BAMBOO_METADATA_KEYS, isLiveStatus } from '../bamboo-session.js';
@@ -62,12 +62,25 @@ export function bambooChatRoutes(ctx: ServerContext): Hono {
     return scheduler.run.bind(scheduler);
   };
 
+  /** Deletes a root this request made (nothing ran in it); a failure leaves an empty root behind. */
+  const forgetRoot = async (id: string): Promise<void> => {
+    try {
+      await store.delete(id);
+      ctx.catalog.removeRoot(id);
+    } catch {
+      // The store is away: the empty root stays, as any root made without a message would.
+    }
+  };
+
   app.get('/health', (c) => c.json({ status: 'ok', ok: true }));
   app.get('/prompt-presets', (c) => c.json({ prompts: [] }));
 
   app.post('/chat', async (c) => {
     const body = await readJson(c, chatSchema);
+    // Refused (501, 429) before a new root is made.
+    const run = runner();
     let session: Session | undefined;
+    let created = false;
     if (body.session_id !== undefined && body.session_id !== null) {
       session = await store.load(body.session_id);
       if (!session) return sessionNotFound(c, body.session_id);
@@ -89,14 +102,17 @@ export function bambooChatRoutes(ctx: ServerContext): Hono {
       };
       await store.save(session);
       ctx.catalog.addRoot(id);
+      created = true;
     }
     const id = session.id;
     try {
-      const { runId } = await runner()(id, { message: body.message, model: body.model });
+      const { runId } = await run(id, { message: body.message, model: body.model });
       handoffs.set(id, runId);
       return c.json({ session_id: id, stream_url: `/api/v1/events/${id}`, status: 'streaming', run_id: runId }, 201);
     } catch (error) {
       if (error instanceof SessionBusyError) return c.json({ error: error.message, session_id: id }, 409);
+      // A root made for this chat whose run was refused (the distributed queue is full) is not kept.
+      if (created && error instanceof SproutError && error.code === 'QUEUE_FULL') await forgetRoot(id);
       throw error;
     }
   });

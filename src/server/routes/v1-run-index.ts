@@ -4,6 +4,7 @@ import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { isRunIndex, MAX_RUN_PAGE, type RunIndex, type RunQuery } from '../../api/run-index.js';
 import { SproutValidationError } from '../../errors.js';
+import { hasNoNul, NUL_MESSAGE } from '../../well-formed-text.js';
 import { HttpProblem } from '../problem.js';
 import { bulkRuns, MAX_BULK_RUNS } from '../run-bulk.js';
 import { runPage } from '../run-page.js';
@@ -13,7 +14,7 @@ import { readJson, type ServerContext } from '../server-context.js';
 export const RUN_QUERY_PARAMS = ['status', 'reason', 'root', 'parent', 'child', 'model', 'since', 'until', 'q', 'cursor', 'limit'] as const;
 
 const statusSchema = z.enum(['queued', 'running', 'completed', 'error', 'cancelled', 'skipped']);
-const text = z.string().min(1).max(1000);
+const text = z.string().min(1).max(1000).refine(hasNoNul, NUL_MESSAGE);
 const instant = z.iso.datetime({ offset: true });
 
 /** A run filter as JSON (the body of `POST /v1/runs/bulk`) or as query parameters. */
@@ -26,7 +27,7 @@ const filterSchema = z.strictObject({
   model: text.optional(),
   since: instant.optional(),
   until: instant.optional(),
-  q: z.string().min(1).max(200).optional(),
+  q: z.string().min(1).max(200).refine(hasNoNul, NUL_MESSAGE).optional(),
 });
 
 const querySchema = filterSchema.extend({
@@ -38,7 +39,7 @@ const bulkSchema = z
   .strictObject({
     action: z.enum(['cancel', 'retry']),
     filter: filterSchema.optional(),
-    runIds: z.array(z.string().min(1).max(256)).min(1).max(MAX_BULK_RUNS).optional(),
+    runIds: z.array(z.string().min(1).max(256).refine(hasNoNul, NUL_MESSAGE)).min(1).max(MAX_BULK_RUNS).optional(),
   })
   .refine((body) => (body.filter === undefined) !== (body.runIds === undefined), 'give exactly one of filter or runIds');
 
