@@ -65,6 +65,8 @@ export interface SchedulerDeployment<L> {
   queue: (job: SpawnJob, title: string | undefined, runId: string, lineage: L) => Promise<EnqueueResult>;
   /** Queues a run of `enqueue(job, options)`: `ancestors` are the caller's links above the job's parent (checked, possibly empty). */
   queueLinked: (job: SpawnJob, title: string | undefined, runId: string, ancestors: readonly AncestorLink[]) => Promise<EnqueueResult>;
+  /** True when the parent's stream (or the run records) announce a run of the child other than `plannedRunId`; optional. */
+  announced?: (parentSessionId: string, childSessionId: string, plannedRunId: string) => Promise<boolean>;
   /** Refuses a spawn or a message's run (`run`) before anything is written (a full queue, a tree being deleted); optional. */
   admitSpawn?: (parentSessionId: string) => Promise<void>;
   /** The session's stream: with `afterSeq`, the retained events after it first (past the end: a validation error). */
@@ -156,6 +158,7 @@ export function createSchedulerApi<L>(d: SchedulerDeployment<L>): SpawnScheduler
             }
           },
           enqueue: d.queue,
+          ...(d.announced === undefined ? {} : { announced: d.announced }),
           report: d.report,
         },
         parentSessionId,

@@ -30,6 +30,11 @@ export interface SpawnChildDeps<L = LineageLink[]> {
   remember(child: Session): void;
   /** True while the session has a queued or running run (from the run-ownership records). */
   isLive(sessionId: string): MaybePromise<boolean>;
+  /**
+   * True when a run of the child other than `plannedRunId` was announced (a run of another caller
+   * that may have ended already, its saves still in flight); optional.
+   */
+  announced?(parentSessionId: string, childSessionId: string, plannedRunId: string): MaybePromise<boolean>;
   /** Queues a run of the child under the given run id. */
   enqueue(job: SpawnJob, title: string | undefined, runId: string, lineage: L): Promise<EnqueueResult>;
   report(diagnostic: SchedulerDiagnostic): void;
@@ -40,7 +45,8 @@ export interface SpawnChildDeps<L = LineageLink[]> {
  * child session (with the run id it will run under, so a crash while it is queued is reported
  * under the same run id `sub_session_started` carries), then queues its run. When the run is
  * refused after the save (a stop, or an announcement the log refused), the child is deleted —
- * unless someone else ran it meanwhile (its stored run is not the one planned here): nothing stays
+ * unless someone else ran it meanwhile (its stored run is not the one planned here, it has a live
+ * run, or the parent's stream announces a run of it): nothing stays
  * behind as `pending`, and nobody's answer is lost.
  *
  * @example
@@ -87,7 +93,9 @@ export async function spawnChild<L>(
         stored !== undefined &&
         !(await deps.isLive(child.id)) &&
         stored.metadata[METADATA_KEYS.runId] === plannedRunId &&
-        stored.metadata[METADATA_KEYS.status] === 'pending';
+        stored.metadata[METADATA_KEYS.status] === 'pending' &&
+        // A run someone else queued and that ended already (its metadata save still in flight).
+        !(await deps.announced?.(parentSessionId, child.id, plannedRunId));
       if (untouched) await deps.store.delete(child.id);
     } catch (deleteError) {
       deps.report({ kind: 'recovery_failed', childSessionId: child.id, error: deleteError });

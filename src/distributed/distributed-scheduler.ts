@@ -41,6 +41,7 @@ import { activeTraceparent } from '../telemetry/traceparent.js';
 import { deleteTree } from './tree-delete.js';
 import { createTreeCanceller, DEFAULT_CANCEL_TREE_HOLD_MS } from './tree-canceller.js';
 import { listWorkers, type WorkersInfo } from './workers-info.js';
+import { childAnnounced } from '../core/child-announced.js';
 
 /** The front door takes no run: the lease of its run-ownership port is never used. */
 const FRONT_DOOR_LEASE_MS = 30_000;
@@ -421,6 +422,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     ready: () => Promise.resolve(),
     starting,
     liveRunId: liveRunOf,
+    announced: (parentSessionId, childSessionId, plannedRunId) => childAnnounced(log, parentSessionId, childSessionId, plannedRunId),
     // Above a child whose parent is a root (depth 1) there is nothing to link: no read.
     lineage: (parentSessionId, { parent, child }) =>
       child !== undefined && child.spawn_depth <= 1 ? [] : ancestorsUnder(parentSessionId, parent),

@@ -33,6 +33,7 @@ import { createSlotYielder } from './slot-yielder.js';
 import { waitForRuns } from './wait-for-children.js';
 import type { ChildRunSummary, EnqueueResult, RecoveryReport } from '../api/scheduler-types.js';
 import type { SpawnScheduler } from '../api/spawn-scheduler.js';
+import { childAnnounced } from '../core/child-announced.js';
 
 /** What the composition root plugs in: the defaults that are adapters (the scheduler imports none). */
 export interface SchedulerDefaults {
@@ -221,6 +222,12 @@ export function assembleSpawnScheduler(options: SpawnSchedulerOptions, defaults:
     ready: () => ready,
     starting,
     liveRunId: (id) => ledgers.liveRun(id)?.runId,
+    announced: async (parentSessionId, childSessionId, plannedRunId) => {
+      const known = ledgers.runOf(childSessionId)?.runId;
+      return (
+        (known !== undefined && known !== plannedRunId) || (await childAnnounced(hub.log, parentSessionId, childSessionId, plannedRunId))
+      );
+    },
     lineage: (parentSessionId, { parent }) => lineageOf(parentSessionId, parent),
     none: [],
     remember: (child) => rememberLink(lineageCache, child),

@@ -125,6 +125,44 @@ describe('a spawn refused by stop() (issue 19, core gap 3)', () => {
   });
 });
 
+describe('a spawn refused by stop() while the store is slow (issue 19, core gap 3)', () => {
+  it('does not delete a child another caller enqueued, though that run ended before its saves landed', async () => {
+    const store = new FlakyStore();
+    await store.save(rootSession());
+    const clock = createTestClock();
+    // The agent works until it is cancelled (the test clock never reaches its wait's end).
+    const agent = scriptedAgent({ clock, script: [{ tokens: 'work' }, { wait: 60_000 }], answer: 'never' });
+    let ids = 0;
+    const log = new MemoryEventLog({ retention: 1000 });
+    const scheduler = createSpawnScheduler({ store, agent, clock, eventLog: log, createId: () => `id-${++ids}` });
+    await scheduler.start();
+    const original = store.save.bind(store);
+    let other: Promise<unknown> | undefined;
+    let stopping: Promise<void> | undefined;
+    store.save = async (session) => {
+      await original(session);
+      if (session.kind === 'child' && other === undefined) {
+        // Someone else sees the new child in the store and runs it; then the store turns slow (its
+        // saves hang) and the scheduler is stopped: that run ends cancelled, its saves in flight.
+        store.holdSave = () => new Promise<void>(() => {});
+        other = scheduler.enqueue({ parentSessionId: 'root', childSessionId: session.id, model: 'm' });
+        await other;
+        stopping = scheduler.stop({ mode: 'cancel' });
+        // The spawn goes on once that run ended (its enqueue is refused: the scheduler stopped).
+        await stopping;
+      }
+    };
+    await expect(scheduler.spawnChild('root', { title: 'A', prompt: 'a' })).rejects.toMatchObject({ code: 'SCHEDULER_STOPPED' });
+    await stopping;
+    const completions = log
+      .read('root', 0)
+      .envelopes.map((e) => e.event)
+      .filter((e): e is Completed => e.type === 'sub_session_completed');
+    expect(completions).toEqual([expect.objectContaining({ child_session_id: 'id-1', status: 'cancelled' })]);
+    expect(await store.load('id-1')).toBeDefined();
+  });
+});
+
 describe('maxRunMs passing during a slow final save (issue 19, core gap 4)', () => {
   it('the stream says timeout, and the store ends up saying so too once the slow save lands', async () => {
     const store = new FlakyStore();
