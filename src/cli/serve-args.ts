@@ -102,7 +102,7 @@ const EMBEDDED_ONLY = {
 
 /**
  * Parses `sprout serve`'s flags (after the command name). `SPROUT_TOKEN` stands in for
- * `--token`, `SPROUT_REDIS_URL`, `SPROUT_POSTGRES_URL` and `SPROUT_MAX_DEPTH` for `--redis`,
+ * `--token`, `SPROUT_REDIS_URL`, `SPROUT_POSTGRES_URL`, `SPROUT_PREFIX` (distributed mode only) and `SPROUT_MAX_DEPTH` for `--redis`,
  * `--postgres` and `--max-depth` (as for `sprout worker`). A flag that does not apply in the chosen mode is refused (`--db` or
  * `--concurrency` in distributed mode, `--prefix` in embedded mode). A non-loopback `--host`, `--trust-proxy` or a non-loopback `--allowed-host` without
  * a token is refused: the API would be open to the network. Throws a one-line {@link CliUsageError} for anything it does not accept.
@@ -147,7 +147,9 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
       );
     }
   }
-  const parsed = flagsSchema.safeParse({ ...values, token, redis, postgres, 'max-depth': maxDepthInput(values, env) });
+  // SPROUT_PREFIX names the deployment in distributed mode only (an embedded server ignores it; the flag is refused there).
+  const prefix = values.prefix ?? (redis !== undefined && postgres !== undefined ? fromEnv('SPROUT_PREFIX') : undefined);
+  const parsed = flagsSchema.safeParse({ ...values, token, redis, postgres, prefix, 'max-depth': maxDepthInput(values, env) });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new CliUsageError(`sprout serve: --${issue?.path.join('.') ?? '?'} ${issue?.message ?? 'is invalid'}`);
@@ -259,9 +261,9 @@ Options:
   --redis URL --postgres URL [--prefix NAME]
                        distributed mode: this server is the front door (sessions and events in
                        PostgreSQL, runs queued on BullMQ in Redis); \`sprout worker\` processes run
-                       the children. Also SPROUT_REDIS_URL and SPROUT_POSTGRES_URL, as for
-                       \`sprout worker\`. --prefix isolates the Redis keys and the PostgreSQL schema
-                       (default sprout). --db, --concurrency and --provider are refused there
+                       the children. Also SPROUT_REDIS_URL, SPROUT_POSTGRES_URL and SPROUT_PREFIX, as
+                       for \`sprout worker\`. --prefix isolates the Redis keys and the PostgreSQL
+                       schema (default sprout). --db, --concurrency and --provider are refused there
 
 The first line on stdout is "listening on http://HOST:PORT" (https with TLS). SIGTERM or Ctrl+C
 drains: running children finish, queued ones are cancelled, clients get their last events, exit 0.

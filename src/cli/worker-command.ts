@@ -73,8 +73,8 @@ const flagsSchema = z.object({
 
 /**
  * Parses `sprout worker`'s flags (after the command name). `SPROUT_REDIS_URL`,
- * `SPROUT_POSTGRES_URL` and `SPROUT_MAX_DEPTH` stand in for `--redis`, `--postgres` and
- * `--max-depth` (as for `sprout serve`). Throws a one-line
+ * `SPROUT_POSTGRES_URL`, `SPROUT_PREFIX` and `SPROUT_MAX_DEPTH` stand in for `--redis`,
+ * `--postgres`, `--prefix` and `--max-depth` (as for `sprout serve`). Throws a one-line
  * {@link CliUsageError} for anything it does not accept.
  *
  * @example
@@ -108,6 +108,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Readonly<Record<st
     ...values,
     redis: values.redis ?? fromEnv('SPROUT_REDIS_URL'),
     postgres: values.postgres ?? fromEnv('SPROUT_POSTGRES_URL'),
+    prefix: values.prefix ?? fromEnv('SPROUT_PREFIX'),
     'max-depth': maxDepthInput(values, env),
   });
   if (!parsed.success) {
@@ -178,7 +179,8 @@ with sessions, events and the run ledger in PostgreSQL. Start as many as you lik
 Options:
   --redis URL              Redis (redis:// or rediss://; also SPROUT_REDIS_URL)           required
   --postgres URL           PostgreSQL (postgres://; also SPROUT_POSTGRES_URL)              required
-  --prefix NAME            deployment: Redis key and queue prefix, PostgreSQL schema (default sprout)
+  --prefix NAME            deployment: Redis key and queue prefix, PostgreSQL schema (default sprout;
+                           also SPROUT_PREFIX)
   --concurrency N          runs this worker runs at once (1-1024, default 4)
   --global-concurrency N   set the queue's global limit: runs at once across all workers
   --per-parent N           runs of one parent at once across all workers (default 8)
