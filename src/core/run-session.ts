@@ -34,11 +34,12 @@ export interface RunSessionDeps<L = LineageLink[]> {
   admit?(sessionId: string): Promise<void>;
 }
 
-/** Codes of an `enqueue` refusal after which nothing of the run was queued (the queue said no). */
-const REFUSED_CODES: ReadonlySet<string> = new Set(['QUEUE_FULL', 'SESSION_NOT_FOUND']);
-
-const refusedCode = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && REFUSED_CODES.has(String((error as { code?: unknown }).code));
+/**
+ * An `enqueue` refusal after which nothing of the run was queued: the queue was full. (A session
+ * whose tree is being deleted is refused too, but it is not put back: that would store it again.)
+ */
+const queueWasFull = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'QUEUE_FULL';
 
 /**
  * `run(sessionId, { message })` after its arguments were checked: appends the user message to the
@@ -90,7 +91,7 @@ export async function runSession<L>(deps: RunSessionDeps<L>, sessionId: string, 
     try {
       result = await deps.enqueue(job, session.title, runId, lineage);
     } catch (error) {
-      if (refusedCode(error)) await putBack(deps.store, before, session.version);
+      if (queueWasFull(error)) await putBack(deps.store, before, session.version);
       throw error;
     }
     if (result.deduplicated) throw new SessionBusyError(sessionId, result.runId);
@@ -108,6 +109,8 @@ export async function runSession<L>(deps: RunSessionDeps<L>, sessionId: string, 
 async function putBack(store: SessionStore, before: Session, version: number | undefined): Promise<void> {
   if (version === undefined) return;
   try {
+    // Only the session as `run` saved it: not one deleted or saved by someone else since.
+    if ((await store.load(before.id))?.version !== version) return;
     await store.save({ ...before, version });
   } catch {
     // Someone saved the session since, or the store is away: it stays as it is.

@@ -72,3 +72,28 @@ describe('run() refused by the queue', () => {
     expect(after?.metadata.last_run_status).toBe('pending');
   });
 });
+
+describe('run() refused because the session is being deleted', () => {
+  it('is not put back: a refusal after the save never stores a deleted session again', async () => {
+    const store = new MemorySessionStore();
+    await store.save(rootSession('r'));
+    const gone = Object.assign(new Error('parent session (its tree is being deleted)'), { code: 'SESSION_NOT_FOUND' });
+    const enqueue: RunSessionDeps<[]>['enqueue'] = async () => {
+      await store.delete('r');
+      throw gone;
+    };
+    await expect(runSession(deps(store, { enqueue }), 'r', { message: 'hi' })).rejects.toBe(gone);
+    expect(await store.load('r')).toBeUndefined();
+  });
+
+  it('a queue-full refusal after a delete does not store the session again either', async () => {
+    const store = new MemorySessionStore();
+    await store.save(rootSession('r'));
+    const enqueue: RunSessionDeps<[]>['enqueue'] = async () => {
+      await store.delete('r');
+      throw new QueueFullError(1);
+    };
+    await expect(runSession(deps(store, { enqueue }), 'r', { message: 'hi' })).rejects.toBeInstanceOf(QueueFullError);
+    expect(await store.load('r')).toBeUndefined();
+  });
+});
