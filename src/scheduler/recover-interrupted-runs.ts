@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { AgentEvent, SubSessionCompletedEvent } from '../../machines/agent-event.events.js';
-import { isTerminal } from '../../machines/run-status.js';
+import { completionStatusSchema, isTerminal } from '../../machines/run-status.js';
 import { METADATA_KEYS, runStatusMetadataSchema, sessionSchema, type Session } from '../../machines/session.schema.js';
 import { ROOT_PARENT, type SpawnJob } from '../../machines/spawn-job.events.js';
 import { finalAnswerOf, hasPendingUserMessage } from '../../machines/spawn-job.machine.js';
 import type { SproutClock } from '../clock.js';
 import type { SessionStore } from '../api/ports.js';
+import { isRunIndex } from '../api/run-index.js';
 import type { OpenRun } from '../streams/event-log.js';
 import type { SessionEventHub } from '../streams/session-event-hub.js';
 import type { SchedulerDiagnostic } from '../api/scheduler-diagnostic.js';
@@ -82,7 +83,8 @@ async function reconcileWithStream(
   result: RecoveryReport,
 ): Promise<boolean> {
   const runId = session.metadata[METADATA_KEYS.runId];
-  const completion = await publishedCompletion(deps.hub, parentSessionId, session.id, runId);
+  const completion =
+    (await publishedCompletion(deps.hub, parentSessionId, session.id, runId)) ?? (await indexedEnd(deps.store, session.id, runId));
   if (completion === undefined) return false;
   await persistRun(
     deps.store,
@@ -92,6 +94,24 @@ async function reconcileWithStream(
   );
   result.completed.push(session.id);
   return true;
+}
+
+/**
+ * The end of run `runId` as a store's run index recorded it (SQLite and PostgreSQL: written with
+ * the completion, in the same transaction), for a completion retention already pruned from the
+ * parent's stream. `undefined` without an index, for a run it does not know or that has not ended.
+ */
+async function indexedEnd(
+  store: SessionStore,
+  childSessionId: string,
+  runId: string | undefined,
+): Promise<Pick<SubSessionCompletedEvent, 'run_id' | 'status' | 'error'> | undefined> {
+  if (runId === undefined || !isRunIndex(store)) return undefined;
+  const run = await store.getRun(runId);
+  if (run === undefined || run.child_session_id !== childSessionId) return undefined;
+  const status = completionStatusSchema.safeParse(run.status);
+  if (!status.success) return undefined;
+  return { run_id: runId, status: status.data, ...(run.error === undefined ? {} : { error: run.error }) };
 }
 
 /** Items of an array a port returned, each checked; bad ones are reported and left out. */
@@ -132,7 +152,8 @@ function validItems<T>(value: unknown, schema: z.ZodType<T>, what: string, repor
  *    `error` (interrupted) with one terminal `error` on the root's own stream, or re-queued with
  *    `recover: 'requeue'` when their message is still pending.
  * 3. Children whose stored `last_run_status` is still `running` / `pending` with no open run:
- *    when the parent's retained stream has that run's completion, the stored status is made to
+ *    when the parent's retained stream has that run's completion (or, once retention pruned it,
+ *    the store's run index records that run's end), the stored status is made to
  *    agree with it (reported in `completed`; nothing published, nothing re-queued); else, with a ledger, their
  *    metadata is corrected (`error`, interrupted) and nothing is published
  *    (the parent never heard of a run, or already got its completion) — or they are queued
