@@ -257,7 +257,14 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
     const { parentSessionId, childSessionId } = job;
     const admission = await onRedis(`queueing run ${runId}`, () => f.admit({ parentSessionId, childSessionId, runId, capacity }));
     if (admission.kind === 'live') return { runId: admission.runId, deduplicated: true };
-    if (admission.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
+    if (admission.kind === 'gone') {
+      // A root's own run has no parent: the root itself is in the tree being deleted.
+      const gone = parentSessionId === '' ? childSessionId : parentSessionId;
+      throw new SessionNotFoundError(
+        gone,
+        parentSessionId === '' ? 'session (in a tree being deleted)' : 'parent session (in a tree being deleted)',
+      );
+    }
     if (admission.kind === 'full') throw new QueueFullError(capacity);
     if (admission.kind === 'used') {
       throw new SproutValidationError('enqueue options', [
@@ -436,7 +443,7 @@ export function createDistributedScheduler(options: DistributedSchedulerOptions)
       // No room (or the parent's tree is going): refused before anything is written.
       const { frontDoor: f } = running();
       const room = await onRedis('checking the queue', () => f.admit({ parentSessionId, childSessionId: '', runId: '', capacity }));
-      if (room.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'parent session (its tree is being deleted)');
+      if (room.kind === 'gone') throw new SessionNotFoundError(parentSessionId, 'session (in a tree being deleted)');
       if (room.kind === 'full') throw new QueueFullError(capacity);
     },
     stream,

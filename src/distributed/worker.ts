@@ -303,6 +303,8 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   };
   /** At most `concurrency` runs of this worker run at once; a waiting run holds no slot. */
   const slots = new WorkerSlots(opts.concurrency);
+  /** The slot of each run this worker runs, by run id: held (not given back for a wait), done (its job ended). */
+  const slotHolders = new Map<string, { held: boolean; done: boolean }>();
   /** Children read by their run's first claim, served to that run's load (one statement fewer per run). */
   const preloaded = new PreloadedSessions();
   const scheduler = createSpawnScheduler({
@@ -321,8 +323,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
     spawner: {
       spawnChild: (parentSessionId, brief) => need(front).spawnChild(parentSessionId, brief),
       waitForChildren: async (parentSessionId, waitOptions) => {
+        const runId = tokensBySession.get(parentSessionId)?.runId ?? '';
+        const holder = slotHolders.get(runId);
+        // A run that holds no slot (it ended already — its agent did not stop at the abort — or a
+        // wait of it is already in progress) has nothing to give back: it just waits.
+        if (holder === undefined || !holder.held) return need(front).waitForChildren(parentSessionId, waitOptions);
         // The waiting run gives its slot back: this worker takes one more job while it waits.
         const bull = need(bullWorker);
+        holder.held = false;
         slots.release();
         bull.concurrency = bull.concurrency + 1;
         await wakeQueueLoop(bull);
@@ -330,9 +338,14 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
           return await need(front).waitForChildren(parentSessionId, waitOptions);
         } finally {
           bull.concurrency = Math.max(opts.concurrency, bull.concurrency - 1);
-          // A job taken in its slot may still run: the run goes on once a slot frees, ahead of queued jobs.
-          const runId = tokensBySession.get(parentSessionId)?.runId ?? '';
-          await slots.acquire('resumed', () => report({ kind: 'run_slot_wait', runId, resumed: true }));
+          // A run that ended while it waited takes no slot (its job is gone). Else a job taken in its
+          // slot may still run: the run goes on once a slot frees, ahead of queued jobs.
+          if (!holder.done) {
+            await slots.acquire('resumed', () => report({ kind: 'run_slot_wait', runId, resumed: true }));
+            // It ended while it queued for the slot: give it straight back (its job released none).
+            if (holder.done) slots.release();
+            else holder.held = true;
+          }
         }
       },
     } satisfies Spawner,
@@ -428,6 +441,9 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   ) => {
     const cancelled = (await need(redis).exists(keys.cancel(data.runId))) > 0;
     if (recover === 'requeue' && interrupted && !cancelled && session && hasPendingUserMessage(session)) return requeue(data, fence);
+    // Its worker is gone, so the end never reached the run's subtree: it does now, as any end
+    // `error` / `cancelled` does (children spawned with `onParentEnd: 'abandon'` go on).
+    if (status === 'error' || status === 'cancelled') await endReachesSubtree(data.childSessionId);
     await finishRun(data, status);
     return undefined;
   };
@@ -648,6 +664,7 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
             if (error instanceof RunFencedError) return await lostClaim(job, token);
             throw error;
           }
+          await endReachesSubtree(childSessionId);
           await finishRun(data, 'error');
           report({ kind: 'run_recovered', runId, childSessionId, status: 'error' });
           return 'recovered';
@@ -859,10 +876,18 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
       await subscriber.subscribe(keys.cancelChannel);
       const countedRun = async (job: Job, token: string | undefined): Promise<string> => {
         await slots.acquire('job', () => report({ kind: 'run_slot_wait', runId: job.id ?? '', resumed: false }));
+        const holder = { held: true, done: false };
+        const runId = job.id ?? '';
+        // A job of a run id another job of this worker still holds (a redelivery) keeps its own slot only.
+        const shared = slotHolders.has(runId);
+        if (!shared) slotHolders.set(runId, holder);
         try {
           return await processRun(job, token);
         } finally {
-          slots.release();
+          holder.done = true;
+          if (!shared && slotHolders.get(runId) === holder) slotHolders.delete(runId);
+          // A run waiting for its children gave its slot back already: its wait takes one and returns it.
+          if (holder.held) slots.release();
         }
       };
       // The first pass before the first job: on a new deployment (or after Redis lost its data) it
