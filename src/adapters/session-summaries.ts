@@ -140,7 +140,7 @@ const querySchema = filterSchema.extend({
   cursor: z.string().max(4000).optional(),
   offset: z.number().int().min(0).optional(),
 });
-const cursorSchema = z.strictObject({ o: z.enum(['created', 'recent']), k: z.array(z.string()) });
+const cursorSchema = z.strictObject({ o: z.enum(['created', 'recent']), k: z.array(z.string().refine(hasNoNul, NUL_MESSAGE)) });
 
 /** How many sort keys each order's cursor holds. */
 const KEY_COUNT: Record<SessionSummaryOrder, number> = { created: 2, recent: 3 };

@@ -18,7 +18,7 @@ Usage:
 Source (exactly one):
   --db PATH                SQLite file of sprout serve / sprout demo
   --postgres URL           PostgreSQL of a distributed deployment (or SPROUT_POSTGRES_URL)
-  --prefix NAME            its schema (default sprout)
+  --prefix NAME            its schema (default sprout; also SPROUT_PREFIX)
 
 Options:
   --max-run-ms N           an open run whose first heartbeat is older than this (default 86400000, 24 h)
@@ -60,8 +60,8 @@ const flagsSchema = z.object({
 export type AuditCliOptions = z.output<typeof flagsSchema>;
 
 /**
- * Parses `sprout audit`'s flags (after the command name); `SPROUT_POSTGRES_URL` stands in for
- * `--postgres`. Throws a one-line {@link CliUsageError} for anything it does not accept.
+ * Parses `sprout audit`'s flags (after the command name); `SPROUT_POSTGRES_URL` and
+ * `SPROUT_PREFIX` stand in for `--postgres` and `--prefix` (as for `sprout worker`). Throws a one-line {@link CliUsageError} for anything it does not accept.
  *
  * @example
  * parseAuditArgs(['--db', 'sprout.db', '--json'], {});
@@ -81,6 +81,7 @@ export function parseAuditArgs(argv: readonly string[], env: Readonly<Record<str
   const parsed = flagsSchema.safeParse({
     ...values,
     postgres: values.postgres ?? (values.db === undefined ? env.SPROUT_POSTGRES_URL : undefined),
+    prefix: values.prefix ?? (values.db === undefined && env.SPROUT_PREFIX ? env.SPROUT_PREFIX : undefined),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

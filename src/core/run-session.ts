@@ -91,7 +91,7 @@ export async function runSession<L>(deps: RunSessionDeps<L>, sessionId: string, 
     try {
       result = await deps.enqueue(job, session.title, runId, lineage);
     } catch (error) {
-      if (queueWasFull(error)) await putBack(deps.store, before, session.version);
+      if (queueWasFull(error)) await putBack(deps.store, before, session.version, deps.admit?.bind(deps));
       throw error;
     }
     if (result.deduplicated) throw new SessionBusyError(sessionId, result.runId);
@@ -106,12 +106,22 @@ export async function runSession<L>(deps: RunSessionDeps<L>, sessionId: string, 
  * wins). Best effort: when it fails the session keeps the message, stored `pending`, and the
  * deployment's reconciliation (or the next message) picks it up.
  */
-async function putBack(store: SessionStore, before: Session, version: number | undefined): Promise<void> {
+async function putBack(
+  store: SessionStore,
+  before: Session,
+  version: number | undefined,
+  admit: ((sessionId: string) => Promise<void>) | undefined,
+): Promise<void> {
   if (version === undefined) return;
   try {
     // Only the session as `run` saved it: not one deleted or saved by someone else since.
     if ((await store.load(before.id))?.version !== version) return;
     await store.save({ ...before, version });
+    // A versioned save of a row deleted meanwhile stores it again: a tree delete marks its
+    // sessions before it deletes them, so asking the queue again tells, and the copy goes.
+    await admit?.(before.id).catch(async (error: unknown) => {
+      if ((error as { code?: unknown }).code === 'SESSION_NOT_FOUND') await store.delete(before.id);
+    });
   } catch {
     // Someone saved the session since, or the store is away: it stays as it is.
   }

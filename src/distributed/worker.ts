@@ -441,9 +441,10 @@ export function createWorker(options: DistributedWorkerOptions): DistributedWork
   ) => {
     const cancelled = (await need(redis).exists(keys.cancel(data.runId))) > 0;
     if (recover === 'requeue' && interrupted && !cancelled && session && hasPendingUserMessage(session)) return requeue(data, fence);
-    // Its worker is gone, so the end never reached the run's subtree: it does now, as any end
-    // `error` / `cancelled` does (children spawned with `onParentEnd: 'abandon'` go on).
-    if (status === 'error' || status === 'cancelled') await endReachesSubtree(data.childSessionId);
+    // Ended here (its worker was lost before it ended): that end reaches the run's subtree, as any
+    // end `error` does (children spawned with `onParentEnd: 'abandon'` go on). An end the run's own
+    // worker wrote reached it there already (or, for a shutdown, was not meant to).
+    if (interrupted && status === 'error') await endReachesSubtree(data.childSessionId);
     await finishRun(data, status);
     return undefined;
   };

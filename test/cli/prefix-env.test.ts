@@ -4,6 +4,7 @@
 // variable (it refuses the flag).
 import { describe, expect, it } from 'vitest';
 import { CliUsageError } from '../../src/cli/cli-error.js';
+import { AUDIT_HELP, parseAuditArgs } from '../../src/cli/audit-command.js';
 import { parseServeArgs, SERVE_HELP } from '../../src/cli/serve-args.js';
 import { parseWorkerArgs, WORKER_HELP } from '../../src/cli/worker-command.js';
 
@@ -36,7 +37,14 @@ describe('SPROUT_PREFIX elsewhere', () => {
     expect(parseServeArgs([], { SPROUT_PREFIX: 'team_a' }).distributed).toBeUndefined();
   });
 
-  it('both commands document it', () => {
-    for (const help of [SERVE_HELP, WORKER_HELP]) expect(help).toContain('SPROUT_PREFIX');
+  it('sprout audit reads it for a PostgreSQL deployment, not for a SQLite file', () => {
+    const env = { SPROUT_POSTGRES_URL: 'postgres://root@127.0.0.1:5432/postgres', SPROUT_PREFIX: 'team_a' };
+    expect(parseAuditArgs([], env).prefix).toBe('team_a');
+    expect(parseAuditArgs(['--prefix', 'team_b'], env).prefix).toBe('team_b');
+    expect(parseAuditArgs(['--db', 'x.db'], env).prefix).toBe('sprout');
+  });
+
+  it('every command that takes --prefix documents it', () => {
+    for (const help of [SERVE_HELP, WORKER_HELP, AUDIT_HELP]) expect(help).toContain('SPROUT_PREFIX');
   });
 });

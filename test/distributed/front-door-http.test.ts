@@ -274,6 +274,8 @@ describe.skipIf(unavailable !== undefined)('the HTTP front door behaves like the
       const answer = await api<{ code?: string }>(`${url}/v1/runs?${query}`);
       expect([answer.status, answer.body.code], query).toEqual([400, 'INVALID_QUERY']);
     }
+    const cursor = Buffer.from(JSON.stringify({ o: 'created', k: ['\u0000', 'x'] })).toString('base64url');
+    expect((await api(`${url}/v1/sessions?cursor=${cursor}`)).status).toBe(400);
     const bulk = await api<{ code?: string }>(`${url}/v1/runs/bulk`, { body: { action: 'cancel', runIds: ['\u0000'] } });
     expect(bulk.status).toBe(422);
     expect((await api(`${url}/v1/runs/bulk`, { body: { action: 'cancel', filter: { q: '\u0000' } } })).status).toBe(422);

@@ -97,3 +97,28 @@ describe('run() refused because the session is being deleted', () => {
     expect(await store.load('r')).toBeUndefined();
   });
 });
+
+describe('run() put back while a tree delete runs', () => {
+  it('a put-back save that stores a session deleted meanwhile is undone (the queue says the tree is going)', async () => {
+    const store = new MemorySessionStore();
+    await store.save(rootSession('r'));
+    let deleting = false;
+    const save = store.save.bind(store);
+    let saves = 0;
+    store.save = async (session) => {
+      saves += 1;
+      // The put-back (the second save): a tree delete marked the session and deleted it just before.
+      if (saves === 2) {
+        deleting = true;
+        await store.delete('r');
+      }
+      return save(session);
+    };
+    const admit = (): Promise<void> =>
+      deleting ? Promise.reject(Object.assign(new Error('in a tree being deleted'), { code: 'SESSION_NOT_FOUND' })) : Promise.resolve();
+    const refusal = runSession(deps(store, { admit, enqueue: () => Promise.reject(new QueueFullError(1)) }), 'r', { message: 'hi' });
+    await expect(refusal).rejects.toBeInstanceOf(QueueFullError);
+    expect(saves).toBe(2);
+    expect(await store.load('r')).toBeUndefined();
+  });
+});
