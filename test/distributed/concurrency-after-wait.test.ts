@@ -12,6 +12,7 @@ import { createWorker } from '../../src/distributed/worker.js';
 import { rootSession } from '../support/harness.js';
 import { POSTGRES_URL, REDIS_URL, createTestDeployment, servicesUnavailable, storedEvents, until } from './support.js';
 import { trackOpened } from './opened.js';
+import { openFrontDoorWithQueue } from './front-door-with-queue.js';
 
 const unavailable = await servicesUnavailable();
 
@@ -123,46 +124,52 @@ describe.skipIf(unavailable !== undefined)('a worker’s concurrency across a wa
 
 describe.skipIf(unavailable !== undefined)('a wait called after its run ended', () => {
   it('takes no slot: an agent that ignored the abort and waits afterwards leaves the worker free (a slot leaked before)', async () => {
-    const made = createTestDeployment();
-    opened.deployments.push(made);
-    const { prefix } = made;
-    const front = createDistributedScheduler({ redis: REDIS_URL, postgres: POSTGRES_URL, prefix });
-    opened.fronts.push(front);
-    await front.start();
+    const { prefix, front, close } = await openFrontDoorWithQueue(opened);
+    try {
+      const late = gate();
+      let waited = false;
+      const agent: AgentRuntime = {
+        async execute(session, request) {
+          if (session.title === 'late waiter') {
+            await request.spawner!.spawnChild(session.id, { title: 'kid', prompt: 'go' });
+            // A model call that does not look at the signal: the run is cancelled meanwhile.
+            await late.opened;
+            await request.spawner!.waitForChildren(session.id);
+            waited = true;
+            return;
+          }
+          session.messages.push({ id: `${session.id}-a`, role: 'assistant', content: 'done', created_at: new Date().toISOString() });
+        },
+      };
+      const worker = createWorker({
+        redis: REDIS_URL,
+        postgres: POSTGRES_URL,
+        prefix,
+        agent,
+        concurrency: 1,
+        cancelGraceMs: 50,
+        name: 'w1',
+      });
+      opened.workers.push(worker);
+      await worker.start();
 
-    const late = gate();
-    let waited = false;
-    const agent: AgentRuntime = {
-      async execute(session, request) {
-        if (session.title === 'late waiter') {
-          await request.spawner!.spawnChild(session.id, { title: 'kid', prompt: 'go' });
-          // A model call that does not look at the signal: the run is cancelled meanwhile.
-          await late.opened;
-          await request.spawner!.waitForChildren(session.id);
-          waited = true;
-          return;
-        }
-        session.messages.push({ id: `${session.id}-a`, role: 'assistant', content: 'done', created_at: new Date().toISOString() });
-      },
-    };
-    const worker = createWorker({ redis: REDIS_URL, postgres: POSTGRES_URL, prefix, agent, concurrency: 1, cancelGraceMs: 50, name: 'w1' });
-    opened.workers.push(worker);
-    await worker.start();
+      await front.store.save(rootSession('a', { title: 'late waiter' }));
+      await front.run('a', { message: 'Plan' });
+      await until(async () => (await front.store.listChildren('a')).length === 1);
+      expect(await front.cancel('a')).toBe(true);
+      const terminal = async (id: string): Promise<boolean> =>
+        (await storedEvents(prefix, id)).some(({ event }) => event.type === 'complete' || event.type === 'error');
+      await until(() => terminal('a'), 50);
+      late.open();
+      await until(() => waited);
 
-    await front.store.save(rootSession('a', { title: 'late waiter' }));
-    await front.run('a', { message: 'Plan' });
-    await until(async () => (await front.store.listChildren('a')).length === 1);
-    expect(await front.cancel('a')).toBe(true);
-    const terminal = async (id: string): Promise<boolean> =>
-      (await storedEvents(prefix, id)).some(({ event }) => event.type === 'complete' || event.type === 'error');
-    await until(() => terminal('a'), 50);
-    late.open();
-    await until(() => waited);
-
-    // The worker's one slot is free: another root runs.
-    await front.store.save(rootSession('b', { title: 'other root' }));
-    await front.run('b', { message: 'Meanwhile' });
-    await until(() => terminal('b'), 50);
-    expect((await front.store.load('b'))?.metadata.last_run_status).toBe('completed');
+      // The worker's one slot is free: another root runs.
+      await front.store.save(rootSession('b', { title: 'other root' }));
+      await front.run('b', { message: 'Meanwhile' });
+      await until(() => terminal('b'), 50);
+      expect((await front.store.load('b'))?.metadata.last_run_status).toBe('completed');
+    } finally {
+      await close();
+    }
   });
 });
